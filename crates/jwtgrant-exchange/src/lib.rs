@@ -1,0 +1,3 @@
+//! Exchanges a JWT assertion for a Keycloak access token.
+//!
+//! Skeleton: filled in by the exchange issue.

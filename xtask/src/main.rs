@@ -1,0 +1,39 @@
+//! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
+//!
+//! Commands: `ci`. Never shipped.
+
+mod ci;
+mod util;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci        fmt --check, clippy -D warnings, tests (both crypto backends), docs -D warnings
+";
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let Some(cmd) = args.next() else {
+        eprint!("{USAGE}");
+        std::process::exit(2);
+    };
+    let rest: Vec<String> = args.collect();
+    match cmd.as_str() {
+        "ci" => ci::run(&rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command '{other}'\n\n{USAGE}"),
+    }
+}
