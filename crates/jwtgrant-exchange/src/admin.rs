@@ -1,0 +1,1 @@
+//! Keycloak admin REST provisioning. Skeleton: filled in by the Keycloak issue.
