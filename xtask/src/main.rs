@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
-//! Commands: `ci`. Never shipped.
+//! Commands: `ci`, `keycloak`. Never shipped.
 
 mod ci;
+mod keycloak;
 mod util;
 
 use anyhow::{Result, bail};
@@ -12,6 +13,7 @@ usage: cargo xtask <command>
 
 commands:
   ci        fmt --check, clippy -D warnings, tests (both crypto backends), docs -D warnings
+  keycloak  start|stop|status a local Keycloak on 127.0.0.1 (see 'cargo xtask keycloak help')
 ";
 
 fn main() {
@@ -30,6 +32,7 @@ fn run() -> Result<()> {
     let rest: Vec<String> = args.collect();
     match cmd.as_str() {
         "ci" => ci::run(&rest),
+        "keycloak" => keycloak::run(&rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,864 @@
+//! `cargo xtask keycloak start|stop|status`: a real Keycloak on loopback, no Docker.
+//!
+//! The server distribution comes through Maven (`org.keycloak:keycloak-quarkus-dist:V:zip`,
+//! cached in the local Maven repository), is unpacked under `target/keycloak/keycloak-V/`
+//! and runs as `kc.sh start-dev` in its own process group, detached from us. What is
+//! running is recorded in `target/keycloak/state.json` (and the bare pid in
+//! `keycloak.pid`), so `stop` ends exactly that process group and nothing else.
+//!
+//! `KEYCLOAK_URL` (with `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`) points
+//! [`ensure_running`] at an existing server instead; nothing is started then.
+//!
+//! The demo and e2e commands call [`ensure_running`] and, when done,
+//! [`Server::stop_if_started`].
+
+use std::fmt;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::util;
+
+/// The Keycloak release started when `--version` is not given: the newest 26.6+ line
+/// served by Maven Central (26.6.0 is the first with the grant supported and on by default).
+pub const DEFAULT_VERSION: &str = "26.7.3";
+/// The HTTP port used when `--port` is not given.
+pub const DEFAULT_PORT: u16 = 8080;
+/// How long `start` waits for readiness when `--timeout` is not given. The first start
+/// of a fresh unpack builds (augments) the server, which takes tens of seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// The bootstrap admin of a server we start (dev only, bound to loopback).
+pub const LOCAL_ADMIN_USER: &str = "admin";
+/// See [`LOCAL_ADMIN_USER`].
+pub const LOCAL_ADMIN_PASSWORD: &str = "admin";
+/// The management interface (health, metrics) listens this far above the HTTP port, so
+/// that two servers on different ports do not both claim Keycloak's default 9000.
+const MANAGEMENT_PORT_OFFSET: u16 = 1000;
+
+const USAGE: &str = "\
+usage: cargo xtask keycloak <start|stop|status> [options]
+
+  start [--version V] [--port P] [--timeout SECS]
+        fetch Keycloak V (default 26.7.3) through Maven, unpack it under target/keycloak/,
+        run `kc.sh start-dev` on 127.0.0.1:P (default 8080; management on P+1000) with
+        admin/admin, and wait until the master realm answers; reuses a running server
+  stop  end the server recorded in target/keycloak/state.json (SIGTERM, then SIGKILL)
+  status
+        say whether the recorded server runs, answers, and where
+
+environment: KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD point the demo and
+e2e commands at an existing server instead of starting one
+";
+
+/// What to start when no `KEYCLOAK_URL` is given.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Keycloak release, e.g. `26.7.3`.
+    pub version: String,
+    /// HTTP port on 127.0.0.1.
+    pub port: u16,
+    /// How long to wait for readiness.
+    pub timeout: Duration,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            version: DEFAULT_VERSION.to_owned(),
+            port: DEFAULT_PORT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// A Keycloak server that answers, either started here or given by `KEYCLOAK_URL`.
+#[allow(dead_code, reason = "the demo and e2e commands construct and use it")]
+pub struct Server {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    /// Admin user in the master realm.
+    pub admin_user: String,
+    /// That user's password.
+    pub admin_password: String,
+    /// Whether this call started the process (and [`Server::stop_if_started`] ends it).
+    pub started_by_us: bool,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("url", &self.url)
+            .field("admin_user", &self.admin_user)
+            .field("admin_password", &"[redacted]")
+            .field("started_by_us", &self.started_by_us)
+            .finish()
+    }
+}
+
+#[allow(dead_code, reason = "the demo and e2e commands call it")]
+impl Server {
+    /// Stops the server if [`ensure_running`] started it; leaves a reused or external
+    /// server alone.
+    pub fn stop_if_started(&self) -> Result<()> {
+        if self.started_by_us { stop() } else { Ok(()) }
+    }
+}
+
+/// Returns a ready server: the one `KEYCLOAK_URL` names (checked to answer), else the
+/// recorded local one if it runs, else a freshly started local one.
+#[allow(dead_code, reason = "the demo and e2e commands call it")]
+pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
+    if let Some(url) = env_nonempty("KEYCLOAK_URL") {
+        let url = url.trim_end_matches('/').to_owned();
+        let admin_user = env_nonempty("KEYCLOAK_ADMIN_USER").unwrap_or_else(|| "admin".into());
+        let Some(admin_password) = env_nonempty("KEYCLOAK_ADMIN_PASSWORD") else {
+            bail!(
+                "KEYCLOAK_URL is set ({url}) but KEYCLOAK_ADMIN_PASSWORD is not (set it, and \
+                 KEYCLOAK_ADMIN_USER unless the admin is 'admin')"
+            );
+        };
+        let agent = agent();
+        if !is_ready(&agent, &url) {
+            bail!(
+                "Keycloak at KEYCLOAK_URL={url} does not answer {}",
+                discovery_url(&url)
+            );
+        }
+        eprintln!("keycloak: using the existing server at {url} (KEYCLOAK_URL)");
+        return Ok(Server {
+            url,
+            admin_user,
+            admin_password,
+            started_by_us: false,
+        });
+    }
+    let (state, started_by_us) = start_local(opts)?;
+    Ok(Server {
+        url: state.url,
+        admin_user: LOCAL_ADMIN_USER.into(),
+        admin_password: LOCAL_ADMIN_PASSWORD.into(),
+        started_by_us,
+    })
+}
+
+/// Entry point for `cargo xtask keycloak ...`.
+pub fn run(args: &[String]) -> Result<()> {
+    let Some((cmd, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        std::process::exit(2);
+    };
+    match cmd.as_str() {
+        "start" => {
+            let opts = parse_start(rest)?;
+            let (state, reused) = start_local(&opts).map(|(s, started)| (s, !started))?;
+            if reused {
+                eprintln!("keycloak: already running");
+            }
+            println!("{}", state.url);
+            Ok(())
+        }
+        "stop" => {
+            no_more_args(rest)?;
+            stop()
+        }
+        "status" => {
+            no_more_args(rest)?;
+            status()
+        }
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown keycloak command '{other}'\n\n{USAGE}"),
+    }
+}
+
+fn parse_start(args: &[String]) -> Result<StartOptions> {
+    let mut opts = StartOptions::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_owned())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
+        };
+        match flag {
+            "--version" => opts.version = value()?,
+            "--port" => {
+                let v = value()?;
+                opts.port = v
+                    .parse()
+                    .ok()
+                    .filter(|p: &u16| *p != 0 && *p <= u16::MAX - MANAGEMENT_PORT_OFFSET)
+                    .with_context(|| {
+                        format!(
+                            "invalid --port '{v}' (1-{}; the management port is P+{MANAGEMENT_PORT_OFFSET})",
+                            u16::MAX - MANAGEMENT_PORT_OFFSET
+                        )
+                    })?;
+            }
+            "--timeout" => {
+                let v = value()?;
+                let secs: u64 = v
+                    .parse()
+                    .with_context(|| format!("invalid --timeout '{v}' (whole seconds)"))?;
+                opts.timeout = Duration::from_secs(secs);
+            }
+            other => bail!("unknown option '{other}'\n\n{USAGE}"),
+        }
+    }
+    if opts.version.is_empty()
+        || !opts
+            .version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        bail!(
+            "invalid --version '{}' (e.g. {DEFAULT_VERSION})",
+            opts.version
+        );
+    }
+    Ok(opts)
+}
+
+fn no_more_args(args: &[String]) -> Result<()> {
+    match args.first() {
+        Some(a) => bail!("unexpected argument '{a}'\n\n{USAGE}"),
+        None => Ok(()),
+    }
+}
+
+/// What `state.json` records about the server we started.
+#[derive(Debug, Clone)]
+struct State {
+    pid: u32,
+    port: u16,
+    management_port: u16,
+    version: String,
+    url: String,
+    log: PathBuf,
+}
+
+impl State {
+    fn to_json(&self) -> String {
+        let v = json!({
+            "pid": self.pid,
+            "port": self.port,
+            "management_port": self.management_port,
+            "version": self.version,
+            "url": self.url,
+            "log": self.log,
+        });
+        // Serializing a `Value` built from plain strings and numbers cannot fail.
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
+
+    fn from_json(text: &str) -> Option<State> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        Some(State {
+            pid: u32::try_from(v["pid"].as_u64()?).ok()?,
+            port: u16::try_from(v["port"].as_u64()?).ok()?,
+            management_port: u16::try_from(v["management_port"].as_u64()?).ok()?,
+            version: v["version"].as_str()?.to_owned(),
+            url: v["url"].as_str()?.to_owned(),
+            log: PathBuf::from(v["log"].as_str()?),
+        })
+    }
+}
+
+fn dir() -> PathBuf {
+    util::root().join("target").join("keycloak")
+}
+
+fn state_path() -> PathBuf {
+    dir().join("state.json")
+}
+
+fn pid_path() -> PathBuf {
+    dir().join("keycloak.pid")
+}
+
+fn read_state() -> Option<State> {
+    let text = fs::read_to_string(state_path()).ok()?;
+    State::from_json(&text)
+}
+
+fn write_state(state: &State) -> Result<()> {
+    fs::write(state_path(), state.to_json())
+        .with_context(|| format!("cannot write {}", state_path().display()))?;
+    fs::write(pid_path(), format!("{}\n", state.pid))
+        .with_context(|| format!("cannot write {}", pid_path().display()))
+}
+
+fn remove_state() {
+    // Either file may already be gone; there is nothing to do about other errors.
+    let _ = fs::remove_file(state_path());
+    let _ = fs::remove_file(pid_path());
+}
+
+/// Starts (or reuses) the local server; the bool says whether this call started it.
+fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
+    fs::create_dir_all(dir()).with_context(|| format!("cannot create {}", dir().display()))?;
+    let agent = agent();
+
+    if let Some(state) = read_state() {
+        if alive(state.pid) {
+            if state.version != opts.version || state.port != opts.port {
+                bail!(
+                    "Keycloak {} already runs on port {} (pid {}); stop it first with \
+                     'cargo xtask keycloak stop' to start {} on port {}",
+                    state.version,
+                    state.port,
+                    state.pid,
+                    opts.version,
+                    opts.port
+                );
+            }
+            if !is_ready(&agent, &state.url) {
+                eprintln!(
+                    "keycloak: pid {} is running but not ready yet, waiting",
+                    state.pid
+                );
+                wait_ready(&agent, &state, opts.timeout, Instant::now())?;
+            }
+            eprintln!(
+                "keycloak: reusing Keycloak {} at {} (pid {})",
+                state.version, state.url, state.pid
+            );
+            return Ok((state, false));
+        }
+        eprintln!(
+            "keycloak: recorded pid {} is gone, starting afresh",
+            state.pid
+        );
+        remove_state();
+    }
+
+    let management_port = opts.port + MANAGEMENT_PORT_OFFSET;
+    for port in [opts.port, management_port] {
+        if port_in_use(port) {
+            bail!(
+                "127.0.0.1:{port} is already in use by something we did not start \
+                 (pick another with --port, or point at that server with KEYCLOAK_URL)"
+            );
+        }
+    }
+
+    let t0 = Instant::now();
+    let home = install(&opts.version)?;
+    let java_home = find_jdk()?;
+    let url = format!("http://127.0.0.1:{}", opts.port);
+    let log = dir().join(format!("keycloak-{}.log", opts.version));
+    let log_file =
+        fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let log_err = log_file.try_clone()?;
+
+    let mut cmd = Command::new(home.join("bin").join("kc.sh"));
+    cmd.arg("start-dev")
+        .arg(format!("--http-port={}", opts.port))
+        .arg("--http-host=127.0.0.1")
+        .arg("--hostname-strict=false")
+        .arg("--health-enabled=true")
+        // The management interface inherits http-host (loopback) when not set itself.
+        .arg(format!("--http-management-port={management_port}"));
+    if opts.version.starts_with("26.5.") {
+        // 26.5 ships the grant as a preview feature; 26.6+ has it on by default.
+        cmd.arg("--features=jwt-authorization-grant");
+    }
+    cmd.current_dir(&home)
+        .env("JAVA_HOME", &java_home.path)
+        .env("KC_BOOTSTRAP_ADMIN_USERNAME", LOCAL_ADMIN_USER)
+        .env("KC_BOOTSTRAP_ADMIN_PASSWORD", LOCAL_ADMIN_PASSWORD)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err)
+        // Its own process group: Ctrl-C on our terminal does not reach it, and `stop`
+        // can signal kc.sh and the java it forks together.
+        .process_group(0);
+    eprintln!(
+        "keycloak: starting Keycloak {} with {} (Java {}), log {}",
+        opts.version,
+        java_home.path.display(),
+        java_home.version,
+        log.display()
+    );
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", home.join("bin/kc.sh").display()))?;
+    let state = State {
+        pid: child.id(),
+        port: opts.port,
+        management_port,
+        version: opts.version.clone(),
+        url,
+        log,
+    };
+    write_state(&state)?;
+    // The child is deliberately not waited for: it outlives this process.
+    drop(child);
+
+    if let Err(err) = wait_ready(&agent, &state, opts.timeout, t0) {
+        eprintln!("--- last 40 lines of {} ---", state.log.display());
+        eprintln!("{}", tail(&state.log, 40));
+        eprintln!("---");
+        if alive(state.pid) {
+            eprintln!(
+                "keycloak: still running as pid {}; 'cargo xtask keycloak stop' ends it",
+                state.pid
+            );
+        } else {
+            remove_state();
+        }
+        return Err(err);
+    }
+    eprintln!(
+        "keycloak: ready at {} after {:.1}s (pid {}, admin {LOCAL_ADMIN_USER}/{LOCAL_ADMIN_PASSWORD})",
+        state.url,
+        t0.elapsed().as_secs_f64(),
+        state.pid
+    );
+    Ok((state, true))
+}
+
+/// Polls the master realm's discovery document until it answers 200, printing the
+/// elapsed time every few seconds; fails early when the process exits.
+fn wait_ready(agent: &ureq::Agent, state: &State, timeout: Duration, t0: Instant) -> Result<()> {
+    let what = discovery_url(&state.url);
+    eprint!(
+        "keycloak: waiting for {what} (timeout {}s) ",
+        timeout.as_secs()
+    );
+    let _ = std::io::stderr().flush();
+    let start = Instant::now();
+    let mut last_report = Instant::now();
+    loop {
+        if is_ready(agent, &state.url) {
+            eprintln!();
+            return Ok(());
+        }
+        if !alive(state.pid) {
+            eprintln!();
+            bail!(
+                "Keycloak (pid {}) exited before it was ready; see {}",
+                state.pid,
+                state.log.display()
+            );
+        }
+        if start.elapsed() >= timeout {
+            eprintln!();
+            bail!(
+                "Keycloak was not ready after {}s (pass --timeout to wait longer)",
+                timeout.as_secs()
+            );
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            eprint!("{}s ", t0.elapsed().as_secs());
+            let _ = std::io::stderr().flush();
+            last_report = Instant::now();
+        } else {
+            eprint!(".");
+            let _ = std::io::stderr().flush();
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn stop() -> Result<()> {
+    let Some(state) = read_state() else {
+        eprintln!("keycloak: not running (no {})", state_path().display());
+        return Ok(());
+    };
+    if !alive(state.pid) {
+        eprintln!(
+            "keycloak: recorded pid {} is not running; clearing the state",
+            state.pid
+        );
+        remove_state();
+        return Ok(());
+    }
+    eprintln!(
+        "keycloak: stopping Keycloak {} (process group {})",
+        state.version, state.pid
+    );
+    signal_group(state.pid, "TERM")?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while alive(state.pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    if alive(state.pid) {
+        eprintln!("keycloak: still running after 20s, sending SIGKILL");
+        signal_group(state.pid, "KILL")?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(state.pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if alive(state.pid) {
+            bail!("process {} survived SIGKILL", state.pid);
+        }
+    }
+    remove_state();
+    eprintln!("keycloak: stopped");
+    Ok(())
+}
+
+fn status() -> Result<()> {
+    match read_state() {
+        None => println!("not running"),
+        Some(state) if !alive(state.pid) => {
+            println!(
+                "not running (stale state: pid {} is gone; 'stop' clears it)",
+                state.pid
+            );
+        }
+        Some(state) => {
+            let ready = is_ready(&agent(), &state.url);
+            println!("running");
+            println!("ready: {}", if ready { "yes" } else { "no" });
+            println!("url: {}", state.url);
+            println!(
+                "management: http://127.0.0.1:{}/health/ready",
+                state.management_port
+            );
+            println!("pid: {}", state.pid);
+            println!("version: {}", state.version);
+            println!("admin: {LOCAL_ADMIN_USER}/{LOCAL_ADMIN_PASSWORD}");
+            println!("log: {}", state.log.display());
+        }
+    }
+    Ok(())
+}
+
+/// Makes sure `target/keycloak/keycloak-V/` holds the unpacked distribution and
+/// returns it. Skips Maven entirely once unpacked.
+fn install(version: &str) -> Result<PathBuf> {
+    let home = dir().join(format!("keycloak-{version}"));
+    if home.join("bin").join("kc.sh").is_file() {
+        return Ok(home);
+    }
+    let download = dir().join("download");
+    let zip = download.join(format!("keycloak-quarkus-dist-{version}.zip"));
+    if !zip.is_file() {
+        eprintln!(
+            "keycloak: fetching org.keycloak:keycloak-quarkus-dist:{version}:zip through Maven \
+             (from the local Maven repository when cached; ~170 MB otherwise)"
+        );
+        let mut mvn = Command::new("mvn");
+        mvn.current_dir(dir()).args([
+            "-B",
+            "-q",
+            "dependency:copy",
+            &format!("-Dartifact=org.keycloak:keycloak-quarkus-dist:{version}:zip"),
+            &format!("-DoutputDirectory={}", download.display()),
+        ]);
+        util::run(&mut mvn).with_context(|| {
+            format!(
+                "cannot fetch Keycloak {version} through Maven (is 'mvn' installed, and is \
+                 {version} a published release?)"
+            )
+        })?;
+        if !zip.is_file() {
+            bail!("Maven finished but {} is not there", zip.display());
+        }
+    }
+
+    // Unpack into a scratch directory and rename, so an interrupted unpack never
+    // looks like a finished one.
+    let scratch = dir().join(format!("unpack-{version}.tmp"));
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch)
+            .with_context(|| format!("cannot remove {}", scratch.display()))?;
+    }
+    fs::create_dir_all(&scratch)?;
+    eprintln!("keycloak: unpacking {}", zip.display());
+    unzip(&zip, &scratch)?;
+    let inner = scratch.join(format!("keycloak-{version}"));
+    if !inner.join("bin").join("kc.sh").is_file() {
+        bail!(
+            "{} does not contain keycloak-{version}/bin/kc.sh",
+            zip.display()
+        );
+    }
+    // Not every unpacker keeps the executable bits.
+    for entry in fs::read_dir(inner.join("bin"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "sh") {
+            let mut perms = fs::metadata(&path)?.permissions();
+            perms.set_mode(perms.mode() | 0o755);
+            fs::set_permissions(&path, perms)?;
+        }
+    }
+    fs::rename(&inner, &home)
+        .with_context(|| format!("cannot move {} to {}", inner.display(), home.display()))?;
+    let _ = fs::remove_dir_all(&scratch);
+    Ok(home)
+}
+
+/// Unpacks with whatever this machine has: `unzip`, else Python's `zipfile`, else the
+/// JDK's `jar`.
+fn unzip(zip: &Path, into: &Path) -> Result<()> {
+    if which("unzip").is_some() {
+        return util::run(Command::new("unzip").arg("-q").arg(zip).arg("-d").arg(into));
+    }
+    if which("python3").is_some() {
+        return util::run(
+            Command::new("python3")
+                .args([
+                    "-c",
+                    "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+                ])
+                .arg(zip)
+                .arg(into),
+        );
+    }
+    if which("jar").is_some() {
+        return util::run(Command::new("jar").arg("xf").arg(zip).current_dir(into));
+    }
+    bail!(
+        "cannot unpack {}: none of 'unzip', 'python3', 'jar' is on PATH",
+        zip.display()
+    )
+}
+
+#[derive(Debug)]
+struct Jdk {
+    path: PathBuf,
+    version: String,
+    major: u32,
+}
+
+/// Finds a JDK 17+: `JAVA_HOME`, else the newest under `/usr/lib/jvm`, else the one
+/// behind `java` on PATH.
+fn find_jdk() -> Result<Jdk> {
+    let mut looked = Vec::new();
+    if let Some(home) = env_nonempty("JAVA_HOME") {
+        let home = PathBuf::from(home);
+        match jdk_at(&home) {
+            Some(jdk) if jdk.major >= 17 => return Ok(jdk),
+            Some(jdk) => looked.push(format!(
+                "JAVA_HOME={} (Java {}, too old)",
+                home.display(),
+                jdk.version
+            )),
+            None => looked.push(format!(
+                "JAVA_HOME={} (no bin/java or release file)",
+                home.display()
+            )),
+        }
+    } else {
+        looked.push("JAVA_HOME (not set)".into());
+    }
+
+    let jvm = Path::new("/usr/lib/jvm");
+    let mut best: Option<Jdk> = None;
+    if let Ok(entries) = fs::read_dir(jvm) {
+        for entry in entries.flatten() {
+            if let Some(jdk) = jdk_at(&entry.path())
+                && jdk.major >= 17
+                && best.as_ref().is_none_or(|b| jdk.major > b.major)
+            {
+                best = Some(jdk);
+            }
+        }
+    }
+    match best {
+        Some(jdk) => return Ok(jdk),
+        None => looked.push(format!("{}/* (no JDK 17+)", jvm.display())),
+    }
+
+    if let Some(java) = which("java") {
+        // Resolve alternatives symlinks: .../jdk/bin/java -> .../jdk.
+        let real = fs::canonicalize(&java).unwrap_or(java.clone());
+        if let Some(home) = real.parent().and_then(Path::parent)
+            && let Some(jdk) = jdk_at(home)
+        {
+            if jdk.major >= 17 {
+                return Ok(jdk);
+            }
+            looked.push(format!(
+                "java on PATH ({}, Java {}, too old)",
+                java.display(),
+                jdk.version
+            ));
+        } else {
+            looked.push(format!(
+                "java on PATH ({}, version unknown)",
+                java.display()
+            ));
+        }
+    } else {
+        looked.push("java on PATH (none)".into());
+    }
+    bail!(
+        "no JDK 17 or newer found (Keycloak 26 needs 17, 21 or 25; 25 recommended); looked at: {}",
+        looked.join("; ")
+    )
+}
+
+/// Reads a JDK's `release` file (`JAVA_VERSION="25.0.3"`).
+fn jdk_at(home: &Path) -> Option<Jdk> {
+    if !home.join("bin").join("java").is_file() {
+        return None;
+    }
+    let release = fs::read_to_string(home.join("release")).ok()?;
+    let version = release.lines().find_map(|l| {
+        l.strip_prefix("JAVA_VERSION=")
+            .map(|v| v.trim().trim_matches('"').to_owned())
+    })?;
+    Some(Jdk {
+        path: home.to_owned(),
+        major: java_major(&version)?,
+        version,
+    })
+}
+
+/// `"25.0.3"` -> 25, `"17"` -> 17, `"1.8.0_392"` -> 8.
+fn java_major(version: &str) -> Option<u32> {
+    let mut parts = version.split(['.', '_', '-', '+']);
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        parts.next()?.parse().ok()
+    } else {
+        Some(first)
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Whether `pid` is a live (not zombie) process that looks like our server: guards
+/// against the pid having been reused by something else since we recorded it.
+fn alive(pid: u32) -> bool {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let Ok(stat) = fs::read_to_string(proc.join("stat")) else {
+        return false;
+    };
+    // The state follows the parenthesised command name, which may itself hold spaces.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if state == Some("Z") || state == Some("X") {
+        return false;
+    }
+    let cmdline = fs::read(proc.join("cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains("kc.sh")
+        || String::from_utf8_lossy(&cmdline).contains("keycloak")
+}
+
+fn signal_group(pgid: u32, signal: &str) -> Result<()> {
+    // `kill -SIG -- -PGID` signals the whole group: kc.sh and the java it runs.
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(format!("-{pgid}"))
+        .status()
+        .context("cannot run 'kill'")?;
+    if !status.success() && alive(pgid) {
+        bail!("'kill -{signal} -- -{pgid}' failed ({status})");
+    }
+    Ok(())
+}
+
+fn port_in_use(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(3)))
+        .build()
+        .new_agent()
+}
+
+fn discovery_url(base: &str) -> String {
+    format!("{base}/realms/master/.well-known/openid-configuration")
+}
+
+fn is_ready(agent: &ureq::Agent, base: &str) -> bool {
+    agent
+        .get(&discovery_url(base))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
+}
+
+fn tail(path: &Path, n: usize) -> String {
+    let Ok(file) = fs::File::open(path) else {
+        return format!("(cannot read {})", path.display());
+    };
+    let lines: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_major_versions() {
+        for (input, expected) in [
+            ("25.0.3", Some(25)),
+            ("17", Some(17)),
+            ("21.0.2", Some(21)),
+            ("1.8.0_392", Some(8)),
+            ("", None),
+        ] {
+            assert_eq!(java_major(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let s = State {
+            pid: 42,
+            port: 8080,
+            management_port: 9080,
+            version: "26.7.3".into(),
+            url: "http://127.0.0.1:8080".into(),
+            log: PathBuf::from("/x/keycloak-26.7.3.log"),
+        };
+        let back = State::from_json(&s.to_json()).expect("round trip");
+        assert_eq!(
+            (back.pid, back.port, back.management_port),
+            (42, 8080, 9080)
+        );
+        assert_eq!(back.url, s.url);
+        assert_eq!(back.version, s.version);
+    }
+
+    #[test]
+    fn start_flags() {
+        let args: Vec<String> = ["--version", "26.5.6", "--port=8181", "--timeout", "60"]
+            .map(String::from)
+            .into();
+        let o = parse_start(&args).expect("valid");
+        assert_eq!(
+            (o.version.as_str(), o.port, o.timeout.as_secs()),
+            ("26.5.6", 8181, 60)
+        );
+        assert!(parse_start(&["--port".into(), "0".into()]).is_err());
+        assert!(parse_start(&["--version".into(), "1;rm".into()]).is_err());
+        assert!(parse_start(&["--bogus".into()]).is_err());
+    }
+}
