@@ -1,6 +1,36 @@
-//! The `jwtgrant` command. Skeleton: filled in by the CLI issue.
+//! The `jwtgrant` command: reads argv, environment and files, calls the signer and exchange
+//! libraries, prints. See `jwtgrant --help`; exit codes are in `error.rs`.
 
-fn main() {
-    eprintln!("jwtgrant: not implemented yet");
-    std::process::exit(1);
+mod cli;
+mod cmd;
+mod error;
+mod files;
+mod logger;
+mod parse;
+mod secrets;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; usage errors to stderr with 2. A closed
+            // stdout while printing help is not worth reporting.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                error::USAGE
+            } else {
+                error::OK
+            });
+        }
+    };
+    logger::init(cli.verbose);
+    match cmd::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ExitCode::from(error::report(&e)),
+    }
 }

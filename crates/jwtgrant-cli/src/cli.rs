@@ -1,0 +1,564 @@
+//! The command line, as clap derive types. Parsing only: no I/O happens here.
+//!
+//! Every option that takes a value also reads `JWTGRANT_<NAME>` from the environment,
+//! except secrets, which never pass through argv or clap (see `secrets.rs`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::parse;
+
+const TOP_AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other failure (a file, a key, a local check)
+  2  usage error (a bad or missing option)
+  3  the server rejected the grant or the client (invalid_grant, invalid_client, ...)
+  4  the server could not be reached or answered nonsense
+
+Secrets (client secret, admin password) are never taken as flag values: use a file,
+an environment variable or stdin. Nothing secret is printed on stderr, even with -vv.
+
+Examples:
+  jwtgrant keygen --out-dir keys
+  jwtgrant sign --key keys/private.pem --iss http://localhost:3000 --sub nodejsuser-1234 \\
+      --keycloak http://localhost:8080 --realm acme
+  JWTGRANT_CLIENT_SECRET=... jwtgrant token --key keys/private.pem --iss http://localhost:3000 \\
+      --sub nodejsuser-1234 --keycloak http://localhost:8080 --realm acme --client-id custom-client";
+
+/// Turn a locally signed JWT into a Keycloak access token (RFC 7523 JWT Authorization Grant).
+#[derive(Debug, Parser)]
+#[command(name = "jwtgrant", version, about, after_help = TOP_AFTER_HELP)]
+#[command(propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Log to stderr: -v shows endpoints, claims, timings and retries; -vv more detail.
+    /// Secrets are never logged.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Accept private key files that group or others can read (refused by default, as ssh does).
+    #[arg(long, global = true)]
+    pub allow_insecure_key_permissions: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a key pair: private.pem (PKCS#8, mode 0600) and public.pem (SPKI).
+    #[command(after_help = "\
+Examples:
+  jwtgrant keygen                          # RS256, 2048 bits, into the current directory
+  jwtgrant keygen --alg ES256 --out-dir keys
+  jwtgrant keygen --bits 4096 --force      # replace an existing pair")]
+    Keygen(KeygenArgs),
+
+    /// Sign an assertion (a JWT for the JWT Authorization Grant) and print it.
+    #[command(after_help = "\
+Examples:
+  jwtgrant sign --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234 \\
+      --keycloak http://localhost:8080 --realm acme
+  jwtgrant sign --key private.pem --iss https://issuer.example --sub alice \\
+      --aud https://sso.example/realms/acme --lifetime 2m --kid-thumbprint \\
+      --claim tenant=acme --claim 'roles=[\"a\",\"b\"]'")]
+    Sign(SignCmd),
+
+    /// Exchange an assertion for an access token and print the token.
+    #[command(after_help = "\
+Examples:
+  jwtgrant sign ... | jwtgrant exchange --assertion - --keycloak http://localhost:8080 \\
+      --realm acme --client-id custom-client --client-secret-file client-secret
+  jwtgrant exchange --assertion \"$JWT\" --issuer-url https://sso.example/realms/acme \\
+      --client-id custom-client --client-secret-stdin --json < secret.txt")]
+    Exchange(ExchangeCmd),
+
+    /// Sign an assertion and exchange it in one step (retries transient failures with a fresh assertion).
+    #[command(after_help = "\
+Examples:
+  export JWTGRANT_CLIENT_SECRET=...   # or --client-secret-file FILE, or --client-secret-stdin
+  jwtgrant token --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234 \\
+      --keycloak http://localhost:8080 --realm acme --client-id custom-client
+  jwtgrant token ... --json --decode | jq .access_token_claims")]
+    Token(TokenCmd),
+
+    /// Print the public key (SPKI PEM) of a private key.
+    #[command(after_help = "\
+Examples:
+  jwtgrant pubkey --key private.pem > public.pem")]
+    Pubkey(PubkeyArgs),
+
+    /// Print the JWKS of keys' public parts, or serve it over HTTP (`jwks serve`).
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "\
+Examples:
+  jwtgrant jwks --key private.pem                    # kid = RFC 7638 thumbprint
+  jwtgrant jwks --key old.pem --key new.pem --kid k1 --kid k2
+  jwtgrant jwks serve --key public.pem --addr 127.0.0.1:3000"
+    )]
+    Jwks(JwksCmd),
+
+    /// Show an assertion's header and claims, warn about what Keycloak will reject, check the signature.
+    #[command(after_help = "\
+Examples:
+  jwtgrant sign ... | jwtgrant inspect
+  jwtgrant inspect \"$JWT\" --key public.pem
+  jwtgrant inspect - --jwks jwks.json < assertion.jwt")]
+    Inspect(InspectArgs),
+
+    /// Configure Keycloak (setup) or diagnose why it rejects an assertion (doctor).
+    #[command(subcommand)]
+    Keycloak(KeycloakCmd),
+
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  jwtgrant completions bash > /etc/bash_completion.d/jwtgrant
+  jwtgrant completions zsh > \"${fpath[1]}/_jwtgrant\"
+  jwtgrant completions fish > ~/.config/fish/completions/jwtgrant.fish")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Algorithm the key is for: RS256 | PS256 | ES256 | ES384 | EdDSA.
+    #[arg(long, env = "JWTGRANT_ALG", default_value = "RS256", value_parser = parse::algorithm)]
+    pub alg: crate::parse::Alg,
+
+    /// RSA modulus size (RS*/PS* only).
+    #[arg(long, env = "JWTGRANT_BITS", default_value_t = 2048, value_parser = parse::bits)]
+    pub bits: u32,
+
+    /// Directory to write private.pem and public.pem into (created if missing).
+    #[arg(
+        long,
+        env = "JWTGRANT_OUT_DIR",
+        value_name = "DIR",
+        default_value = "."
+    )]
+    pub out_dir: PathBuf,
+
+    /// Replace existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// How to reach Keycloak: base URL and realm. Shared by sign, exchange, token and keycloak *.
+#[derive(Debug, Args, Clone)]
+pub struct KeycloakArgs {
+    /// Keycloak base URL, e.g. http://localhost:8080 (with --realm: audience and token endpoint).
+    #[arg(long, env = "JWTGRANT_KEYCLOAK", value_name = "URL", value_parser = parse::http_url)]
+    pub keycloak: Option<String>,
+
+    /// Keycloak realm name (with --keycloak).
+    #[arg(long, env = "JWTGRANT_REALM", value_name = "REALM")]
+    pub realm: Option<String>,
+}
+
+/// What goes into the assertion.
+#[derive(Debug, Args, Clone)]
+pub struct SignArgs {
+    /// Private key file (PEM or DER: PKCS#8, PKCS#1 or SEC1); must not be readable by group or others.
+    #[arg(long, env = "JWTGRANT_KEY", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Issuer (`iss`): must equal the Keycloak identity provider's issuer exactly.
+    #[arg(long, env = "JWTGRANT_ISS", value_name = "URL")]
+    pub iss: Option<String>,
+
+    /// Subject (`sub`): the user id linked to the identity provider in Keycloak.
+    #[arg(long, env = "JWTGRANT_SUB", value_name = "SUB")]
+    pub sub: Option<String>,
+
+    /// Audience (`aud`); defaults to <keycloak>/realms/<realm> when --keycloak and --realm are given.
+    #[arg(long, env = "JWTGRANT_AUD", value_name = "AUD")]
+    pub aud: Option<String>,
+
+    /// Signature algorithm (default: RS256 for RSA keys, ES256/ES384 for EC keys, EdDSA for Ed25519).
+    #[arg(long, env = "JWTGRANT_ALG", value_name = "ALG", value_parser = parse::algorithm)]
+    pub alg: Option<crate::parse::Alg>,
+
+    /// Key id (`kid` header).
+    #[arg(
+        long,
+        env = "JWTGRANT_KID",
+        value_name = "ID",
+        conflicts_with = "kid_thumbprint"
+    )]
+    pub kid: Option<String>,
+
+    /// Set `kid` to the key's RFC 7638 thumbprint (what `jwtgrant jwks` publishes).
+    #[arg(long)]
+    pub kid_thumbprint: bool,
+
+    /// Assertion lifetime: 60s, 5m, 90 (seconds). Keycloak accepts at most 300 s by default.
+    #[arg(long, env = "JWTGRANT_LIFETIME", value_name = "DURATION", default_value = "60s",
+          value_parser = parse::duration)]
+    pub lifetime: Duration,
+
+    /// Add `nbf` (not before) = now.
+    #[arg(long)]
+    pub nbf: bool,
+
+    /// Extra claim NAME=VALUE (repeatable); VALUE is JSON if it parses as JSON, else a string.
+    #[arg(long = "claim", env = "JWTGRANT_CLAIM", value_name = "NAME=VALUE", value_parser = parse::claim)]
+    pub claims: Vec<(String, serde_json::Value)>,
+
+    /// JSON object file of extra claims (applied before --claim).
+    #[arg(long, env = "JWTGRANT_CLAIMS_JSON", value_name = "FILE")]
+    pub claims_json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignCmd {
+    #[command(flatten)]
+    pub sign: SignArgs,
+    #[command(flatten)]
+    pub keycloak: KeycloakArgs,
+}
+
+/// Where the token endpoint is. Precedence: --token-endpoint, then --issuer-url, then --keycloak/--realm.
+#[derive(Debug, Args, Clone)]
+pub struct EndpointArgs {
+    /// Token endpoint URL.
+    #[arg(long, env = "JWTGRANT_TOKEN_ENDPOINT", value_name = "URL", value_parser = parse::http_url)]
+    pub token_endpoint: Option<String>,
+
+    /// Issuer URL to discover the token endpoint from (<URL>/.well-known/openid-configuration).
+    #[arg(long, env = "JWTGRANT_ISSUER_URL", value_name = "URL", value_parser = parse::http_url)]
+    pub issuer_url: Option<String>,
+
+    /// PEM file of CA certificates to trust (instead of the built-in roots).
+    #[arg(long, env = "JWTGRANT_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Request timeout: 10s, 1m, 30 (seconds).
+    #[arg(long, env = "JWTGRANT_TIMEOUT", value_name = "DURATION", default_value = "10s",
+          value_parser = parse::duration)]
+    pub timeout: Duration,
+
+    /// Allow plain http to a host that is not loopback (the client secret and tokens travel in clear).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientAuth {
+    /// client_id and client_secret in the form body (client_secret_post).
+    Post,
+    /// HTTP Basic authentication (client_secret_basic).
+    Basic,
+    /// A client assertion signed with --client-key (private_key_jwt).
+    PrivateKeyJwt,
+    /// Only client_id (Keycloak refuses public clients for this grant; for other servers).
+    None,
+}
+
+/// How the client authenticates itself to the token endpoint.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// Client id of the confidential Keycloak client.
+    #[arg(long, env = "JWTGRANT_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// File holding the client secret (trailing newline ignored).
+    /// Alternatives: env JWTGRANT_CLIENT_SECRET, or --client-secret-stdin.
+    #[arg(long, env = "JWTGRANT_CLIENT_SECRET_FILE", value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Read the client secret from the first line of stdin.
+    #[arg(long, conflicts_with = "client_secret_file")]
+    pub client_secret_stdin: bool,
+
+    /// Not accepted: a secret in argv is visible to every user through `ps` and in shell history.
+    #[arg(long, hide = true, num_args = 0..=1, value_name = "SECRET")]
+    pub client_secret: Option<Option<String>>,
+
+    /// Client authentication method.
+    #[arg(long, env = "JWTGRANT_CLIENT_AUTH", value_enum, default_value_t = ClientAuth::Post)]
+    pub client_auth: ClientAuth,
+
+    /// Private key for --client-auth private-key-jwt.
+    #[arg(long, env = "JWTGRANT_CLIENT_KEY", value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+
+    /// Scope to request (space separated), e.g. "openid profile".
+    #[arg(long, env = "JWTGRANT_SCOPE", value_name = "SCOPE")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Print the whole token response as one JSON object instead of the bare access token.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Decode the access token: header and claims to stderr, or inside the object with --json.
+    #[arg(long)]
+    pub decode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExchangeCmd {
+    /// The assertion, or - to read it from stdin.
+    #[arg(
+        long,
+        env = "JWTGRANT_ASSERTION",
+        hide_env_values = true,
+        value_name = "JWT|-"
+    )]
+    pub assertion: String,
+    #[command(flatten)]
+    pub keycloak: KeycloakArgs,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCmd {
+    #[command(flatten)]
+    pub sign: SignArgs,
+    #[command(flatten)]
+    pub keycloak: KeycloakArgs,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Retries after a transient failure (network, 5xx), each with a freshly signed assertion.
+    #[arg(long, env = "JWTGRANT_RETRIES", value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct PubkeyArgs {
+    /// Private key file.
+    #[arg(long, env = "JWTGRANT_KEY", value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct JwksKeys {
+    /// Key file, private or public PEM (repeatable); only public parts are published.
+    #[arg(long = "key", env = "JWTGRANT_KEY", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+
+    /// Key id for the key at the same position (default: its RFC 7638 thumbprint).
+    #[arg(long = "kid", env = "JWTGRANT_KID", value_name = "ID")]
+    pub kids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JwksCmd {
+    #[command(flatten)]
+    pub keys: JwksKeys,
+    #[command(subcommand)]
+    pub serve: Option<JwksSub>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JwksSub {
+    /// Serve the JWKS at /.well-known/jwks.json and /jwks; reload keys on SIGHUP or file change.
+    #[command(after_help = "\
+The key files are re-read when their modification time changes (checked every second) and
+on SIGHUP, so keys rotate without a restart; if a reload fails the previous keys stay served.
+Point the Keycloak identity provider at it with useJwksUrl=true and jwksUrl=http://HOST:PORT/jwks.
+
+Examples:
+  jwtgrant jwks serve --key public.pem
+  jwtgrant jwks serve --key current.pem --key next.pem --addr 0.0.0.0:3000")]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub keys: JwksKeys,
+
+    /// Address to listen on (port 0 picks a free port; the URL is printed on stderr).
+    #[arg(
+        long,
+        env = "JWTGRANT_ADDR",
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub addr: String,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The JWT, or - (the default) to read it from stdin.
+    #[arg(value_name = "JWT|-", default_value = "-")]
+    pub token: String,
+
+    /// Check the signature with this key (public or private PEM).
+    #[arg(
+        long,
+        env = "JWTGRANT_KEY",
+        value_name = "FILE",
+        conflicts_with = "jwks"
+    )]
+    pub key: Option<PathBuf>,
+
+    /// Check the signature with a key from this JWKS file (chosen by `kid`).
+    #[arg(long, env = "JWTGRANT_JWKS", value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeycloakCmd {
+    /// Create or update the identity provider, the client and user links (idempotent).
+    #[command(after_help = "\
+Runs the seed article's steps 2-4 through the admin REST API: a JWT Authorization Grant
+identity provider for --issuer, a confidential client with the grant enabled and the provider
+allowed, and federated-identity links from each --link SUB=USERNAME (the user is created if
+missing). A second run prints \"nothing to change\". The client secret goes to --secret-out
+(mode 0600), never to stdout unless --json.
+
+Examples:
+  export KEYCLOAK_ADMIN_PASSWORD=admin
+  jwtgrant keycloak setup --keycloak http://localhost:8080 --realm acme \\
+      --issuer http://localhost:3000 --public-key public.pem --client-id custom-client \\
+      --link nodejsuser-1234=alice@example.com
+  jwtgrant keycloak setup ... --jwks-url http://localhost:3000/jwks")]
+    Setup(SetupArgs),
+
+    /// Replay Keycloak's checks locally against the realm's real configuration and name the failing one.
+    #[command(after_help = "\
+Reads the realm's configuration through the admin API, runs the token endpoint's checks in
+Keycloak's order (one line each, with the fix), then tries the real exchange (unless
+--no-exchange) and shows Keycloak's answer next to the local verdict. Exit code: 0 when all
+checks pass (and the exchange succeeds), 3 when a check fails or Keycloak rejects the grant.
+
+Examples:
+  export KEYCLOAK_ADMIN_PASSWORD=admin JWTGRANT_CLIENT_SECRET=...
+  jwtgrant keycloak doctor --keycloak http://localhost:8080 --realm acme --client-id custom-client \\
+      --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234
+  jwtgrant sign ... | jwtgrant keycloak doctor --keycloak http://localhost:8080 --realm acme \\
+      --client-id custom-client --assertion - --no-exchange")]
+    Doctor(DoctorArgs),
+}
+
+/// Admin API credentials. The password comes from a file or KEYCLOAK_ADMIN_PASSWORD.
+#[derive(Debug, Args, Clone)]
+pub struct AdminArgs {
+    /// Admin user name (in --admin-realm).
+    #[arg(
+        long,
+        env = "JWTGRANT_ADMIN_USER",
+        value_name = "USER",
+        default_value = "admin"
+    )]
+    pub admin_user: String,
+
+    /// File holding the admin password. Alternative: env KEYCLOAK_ADMIN_PASSWORD.
+    #[arg(long, env = "JWTGRANT_ADMIN_PASSWORD_FILE", value_name = "FILE")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// Not accepted: a password in argv is visible to every user through `ps`.
+    #[arg(long, hide = true, num_args = 0..=1, value_name = "PASSWORD")]
+    pub admin_password: Option<Option<String>>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub keycloak: KeycloakArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+
+    /// Issuer URL the assertions carry in `iss` (the identity provider's issuer).
+    #[arg(long, env = "JWTGRANT_ISSUER", value_name = "URL", value_parser = parse::http_url)]
+    pub issuer: String,
+
+    /// Public key PEM file Keycloak verifies assertions with (a private key file works too).
+    #[arg(
+        long,
+        env = "JWTGRANT_PUBLIC_KEY",
+        value_name = "FILE",
+        conflicts_with = "jwks_url",
+        required_unless_present = "jwks_url"
+    )]
+    pub public_key: Option<PathBuf>,
+
+    /// JWKS URL Keycloak fetches the issuer's keys from (sets useJwksUrl=true).
+    #[arg(long, env = "JWTGRANT_JWKS_URL", value_name = "URL", value_parser = parse::http_url)]
+    pub jwks_url: Option<String>,
+
+    /// Client id of the confidential client to create or update.
+    #[arg(long, env = "JWTGRANT_CLIENT_ID", value_name = "ID")]
+    pub client_id: String,
+
+    /// Identity provider alias.
+    #[arg(
+        long,
+        env = "JWTGRANT_IDP_ALIAS",
+        value_name = "ALIAS",
+        default_value = "jwt-authorization-grant"
+    )]
+    pub idp_alias: String,
+
+    /// Link external subject SUB to Keycloak user USERNAME (repeatable; the user is created if missing).
+    #[arg(long = "link", env = "JWTGRANT_LINK", value_name = "SUB=USERNAME", value_parser = parse::link)]
+    pub links: Vec<(String, String)>,
+
+    /// Where to write the client secret (mode 0600); default <client-id>.secret.
+    #[arg(long, env = "JWTGRANT_SECRET_OUT", value_name = "FILE")]
+    pub secret_out: Option<PathBuf>,
+
+    /// Print the changes and the client secret as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub keycloak: KeycloakArgs,
+    #[command(flatten)]
+    pub admin: AdminArgs,
+
+    /// The assertion to diagnose, or - for stdin (instead of signing one with --key/--iss/--sub).
+    #[arg(long, env = "JWTGRANT_ASSERTION", hide_env_values = true, value_name = "JWT|-", conflicts_with_all = ["key", "iss", "sub"])]
+    pub assertion: Option<String>,
+
+    #[command(flatten)]
+    pub sign: SignArgs,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+
+    /// Only run the local checks; do not call the token endpoint.
+    #[arg(long)]
+    pub no_exchange: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate the completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

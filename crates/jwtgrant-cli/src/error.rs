@@ -1,0 +1,143 @@
+//! Exit codes and how errors are printed.
+//!
+//! Errors travel as `anyhow::Error`; the exit code comes from marker types in the cause
+//! chain (`Usage`, `Rejected`) or from the exchange crate's error, found by downcasting.
+
+use std::fmt;
+
+/// 0 success.
+pub const OK: u8 = 0;
+/// 1 any other failure.
+pub const FAILURE: u8 = 1;
+/// 2 usage error (what clap also uses).
+pub const USAGE: u8 = 2;
+/// 3 the server rejected the grant or the client.
+pub const REJECTED: u8 = 3;
+/// 4 the server could not be reached or answered nonsense.
+pub const UNREACHABLE: u8 = 4;
+
+/// A usage error found after parsing (a missing combination of options, a forbidden flag).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
+/// Shorthand: `return Err(usage(format!(...)))`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    Usage(msg.into()).into()
+}
+
+/// A failure with a fixed exit code and an optional hint (e.g. doctor's verdict).
+#[derive(Debug)]
+pub struct Coded {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for Coded {}
+
+/// Stdout was closed by the reader (`jwtgrant token | head -c 5`): exit 0 quietly.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stdout closed")
+    }
+}
+impl std::error::Error for StdoutClosed {}
+
+/// What to print and which code to exit with.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub code: u8,
+    /// Lines after the `jwtgrant: ` line (already indented), e.g. `  hint: ...`.
+    pub extra: Vec<String>,
+    /// Print nothing at all (closed stdout).
+    pub quiet: bool,
+}
+
+pub fn classify(err: &anyhow::Error) -> Verdict {
+    let mut v = Verdict {
+        code: FAILURE,
+        extra: Vec::new(),
+        quiet: false,
+    };
+    for cause in err.chain() {
+        if cause.is::<StdoutClosed>() {
+            return Verdict {
+                code: OK,
+                extra: Vec::new(),
+                quiet: true,
+            };
+        }
+        if cause.is::<Usage>() {
+            v.code = USAGE;
+            break;
+        }
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            v.code = c.code;
+            if let Some(h) = &c.hint {
+                v.extra.push(format!("  hint: {h}"));
+            }
+            break;
+        }
+        if crate::cmd::classify_library_error(cause, &mut v) {
+            break;
+        }
+    }
+    v
+}
+
+/// Print the error the way the CLI promises: one line with the cause chain, then extras.
+pub fn report(err: &anyhow::Error) -> u8 {
+    let v = classify(err);
+    if v.quiet {
+        return v.code;
+    }
+    let line = format!("{err:#}").replace('\n', " ");
+    eprintln!("jwtgrant: {line}");
+    for extra in &v.extra {
+        eprintln!("{extra}");
+    }
+    v.code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn codes_come_from_the_chain() {
+        assert_eq!(classify(&anyhow::anyhow!("x")).code, FAILURE);
+        assert_eq!(classify(&usage("bad").context("outer")).code, USAGE);
+        let closed = Err::<(), _>(StdoutClosed).context("writing").unwrap_err();
+        assert_eq!(
+            classify(&closed),
+            Verdict {
+                code: OK,
+                extra: vec![],
+                quiet: true
+            }
+        );
+        let coded = anyhow::Error::new(Coded {
+            code: REJECTED,
+            message: "m".into(),
+            hint: Some("h".into()),
+        });
+        assert_eq!(classify(&coded).code, REJECTED);
+        assert_eq!(classify(&coded).extra, vec!["  hint: h".to_owned()]);
+    }
+}

@@ -1,0 +1,178 @@
+//! Value parsers for clap: each returns a message clap prints as a usage error (exit 2).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The algorithms the signer supports, spelled as in the JWS `alg` header.
+pub const ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// A validated JWS algorithm name (converted to the signer's type where it is used).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alg(pub String);
+
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn algorithm(s: &str) -> Result<Alg, String> {
+    match ALGORITHMS.iter().find(|a| a.eq_ignore_ascii_case(s)) {
+        Some(a) => Ok(Alg((*a).to_owned())),
+        None if s.eq_ignore_ascii_case("none") || s.to_ascii_uppercase().starts_with("HS") => {
+            Err(format!(
+                "unsupported algorithm '{s}': Keycloak accepts only asymmetric algorithms ({})",
+                ALGORITHMS.join(", ")
+            ))
+        }
+        None => Err(format!(
+            "unknown algorithm '{s}' (expected one of {})",
+            ALGORITHMS.join(", ")
+        )),
+    }
+}
+
+/// RSA modulus sizes keygen offers.
+pub fn bits(s: &str) -> Result<u32, String> {
+    match s {
+        "2048" => Ok(2048),
+        "3072" => Ok(3072),
+        "4096" => Ok(4096),
+        _ => Err(format!(
+            "unsupported RSA size '{s}' (expected 2048, 3072 or 4096)"
+        )),
+    }
+}
+
+/// `60s`, `5m`, `1h`, `90` (seconds), `500ms`.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("invalid duration '{s}' (expected e.g. 60s, 5m, 1h or 90 for seconds)");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = |m: u64| n.checked_mul(m).map(Duration::from_secs).ok_or_else(bad);
+    match unit.trim() {
+        "" | "s" | "sec" | "secs" => secs(1),
+        "m" | "min" | "mins" => secs(60),
+        "h" => secs(3600),
+        "ms" => Ok(Duration::from_millis(n)),
+        _ => Err(bad()),
+    }
+}
+
+/// `NAME=VALUE`: VALUE is JSON if it parses as JSON, otherwise a string.
+pub fn claim(s: &str) -> Result<(String, Value), String> {
+    let Some((name, value)) = s.split_once('=') else {
+        return Err(format!(
+            "invalid claim '{s}' (expected NAME=VALUE, e.g. tenant=acme or 'roles=[\"a\"]')"
+        ));
+    };
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("invalid claim '{s}': the name before '=' is empty"));
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    Ok((name.to_owned(), value))
+}
+
+/// `SUB=USERNAME` for `keycloak setup --link`.
+pub fn link(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((sub, user)) if !sub.is_empty() && !user.is_empty() => {
+            Ok((sub.to_owned(), user.to_owned()))
+        }
+        _ => Err(format!(
+            "invalid link '{s}' (expected SUB=USERNAME, e.g. nodejsuser-1234=alice)"
+        )),
+    }
+}
+
+/// An absolute http(s) URL with a host; returned as given, without a trailing slash.
+pub fn http_url(s: &str) -> Result<String, String> {
+    let u = url::Url::parse(s).map_err(|e| format!("invalid URL '{s}': {e}"))?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(format!(
+            "invalid URL '{s}': scheme must be http or https, not '{}'",
+            u.scheme()
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL '{s}': no host"));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations() {
+        fn check(input: &str, expected: Option<u64>) {
+            assert_eq!(
+                duration(input).ok().map(|d| d.as_millis() as u64),
+                expected,
+                "{input}"
+            );
+        }
+        check("60s", Some(60_000));
+        check("5m", Some(300_000));
+        check("90", Some(90_000));
+        check("1h", Some(3_600_000));
+        check("250ms", Some(250));
+        check("", None);
+        check("s", None);
+        check("5x", None);
+        check("-5", None);
+        check("99999999999999999999h", None);
+    }
+
+    #[test]
+    fn claims() {
+        fn check(input: &str, expected: Result<(&str, Value), &str>) {
+            match (claim(input), expected) {
+                (Ok((n, v)), Ok((en, ev))) => assert_eq!((n.as_str(), v), (en, ev), "{input}"),
+                (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{input}: {e}"),
+                (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+            }
+        }
+        check("tenant=acme", Ok(("tenant", json!("acme"))));
+        check("n=42", Ok(("n", json!(42))));
+        check("flag=true", Ok(("flag", json!(true))));
+        check("roles=[\"a\",\"b\"]", Ok(("roles", json!(["a", "b"]))));
+        check("obj={\"a\":1}", Ok(("obj", json!({"a": 1}))));
+        check("s=\"quoted\"", Ok(("s", json!("quoted"))));
+        check("eq=a=b", Ok(("eq", json!("a=b"))));
+        check("empty=", Ok(("empty", json!(""))));
+        check("novalue", Err("expected NAME=VALUE"));
+        check("=x", Err("name before '=' is empty"));
+    }
+
+    #[test]
+    fn urls_and_algs() {
+        assert_eq!(
+            http_url("http://localhost:8080/").as_deref(),
+            Ok("http://localhost:8080")
+        );
+        assert!(
+            http_url("localhost:8080")
+                .unwrap_err()
+                .contains("invalid URL")
+        );
+        assert!(http_url("ftp://x").unwrap_err().contains("scheme"));
+        assert_eq!(algorithm("es256"), Ok(Alg("ES256".into())));
+        assert!(algorithm("HS256").unwrap_err().contains("asymmetric"));
+        assert!(
+            algorithm("XX1")
+                .unwrap_err()
+                .contains("unknown algorithm 'XX1'")
+        );
+        assert_eq!(link("a=b"), Ok(("a".into(), "b".into())));
+        assert!(link("a").is_err());
+    }
+}

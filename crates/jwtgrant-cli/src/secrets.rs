@@ -1,0 +1,109 @@
+//! Where secrets come from. Never argv: a file, an environment variable or stdin.
+
+use std::fmt;
+
+use anyhow::Result;
+
+use crate::cli::{AdminArgs, ClientArgs, ClientAuth};
+use crate::error::usage;
+use crate::files;
+
+/// Environment variable holding the client secret.
+pub const CLIENT_SECRET_ENV: &str = "JWTGRANT_CLIENT_SECRET";
+/// Environment variable holding the Keycloak admin password (the name Keycloak's docs use).
+pub const ADMIN_PASSWORD_ENV: &str = "KEYCLOAK_ADMIN_PASSWORD";
+
+/// A secret string that never prints itself.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+const FLAG_REFUSED: &str = "--client-secret is not accepted: a secret given as a flag value is visible to every local user through `ps` and stays in shell history; use --client-secret-file FILE, the JWTGRANT_CLIENT_SECRET environment variable, or --client-secret-stdin";
+
+/// Reject the forbidden flag before anything else happens (even before reading stdin).
+pub fn refuse_secret_flags(client: Option<&ClientArgs>, admin: Option<&AdminArgs>) -> Result<()> {
+    if client.is_some_and(|c| c.client_secret.is_some()) {
+        return Err(usage(FLAG_REFUSED));
+    }
+    if admin.is_some_and(|a| a.admin_password.is_some()) {
+        return Err(usage(
+            "--admin-password is not accepted: a password given as a flag value is visible to every local user through `ps`; use --admin-password-file FILE or the KEYCLOAK_ADMIN_PASSWORD environment variable",
+        ));
+    }
+    Ok(())
+}
+
+/// The client secret for `post`/`basic` authentication; `None` for the other methods.
+/// `stdin_taken` is true when stdin already carries the assertion.
+pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secret>> {
+    refuse_secret_flags(Some(args), None)?;
+    if matches!(
+        args.client_auth,
+        ClientAuth::PrivateKeyJwt | ClientAuth::None
+    ) {
+        if args.client_secret_file.is_some() || args.client_secret_stdin {
+            log::warn!("a client secret was given but --client-auth does not use one; ignoring it");
+        }
+        return Ok(None);
+    }
+    if let Some(path) = &args.client_secret_file {
+        return Ok(Some(Secret(files::read_secret_file(
+            path,
+            "client secret",
+        )?)));
+    }
+    if args.client_secret_stdin {
+        if stdin_taken {
+            return Err(usage(
+                "--client-secret-stdin and --assertion - both want stdin: pass the secret with --client-secret-file FILE or JWTGRANT_CLIENT_SECRET",
+            ));
+        }
+        return Ok(Some(Secret(files::read_stdin_line("client secret")?)));
+    }
+    if let Ok(s) = std::env::var(CLIENT_SECRET_ENV) {
+        let s = s.trim_end().to_owned();
+        if !s.is_empty() {
+            return Ok(Some(Secret(s)));
+        }
+    }
+    Err(usage(
+        "missing client secret: pass --client-secret-file FILE, set JWTGRANT_CLIENT_SECRET, or use --client-secret-stdin (or --client-auth private-key-jwt with --client-key FILE)",
+    ))
+}
+
+/// The Keycloak admin password: --admin-password-file, else KEYCLOAK_ADMIN_PASSWORD.
+pub fn admin_password(args: &AdminArgs) -> Result<Secret> {
+    refuse_secret_flags(None, Some(args))?;
+    if let Some(path) = &args.admin_password_file {
+        return Ok(Secret(files::read_secret_file(path, "admin password")?));
+    }
+    match std::env::var(ADMIN_PASSWORD_ENV) {
+        Ok(s) if !s.is_empty() => Ok(Secret(s)),
+        _ => Err(usage(
+            "missing admin password: pass --admin-password-file FILE or set KEYCLOAK_ADMIN_PASSWORD",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = Secret("hunter2".into());
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(s.expose(), "hunter2");
+    }
+}
