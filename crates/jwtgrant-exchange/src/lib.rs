@@ -1,5 +1,95 @@
-//! Exchanges a JWT assertion for a Keycloak access token.
+//! Exchanges a JWT assertion for an access token at an OAuth token endpoint (RFC 7523,
+//! `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`), built for Keycloak's JWT
+//! Authorization Grant.
 //!
-//! Skeleton: filled in by the exchange issue.
+//! ```
+//! use std::time::Duration;
+//! use jwtgrant_exchange::{Exchange, ExchangeError, ErrorKind, RetryPolicy};
+//!
+//! # fn main() -> Result<(), ExchangeError> {
+//! // Build once (no network yet), share everywhere: `Exchange` is `Send + Sync + Clone`.
+//! let client = Exchange::keycloak("https://sso.example.com", "acme")?
+//!     .client_secret_post("custom-client", "the-secret") // kept in a redacting newtype
+//!     .scope("profile")
+//!     .timeout(Duration::from_secs(5))
+//!     .retries(RetryPolicy::attempts(3));
+//! assert_eq!(
+//!     client.token_endpoint(),
+//!     "https://sso.example.com/realms/acme/protocol/openid-connect/token"
+//! );
+//! // The `aud` your assertion needs:
+//! assert_eq!(client.audience(), Some("https://sso.example.com/realms/acme"));
+//! assert!(!format!("{client:?}").contains("the-secret"));
+//!
+//! // Plain http is refused before anything is sent unless the host is loopback.
+//! let err = Exchange::new("http://sso.example.com/token")?.exchange("h.p.s").unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::Config);
+//! # Ok(()) }
+//! ```
+//!
+//! Trading an assertion (`no_run`: it needs a server):
+//!
+//! ```no_run
+//! # use jwtgrant_exchange::{Exchange, ExchangeError};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let client = Exchange::keycloak("https://sso.example.com", "acme")?;
+//! # let assertion = String::new();
+//! # fn sign_new_assertion() -> Result<String, std::io::Error> { Ok(String::new()) }
+//! // One attempt with an assertion you already have:
+//! match client.exchange(&assertion) {
+//!     Ok(token) => println!("{}", token.access_token.secret()),
+//!     Err(ExchangeError::Rejected(r)) => {
+//!         // Keycloak's own words, then our diagnosis:
+//!         eprintln!("{r}");
+//!         if let Some(hint) = r.hint() {
+//!             eprintln!("hint: {hint}");
+//!         }
+//!     }
+//!     Err(e) => return Err(e.into()),
+//! }
+//! // With retries: every attempt gets a freshly signed assertion (a new `jti`).
+//! let token = client.exchange_with(sign_new_assertion)?;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Exchange`]: where the endpoint is ([`Exchange::new`], [`Exchange::keycloak`],
+//!   [`Exchange::discover`]), client authentication (`client_secret_post`,
+//!   `client_secret_basic`, `private_key_jwt`, `none`), transport settings, retries.
+//! - [`ExchangeError`]: one error to match on, with [`ExchangeError::kind`] for exit codes and
+//!   [`ExchangeError::hint`] for the likely fix of every Keycloak rejection.
+//! - [`TokenSource`]: a cached token for many threads, refreshed single-flight.
+//!
+//! Logging goes through the `log` facade (endpoint, attempt, status, error code, timings);
+//! secrets, assertions and tokens never appear in logs, `Debug`, `Display` or errors.
+//! The only environment read is the proxy configuration (see [`Exchange`]).
+
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::print_stdout,
+        clippy::print_stderr
+    )
+)]
 
 pub mod admin;
+
+mod client;
+mod endpoint;
+mod error;
+mod form;
+mod response;
+mod retry;
+mod secret;
+mod source;
+
+pub use client::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Exchange};
+pub use endpoint::{keycloak_realm_url, keycloak_token_endpoint};
+pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
+pub use form::{JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
+pub use response::TokenResponse;
+pub use retry::RetryPolicy;
+pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+pub use source::{DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, TokenSource};

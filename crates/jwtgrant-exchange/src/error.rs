@@ -1,0 +1,749 @@
+//! The one error type of this crate, and the hints that go with Keycloak's rejections.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A boxed error, as returned by the closures that make assertions.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// The underlying cause of an [`ExchangeError`], shared so the error stays `Clone`
+/// (a [`crate::TokenSource`] hands one failed refresh to every thread that waited for it).
+pub type Source = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// Everything that can go wrong between building an [`crate::Exchange`] and holding a token.
+///
+/// Match on the variant for details, on [`ExchangeError::kind`] for a coarse class (exit codes),
+/// and ask [`ExchangeError::hint`] for the likely fix. `Display` never contains a client secret,
+/// an assertion or a token; `{:#}` appends the hint. Underlying I/O, TLS and parse errors are
+/// chained through [`std::error::Error::source`] and not repeated in `Display`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ExchangeError {
+    /// The token endpoint answered with an RFC 6749 error (`invalid_grant`, `invalid_client`, ...).
+    Rejected(Rejection),
+
+    /// Nothing accepted the TCP connection (wrong port, server down).
+    #[non_exhaustive]
+    ConnectionRefused {
+        /// The URL being requested.
+        url: String,
+        /// The transport error.
+        source: Source,
+    },
+
+    /// The host name did not resolve.
+    #[non_exhaustive]
+    HostNotFound {
+        /// The URL being requested.
+        url: String,
+    },
+
+    /// The TLS handshake failed (unknown CA, name mismatch, protocol error).
+    #[non_exhaustive]
+    Tls {
+        /// The URL being requested.
+        url: String,
+        /// The TLS error.
+        source: Source,
+    },
+
+    /// No complete answer within the configured timeout.
+    #[non_exhaustive]
+    Timeout {
+        /// The URL being requested.
+        url: String,
+        /// The limit that was hit (the connect timeout or the overall one).
+        limit: Duration,
+        /// True when the connection itself (DNS, TCP, TLS, proxy) was not set up in time.
+        connecting: bool,
+        /// The transport error.
+        source: Source,
+    },
+
+    /// Another transport failure: connection reset, broken pipe, a proxy refusing the tunnel.
+    #[non_exhaustive]
+    Connection {
+        /// The URL being requested.
+        url: String,
+        /// The transport error.
+        source: Source,
+    },
+
+    /// The endpoint answered with a redirect; it is not followed, so credentials are never
+    /// resent to another place.
+    #[non_exhaustive]
+    Redirected {
+        /// The URL being requested.
+        url: String,
+        /// The HTTP status (3xx).
+        status: u16,
+        /// The `Location` header, if any (sanitized, cut).
+        location: Option<String>,
+    },
+
+    /// An HTTP error status without an RFC 6749 error body: an HTML 502 page from a proxy,
+    /// a 503, a 429, a 404 for a wrong path.
+    #[non_exhaustive]
+    UnexpectedStatus {
+        /// The URL being requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The `Retry-After` header in seconds, if the server sent one.
+        retry_after: Option<Duration>,
+        /// The start of the body, whitespace collapsed, cut at 200 characters.
+        snippet: String,
+    },
+
+    /// A success status with a body that is not JSON.
+    #[non_exhaustive]
+    NotJson {
+        /// The URL being requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body, whitespace collapsed, cut at 200 characters (withheld when
+        /// it might carry a token).
+        snippet: String,
+    },
+
+    /// A success status with JSON that has no `access_token` string.
+    #[non_exhaustive]
+    MissingAccessToken {
+        /// The URL being requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+
+    /// A success status with JSON that is not a usable token response (wrong types).
+    #[non_exhaustive]
+    InvalidResponse {
+        /// The URL being requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What is wrong, naming the field (never its value).
+        reason: String,
+    },
+
+    /// The response body exceeded the configured size limit.
+    #[non_exhaustive]
+    BodyTooLarge {
+        /// The URL being requested.
+        url: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// The OpenID Connect discovery document was unusable.
+    #[non_exhaustive]
+    Discovery {
+        /// The discovery document's URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A URL could not be parsed or is not an `http(s)` URL.
+    #[non_exhaustive]
+    InvalidUrl {
+        /// The offending URL (credentials removed).
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// Plain `http://` to a host that is not loopback, without `allow_insecure_http(true)`.
+    #[non_exhaustive]
+    InsecureHttp {
+        /// The offending URL.
+        url: String,
+    },
+
+    /// The PEM CA bundle held no certificate or did not parse.
+    #[non_exhaustive]
+    CaBundle {
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// An extra form parameter would override one the client sets itself.
+    #[non_exhaustive]
+    ReservedParameter {
+        /// The parameter name.
+        name: String,
+    },
+
+    /// The caller's closure failed to make the assertion.
+    #[non_exhaustive]
+    Assertion {
+        /// What the closure returned.
+        source: Source,
+    },
+
+    /// Signing the `private_key_jwt` client assertion failed.
+    #[non_exhaustive]
+    ClientAssertion {
+        /// The signer's error.
+        source: Source,
+    },
+}
+
+/// A coarse classification of [`ExchangeError`], for exit codes and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server understood the request and said no (`invalid_grant`, `invalid_client`, ...).
+    Rejected,
+    /// The server could not be reached: refused, DNS, TLS, timeout, reset.
+    Unreachable,
+    /// The server answered something other than a token or an OAuth error.
+    BadResponse,
+    /// The configuration is wrong before anything is sent (URL, CA bundle, parameters, key).
+    Config,
+    /// The caller's assertion maker failed.
+    Assertion,
+}
+
+impl ExchangeError {
+    /// The coarse class of this error.
+    pub fn kind(&self) -> ErrorKind {
+        use ExchangeError as E;
+        match self {
+            E::Rejected(_) => ErrorKind::Rejected,
+            E::ConnectionRefused { .. }
+            | E::HostNotFound { .. }
+            | E::Tls { .. }
+            | E::Timeout { .. }
+            | E::Connection { .. } => ErrorKind::Unreachable,
+            E::Redirected { .. }
+            | E::UnexpectedStatus { .. }
+            | E::NotJson { .. }
+            | E::MissingAccessToken { .. }
+            | E::InvalidResponse { .. }
+            | E::BodyTooLarge { .. }
+            | E::Discovery { .. } => ErrorKind::BadResponse,
+            E::InvalidUrl { .. }
+            | E::InsecureHttp { .. }
+            | E::CaBundle { .. }
+            | E::ReservedParameter { .. }
+            | E::ClientAssertion { .. } => ErrorKind::Config,
+            E::Assertion { .. } => ErrorKind::Assertion,
+        }
+    }
+
+    /// True when trying again later may succeed: connection refused or reset, timeouts,
+    /// HTTP 429, 502, 503 and 504. Rejections are never transient.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::ConnectionRefused { .. } | Self::Timeout { .. } | Self::Connection { .. } => true,
+            Self::UnexpectedStatus { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, when it sent one with a 429 or 503.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::UnexpectedStatus { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The rejection, when the server said no.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Self::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The likely cause and fix, in one line, when we know one.
+    pub fn hint(&self) -> Option<&'static str> {
+        use ExchangeError as E;
+        match self {
+            E::Rejected(r) => r.hint(),
+            E::ConnectionRefused { .. } => Some(
+                "nothing listens at that host and port: check the URL and that the server is running",
+            ),
+            E::HostNotFound { .. } => {
+                Some("check the host name in the URL, DNS, and the proxy settings")
+            }
+            E::Tls { .. } => Some(
+                "if the server's certificate comes from an internal CA, add that CA as a PEM bundle; check the host name matches the certificate",
+            ),
+            E::Timeout { .. } => Some(
+                "check that the host is reachable from here (firewall, HTTPS_PROXY/NO_PROXY), or raise the timeout",
+            ),
+            E::Connection { .. } => {
+                Some("the connection broke: check proxies and load balancers in between")
+            }
+            E::Redirected { .. } => Some(
+                "use the URL the redirect points to (often https instead of http) as the token endpoint",
+            ),
+            E::UnexpectedStatus { status, .. } => match status {
+                404 => Some(
+                    "check the URL: Keycloak's token endpoint is {base}/realms/{realm}/protocol/openid-connect/token (very old versions put /auth before /realms)",
+                ),
+                405 => Some("the URL is not a token endpoint (it does not accept POST)"),
+                429 => Some("the server is rate limiting: slow down or retry later"),
+                502..=504 => Some(
+                    "the server or a proxy in front of it is unavailable: retry later, check the proxy",
+                ),
+                _ => None,
+            },
+            E::NotJson { .. } => {
+                Some("the URL probably points at a web page rather than the token endpoint")
+            }
+            E::MissingAccessToken { .. } | E::InvalidResponse { .. } => {
+                Some("the URL probably points at something other than an OAuth token endpoint")
+            }
+            E::BodyTooLarge { .. } => {
+                Some("the URL probably points at something other than the token endpoint")
+            }
+            E::Discovery { .. } => Some(
+                "pass the issuer URL (for Keycloak {base}/realms/{realm}), or the token endpoint directly",
+            ),
+            E::InvalidUrl { .. } => Some("give an absolute http(s) URL"),
+            E::InsecureHttp { .. } => Some(
+                "use https; plain http is allowed only to loopback hosts or with allow_insecure_http(true)",
+            ),
+            E::CaBundle { .. } => {
+                Some("give a PEM file with one or more '-----BEGIN CERTIFICATE-----' blocks")
+            }
+            E::ReservedParameter { .. } => Some(
+                "set scope with scope(), and the client with the client authentication methods",
+            ),
+            E::Assertion { .. } => None,
+            E::ClientAssertion { .. } => Some("check the client's private key and algorithm"),
+        }
+    }
+}
+
+/// Reason phrase for common statuses, for messages only.
+fn reason_phrase(status: u16) -> &'static str {
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+fn write_status(f: &mut fmt::Formatter<'_>, status: u16) -> fmt::Result {
+    let reason = reason_phrase(status);
+    if reason.is_empty() {
+        write!(f, "HTTP {status}")
+    } else {
+        write!(f, "HTTP {status} {reason}")
+    }
+}
+
+impl fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ExchangeError as E;
+        match self {
+            E::Rejected(r) => write!(f, "{r}")?,
+            E::ConnectionRefused { url, .. } => {
+                write!(f, "cannot connect to {url}: connection refused")?
+            }
+            E::HostNotFound { url } => write!(f, "cannot resolve the host of {url}")?,
+            E::Tls { url, .. } => write!(f, "TLS with {url} failed")?,
+            E::Timeout {
+                url,
+                limit,
+                connecting: true,
+                ..
+            } => write!(f, "timed out after {limit:?} connecting to {url}")?,
+            E::Timeout { url, limit, .. } => {
+                write!(f, "timed out after {limit:?} waiting for {url} to answer")?
+            }
+            E::Connection { url, .. } => write!(f, "connection to {url} failed")?,
+            E::Redirected {
+                url,
+                status,
+                location,
+            } => {
+                write!(f, "{url} answered ")?;
+                write_status(f, *status)?;
+                match location {
+                    Some(loc) => write!(f, " redirecting to '{loc}' (redirects are not followed)")?,
+                    None => write!(f, " (a redirect without Location; not followed)")?,
+                }
+            }
+            E::UnexpectedStatus {
+                url,
+                status,
+                snippet,
+                ..
+            } => {
+                write!(f, "{url} answered ")?;
+                write_status(f, *status)?;
+                if snippet.is_empty() {
+                    write!(f, " with an empty body")?
+                } else {
+                    write!(f, ": {snippet}")?
+                }
+            }
+            E::NotJson {
+                url,
+                status,
+                snippet,
+            } => {
+                write!(f, "{url} answered ")?;
+                write_status(f, *status)?;
+                if snippet.is_empty() {
+                    write!(f, " with an empty body instead of JSON")?
+                } else {
+                    write!(f, " with a body that is not JSON: {snippet}")?
+                }
+            }
+            E::MissingAccessToken { url, status } => {
+                write!(f, "{url} answered ")?;
+                write_status(f, *status)?;
+                write!(f, " with JSON that has no access_token")?
+            }
+            E::InvalidResponse {
+                url,
+                status,
+                reason,
+            } => {
+                write!(f, "{url} answered ")?;
+                write_status(f, *status)?;
+                write!(f, " with an unusable token response: {reason}")?
+            }
+            E::BodyTooLarge { url, limit } => write!(
+                f,
+                "{url} sent a response body larger than the limit of {limit} bytes"
+            )?,
+            E::Discovery { url, reason } => {
+                write!(f, "OpenID discovery at {url} failed: {reason}")?
+            }
+            E::InvalidUrl { url, reason } => write!(f, "invalid URL '{url}': {reason}")?,
+            E::InsecureHttp { url } => write!(
+                f,
+                "refusing plain http to '{url}': the host is not loopback and the client credentials would travel in clear text"
+            )?,
+            E::CaBundle { reason } => write!(f, "cannot use the CA bundle: {reason}")?,
+            E::ReservedParameter { name } => write!(
+                f,
+                "extra form parameter '{name}' is set by the client itself and cannot be overridden"
+            )?,
+            E::Assertion { .. } => write!(f, "cannot make the assertion")?,
+            E::ClientAssertion { .. } => {
+                write!(f, "cannot sign the private_key_jwt client assertion")?
+            }
+        }
+        if f.alternate()
+            && let Some(hint) = self.hint()
+        {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ExchangeError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        use ExchangeError as E;
+        match self {
+            E::ConnectionRefused { source, .. }
+            | E::Tls { source, .. }
+            | E::Timeout { source, .. }
+            | E::Connection { source, .. }
+            | E::Assertion { source }
+            | E::ClientAssertion { source } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// The server's "no": an RFC 6749 section 5.2 error response.
+///
+/// `error_description` and `error_uri` are the server's own words (control characters
+/// replaced, cut at 500 characters). [`Rejection::hint`] adds our one-line diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rejection {
+    /// The HTTP status (usually 400; 401 for `invalid_client`).
+    pub status: u16,
+    /// The RFC 6749 error code, e.g. `invalid_grant`.
+    pub error: String,
+    /// The server's human-readable explanation, e.g. Keycloak's `User not found`.
+    pub error_description: Option<String>,
+    /// A link the server offers for more information.
+    pub error_uri: Option<String>,
+}
+
+impl Rejection {
+    /// Builds a rejection (for tests and for callers that replay stored responses).
+    pub fn new(
+        status: u16,
+        error: impl Into<String>,
+        error_description: Option<String>,
+        error_uri: Option<String>,
+    ) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            error_description,
+            error_uri,
+        }
+    }
+
+    /// The likely cause and fix of this rejection, in one line.
+    ///
+    /// Knows every `error_description` Keycloak's JWT Authorization Grant produces, then
+    /// falls back to the RFC 6749 error code.
+    pub fn hint(&self) -> Option<&'static str> {
+        self.error_description
+            .as_deref()
+            .and_then(keycloak_hint)
+            .or_else(|| oauth_hint(&self.error))
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "token endpoint rejected the grant: {}", self.error)?;
+        if let Some(desc) = &self.error_description {
+            write!(f, ": {desc}")?;
+        }
+        if f.alternate()
+            && let Some(hint) = self.hint()
+        {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Hints for Keycloak's `error_description`s (see the project's Keycloak notes for the table).
+fn keycloak_hint(description: &str) -> Option<&'static str> {
+    let hint = match description {
+        "Missing parameter:assertion" => {
+            "the form carried no assertion: pass the signed JWT as the assertion parameter"
+        }
+        "The provided assertion is not a valid JWT" => {
+            "send the signed compact JWT (header.payload.signature with a JSON payload), not a file path or the bare claims"
+        }
+        "Public client not allowed to use authorization grant" => {
+            "make the Keycloak client confidential (Client authentication: On) and authenticate with its secret or key"
+        }
+        "JWT Authorization Grant is not supported for the requested client" => {
+            "enable the JWT Authorization Grant on the client (attribute oauth2.jwt.authorization.grant.enabled = \"true\")"
+        }
+        "Missing claim: iss" => "add an iss claim equal to the identity provider's issuer",
+        "Missing claim: sub" => {
+            "add a sub claim: the user's id at the issuer, as linked to the Keycloak user"
+        }
+        "No Identity Provider for provided issuer" => {
+            "the assertion's iss must equal an enabled JWT Authorization Grant IdP's issuer exactly, character for character, including scheme, port and trailing slash"
+        }
+        "Identity Provider is not allowed for the client" => {
+            "add the IdP's alias to the client's attribute oauth2.jwt.authorization.grant.idp (aliases joined with ##)"
+        }
+        "Token exp claim is required" => "add an exp claim to the assertion",
+        "Token is not active" => {
+            "the assertion has expired or its nbf is still ahead: sign a fresh one right before exchanging, and check both clocks"
+        }
+        "Token expiration is too far in the future and iat claim not present in token" => {
+            "add an iat claim, or keep exp within the IdP's max assertion expiration (default 300 s)"
+        }
+        "Token was issued in the future" => {
+            "the signer's clock is ahead of Keycloak's: sync both clocks (NTP) or raise the IdP's allowed clock skew"
+        }
+        "Token was issued too far in the past to be used now" => {
+            "the assertion is older than the IdP's max expiration (default 300 s): sign it just before exchanging, and check both clocks"
+        }
+        "Token jti claim is required" => {
+            "add a unique jti claim (or allow assertion reuse on the IdP)"
+        }
+        "Token reuse detected" => {
+            "an assertion is single-use: sign a fresh one (new jti) for every request, retries included"
+        }
+        "Invalid signature algorithm" => {
+            "sign with an asymmetric algorithm (RS*, PS*, ES*, EdDSA) that the IdP allows (jwtAuthorizationGrantAssertionSignatureAlg)"
+        }
+        "Invalid signature" => {
+            "the IdP holds a different public key than the one matching your private key (check kid too); an IdP using a JWKS URL needs useJwksUrl=\"true\""
+        }
+        "User not found" => {
+            "create the user and link it to the IdP with a federated identity whose userId equals the assertion's sub"
+        }
+        "User is not enabled" => "enable the Keycloak user linked to this sub",
+        "Account is not fully set up" => {
+            "clear the user's required actions (verify email, update password, ...) in Keycloak"
+        }
+        "Invalid token audience" => {
+            "set aud to {base}/realms/{realm} (or its token endpoint URL), with the base URL Keycloak is reached on"
+        }
+        "Multiple audiences not allowed" => {
+            "send exactly one aud value, a string, not an array of several"
+        }
+        "Realm does not exist" => "check the realm name in the URL (it is case-sensitive)",
+        "Invalid client or Invalid client credentials" | "Invalid client credentials" => {
+            "check the client id and secret (or key) and the client's authenticator in Keycloak"
+        }
+        d if d.starts_with("Invalid scopes:") => {
+            "request only client scopes assigned to the client (as default or optional scopes)"
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// Hints for the RFC 6749 error codes, when the description is not one we know.
+fn oauth_hint(error: &str) -> Option<&'static str> {
+    let hint = match error {
+        "invalid_client" => {
+            "check the client id and secret (or key) and the client's authenticator in Keycloak"
+        }
+        "unsupported_grant_type" => {
+            "the server does not enable the JWT Authorization Grant: Keycloak 26.5 needs --features=jwt-authorization-grant, 26.6+ has it on by default"
+        }
+        "invalid_scope" => {
+            "request only client scopes assigned to the client (as default or optional scopes)"
+        }
+        "invalid_request" => {
+            "a form parameter is missing, malformed or sent twice: check the extra parameters"
+        }
+        "unauthorized_client" => {
+            "the client may not use this grant: enable the JWT Authorization Grant on the client"
+        }
+        "Realm does not exist" => "check the realm name in the URL (it is case-sensitive)",
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// Compile-time check that the error can cross threads (and be shared by a `TokenSource`).
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<ExchangeError>();
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(error: &str, desc: Option<&str>) -> ExchangeError {
+        ExchangeError::Rejected(Rejection::new(400, error, desc.map(String::from), None))
+    }
+
+    /// Every `error_description` in the project's Keycloak table gets a hint.
+    #[test]
+    fn every_keycloak_description_has_a_hint() {
+        let table = [
+            "Missing parameter:assertion",
+            "The provided assertion is not a valid JWT",
+            "Public client not allowed to use authorization grant",
+            "JWT Authorization Grant is not supported for the requested client",
+            "Missing claim: iss",
+            "Missing claim: sub",
+            "No Identity Provider for provided issuer",
+            "Identity Provider is not allowed for the client",
+            "Token exp claim is required",
+            "Token is not active",
+            "Token expiration is too far in the future and iat claim not present in token",
+            "Token was issued in the future",
+            "Token was issued too far in the past to be used now",
+            "Token jti claim is required",
+            "Token reuse detected",
+            "Invalid signature algorithm",
+            "Invalid signature",
+            "User not found",
+            "User is not enabled",
+            "Account is not fully set up",
+            "Invalid scopes: openid bogus",
+            "Invalid token audience",
+            "Multiple audiences not allowed",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for desc in table {
+            let hint = keycloak_hint(desc);
+            assert!(hint.is_some(), "no hint for {desc:?}");
+            let hint = hint.unwrap_or_default();
+            assert!(!hint.ends_with('.'), "hint ends with a period: {hint}");
+            assert!(hint.len() < 200, "hint too long for one line: {hint}");
+            seen.insert(hint);
+        }
+        // Distinct checks get distinct advice ("Missing claim" rows and scopes aside).
+        assert!(seen.len() >= table.len() - 1);
+    }
+
+    #[test]
+    fn error_codes_have_hints() {
+        for code in [
+            "invalid_client",
+            "unsupported_grant_type",
+            "invalid_scope",
+            "invalid_request",
+            "unauthorized_client",
+        ] {
+            assert!(
+                rejected(code, Some("something new")).hint().is_some(),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            rejected("invalid_grant", Some("something new")).hint(),
+            None
+        );
+    }
+
+    #[test]
+    fn seed_hints_read_well() {
+        let check = |desc: &str, needle: &str| {
+            let hint = rejected("invalid_grant", Some(desc)).hint().unwrap_or("");
+            assert!(hint.contains(needle), "{desc}: {hint}");
+        };
+        check(
+            "No Identity Provider for provided issuer",
+            "character for character, including scheme, port and trailing slash",
+        );
+        check("User not found", "userId equals the assertion's sub");
+        check("Invalid signature", "useJwksUrl");
+        check("Invalid signature", "different public key");
+    }
+
+    #[test]
+    fn rejection_display_and_alternate() {
+        let err = rejected("invalid_grant", Some("User not found"));
+        assert_eq!(
+            err.to_string(),
+            "token endpoint rejected the grant: invalid_grant: User not found"
+        );
+        assert_eq!(
+            format!("{err:#}"),
+            "token endpoint rejected the grant: invalid_grant: User not found (hint: create the user and link it to the IdP with a federated identity whose userId equals the assertion's sub)"
+        );
+        assert_eq!(
+            rejected("invalid_client", None).to_string(),
+            "token endpoint rejected the grant: invalid_client"
+        );
+        assert_eq!(err.kind(), ErrorKind::Rejected);
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn transient_classification() {
+        let status = |status| ExchangeError::UnexpectedStatus {
+            url: "https://kc/token".into(),
+            status,
+            retry_after: None,
+            snippet: String::new(),
+        };
+        for s in [429, 502, 503, 504] {
+            assert!(status(s).is_transient(), "{s}");
+        }
+        for s in [400, 401, 404, 500] {
+            assert!(!status(s).is_transient(), "{s}");
+        }
+        assert_eq!(
+            status(503).to_string(),
+            "https://kc/token answered HTTP 503 Service Unavailable with an empty body"
+        );
+    }
+}

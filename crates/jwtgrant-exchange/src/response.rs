@@ -1,0 +1,497 @@
+//! Reading the token endpoint's answer. Pure functions: status, headers and body in,
+//! a [`TokenResponse`] or an [`ExchangeError`] out. Nothing here panics on any input.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::error::{ExchangeError, Rejection};
+use crate::secret::{AccessToken, IdToken, RefreshToken};
+
+/// How many characters of a body go into an error message.
+pub(crate) const SNIPPET_CHARS: usize = 200;
+/// How many characters of a server-supplied string (error_description, Location) we keep.
+const TEXT_CHARS: usize = 500;
+/// Lifetimes beyond this are treated as this (keeps time arithmetic far from overflow).
+const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+
+/// A successful token response (RFC 6749 section 5.1).
+///
+/// `Debug` redacts the tokens and lists only the names of `extra` fields. To print the
+/// tokens, use [`TokenResponse::to_json_including_tokens`] or the `secret()` accessors.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// The token type, usually `Bearer` (`Bearer` when the server omitted it).
+    pub token_type: String,
+    /// Lifetime in seconds as the server stated it.
+    pub expires_in: Option<u64>,
+    /// The granted scopes, space-separated, when the server stated them.
+    pub scope: Option<String>,
+    /// A refresh token, when the server issued one (Keycloak does not for this grant).
+    pub refresh_token: Option<RefreshToken>,
+    /// An ID token, when the server issued one (Keycloak does when `scope` has `openid`).
+    pub id_token: Option<IdToken>,
+    /// Every other field of the response, e.g. Keycloak's `refresh_expires_in` and
+    /// `not-before-policy`.
+    pub extra: Map<String, Value>,
+    /// When the access token expires: the time the request was sent plus `expires_in`
+    /// (measured from the send time, so it errs early rather than late).
+    pub expires_at: Option<SystemTime>,
+}
+
+impl TokenResponse {
+    /// The response as a JSON object, tokens included in clear, plus `expires_at` in Unix
+    /// seconds. Meant for output the user asked for (a CLI's `--json`), never for logs.
+    pub fn to_json_including_tokens(&self) -> Value {
+        let mut out = Map::new();
+        out.insert(
+            "access_token".into(),
+            Value::from(self.access_token.secret()),
+        );
+        out.insert("token_type".into(), Value::from(self.token_type.as_str()));
+        if let Some(v) = self.expires_in {
+            out.insert("expires_in".into(), Value::from(v));
+        }
+        if let Some(v) = &self.scope {
+            out.insert("scope".into(), Value::from(v.as_str()));
+        }
+        if let Some(v) = &self.refresh_token {
+            out.insert("refresh_token".into(), Value::from(v.secret()));
+        }
+        if let Some(v) = &self.id_token {
+            out.insert("id_token".into(), Value::from(v.secret()));
+        }
+        for (k, v) in &self.extra {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if let Some(at) = self
+            .expires_at
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        {
+            out.insert("expires_at".into(), Value::from(at.as_secs()));
+        }
+        Value::Object(out)
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &self.refresh_token)
+            .field("id_token", &self.id_token)
+            .field("extra_fields", &self.extra.keys().collect::<Vec<_>>())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What the IO layer read, handed to [`interpret`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Raw<'a> {
+    pub status: u16,
+    pub location: Option<&'a str>,
+    pub retry_after: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Turns a complete HTTP answer into a token or the error that describes it.
+///
+/// `sent_at` is when the request went out; `expires_at` counts from it.
+pub(crate) fn interpret(
+    url: &str,
+    raw: Raw<'_>,
+    sent_at: SystemTime,
+) -> Result<TokenResponse, ExchangeError> {
+    let status = raw.status;
+    if (300..400).contains(&status) {
+        return Err(ExchangeError::Redirected {
+            url: url.to_owned(),
+            status,
+            location: raw.location.map(|l| sanitize(l, TEXT_CHARS)),
+        });
+    }
+    let json: Option<Value> = serde_json::from_slice(raw.body).ok();
+    if !(200..300).contains(&status) {
+        if (400..500).contains(&status)
+            && status != 429
+            && let Some(rejection) = json.as_ref().and_then(|v| rejection(status, v))
+        {
+            return Err(ExchangeError::Rejected(rejection));
+        }
+        return Err(ExchangeError::UnexpectedStatus {
+            url: url.to_owned(),
+            status,
+            retry_after: raw.retry_after.and_then(parse_retry_after),
+            snippet: snippet(raw.body),
+        });
+    }
+    let Some(json) = json else {
+        return Err(ExchangeError::NotJson {
+            url: url.to_owned(),
+            status,
+            snippet: snippet(raw.body),
+        });
+    };
+    token_response(json, sent_at).map_err(|problem| match problem {
+        Problem::MissingAccessToken => ExchangeError::MissingAccessToken {
+            url: url.to_owned(),
+            status,
+        },
+        Problem::Invalid(reason) => ExchangeError::InvalidResponse {
+            url: url.to_owned(),
+            status,
+            reason,
+        },
+    })
+}
+
+/// An RFC 6749 section 5.2 error object, if `v` is one.
+fn rejection(status: u16, v: &Value) -> Option<Rejection> {
+    let obj = v.as_object()?;
+    let error = obj.get("error")?.as_str()?;
+    let text = |key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .map(|s| sanitize(s, TEXT_CHARS))
+    };
+    Some(Rejection::new(
+        status,
+        sanitize(error, TEXT_CHARS),
+        text("error_description"),
+        text("error_uri"),
+    ))
+}
+
+enum Problem {
+    MissingAccessToken,
+    Invalid(String),
+}
+
+fn token_response(json: Value, sent_at: SystemTime) -> Result<TokenResponse, Problem> {
+    let Value::Object(mut obj) = json else {
+        return Err(Problem::Invalid("the JSON is not an object".into()));
+    };
+    let access_token = match obj.remove("access_token") {
+        Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
+        None | Some(Value::Null) => return Err(Problem::MissingAccessToken),
+        Some(Value::String(_)) => return Err(Problem::Invalid("access_token is empty".into())),
+        Some(_) => return Err(Problem::Invalid("access_token is not a string".into())),
+    };
+    let token_type = optional_string(&mut obj, "token_type")?.unwrap_or_else(|| "Bearer".into());
+    let expires_in = match obj.remove("expires_in") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(seconds(&v).ok_or_else(|| {
+            Problem::Invalid("expires_in is not a non-negative number of seconds".into())
+        })?),
+    };
+    let scope = optional_string(&mut obj, "scope")?;
+    let refresh_token = optional_string(&mut obj, "refresh_token")?.map(RefreshToken::new);
+    let id_token = optional_string(&mut obj, "id_token")?.map(IdToken::new);
+    let expires_at =
+        expires_in.and_then(|s| sent_at.checked_add(Duration::from_secs(s.min(MAX_EXPIRES_IN))));
+    Ok(TokenResponse {
+        access_token,
+        token_type,
+        expires_in,
+        scope,
+        refresh_token,
+        id_token,
+        extra: obj,
+        expires_at,
+    })
+}
+
+fn optional_string(obj: &mut Map<String, Value>, key: &str) -> Result<Option<String>, Problem> {
+    match obj.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Problem::Invalid(format!("{key} is not a string"))),
+    }
+}
+
+/// Seconds as a JSON number, or as a string of digits (some servers send `"3600"`).
+fn seconds(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f.min(MAX_EXPIRES_IN as f64) as u64)
+        }),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `Retry-After` in delta-seconds. The HTTP-date form is ignored (the caller's backoff applies).
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(MAX_EXPIRES_IN)))
+}
+
+/// The start of a body for an error message: lossy UTF-8, control characters and runs of
+/// whitespace collapsed to one space, cut at [`SNIPPET_CHARS`] characters (never inside a
+/// character). A body that mentions `access_token` is withheld: it might carry one.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    if text.contains("access_token") {
+        return "[body withheld: it mentions access_token]".into();
+    }
+    sanitize(&text, SNIPPET_CHARS)
+}
+
+/// Control characters and whitespace runs become one space; trimmed; cut at `max` chars with `...`.
+pub(crate) fn sanitize(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 3));
+    let mut count = 0;
+    let mut pending_space = false;
+    for c in text.trim().chars() {
+        if c.is_whitespace() || c.is_control() {
+            pending_space = true;
+            continue;
+        }
+        if count >= max {
+            out.push_str("...");
+            return out;
+        }
+        if pending_space && !out.is_empty() {
+            out.push(' ');
+            count += 1;
+        }
+        pending_space = false;
+        out.push(c);
+        count += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const URL: &str = "https://kc/realms/r/protocol/openid-connect/token";
+
+    fn raw(status: u16, body: &str) -> Raw<'_> {
+        Raw {
+            status,
+            location: None,
+            retry_after: None,
+            body: body.as_bytes(),
+        }
+    }
+
+    fn check(status: u16, body: &str, expected: &str) {
+        let got = match interpret(URL, raw(status, body), UNIX_EPOCH) {
+            Ok(t) => format!("{t:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn keycloak_success() {
+        let body = r#"{"access_token":"eyJhbGc.x.y","expires_in":300,"refresh_expires_in":0,"token_type":"Bearer","not-before-policy":0,"scope":"profile email"}"#;
+        let t = interpret(URL, raw(200, body), UNIX_EPOCH).map_err(|e| e.to_string());
+        let t = t.as_ref().map_err(String::as_str);
+        assert!(t.is_ok(), "{t:?}");
+        let Ok(t) = t else { return };
+        assert_eq!(t.access_token.secret(), "eyJhbGc.x.y");
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.expires_in, Some(300));
+        assert_eq!(t.scope.as_deref(), Some("profile email"));
+        assert_eq!(t.expires_at, Some(UNIX_EPOCH + Duration::from_secs(300)));
+        assert_eq!(t.extra.len(), 2);
+        let debug = format!("{t:?}");
+        assert!(!debug.contains("eyJ"), "{debug}");
+        assert_eq!(
+            debug,
+            r#"TokenResponse { access_token: AccessToken([redacted]), token_type: "Bearer", expires_in: Some(300), scope: Some("profile email"), refresh_token: None, id_token: None, extra_fields: ["not-before-policy", "refresh_expires_in"], expires_at: Some(SystemTime { tv_sec: 300, tv_nsec: 0 }) }"#
+        );
+        let json = t.to_json_including_tokens();
+        assert_eq!(json["access_token"], "eyJhbGc.x.y");
+        assert_eq!(json["expires_at"], 300);
+        assert_eq!(json["refresh_expires_in"], 0);
+    }
+
+    #[test]
+    fn lenient_fields() {
+        let t = interpret(
+            URL,
+            raw(
+                200,
+                r#"{"access_token":"t","expires_in":"60","id_token":"i","refresh_token":"r"}"#,
+            ),
+            UNIX_EPOCH,
+        );
+        let Ok(t) = t else { panic!("expected a token") };
+        assert_eq!(t.token_type, "Bearer");
+        assert_eq!(t.expires_in, Some(60));
+        assert_eq!(t.id_token.as_ref().map(IdToken::secret), Some("i"));
+        assert_eq!(
+            t.refresh_token.as_ref().map(RefreshToken::secret),
+            Some("r")
+        );
+    }
+
+    #[test]
+    fn errors() {
+        check(
+            400,
+            r#"{"error":"invalid_grant","error_description":"User not found"}"#,
+            "token endpoint rejected the grant: invalid_grant: User not found",
+        );
+        check(
+            401,
+            r#"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#,
+            "token endpoint rejected the grant: invalid_client: Invalid client or Invalid client credentials",
+        );
+        check(
+            502,
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\n<body></body></html>",
+            &format!(
+                "{URL} answered HTTP 502 Bad Gateway: <html> <head><title>502 Bad Gateway</title></head> <body></body></html>"
+            ),
+        );
+        check(
+            200,
+            "<!doctype html><p>Welcome",
+            &format!(
+                "{URL} answered HTTP 200 OK with a body that is not JSON: <!doctype html><p>Welcome"
+            ),
+        );
+        check(
+            200,
+            "access_token=abc&token_type=bearer",
+            &format!(
+                "{URL} answered HTTP 200 OK with a body that is not JSON: [body withheld: it mentions access_token]"
+            ),
+        );
+        check(
+            200,
+            r#"{"token_type":"Bearer"}"#,
+            &format!("{URL} answered HTTP 200 OK with JSON that has no access_token"),
+        );
+        check(
+            200,
+            r#"{"access_token":42}"#,
+            &format!(
+                "{URL} answered HTTP 200 OK with an unusable token response: access_token is not a string"
+            ),
+        );
+        check(
+            200,
+            r#"{"access_token":"t","expires_in":-5}"#,
+            &format!(
+                "{URL} answered HTTP 200 OK with an unusable token response: expires_in is not a non-negative number of seconds"
+            ),
+        );
+        check(
+            200,
+            "[1,2]",
+            &format!(
+                "{URL} answered HTTP 200 OK with an unusable token response: the JSON is not an object"
+            ),
+        );
+        // A 5xx with an OAuth-looking body is still a server failure, not a rejection.
+        check(
+            503,
+            r#"{"error":"temporarily_unavailable"}"#,
+            &format!(
+                r#"{URL} answered HTTP 503 Service Unavailable: {{"error":"temporarily_unavailable"}}"#
+            ),
+        );
+        check(
+            404,
+            r#"{"error":"Realm does not exist"}"#,
+            "token endpoint rejected the grant: Realm does not exist",
+        );
+    }
+
+    #[test]
+    fn redirect_names_location() {
+        let r = Raw {
+            status: 301,
+            location: Some("https://kc/realms/r/protocol/openid-connect/token"),
+            retry_after: None,
+            body: b"",
+        };
+        let err = interpret(
+            "http://kc/realms/r/protocol/openid-connect/token",
+            r,
+            UNIX_EPOCH,
+        )
+        .err()
+        .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "http://kc/realms/r/protocol/openid-connect/token answered HTTP 301 Moved Permanently redirecting to 'https://kc/realms/r/protocol/openid-connect/token' (redirects are not followed)"
+            )
+        );
+    }
+
+    #[test]
+    fn retry_after_is_kept() {
+        let r = Raw {
+            status: 429,
+            location: None,
+            retry_after: Some(" 7 "),
+            body: br#"{"error":"slow_down"}"#,
+        };
+        let err = interpret(URL, r, UNIX_EPOCH).err();
+        assert_eq!(
+            err.as_ref().and_then(ExchangeError::retry_after),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn snippet_cuts_on_char_boundary() {
+        let body = "é".repeat(300);
+        let s = snippet(body.as_bytes());
+        assert_eq!(s.chars().count(), SNIPPET_CHARS + 3);
+        assert!(s.ends_with("é..."));
+        assert_eq!(snippet(&[0xff, 0xfe, b'a']), "\u{fffd}\u{fffd}a");
+        assert_eq!(snippet(b"  a\x1b[31m \n b  "), "a [31m b");
+        assert_eq!(snippet(b""), "");
+    }
+
+    #[test]
+    fn nonsense_never_panics() {
+        let bodies: [&[u8]; 8] = [
+            b"",
+            b"null",
+            b"{",
+            br#"{"access_token":null}"#,
+            br#"{"access_token":"t","expires_in":1e308}"#,
+            br#"{"access_token":"t","expires_in":18446744073709551615}"#,
+            br#"{"error":5}"#,
+            &[0xc3, 0x28, 0xa0, 0xa1],
+        ];
+        for body in bodies {
+            for status in [0, 100, 200, 204, 302, 400, 429, 500, 999] {
+                let _ = interpret(
+                    URL,
+                    Raw {
+                        status,
+                        location: Some("\u{0}"),
+                        retry_after: Some("99999999999999999999"),
+                        body,
+                    },
+                    SystemTime::now(),
+                );
+            }
+        }
+    }
+}

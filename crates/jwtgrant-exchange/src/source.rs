@@ -1,0 +1,289 @@
+//! [`TokenSource`]: a cached access token shared by many threads, refreshed single-flight.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use crate::client::Exchange;
+use crate::error::{BoxError, ExchangeError, Source};
+use crate::secret::AccessToken;
+
+/// The default refresh margin: a token is renewed this long before it expires.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(30);
+/// Assumed lifetime of a token whose response carried no `expires_in`.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
+/// After a failed refresh while the old token is still valid, wait this long (at most) before
+/// the next try, so an outage does not turn every call into a request.
+const FAILED_REFRESH_COOLDOWN: Duration = Duration::from_secs(5);
+
+type MakeAssertion = dyn Fn() -> Result<String, BoxError> + Send + Sync;
+type Clock = dyn Fn() -> SystemTime + Send + Sync;
+
+/// An access token for many threads: cached until shortly before it expires, then renewed
+/// with a fresh assertion through [`Exchange::exchange_with`] (retries included).
+///
+/// - Single-flight: when many threads need a new token at once, exactly one request goes out
+///   and the others wait for its result (success or error).
+/// - Callers never wait behind a refresh while the cached token is still valid: during the
+///   refresh margin one caller refreshes and the others get the cached token at once.
+/// - A refresh that fails while the cached token is still valid is logged with `log::warn!`
+///   and the cached token keeps being served (retried at most every 5 s).
+///
+/// The refresh margin is 30 s by default, clamped to half the token's lifetime for short-lived
+/// tokens. Cloning is cheap and clones share the cache.
+#[derive(Clone)]
+pub struct TokenSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    exchange: Exchange,
+    make_assertion: Box<MakeAssertion>,
+    clock: Box<Clock>,
+    margin: Duration,
+    state: Mutex<State>,
+    refreshed: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    cached: Option<Cached>,
+    refreshing: bool,
+    /// Bumped when a refresh ends; waiters compare it to know their refresh is over.
+    generation: u64,
+    /// What the last finished refresh produced, for the threads that waited for it.
+    last: Option<Result<AccessToken, ExchangeError>>,
+    /// No new refresh attempt before this, while the cached token is still valid.
+    quiet_until: Option<SystemTime>,
+}
+
+struct Cached {
+    token: AccessToken,
+    refresh_at: SystemTime,
+    expires_at: SystemTime,
+}
+
+impl TokenSource {
+    /// A source that exchanges assertions made by `make_assertion` (called once per request
+    /// attempt, so each carries a fresh `jti`).
+    pub fn new<F, E>(exchange: Exchange, make_assertion: F) -> Self
+    where
+        F: Fn() -> Result<String, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        Self {
+            inner: Arc::new(Inner {
+                exchange,
+                make_assertion: Box::new(move || make_assertion().map_err(Into::into)),
+                clock: Box::new(SystemTime::now),
+                margin: DEFAULT_REFRESH_MARGIN,
+                state: Mutex::new(State::default()),
+                refreshed: Condvar::new(),
+            }),
+        }
+    }
+
+    /// A source that signs `claims` with `signer` for every request.
+    #[cfg(any())] // SIGNER-PENDING
+    pub fn signed(
+        exchange: Exchange,
+        signer: jwtgrant_signer::Signer,
+        claims: jwtgrant_signer::Claims,
+    ) -> Self {
+        Self::new(exchange, move || signer.sign(&claims))
+    }
+
+    /// Renews tokens `margin` before they expire (default 30 s; clamped to half the lifetime).
+    /// Call before sharing the source.
+    pub fn refresh_margin(self, margin: Duration) -> Self {
+        self.rebuild(|inner| inner.margin = margin)
+    }
+
+    /// Replaces the clock (default [`SystemTime::now`]), for tests. Call before sharing.
+    pub fn clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.rebuild(|inner| inner.clock = Box::new(clock))
+    }
+
+    /// The exchange this source uses.
+    pub fn exchange(&self) -> &Exchange {
+        &self.inner.exchange
+    }
+
+    /// A valid access token: the cached one, or a new one from the token endpoint.
+    pub fn token(&self) -> Result<AccessToken, ExchangeError> {
+        let inner = &*self.inner;
+        let mut state = inner.lock();
+        loop {
+            let now = (inner.clock)();
+            if let Some(cached) = &state.cached {
+                let valid = now < cached.expires_at;
+                if now < cached.refresh_at {
+                    return Ok(cached.token.clone());
+                }
+                let quiet = state.quiet_until.is_some_and(|t| now < t);
+                if valid && (state.refreshing || quiet) {
+                    return Ok(cached.token.clone());
+                }
+            }
+            if !state.refreshing {
+                break;
+            }
+            // No valid token and someone else is refreshing: wait for that refresh to end
+            // and share its result.
+            let generation = state.generation;
+            while state.refreshing && state.generation == generation {
+                state = inner
+                    .refreshed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if state.generation != generation
+                && let Some(last) = &state.last
+            {
+                return last.clone();
+            }
+        }
+        state.refreshing = true;
+        drop(state);
+        self.refresh()
+    }
+
+    /// Runs one refresh; the caller has set `refreshing`.
+    fn refresh(&self) -> Result<AccessToken, ExchangeError> {
+        let inner = &*self.inner;
+        let started = (inner.clock)();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            inner.exchange.exchange_with(|| (inner.make_assertion)())
+        }));
+        let mut state = inner.lock();
+        state.refreshing = false;
+        state.generation = state.generation.wrapping_add(1);
+        let outcome = match result {
+            Ok(Ok(response)) => {
+                let lifetime = response
+                    .expires_in
+                    .map(Duration::from_secs)
+                    .unwrap_or(DEFAULT_LIFETIME);
+                let expires_at = started.checked_add(lifetime).unwrap_or(started);
+                let refresh_at = expires_at
+                    .checked_sub(effective_margin(lifetime, inner.margin))
+                    .unwrap_or(started);
+                log::debug!(
+                    "token source: new token for {}, lifetime {} s",
+                    inner.exchange.token_endpoint(),
+                    lifetime.as_secs()
+                );
+                state.cached = Some(Cached {
+                    token: response.access_token.clone(),
+                    refresh_at,
+                    expires_at,
+                });
+                state.quiet_until = None;
+                Ok(response.access_token)
+            }
+            Ok(Err(err)) => Err(err),
+            Err(panic) => {
+                state.last = Some(Err(ExchangeError::Assertion {
+                    source: Source::from(BoxError::from("the token refresh panicked")),
+                }));
+                drop(state);
+                inner.refreshed.notify_all();
+                resume_unwind(panic);
+            }
+        };
+        let outcome = match outcome {
+            Ok(token) => Ok(token),
+            Err(err) => {
+                let now = (inner.clock)();
+                let still_valid = state
+                    .cached
+                    .as_ref()
+                    .filter(|cached| now < cached.expires_at)
+                    .map(|cached| (cached.token.clone(), cached.expires_at));
+                match still_valid {
+                    Some((token, expires_at)) => {
+                        log::warn!(
+                            "token source: refreshing the token from {} failed, still serving the cached one ({} s left): {err}",
+                            inner.exchange.token_endpoint(),
+                            expires_at.duration_since(now).unwrap_or_default().as_secs()
+                        );
+                        state.quiet_until = now.checked_add(FAILED_REFRESH_COOLDOWN);
+                        Ok(token)
+                    }
+                    None => Err(err),
+                }
+            }
+        };
+        state.last = Some(outcome.clone());
+        drop(state);
+        inner.refreshed.notify_all();
+        outcome
+    }
+
+    /// Applies a configuration change; only valid before the source is shared.
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                change(&mut inner);
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(shared) => {
+                log::warn!(
+                    "token source: configuration change ignored: the source is already shared"
+                );
+                Self { inner: shared }
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state stays consistent even if a holder panicked: every write is a whole field.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.lock();
+        f.debug_struct("TokenSource")
+            .field("exchange", &self.inner.exchange)
+            .field("refresh_margin", &self.inner.margin)
+            .field("cached", &state.cached.is_some())
+            .field("expires_at", &state.cached.as_ref().map(|c| c.expires_at))
+            .field("refreshing", &state.refreshing)
+            .finish()
+    }
+}
+
+/// The margin actually used: the configured one, but at most half the lifetime.
+pub(crate) fn effective_margin(lifetime: Duration, margin: Duration) -> Duration {
+    margin.min(lifetime / 2)
+}
+
+/// Compile-time check: one source, many threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<TokenSource>();
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margin_is_clamped_for_short_lived_tokens() {
+        let m = DEFAULT_REFRESH_MARGIN;
+        assert_eq!(effective_margin(Duration::from_secs(300), m), m);
+        assert_eq!(effective_margin(Duration::from_secs(60), m), m);
+        assert_eq!(
+            effective_margin(Duration::from_secs(20), m),
+            Duration::from_secs(10)
+        );
+        assert_eq!(effective_margin(Duration::ZERO, m), Duration::ZERO);
+    }
+}

@@ -1,0 +1,708 @@
+//! Fault and parsing tests against a loopback stub server started by each test.
+//!
+//! The stub is a few lines of `std::net` that answers canned responses; it is not Keycloak
+//! and not the end-to-end suite (that one runs against a real Keycloak).
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use jwtgrant_exchange::{
+    ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource,
+};
+
+/// One request as the stub saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn form(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.body.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// What the stub does with a request.
+enum Reply {
+    Send(u16, Vec<(&'static str, String)>, Vec<u8>),
+    /// Keep the connection open and never answer.
+    Hang,
+}
+
+fn json(status: u16, body: &str) -> Reply {
+    Reply::Send(
+        status,
+        vec![("Content-Type", "application/json".into())],
+        body.as_bytes().to_vec(),
+    )
+}
+
+fn token_json(token: &str, expires_in: u64) -> Reply {
+    json(
+        200,
+        &format!(
+            r#"{{"access_token":"{token}","expires_in":{expires_in},"refresh_expires_in":0,"token_type":"Bearer","not-before-policy":0,"scope":"profile"}}"#
+        ),
+    )
+}
+
+struct Stub {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Stub {
+    /// Starts a stub on 127.0.0.1:0; `handler` gets each request and its 0-based index.
+    fn start(handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the stub");
+        let base = format!("http://{}", listener.local_addr().expect("stub address"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler = Arc::new(handler);
+        let seen2 = Arc::clone(&seen);
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let handler = Arc::clone(&handler);
+                let seen = Arc::clone(&seen2);
+                thread::spawn(move || serve(conn, &*handler, &seen));
+            }
+        });
+        Stub { base, seen }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn count(&self) -> usize {
+        self.seen.lock().expect("stub log").len()
+    }
+
+    fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().expect("stub log").clone()
+    }
+}
+
+fn serve(
+    conn: TcpStream,
+    handler: &(dyn Fn(&Seen, usize) -> Reply + Send + Sync),
+    seen: &Mutex<Vec<Seen>>,
+) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone stream"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let len = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0usize);
+    let mut body = vec![0; len];
+    let _ = reader.read_exact(&mut body);
+    let req = Seen {
+        method,
+        path,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let index = {
+        let mut log = seen.lock().expect("stub log");
+        log.push(req.clone());
+        log.len() - 1
+    };
+    let mut conn = conn;
+    match handler(&req, index) {
+        Reply::Hang => thread::sleep(Duration::from_secs(30)),
+        Reply::Send(status, headers, body) => {
+            let mut out = format!(
+                "HTTP/1.1 {status} Stub\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            let _ = conn.write_all(out.as_bytes());
+            let _ = conn.write_all(&body);
+            let _ = conn.flush();
+        }
+    }
+}
+
+/// A JWT-shaped assertion with a fresh `jti` (unsigned: the stub only reads the payload).
+fn fake_assertion() -> Result<String, std::io::Error> {
+    let header = Base64UrlUnpadded::encode_string(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = serde_json::json!({
+        "iss": "https://issuer.example",
+        "sub": "user-1",
+        "aud": "http://127.0.0.1/realms/r",
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    let payload = Base64UrlUnpadded::encode_string(payload.to_string().as_bytes());
+    Ok(format!("{header}.{payload}.c2ln"))
+}
+
+/// The `jti` of the assertion in a request, decoded the way Keycloak would read it.
+fn jti_of(req: &Seen) -> Option<String> {
+    let assertion = req.form("assertion")?;
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = Base64UrlUnpadded::decode_vec(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("jti")?.as_str().map(str::to_owned)
+}
+
+fn exchange(url: &str) -> Exchange {
+    Exchange::new(url)
+        .expect("stub URL parses")
+        .client_secret_post("custom-client", "hunter2")
+        .retries(RetryPolicy::attempts(3).base_delay(Duration::from_millis(20)))
+}
+
+fn no_secret_in(err: &ExchangeError) {
+    let text = format!("{err} {err:#} {err:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn success_sends_the_exact_form() {
+    let stub = Stub::start(|_, _| token_json("tok-1", 300));
+    let token: TokenResponse = exchange(&stub.url("/token"))
+        .scope("profile")
+        .extra_param("audience", "api")
+        .exchange("h.p.s")
+        .expect("token");
+    assert_eq!(token.access_token.secret(), "tok-1");
+    assert_eq!(token.expires_in, Some(300));
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].method, "POST");
+    assert_eq!(reqs[0].path, "/token");
+    assert_eq!(
+        reqs[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(
+        reqs[0].body,
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=h.p.s&scope=profile&client_id=custom-client&client_secret=hunter2&audience=api"
+    );
+    assert_eq!(reqs[0].header("authorization"), None);
+}
+
+#[test]
+fn client_secret_basic_goes_in_the_header() {
+    let stub = Stub::start(|_, _| token_json("tok", 60));
+    Exchange::new(&stub.url("/token"))
+        .expect("url")
+        .client_secret_basic("custom-client", "se:cret")
+        .exchange("h.p.s")
+        .expect("token");
+    let req = &stub.requests()[0];
+    assert_eq!(
+        req.header("authorization"),
+        Some("Basic Y3VzdG9tLWNsaWVudDpzZSUzQWNyZXQ=") // custom-client:se%3Acret
+    );
+    assert_eq!(
+        req.body,
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=h.p.s"
+    );
+}
+
+#[test]
+fn refused_connection() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let url = format!("http://127.0.0.1:{port}/token");
+    let err = exchange(&url)
+        .exchange("h.p.s")
+        .expect_err("nothing listens");
+    assert!(
+        matches!(err, ExchangeError::ConnectionRefused { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!("cannot connect to {url}: connection refused")
+    );
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert!(err.is_transient());
+    no_secret_in(&err);
+
+    // The retrying API tries max_attempts times, each with a new assertion.
+    let mut calls = 0;
+    let err = exchange(&url)
+        .exchange_with(|| {
+            calls += 1;
+            fake_assertion()
+        })
+        .expect_err("nothing listens");
+    assert!(matches!(err, ExchangeError::ConnectionRefused { .. }));
+    assert_eq!(calls, 3);
+}
+
+#[test]
+fn server_that_never_answers_times_out() {
+    let stub = Stub::start(|_, _| Reply::Hang);
+    let started = Instant::now();
+    let err = exchange(&stub.url("/token"))
+        .timeout(Duration::from_millis(300))
+        .exchange("h.p.s")
+        .expect_err("no answer");
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(
+        matches!(
+            err,
+            ExchangeError::Timeout {
+                connecting: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "timed out after 300ms waiting for {} to answer",
+            stub.url("/token")
+        )
+    );
+    assert!(err.is_transient());
+}
+
+#[test]
+fn html_502_from_a_proxy() {
+    let stub = Stub::start(|_, _| {
+        Reply::Send(
+            502,
+            vec![("Content-Type", "text/html".into())],
+            b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>"
+                .to_vec(),
+        )
+    });
+    let err = exchange(&stub.url("/token"))
+        .exchange("h.p.s")
+        .expect_err("502");
+    let ExchangeError::UnexpectedStatus {
+        status, snippet, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*status, 502);
+    assert_eq!(
+        snippet,
+        "<html> <head><title>502 Bad Gateway</title></head> <body>nginx</body> </html>"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} answered HTTP 502 Bad Gateway: <html> <head><title>502 Bad Gateway</title></head> <body>nginx</body> </html>",
+            stub.url("/token")
+        )
+    );
+    assert_eq!(err.kind(), ErrorKind::BadResponse);
+    assert_eq!(stub.count(), 1, "exchange() makes exactly one attempt");
+}
+
+#[test]
+fn long_html_snippet_is_cut() {
+    let page = format!("<html>{}</html>", "ü".repeat(1000));
+    let stub = Stub::start(move |_, _| Reply::Send(200, vec![], page.clone().into_bytes()));
+    let err = exchange(&stub.url("/token"))
+        .exchange("h.p.s")
+        .expect_err("html");
+    let ExchangeError::NotJson {
+        status: 200,
+        snippet,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(snippet.chars().count(), 203);
+    assert!(snippet.starts_with("<html>üü") && snippet.ends_with("ü..."));
+}
+
+#[test]
+fn oversized_body() {
+    let stub = Stub::start(|_, _| json(200, &format!(r#"{{"pad":"{}"}}"#, "x".repeat(64 * 1024))));
+    let err = exchange(&stub.url("/token"))
+        .max_response_size(4096)
+        .exchange("h.p.s")
+        .expect_err("too big");
+    assert!(
+        matches!(err, ExchangeError::BodyTooLarge { limit: 4096, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} sent a response body larger than the limit of 4096 bytes",
+            stub.url("/token")
+        )
+    );
+}
+
+#[test]
+fn json_without_access_token() {
+    let stub = Stub::start(|_, _| json(200, r#"{"token_type":"Bearer"}"#));
+    let err = exchange(&stub.url("/token"))
+        .exchange("h.p.s")
+        .expect_err("no token");
+    assert!(matches!(
+        err,
+        ExchangeError::MissingAccessToken { status: 200, .. }
+    ));
+}
+
+#[test]
+fn rate_limited_then_success_honours_retry_after() {
+    let stub = Stub::start(|_, i| match i {
+        0 => Reply::Send(
+            429,
+            vec![("Retry-After", "1".into())],
+            b"slow down".to_vec(),
+        ),
+        _ => token_json("after-429", 300),
+    });
+    let started = Instant::now();
+    let token = exchange(&stub.url("/token"))
+        .exchange_with(fake_assertion)
+        .expect("retried");
+    assert_eq!(token.access_token.secret(), "after-429");
+    assert_eq!(stub.count(), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
+}
+
+#[test]
+fn retry_after_beyond_the_cap_gives_up() {
+    let stub =
+        Stub::start(|_, _| Reply::Send(429, vec![("Retry-After", "3600".into())], Vec::new()));
+    let err = exchange(&stub.url("/token"))
+        .exchange_with(fake_assertion)
+        .expect_err("gives up");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert_eq!(stub.count(), 1);
+}
+
+/// The stub behaves like Keycloak about `jti`: a reused one is rejected.
+fn keycloak_like_jti_check() -> impl Fn(&Seen, usize) -> Reply + Send + Sync {
+    let jtis = Mutex::new(HashSet::new());
+    move |req, i| {
+        let Some(jti) = jti_of(req) else {
+            return json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"Token jti claim is required"}"#,
+            );
+        };
+        if !jtis.lock().expect("jtis").insert(jti) {
+            return json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"Token reuse detected"}"#,
+            );
+        }
+        if i == 0 {
+            Reply::Send(503, vec![], b"Service Unavailable".to_vec())
+        } else {
+            token_json("fresh", 300)
+        }
+    }
+}
+
+#[test]
+fn retry_after_503_sends_a_new_jti() {
+    let stub = Stub::start(keycloak_like_jti_check());
+    let token = exchange(&stub.url("/token"))
+        .exchange_with(fake_assertion)
+        .expect("the retry carries a new jti");
+    assert_eq!(token.access_token.secret(), "fresh");
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_ne!(jti_of(&reqs[0]), jti_of(&reqs[1]));
+}
+
+#[test]
+fn invalid_grant_is_not_retried() {
+    let stub = Stub::start(|_, _| {
+        json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"User not found"}"#,
+        )
+    });
+    let err = exchange(&stub.url("/token"))
+        .exchange_with(fake_assertion)
+        .expect_err("rejected");
+    assert_eq!(stub.count(), 1);
+    let ExchangeError::Rejected(rejection) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(rejection.status, 400);
+    assert_eq!(rejection.error, "invalid_grant");
+    assert_eq!(
+        rejection.error_description.as_deref(),
+        Some("User not found")
+    );
+    assert_eq!(
+        err.to_string(),
+        "token endpoint rejected the grant: invalid_grant: User not found"
+    );
+    assert_eq!(
+        err.hint(),
+        Some(
+            "create the user and link it to the IdP with a federated identity whose userId equals the assertion's sub"
+        )
+    );
+    assert_eq!(err.kind(), ErrorKind::Rejected);
+    assert!(!err.is_transient());
+    no_secret_in(&err);
+}
+
+#[test]
+fn invalid_client_401() {
+    let stub = Stub::start(|_, _| {
+        json(
+            401,
+            r#"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#,
+        )
+    });
+    let err = exchange(&stub.url("/token"))
+        .exchange_with(fake_assertion)
+        .expect_err("rejected");
+    assert_eq!(stub.count(), 1);
+    assert_eq!(err.rejection().map(|r| r.status), Some(401));
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("client id and secret"))
+    );
+    no_secret_in(&err);
+}
+
+#[test]
+fn redirect_is_an_error_that_names_the_target() {
+    let stub = Stub::start(|_, _| {
+        Reply::Send(
+            301,
+            vec![(
+                "Location",
+                "https://kc.example/realms/r/protocol/openid-connect/token".into(),
+            )],
+            Vec::new(),
+        )
+    });
+    let err = exchange(&stub.url("/token"))
+        .exchange_with(fake_assertion)
+        .expect_err("redirect");
+    assert_eq!(stub.count(), 1);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} answered HTTP 301 Moved Permanently redirecting to 'https://kc.example/realms/r/protocol/openid-connect/token' (redirects are not followed)",
+            stub.url("/token")
+        )
+    );
+}
+
+#[test]
+fn discovery_finds_the_token_endpoint() {
+    let base = Arc::new(Mutex::new(String::new()));
+    let base2 = Arc::clone(&base);
+    let stub = Stub::start(move |req, _| {
+        let base = base2.lock().expect("base").clone();
+        match req.path.as_str() {
+            "/realms/r/.well-known/openid-configuration" => json(
+                200,
+                &format!(
+                    r#"{{"issuer":"{base}/realms/r","token_endpoint":"{base}/realms/r/protocol/openid-connect/token"}}"#
+                ),
+            ),
+            "/realms/r/protocol/openid-connect/token" => token_json("discovered", 60),
+            _ => Reply::Send(404, vec![], b"not found".to_vec()),
+        }
+    });
+    *base.lock().expect("base") = stub.base.clone();
+    let x = Exchange::discover(&stub.url("/realms/r/")).expect("discovered");
+    assert_eq!(
+        x.token_endpoint(),
+        stub.url("/realms/r/protocol/openid-connect/token")
+    );
+    assert_eq!(x.audience(), Some(stub.url("/realms/r").as_str()));
+    let token = x.client_none("c").exchange("h.p.s").expect("token");
+    assert_eq!(token.access_token.secret(), "discovered");
+
+    let err = Exchange::discover(&stub.url("/realms/other")).expect_err("404");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "OpenID discovery at {} failed: HTTP 404: not found",
+            stub.url("/realms/other/.well-known/openid-configuration")
+        )
+    );
+}
+
+/// A settable clock in whole seconds since the Unix epoch.
+fn test_clock(
+    start: u64,
+) -> (
+    Arc<AtomicU64>,
+    impl Fn() -> SystemTime + Send + Sync + 'static,
+) {
+    let now = Arc::new(AtomicU64::new(start));
+    let now2 = Arc::clone(&now);
+    (now, move || {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(now2.load(Ordering::SeqCst))
+    })
+}
+
+#[test]
+fn token_source_single_flight_after_expiry() {
+    let stub = Stub::start(|_, i| {
+        // Slow enough that all 64 threads pile up behind the one refresh.
+        thread::sleep(Duration::from_millis(200));
+        token_json(&format!("token-{i}"), 300)
+    });
+    let (now, clock) = test_clock(1_000_000);
+    let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion).clock(clock);
+
+    assert_eq!(source.token().expect("first").secret(), "token-0");
+    assert_eq!(source.token().expect("cached").secret(), "token-0");
+    assert_eq!(stub.count(), 1);
+
+    now.fetch_add(301, Ordering::SeqCst); // past expiry
+    let barrier = Arc::new(Barrier::new(64));
+    let handles: Vec<_> = (0..64)
+        .map(|_| {
+            let source = source.clone();
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                barrier.wait();
+                source.token().map(|t| t.secret().to_owned())
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("thread").expect("token"), "token-1");
+    }
+    assert_eq!(stub.count(), 2, "exactly one refresh for 64 threads");
+}
+
+#[test]
+fn token_source_serves_valid_token_while_refreshing_and_on_failure() {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let stub = Stub::start(move |_, i| match i {
+        0 => token_json("old", 300),
+        1 => {
+            // Hold the refresh until the test says so.
+            let _ = release_rx
+                .lock()
+                .expect("rx")
+                .recv_timeout(Duration::from_secs(10));
+            Reply::Send(503, vec![], b"down".to_vec())
+        }
+        _ => token_json("new", 300),
+    });
+    let (now, clock) = test_clock(1_000_000);
+    let source = TokenSource::new(
+        exchange(&stub.url("/token")).retries(RetryPolicy::never()),
+        fake_assertion,
+    )
+    .clock(clock);
+    assert_eq!(source.token().expect("first").secret(), "old");
+
+    now.fetch_add(280, Ordering::SeqCst); // inside the 30 s margin, still valid
+    let refresher = {
+        let source = source.clone();
+        thread::spawn(move || source.token().map(|t| t.secret().to_owned()))
+    };
+    while stub.count() < 2 {
+        thread::sleep(Duration::from_millis(5));
+    }
+    // The refresh hangs at the stub; this caller must not wait behind it.
+    let (tx, rx) = mpsc::channel();
+    {
+        let source = source.clone();
+        thread::spawn(move || tx.send(source.token().map(|t| t.secret().to_owned())));
+    }
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("did not wait");
+    assert_eq!(got.expect("token").as_str(), "old");
+
+    release_tx.send(()).expect("release");
+    // The refresh failed (503) while the old token is valid: the old one is served.
+    assert_eq!(refresher.join().expect("thread").expect("token"), "old");
+    assert_eq!(source.token().expect("cooldown").secret(), "old");
+    assert_eq!(stub.count(), 2, "no new attempt during the cooldown");
+
+    now.fetch_add(10, Ordering::SeqCst); // cooldown over, still valid
+    assert_eq!(source.token().expect("refreshed").secret(), "new");
+    assert_eq!(stub.count(), 3);
+}
+
+#[test]
+fn token_source_reports_failure_without_a_valid_token() {
+    let stub = Stub::start(|_, _| {
+        json(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Invalid signature"}"#,
+        )
+    });
+    let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion);
+    let err = source.token().expect_err("rejected");
+    assert!(err.hint().is_some_and(|h| h.contains("useJwksUrl")));
+    assert_eq!(stub.count(), 1);
+}
+
+#[test]
+fn token_source_cached_hit_is_cheap() {
+    let stub = Stub::start(|_, _| token_json("t", 300));
+    let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion);
+    source.token().expect("first");
+    let n = 100_000;
+    let started = Instant::now();
+    for _ in 0..n {
+        source.token().expect("cached");
+    }
+    let per_call = started.elapsed() / n;
+    // A sanity bound only (debug build, shared machine); the real number is reported.
+    assert!(per_call < Duration::from_millis(1), "{per_call:?}");
+    eprintln!("TokenSource cached hit: {per_call:?} per call");
+    assert_eq!(stub.count(), 1);
+}
