@@ -21,7 +21,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default limit on a response body.
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 /// Lifetime of the `private_key_jwt` client assertion.
-#[allow(dead_code, unused_variables)] // SIGNER-PENDING
 const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// A client for one token endpoint: where it is, how the client authenticates, and how to
@@ -68,7 +67,6 @@ enum ClientAuth {
         client_id: String,
         secret: ClientSecret,
     },
-    #[cfg(any())] // SIGNER-PENDING
     PrivateKeyJwt {
         client_id: String,
         signer: jwtgrant_signer::Signer,
@@ -82,7 +80,6 @@ impl ClientAuth {
             Self::None { .. } => "none",
             Self::SecretPost { .. } => "client_secret_post",
             Self::SecretBasic { .. } => "client_secret_basic",
-            #[cfg(any())] // SIGNER-PENDING
             Self::PrivateKeyJwt { .. } => "private_key_jwt",
         }
     }
@@ -92,9 +89,8 @@ impl ClientAuth {
             Self::Anonymous => None,
             Self::None { client_id }
             | Self::SecretPost { client_id, .. }
-            | Self::SecretBasic { client_id, .. } => Some(client_id),
-            #[cfg(any())] // SIGNER-PENDING
-            Self::PrivateKeyJwt { client_id, .. } => Some(client_id),
+            | Self::SecretBasic { client_id, .. }
+            | Self::PrivateKeyJwt { client_id, .. } => Some(client_id),
         }
     }
 }
@@ -245,7 +241,6 @@ impl Exchange {
     /// Authenticates the client with a JWT it signs (RFC 7523 section 2.2): `iss` = `sub` =
     /// `client_id`, `aud` = the token endpoint, a fresh `jti` and a 60 s lifetime, signed anew
     /// for every request. `client_id` is sent too.
-    #[cfg(any())] // SIGNER-PENDING
     pub fn private_key_jwt(
         mut self,
         client_id: impl Into<String>,
@@ -409,7 +404,6 @@ impl Exchange {
 
     /// [`Exchange::exchange_with`] signing `claims` with `signer` for every attempt (each
     /// signature carries a fresh `jti` and `iat`).
-    #[cfg(any())] // SIGNER-PENDING
     pub fn exchange_signed(
         &self,
         signer: &jwtgrant_signer::Signer,
@@ -446,7 +440,6 @@ impl Exchange {
         max: u32,
     ) -> Result<TokenResponse, ExchangeError> {
         let url = self.endpoint.as_str();
-        #[allow(dead_code, unused_variables)] // SIGNER-PENDING
         let client_assertion: String;
         let auth = match &self.auth {
             ClientAuth::Anonymous => AuthForm::Anonymous,
@@ -455,16 +448,21 @@ impl Exchange {
                 AuthForm::SecretPost { client_id, secret }
             }
             ClientAuth::SecretBasic { .. } => AuthForm::SecretBasic,
-            #[cfg(any())] // SIGNER-PENDING
             ClientAuth::PrivateKeyJwt { client_id, signer } => {
-                let claims = jwtgrant_signer::Claims::new(client_id, client_id, url)
-                    .lifetime(CLIENT_ASSERTION_LIFETIME);
-                client_assertion =
-                    signer
-                        .sign(&claims)
-                        .map_err(|e| ExchangeError::ClientAssertion {
-                            source: Arc::new(e),
-                        })?;
+                // Not `Claims`: those are for the grant's assertion and require an http(s)
+                // `iss`, while a client assertion's `iss` is the client id.
+                let payload = form::client_assertion_payload(
+                    client_id,
+                    url,
+                    SystemTime::now(),
+                    CLIENT_ASSERTION_LIFETIME,
+                    &uuid::Uuid::new_v4().to_string(),
+                );
+                client_assertion = signer
+                    .sign_jws(signer.header_json().as_bytes(), payload.as_bytes())
+                    .map_err(|e| ExchangeError::ClientAssertion {
+                        source: Arc::new(e),
+                    })?;
                 AuthForm::PrivateKeyJwt {
                     client_id,
                     client_assertion: &client_assertion,

@@ -1,5 +1,7 @@
 //! Building the token request: form body and `Authorization` header. Pure functions.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use base64ct::{Base64, Encoding};
 use url::form_urlencoded;
 
@@ -42,7 +44,6 @@ pub(crate) enum AuthForm<'a> {
     /// `Authorization: Basic`; nothing in the body.
     SecretBasic,
     /// `client_assertion_type`, `client_assertion` and `client_id`.
-    #[allow(dead_code, unused_variables)] // SIGNER-PENDING
     PrivateKeyJwt {
         client_id: &'a str,
         client_assertion: &'a str,
@@ -99,6 +100,31 @@ pub(crate) fn basic_auth_header(client_id: &str, secret: &ClientSecret) -> Strin
         "Basic {}",
         Base64::encode_string(format!("{id}:{pw}").as_bytes())
     )
+}
+
+/// The JSON payload of a `private_key_jwt` client assertion (RFC 7523 section 3): `iss` and
+/// `sub` are the client id, `aud` the token endpoint, `iat` now, `exp` now plus `lifetime`,
+/// and `jti` unique per request.
+pub(crate) fn client_assertion_payload(
+    client_id: &str,
+    token_endpoint: &str,
+    now: SystemTime,
+    lifetime: Duration,
+    jti: &str,
+) -> String {
+    let iat = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": token_endpoint,
+        "iat": iat,
+        "exp": iat.saturating_add(lifetime.as_secs()),
+        "jti": jti,
+    })
+    .to_string()
 }
 
 /// The first reserved name among the extra parameters, if any.
@@ -178,6 +204,29 @@ mod tests {
         assert_eq!(
             basic_auth_header("custom-client", &ClientSecret::new("secret")),
             "Basic Y3VzdG9tLWNsaWVudDpzZWNyZXQ="
+        );
+    }
+
+    #[test]
+    fn client_assertion_claims() {
+        let payload = client_assertion_payload(
+            "custom-client",
+            "https://kc/realms/r/protocol/openid-connect/token",
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            Duration::from_secs(60),
+            "6f1c",
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "iss": "custom-client",
+                "sub": "custom-client",
+                "aud": "https://kc/realms/r/protocol/openid-connect/token",
+                "iat": 1_700_000_000u64,
+                "exp": 1_700_000_060u64,
+                "jti": "6f1c",
+            })
         );
     }
 

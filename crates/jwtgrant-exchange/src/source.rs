@@ -85,7 +85,6 @@ impl TokenSource {
     }
 
     /// A source that signs `claims` with `signer` for every request.
-    #[cfg(any())] // SIGNER-PENDING
     pub fn signed(
         exchange: Exchange,
         signer: jwtgrant_signer::Signer,

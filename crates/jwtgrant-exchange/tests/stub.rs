@@ -706,3 +706,100 @@ fn token_source_cached_hit_is_cheap() {
     eprintln!("TokenSource cached hit: {per_call:?} per call");
     assert_eq!(stub.count(), 1);
 }
+
+/// A throwaway Ed25519 key for these tests only (it guards nothing).
+const TEST_KEY: &[u8] = b"-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
+-----END PRIVATE KEY-----
+";
+
+fn test_signer() -> jwtgrant_signer::Signer {
+    jwtgrant_signer::Signer::from_pem(TEST_KEY).expect("test key")
+}
+
+#[test]
+fn private_key_jwt_client_assertion_is_signed_and_fresh() {
+    let public = test_signer().public_key();
+    let stub = Stub::start(move |req, _| {
+        // The stub verifies the client assertion like a server would.
+        let ok = req.form("client_assertion_type").as_deref()
+            == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && req.form("client_id").as_deref() == Some("custom-client")
+            && req.form("client_secret").is_none()
+            && req
+                .form("client_assertion")
+                .is_some_and(|jwt| jwtgrant_signer::verify(&jwt, &public).is_ok());
+        if ok {
+            token_json("pkjwt", 60)
+        } else {
+            json(401, r#"{"error":"invalid_client"}"#)
+        }
+    });
+    let url = stub.url("/token");
+    let x = Exchange::new(&url)
+        .expect("url")
+        .private_key_jwt("custom-client", test_signer());
+    assert_eq!(
+        x.exchange("h.p.s").expect("token").access_token.secret(),
+        "pkjwt"
+    );
+    x.exchange("h.p.s").expect("second token");
+
+    let claims: Vec<serde_json::Value> = stub
+        .requests()
+        .iter()
+        .map(|r| {
+            let jwt = r.form("client_assertion").expect("client assertion");
+            jwtgrant_signer::verify(&jwt, &test_signer().public_key())
+                .expect("verifies")
+                .claims()
+                .clone()
+        })
+        .collect();
+    for c in &claims {
+        assert_eq!(c["iss"], "custom-client");
+        assert_eq!(c["sub"], "custom-client");
+        assert_eq!(c["aud"], url.as_str());
+        assert_eq!(
+            c["exp"].as_u64().unwrap_or(0) - c["iat"].as_u64().unwrap_or(0),
+            60
+        );
+    }
+    assert_ne!(
+        claims[0]["jti"], claims[1]["jti"],
+        "a fresh jti per request"
+    );
+}
+
+#[test]
+fn exchange_signed_signs_anew_for_each_attempt() {
+    let stub = Stub::start(keycloak_like_jti_check());
+    let signer = test_signer();
+    let claims = jwtgrant_signer::Claims::new(
+        "https://issuer.example",
+        "user-1",
+        jwtgrant_exchange::keycloak_realm_url(&stub.base, "r"),
+    );
+    let token = exchange(&stub.url("/token"))
+        .exchange_signed(&signer, &claims)
+        .expect("the retry carries a new jti");
+    assert_eq!(token.access_token.secret(), "fresh");
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_ne!(jti_of(&reqs[0]), jti_of(&reqs[1]));
+
+    // And a one-shot exchange of a reused assertion is what Keycloak would reject.
+    let assertion = signer.sign(&claims).expect("sign");
+    let stub = Stub::start(keycloak_like_jti_check());
+    let x = exchange(&stub.url("/token"));
+    let _ = x.exchange(&assertion); // first use: the stub answers 503
+    let err = x.exchange(&assertion).expect_err("reused");
+    assert_eq!(
+        err.to_string(),
+        "token endpoint rejected the grant: invalid_grant: Token reuse detected"
+    );
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("fresh one (new jti)"))
+    );
+}
