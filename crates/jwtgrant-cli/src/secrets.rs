@@ -18,6 +18,10 @@ pub const ADMIN_PASSWORD_ENV: &str = "KEYCLOAK_ADMIN_PASSWORD";
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -1,11 +1,18 @@
 //! One module per command. Each takes its parsed arguments and returns `anyhow::Result`.
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
+use serde_json::Value;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, JwksSub, KeycloakCmd};
 use crate::error::Verdict;
 
 mod completions;
+pub mod exchange;
+mod inspect;
+mod keycloak;
+mod keys;
+mod serve;
+pub mod sign;
 
 /// Global flags every command may need.
 #[derive(Debug, Clone, Copy)]
@@ -17,17 +24,55 @@ pub fn run(cli: Cli) -> Result<()> {
     let g = Globals {
         allow_insecure_key_permissions: cli.allow_insecure_key_permissions,
     };
-    let _ = g;
-    match cli.command {
-        Command::Completions(a) => completions::run(&a),
-        _ => anyhow::bail!("not implemented yet"),
+    match &cli.command {
+        Command::Keygen(a) => keys::keygen(a),
+        Command::Sign(a) => sign::run(a, g),
+        Command::Exchange(a) => exchange::run_exchange(a, g),
+        Command::Token(a) => exchange::run_token(a, g),
+        Command::Pubkey(a) => keys::pubkey(a, g),
+        Command::Jwks(a) => match &a.serve {
+            None => keys::jwks(&a.keys, g),
+            Some(JwksSub::Serve(s)) => serve::run(s, g),
+        },
+        Command::Inspect(a) => inspect::run(a, g),
+        Command::Keycloak(KeycloakCmd::Setup(a)) => keycloak::setup(a, g),
+        Command::Keycloak(KeycloakCmd::Doctor(a)) => keycloak::doctor(a, g),
+        Command::Completions(a) => completions::run(a),
     }
 }
 
 /// Set the exit code and hint for errors of the libraries; true when `cause` was one.
-pub fn classify_library_error(
-    _cause: &(dyn std::error::Error + 'static),
-    _v: &mut Verdict,
-) -> bool {
+pub fn classify_library_error(cause: &(dyn std::error::Error + 'static), v: &mut Verdict) -> bool {
+    if let Some(e) = cause.downcast_ref::<jwtgrant_exchange::ExchangeError>() {
+        exchange::classify_exchange_error(e, v);
+        return true;
+    }
+    if let Some(e) = cause.downcast_ref::<jwtgrant_exchange::admin::AdminError>() {
+        keycloak::classify_admin_error(e, v);
+        return true;
+    }
     false
+}
+
+/// (header, claims) of a compact JWS, without verifying it.
+pub fn decode(token: &str) -> Result<(Value, Value)> {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    if parts.len() != 3 {
+        return Err(anyhow!(
+            "not a JWT: expected 3 dot-separated parts (header.payload.signature), found {}",
+            parts.len()
+        ));
+    }
+    let part = |i: usize, what: &str| -> Result<Value> {
+        use base64ct::{Base64UrlUnpadded, Encoding as _};
+        let bytes = Base64UrlUnpadded::decode_vec(parts[i].trim_end_matches('='))
+            .map_err(|_| anyhow!("not a JWT: the {what} is not base64url"))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| anyhow!("not a JWT: the {what} is not JSON"))?;
+        if !v.is_object() {
+            return Err(anyhow!("not a JWT: the {what} is not a JSON object"));
+        }
+        Ok(v)
+    };
+    Ok((part(0, "header")?, part(1, "payload")?))
 }

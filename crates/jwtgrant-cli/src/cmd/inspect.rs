@@ -1,0 +1,220 @@
+//! `inspect`: header and claims, times in words, Keycloak's likely objections, signature.
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::Globals;
+use crate::cli::InspectArgs;
+use crate::error::{Coded, FAILURE};
+use crate::files;
+
+pub fn run(args: &InspectArgs, g: Globals) -> Result<()> {
+    let token = if args.token == "-" {
+        files::read_stdin_trimmed("JWT")?
+    } else {
+        args.token.trim().to_owned()
+    };
+    let (header, claims) = super::decode(&token)?;
+    let now = super::sign::unix_now();
+    let mut out = String::new();
+    out.push_str("header:\n");
+    out.push_str(&serde_json::to_string_pretty(&header)?);
+    out.push_str("\nclaims:\n");
+    out.push_str(&serde_json::to_string_pretty(&claims)?);
+    out.push('\n');
+    let times = times(&claims, now);
+    if !times.is_empty() {
+        out.push_str("times:\n");
+        for line in times {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    for w in warnings(&header, &claims, now) {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    let verdict = match (&args.key, &args.jwks) {
+        (Some(path), _) => {
+            let key = super::keys::public_key(path, g)?;
+            Some((
+                jwtgrant_signer::verify(&token, &key).map(|_| ()),
+                format!("key '{}'", path.display()),
+            ))
+        }
+        (None, Some(path)) => {
+            let text = String::from_utf8(files::read(path, "JWKS file")?)
+                .map_err(|_| anyhow::anyhow!("JWKS file '{}' is not UTF-8", path.display()))?;
+            let jwks = jwtgrant_signer::Jwks::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("cannot read JWKS file '{}': {e}", path.display()))?;
+            Some((
+                jwtgrant_signer::verify_with_jwks(&token, &jwks).map(|_| ()),
+                format!("JWKS '{}'", path.display()),
+            ))
+        }
+        (None, None) => None,
+    };
+    match verdict {
+        None => {
+            out.push_str("signature: not checked (pass --key FILE or --jwks FILE)\n");
+            files::stdout(&out)
+        }
+        Some((Ok(()), with)) => {
+            out.push_str(&format!("signature: valid ({with})\n"));
+            files::stdout(&out)
+        }
+        Some((Err(e), with)) => {
+            out.push_str(&format!("signature: INVALID with {with}: {e}\n"));
+            files::stdout(&out)?;
+            Err(Coded {
+                code: FAILURE,
+                message: format!("the signature does not verify with {with}: {e}"),
+                hint: None,
+            }
+            .into())
+        }
+    }
+}
+
+/// `iat`, `nbf`, `exp` as dates and relative to now.
+fn times(claims: &Value, now: i64) -> Vec<String> {
+    let mut lines = Vec::new();
+    for name in ["iat", "nbf", "exp"] {
+        let Some(t) = claims.get(name).and_then(Value::as_i64) else {
+            continue;
+        };
+        let rel = if name == "exp" && t <= now {
+            format!("expired {} ago", span(now - t))
+        } else if t >= now {
+            format!("in {}", span(t - now))
+        } else {
+            format!("{} ago", span(now - t))
+        };
+        lines.push(format!("{name}  {}  ({rel})", date(t)));
+    }
+    lines
+}
+
+/// `2026-11-28 12:00:05 UTC`.
+pub fn date(t: i64) -> String {
+    let fmt =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&fmt).ok())
+        .unwrap_or_else(|| format!("{t} (not a valid time)"))
+}
+
+/// `45 s`, `3 min`, `5 h`, `2 days`.
+pub fn span(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+/// What Keycloak's JWT Authorization Grant will object to, as far as the token alone shows.
+pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
+    let mut w = Vec::new();
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    if alg.is_empty()
+        || alg.eq_ignore_ascii_case("none")
+        || alg.to_ascii_uppercase().starts_with("HS")
+    {
+        w.push(format!(
+            "alg '{alg}': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"Invalid signature algorithm\""
+        ));
+    }
+    match claims.get("iss").and_then(Value::as_str) {
+        None => w.push("no iss: Keycloak answers \"Missing claim: iss\"".into()),
+        Some(iss) if url::Url::parse(iss).map(|u| u.scheme() != "http" && u.scheme() != "https").unwrap_or(true) => {
+            w.push(format!("iss '{iss}' is not a URL: a Keycloak identity provider's issuer must be an http(s) URL, so no provider can match it"))
+        }
+        Some(_) => {}
+    }
+    if claims.get("sub").and_then(Value::as_str).is_none() {
+        w.push("no sub: Keycloak answers \"Missing claim: sub\"".into());
+    }
+    match claims.get("aud") {
+        None => w.push("no aud: Keycloak answers \"Invalid token audience\" (use <base>/realms/<realm>)".into()),
+        Some(Value::Array(a)) => w.push(format!(
+            "aud is an array ({} values): Keycloak wants exactly one string and answers \"Multiple audiences not allowed\" or \"Invalid token audience\"",
+            a.len()
+        )),
+        Some(_) => {}
+    }
+    if claims.get("jti").and_then(Value::as_str).is_none() {
+        w.push("no jti: Keycloak answers \"Token jti claim is required\" unless the provider allows assertion reuse".into());
+    }
+    let num = |n: &str| claims.get(n).and_then(Value::as_i64);
+    match num("exp") {
+        None => w.push("no exp: Keycloak answers \"Token exp claim is required\"".into()),
+        Some(exp) if exp < now => w.push(format!(
+            "expired {} ago: Keycloak answers \"Token is not active\"",
+            span(now - exp)
+        )),
+        Some(exp) if exp - now > 300 => w.push(format!(
+            "exp is {} s ahead, more than Keycloak's default maximum of 300 s (jwtAuthorizationGrantMaxAllowedAssertionExpiration){}",
+            exp - now,
+            if num("iat").is_none() { ": without iat Keycloak rejects it" } else { "" }
+        )),
+        Some(_) => {}
+    }
+    if let Some(iat) = num("iat") {
+        if iat > now {
+            w.push(format!("iat is {} s in the future: Keycloak answers \"Token was issued in the future\" (clock skew)", iat - now));
+        } else if now - iat > 300 {
+            w.push(format!("iat is {} old: past Keycloak's default maximum of 300 s (\"Token was issued too far in the past to be used now\")", span(now - iat)));
+        }
+    }
+    if let Some(nbf) = num("nbf").filter(|n| *n > now) {
+        w.push(format!(
+            "nbf is {} s ahead: Keycloak answers \"Token is not active\" until then",
+            nbf - now
+        ));
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn spans_and_dates() {
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(200), "3 min");
+        assert_eq!(span(7200), "2 h");
+        assert_eq!(span(3 * 86_400), "3 days");
+        assert_eq!(date(0), "1970-01-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn warnings_table() {
+        let now = 1_000_000;
+        let good = json!({"iss": "http://i", "sub": "s", "aud": "a", "jti": "j", "iat": now, "exp": now + 60});
+        assert!(warnings(&json!({"alg": "RS256"}), &good, now).is_empty());
+        let check = |header: Value, change: (&str, Value), needle: &str| {
+            let mut c = good.clone();
+            if change.1.is_null() {
+                c.as_object_mut().unwrap().remove(change.0);
+            } else {
+                c[change.0] = change.1;
+            }
+            let w = warnings(&header, &c, now);
+            assert!(w.iter().any(|x| x.contains(needle)), "{needle}: {w:?}");
+        };
+        let rs = || json!({"alg": "RS256"});
+        check(json!({"alg": "none"}), ("x", json!(1)), "alg 'none'");
+        check(json!({"alg": "HS512"}), ("x", json!(1)), "alg 'HS512'");
+        check(rs(), ("jti", Value::Null), "no jti");
+        check(rs(), ("aud", json!(["a", "b"])), "aud is an array");
+        check(rs(), ("iss", json!("acme")), "iss 'acme' is not a URL");
+        check(rs(), ("exp", json!(now + 301)), "exp is 301 s ahead");
+        check(rs(), ("exp", json!(now - 10)), "expired 10 s ago");
+        check(rs(), ("iat", json!(now + 10)), "issued in the future");
+        check(rs(), ("nbf", json!(now + 10)), "nbf is 10 s ahead");
+        check(rs(), ("sub", Value::Null), "no sub");
+    }
+}

@@ -1,0 +1,148 @@
+//! `keygen`, `pubkey`, `jwks` and the key loading the other commands share.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, anyhow};
+use jwtgrant_signer::{Algorithm, Jwks, PublicKey, Signer};
+
+use super::Globals;
+use crate::cli::{JwksKeys, KeygenArgs, PubkeyArgs};
+use crate::error::usage;
+use crate::files;
+use crate::parse::Alg;
+
+/// The signer's algorithm type for a validated name.
+pub fn algorithm(alg: &Alg) -> Result<Algorithm> {
+    alg.0
+        .parse::<Algorithm>()
+        .map_err(|e| anyhow!("unsupported algorithm '{alg}': {e}"))
+}
+
+/// Load a private key file as a signer, with algorithm and kid applied.
+pub fn signer(
+    path: &Path,
+    g: Globals,
+    alg: Option<&Alg>,
+    kid: Option<&str>,
+    kid_thumbprint: bool,
+) -> Result<Signer> {
+    let what = "private key";
+    let bytes = files::read_private(path, g.allow_insecure_key_permissions, what)?;
+    let ctx = || format!("cannot read {what} '{}'", path.display());
+    let mut signer = parse_private(&bytes).with_context(ctx)?;
+    if let Some(alg) = alg {
+        signer = signer.with_algorithm(algorithm(alg)?).with_context(|| {
+            format!(
+                "cannot use private key '{}' with --alg {alg}",
+                path.display()
+            )
+        })?;
+    }
+    if let Some(kid) = kid {
+        signer = signer.with_kid(kid);
+    } else if kid_thumbprint {
+        signer = signer.with_kid_thumbprint();
+    }
+    Ok(signer)
+}
+
+fn parse_private(bytes: &[u8]) -> Result<Signer, jwtgrant_signer::SignError> {
+    if looks_like_pem(bytes) {
+        Signer::from_pem(bytes)
+    } else {
+        Signer::from_der(bytes)
+    }
+}
+
+fn looks_like_pem(bytes: &[u8]) -> bool {
+    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+}
+
+/// A public key from a file holding either a public key (SPKI PEM/DER) or a private key
+/// (whose public part is taken; the private file must pass the permission check).
+pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
+    let bytes = files::read(path, "key")?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("PUBLIC KEY-----") {
+        return PublicKey::from_pem(&bytes)
+            .with_context(|| format!("cannot read public key '{}'", path.display()));
+    }
+    if !looks_like_pem(&bytes)
+        && let Ok(k) = PublicKey::from_der(&bytes)
+    {
+        return Ok(k);
+    }
+    files::check_private_permissions(path, g.allow_insecure_key_permissions, "private key")?;
+    let signer =
+        parse_private(&bytes).with_context(|| format!("cannot read key '{}'", path.display()))?;
+    Ok(signer.public_key())
+}
+
+pub fn keygen(args: &KeygenArgs) -> Result<()> {
+    let alg = algorithm(&args.alg)?;
+    let dir = &args.out_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory '{}'", dir.display()))?;
+    let private = dir.join("private.pem");
+    let public = dir.join("public.pem");
+    if !args.force {
+        for f in [&private, &public] {
+            if f.exists() {
+                anyhow::bail!(
+                    "'{}' already exists (pass --force to replace it)",
+                    f.display()
+                );
+            }
+        }
+    }
+    let bits = alg.is_rsa().then_some(args.bits);
+    let pem = jwtgrant_signer::generate_private_key_pem(alg, bits.map(|b| b as usize))
+        .with_context(|| format!("cannot generate a {alg} key"))?;
+    let public_pem = Signer::from_pem(pem.as_bytes())
+        .context("cannot read back the generated key")?
+        .public_key_pem();
+    files::write_private(&private, pem.as_bytes(), args.force)?;
+    files::write_public(&public, public_pem.as_bytes(), args.force)?;
+    let size = bits.map(|b| format!(" {b}-bit")).unwrap_or_default();
+    eprintln!(
+        "jwtgrant: wrote {} ({alg}{size}, PKCS#8, mode 0600) and {} (SPKI)",
+        private.display(),
+        public.display()
+    );
+    Ok(())
+}
+
+pub fn pubkey(args: &PubkeyArgs, g: Globals) -> Result<()> {
+    let key = public_key(&args.key, g)?;
+    files::stdout(&key.to_pem())
+}
+
+/// The JWKS document for key files; `kids[i]` names key `i`, else its thumbprint.
+pub fn jwks_document(keys: &JwksKeys, g: Globals) -> Result<String> {
+    if keys.keys.is_empty() {
+        return Err(usage("no keys: pass --key FILE (repeatable)"));
+    }
+    if keys.kids.len() > keys.keys.len() {
+        return Err(usage(format!(
+            "{} --kid values for {} --key files",
+            keys.kids.len(),
+            keys.keys.len()
+        )));
+    }
+    let mut entries = Vec::new();
+    for (i, path) in keys.keys.iter().enumerate() {
+        let key = public_key(path, g)?;
+        let kid = keys
+            .kids
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| key.thumbprint());
+        entries.push((Some(kid), None, key));
+    }
+    let doc = Jwks::from_keys(entries).to_value();
+    Ok(serde_json::to_string_pretty(&doc)?)
+}
+
+pub fn jwks(keys: &JwksKeys, g: Globals) -> Result<()> {
+    files::println(&jwks_document(keys, g)?)
+}

@@ -1,0 +1,1339 @@
+//! Runs the built `jwtgrant` binary and checks stdout, stderr and the exit code separately.
+//!
+//! Token endpoints here are loopback *stubs* (canned HTTP answers from a thread in this
+//! process); the real Keycloak tests live in the e2e package (`tests/tests/cli_keycloak.rs`).
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
+const SECRET: &str = "s3cr3t-client-secret-value";
+
+// ---------------------------------------------------------------- helpers
+
+/// A finished run: exit code, stdout, stderr.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(BIN);
+    // A clean environment: no JWTGRANT_* from the developer's shell.
+    cmd.env_clear().envs(env.iter().copied()).args(args);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn jwtgrant");
+    if let Some(input) = stdin {
+        let mut s = child.stdin.take().unwrap();
+        s.write_all(input.as_bytes()).unwrap();
+    }
+    let out: Output = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().expect("exited, not killed by a signal"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn run(args: &[&str]) -> Run {
+    run_with(args, &[], None)
+}
+
+/// `keygen` into a fresh directory; returns (dir guard, private key path, public key path).
+fn keypair(alg: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let r = run(&["keygen", "--alg", alg, "--out-dir", d]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let private = dir.path().join("private.pem");
+    let public = dir.path().join("public.pem");
+    (dir, private, public)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn b64url_json(part: &str) -> Value {
+    // Tiny base64url decoder so the tests do not lean on the code under test.
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in part.bytes() {
+        let v = alphabet.iter().position(|&a| a == c).expect("base64url") as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut s = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            s.push(alphabet[((v >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+/// (header, claims) of a compact JWT.
+fn decode(jwt: &str) -> (Value, Value) {
+    let parts: Vec<&str> = jwt.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "{jwt}");
+    (b64url_json(parts[0]), b64url_json(parts[1]))
+}
+
+fn unsigned_jwt(header: Value, claims: Value) -> String {
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    )
+}
+
+fn sign_args<'a>(key: &'a str) -> Vec<&'a str> {
+    vec![
+        "--key",
+        key,
+        "--iss",
+        "http://localhost:3000",
+        "--sub",
+        "nodejsuser-1234",
+        "--aud",
+        "http://localhost:8080/realms/acme",
+    ]
+}
+
+// ---------------------------------------------------------------- the stub token endpoint
+
+/// A canned HTTP answer.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+fn ok_token(token: &str) -> Answer {
+    Answer {
+        status: 200,
+        body: json!({"access_token": token, "token_type": "Bearer", "expires_in": 300,
+                     "refresh_expires_in": 0, "scope": "profile email", "not-before-policy": 0})
+        .to_string(),
+    }
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> Answer {
+    Answer {
+        status,
+        body: json!({"error": error, "error_description": description}).to_string(),
+    }
+}
+
+/// A loopback stub token endpoint answering the given answers in order (the last repeats).
+/// Records each request's form body.
+struct Stub {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Stub {
+    fn start(answers: Vec<Answer>) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/realms/acme/protocol/openid-connect/token",
+            listener.local_addr().unwrap()
+        );
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            let mut i = 0;
+            for conn in listener.incoming() {
+                let Ok(stream) = conn else { continue };
+                let answer = answers[i.min(answers.len() - 1)].clone();
+                i += 1;
+                if let Some(body) = serve_one(stream, &answer) {
+                    seen.lock().unwrap().push(body);
+                }
+            }
+        });
+        Stub { url, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve_one(stream: TcpStream, answer: &Answer) -> Option<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    let mut out = stream;
+    let reason = if answer.status == 200 { "OK" } else { "Error" };
+    let _ = write!(
+        out,
+        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        answer.status,
+        answer.body.len(),
+        answer.body
+    );
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A loopback port where nothing listens.
+fn refused_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}/realms/acme/protocol/openid-connect/token")
+}
+
+fn form_value(form: &str, name: &str) -> Option<String> {
+    form.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| {
+            v.replace("%2B", "+")
+                .replace("%2F", "/")
+                .replace("%3D", "=")
+        })
+    })
+}
+
+// ---------------------------------------------------------------- top level
+
+#[test]
+fn version_and_help() {
+    let r = run(&["--version"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stdout,
+        format!("jwtgrant {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let r = run(&["--help"]);
+    assert_eq!(r.code, 0);
+    for needle in [
+        "Exit codes:",
+        "3  the server rejected",
+        "4  the server could not be reached",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle} in {}", r.stdout);
+    }
+    for cmd in [
+        "keygen",
+        "sign",
+        "exchange",
+        "token",
+        "pubkey",
+        "jwks",
+        "inspect",
+        "completions",
+    ] {
+        let r = run(&[cmd, "--help"]);
+        assert_eq!(r.code, 0, "{cmd}");
+        assert!(r.stdout.contains("Examples:"), "{cmd} --help has examples");
+    }
+    for sub in ["setup", "doctor"] {
+        let r = run(&["keycloak", sub, "--help"]);
+        assert_eq!(r.code, 0);
+        assert!(r.stdout.contains("Examples:"), "keycloak {sub}");
+        assert!(
+            r.stdout.contains("[env: JWTGRANT_KEYCLOAK"),
+            "env shown for keycloak {sub}"
+        );
+    }
+    let r = run(&["jwks", "serve", "--help"]);
+    assert!(r.stdout.contains("SIGHUP"));
+    let r = run(&[]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let r = run(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}");
+        assert!(r.stdout.contains("jwtgrant"), "{shell}");
+        assert!(r.stdout.contains("keycloak"), "{shell}");
+        assert_eq!(r.stderr, "");
+    }
+    assert_eq!(run(&["completions", "tcsh"]).code, 2);
+}
+
+// ---------------------------------------------------------------- keys
+
+#[test]
+fn keygen_writes_0600_private_and_spki_public_and_refuses_to_overwrite() {
+    for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+        let (dir, private, public) = keypair(alg);
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{alg}");
+        let priv_pem = std::fs::read_to_string(&private).unwrap();
+        assert!(
+            priv_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+            "{alg}: PKCS#8"
+        );
+        let pub_pem = std::fs::read_to_string(&public).unwrap();
+        assert!(
+            pub_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"),
+            "{alg}: SPKI"
+        );
+
+        let d = p(dir.path());
+        let again = run(&["keygen", "--alg", alg, "--out-dir", d]);
+        assert_eq!(again.code, 1, "{again:?}");
+        assert!(again.stderr.starts_with("jwtgrant: "), "{again:?}");
+        assert!(again.stderr.contains("already exists"), "{again:?}");
+        assert!(again.stderr.contains("--force"), "{again:?}");
+        assert_eq!(
+            std::fs::read_to_string(&private).unwrap(),
+            priv_pem,
+            "untouched"
+        );
+
+        let forced = run(&["keygen", "--alg", alg, "--out-dir", d, "--force"]);
+        assert_eq!(forced.code, 0, "{forced:?}");
+        assert_ne!(
+            std::fs::read_to_string(&private).unwrap(),
+            priv_pem,
+            "replaced"
+        );
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{alg} after --force");
+    }
+}
+
+#[test]
+fn keygen_rsa_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&["keygen", "--bits", "3072", "--out-dir", p(dir.path())]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("3072"), "{r:?}");
+    let r = run(&["keygen", "--bits", "1024", "--out-dir", p(dir.path())]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unsupported RSA size '1024'"), "{r:?}");
+}
+
+#[test]
+fn pubkey_prints_the_spki_pem_keygen_wrote() {
+    let (_d, private, public) = keypair("ES256");
+    let r = run(&["pubkey", "--key", p(&private)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, std::fs::read_to_string(&public).unwrap());
+    assert_eq!(r.stderr, "");
+}
+
+#[test]
+fn jwks_uses_thumbprints_unless_kids_are_given() {
+    let (_d1, k1, pub1) = keypair("RS256");
+    let (_d2, k2, _) = keypair("EdDSA");
+    let r = run(&["jwks", "--key", p(&k1), "--key", p(&k2)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let jwks: Value = serde_json::from_str(&r.stdout).unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["kty"], "RSA");
+    assert_eq!(keys[1]["kty"], "OKP");
+    assert!(
+        keys.iter().all(|k| k.get("d").is_none()),
+        "no private parts"
+    );
+    let kid0 = keys[0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(kid0.len(), 43, "a SHA-256 thumbprint, base64url: {kid0}");
+
+    // The public key file gives the same thumbprint.
+    let r = run(&["jwks", "--key", p(&pub1)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let jwks: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], kid0.as_str());
+
+    // And `sign --kid-thumbprint` puts that kid in the header.
+    let mut args = vec!["sign", "--kid-thumbprint"];
+    args.extend(sign_args(p(&k1)));
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(decode(&r.stdout).0["kid"], kid0.as_str());
+
+    let r = run(&["jwks", "--key", p(&k1), "--kid", "k1"]);
+    let jwks: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], "k1");
+
+    let r = run(&["jwks"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("--key"), "{r:?}");
+}
+
+// ---------------------------------------------------------------- sign and inspect
+
+#[test]
+fn sign_prints_one_assertion_with_the_claims_keycloak_wants() {
+    let (_d, key, _) = keypair("RS256");
+    let r = run(&[
+        "sign",
+        "--key",
+        p(&key),
+        "--iss",
+        "http://localhost:3000",
+        "--sub",
+        "nodejsuser-1234",
+        "--keycloak",
+        "http://localhost:8080/",
+        "--realm",
+        "acme",
+        "--lifetime",
+        "2m",
+        "--nbf",
+        "--claim",
+        "tenant=acme",
+        "--claim",
+        "n=42",
+        "--claim",
+        "roles=[\"a\",\"b\"]",
+        "--kid",
+        "my-key",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stderr, "");
+    assert!(r.stdout.ends_with('\n'));
+    assert_eq!(r.stdout.lines().count(), 1);
+    let (header, claims) = decode(&r.stdout);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], "my-key");
+    assert_eq!(claims["iss"], "http://localhost:3000");
+    assert_eq!(claims["sub"], "nodejsuser-1234");
+    assert_eq!(
+        claims["aud"], "http://localhost:8080/realms/acme",
+        "a single string"
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+    assert_eq!(claims["nbf"], claims["iat"]);
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16));
+    assert_eq!(claims["tenant"], "acme");
+    assert_eq!(claims["n"], 42);
+    assert_eq!(claims["roles"], json!(["a", "b"]));
+
+    // Env vars stand in for flags; a fresh jti each time.
+    let key_s = p(&key).to_owned();
+    let env = [
+        ("JWTGRANT_KEY", key_s.as_str()),
+        ("JWTGRANT_ISS", "http://localhost:3000"),
+        ("JWTGRANT_SUB", "u"),
+        ("JWTGRANT_KEYCLOAK", "http://kc:8080"),
+        ("JWTGRANT_REALM", "r"),
+        ("JWTGRANT_ALG", "PS256"),
+    ];
+    let a = run_with(&["sign"], &env, None);
+    let b = run_with(&["sign"], &env, None);
+    assert_eq!(a.code, 0, "{a:?}");
+    let (ha, ca) = decode(&a.stdout);
+    let (_, cb) = decode(&b.stdout);
+    assert_eq!(ha["alg"], "PS256");
+    assert_eq!(ca["aud"], "http://kc:8080/realms/r");
+    assert_ne!(ca["jti"], cb["jti"]);
+}
+
+#[test]
+fn sign_claims_json_file_and_claim_flags() {
+    let (d, key, _) = keypair("ES256");
+    let f = d.path().join("claims.json");
+    std::fs::write(&f, r#"{"tenant":"from-file","scope_hint":["x"]}"#).unwrap();
+    let mut args = vec![
+        "sign",
+        "--claims-json",
+        p(&f),
+        "--claim",
+        "tenant=from-flag",
+    ];
+    args.extend(sign_args(p(&key)));
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (h, c) = decode(&r.stdout);
+    assert_eq!(h["alg"], "ES256");
+    assert_eq!(c["tenant"], "from-flag", "--claim wins over the file");
+    assert_eq!(c["scope_hint"], json!(["x"]));
+}
+
+#[test]
+fn inspect_shows_claims_times_and_checks_the_signature() {
+    let (_d, key, public) = keypair("RS256");
+    let mut args = vec!["sign"];
+    args.extend(sign_args(p(&key)));
+    let jwt = run(&args).stdout;
+
+    let r = run_with(&["inspect", "--key", p(&public)], &[], Some(&jwt));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains("\"iss\": \"http://localhost:3000\""),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("in 6"), "relative exp: {}", r.stdout);
+    assert!(r.stdout.contains("UTC"), "dates: {}", r.stdout);
+    assert!(r.stdout.contains("signature: valid"), "{}", r.stdout);
+    assert!(!r.stdout.contains("warning"), "{}", r.stdout);
+
+    // The wrong key: exit 1 and say so.
+    let (_d2, _, other_public) = keypair("RS256");
+    let r = run(&["inspect", jwt.trim(), "--key", p(&other_public)]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stdout.contains("signature: INVALID"), "{r:?}");
+
+    // A JWKS file works too.
+    let jwks = run(&["jwks", "--key", p(&public)]).stdout;
+    let dir = tempfile::tempdir().unwrap();
+    let jf = dir.path().join("jwks.json");
+    std::fs::write(&jf, jwks).unwrap();
+    let r = run(&["inspect", jwt.trim(), "--jwks", p(&jf)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("signature: valid"), "{r:?}");
+}
+
+#[test]
+fn inspect_warns_about_what_keycloak_rejects() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let jwt = unsigned_jwt(
+        json!({"alg": "HS256"}),
+        json!({"iss": "my-issuer", "sub": "u", "aud": ["a", "b"], "iat": now, "exp": now + 3600}),
+    );
+    let r = run(&["inspect", &jwt]);
+    assert_eq!(r.code, 0, "{r:?}");
+    for needle in [
+        "warning: no jti",
+        "warning: exp is 3600 s ahead",
+        "warning: aud is an array",
+        "warning: alg 'HS256'",
+        "warning: iss 'my-issuer' is not a URL",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle}: {}", r.stdout);
+    }
+    let expired = unsigned_jwt(
+        json!({"alg": "RS256"}),
+        json!({"iss": "http://i", "sub": "u", "aud": "a", "jti": "j", "iat": now - 400, "exp": now - 200}),
+    );
+    let r = run(&["inspect", &expired]);
+    assert!(r.stdout.contains("expired 3 min ago"), "{}", r.stdout);
+
+    let r = run(&["inspect", "not.a-jwt"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.starts_with("jwtgrant: "), "{r:?}");
+}
+
+// ---------------------------------------------------------------- exchange and token against stubs
+
+fn client_env() -> Vec<(&'static str, &'static str)> {
+    vec![("JWTGRANT_CLIENT_SECRET", SECRET)]
+}
+
+#[test]
+fn exchange_prints_the_bare_token_json_or_decoded() {
+    let access = unsigned_jwt(
+        json!({"alg": "RS256", "kid": "kc"}),
+        json!({"sub": "kc-user", "azp": "custom-client"}),
+    );
+    let stub = Stub::start(vec![ok_token(&access)]);
+    let assertion = unsigned_jwt(json!({"alg": "RS256"}), json!({"iss": "i"}));
+    let base = [
+        "exchange",
+        "--token-endpoint",
+        &stub.url,
+        "--client-id",
+        "custom-client",
+    ];
+
+    let mut args = base.to_vec();
+    args.extend(["--assertion", "-"]);
+    let r = run_with(&args, &client_env(), Some(&assertion));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, format!("{access}\n"));
+    assert_eq!(r.stderr, "");
+    let form = &stub.requests()[0];
+    assert!(
+        form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+        "{form}"
+    );
+    assert_eq!(form_value(form, "client_secret").as_deref(), Some(SECRET));
+    assert_eq!(
+        form_value(form, "assertion").as_deref(),
+        Some(assertion.as_str())
+    );
+
+    let mut args = base.to_vec();
+    args.extend(["--assertion", &assertion, "--json", "--decode"]);
+    let r = run_with(&args, &client_env(), None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "one JSON object: {}", r.stdout);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["access_token"], access.as_str());
+    assert_eq!(v["expires_in"], 300);
+    assert_eq!(v["access_token_header"]["kid"], "kc");
+    assert_eq!(v["access_token_claims"]["sub"], "kc-user");
+    assert_eq!(r.stderr, "");
+
+    let mut args = base.to_vec();
+    args.extend(["--assertion", &assertion, "--decode"]);
+    let r = run_with(&args, &client_env(), None);
+    assert_eq!(r.stdout, format!("{access}\n"));
+    assert!(r.stderr.contains("\"sub\": \"kc-user\""), "{r:?}");
+}
+
+#[test]
+fn exchange_rejection_exits_3_with_description_and_hint() {
+    let stub = Stub::start(vec![oauth_error(400, "invalid_grant", "User not found")]);
+    let assertion = unsigned_jwt(
+        json!({"alg": "RS256"}),
+        json!({"iss": "i", "sub": "nodejsuser-1234"}),
+    );
+    let r = run_with(
+        &[
+            "exchange",
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+            "--assertion",
+            &assertion,
+            "-vv",
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(r.stdout, "");
+    let last: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("jwtgrant: info") && !l.starts_with("jwtgrant: debug"))
+        .collect();
+    assert_eq!(last.len(), 2, "{}", r.stderr);
+    assert!(last[0].starts_with("jwtgrant: "), "{}", r.stderr);
+    assert!(last[0].contains("invalid_grant"), "{}", r.stderr);
+    assert!(last[0].contains("User not found"), "{}", r.stderr);
+    assert!(last[1].starts_with("  hint: "), "{}", r.stderr);
+    assert!(last[1].contains("link"), "{}", r.stderr);
+    assert!(!r.stderr.contains(SECRET), "secret leaked: {}", r.stderr);
+    assert!(
+        !r.stderr.contains(&assertion),
+        "assertion leaked: {}",
+        r.stderr
+    );
+
+    let stub = Stub::start(vec![oauth_error(
+        401,
+        "invalid_client",
+        "Invalid client or Invalid client credentials",
+    )]);
+    let r = run_with(
+        &[
+            "exchange",
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+            "--assertion",
+            &assertion,
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("invalid_client"), "{r:?}");
+}
+
+#[test]
+fn unreachable_or_nonsense_exits_4() {
+    let assertion = unsigned_jwt(json!({"alg": "RS256"}), json!({}));
+    let r = run_with(
+        &[
+            "exchange",
+            "--token-endpoint",
+            &refused_url(),
+            "--client-id",
+            "c",
+            "--assertion",
+            &assertion,
+            "--timeout",
+            "5s",
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.starts_with("jwtgrant: "), "{r:?}");
+    assert!(r.stderr.contains("refused"), "{r:?}");
+    assert!(r.stderr.contains("  hint: "), "{r:?}");
+
+    let stub = Stub::start(vec![Answer {
+        status: 200,
+        body: "<html>login</html>".into(),
+    }]);
+    let r = run_with(
+        &[
+            "exchange",
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+            "--assertion",
+            &assertion,
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+}
+
+#[test]
+fn token_signs_exchanges_and_retries_with_a_fresh_assertion() {
+    let (_d, key, _) = keypair("ES256");
+    let stub = Stub::start(vec![
+        Answer {
+            status: 503,
+            body: "busy".into(),
+        },
+        ok_token("the-access-token"),
+    ]);
+    let mut args = vec![
+        "token",
+        "--token-endpoint",
+        stub.url.as_str(),
+        "--client-id",
+        "custom-client",
+        "-v",
+    ];
+    args.extend(sign_args(p(&key)));
+    let r = run_with(&args, &client_env(), None);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "the-access-token\n");
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    let a1 = form_value(&reqs[0], "assertion").unwrap();
+    let a2 = form_value(&reqs[1], "assertion").unwrap();
+    assert_ne!(
+        decode(&a1).1["jti"],
+        decode(&a2).1["jti"],
+        "fresh assertion per try"
+    );
+    assert!(
+        r.stderr.contains("retr"),
+        "-v shows the retry: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&stub.url),
+        "-v shows the endpoint: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("nodejsuser-1234"),
+        "-v shows the claims: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(SECRET), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains(&a1) && !r.stderr.contains(&a2),
+        "no assertion on stderr"
+    );
+    assert!(!r.stderr.contains("the-access-token"), "no token on stderr");
+
+    let stub = Stub::start(vec![oauth_error(400, "invalid_grant", "Invalid signature")]);
+    let mut args = vec![
+        "token",
+        "--token-endpoint",
+        stub.url.as_str(),
+        "--client-id",
+        "c",
+    ];
+    args.extend(sign_args(p(&key)));
+    let r = run_with(&args, &client_env(), None);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(stub.requests().len(), 1, "rejections are not retried");
+    assert!(r.stderr.contains("Invalid signature"), "{r:?}");
+
+    let mut args = vec![
+        "token",
+        "--token-endpoint",
+        "http://127.0.0.1:1/token",
+        "--client-id",
+        "c",
+        "--retries",
+        "0",
+        "--timeout",
+        "3s",
+    ];
+    args.extend(sign_args(p(&key)));
+    assert_eq!(run_with(&args, &client_env(), None).code, 4);
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    let big = "x".repeat(512 * 1024);
+    let stub = Stub::start(vec![ok_token(&big)]);
+    let assertion = unsigned_jwt(json!({"alg": "RS256"}), json!({}));
+    let script = format!(
+        "'{BIN}' exchange --token-endpoint '{}' --client-id c --assertion '{assertion}' | head -c 5; echo; echo \"status=${{PIPESTATUS[0]}}\"",
+        stub.url
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env("JWTGRANT_CLIENT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stdout, "xxxxx\nstatus=0\n", "stderr: {stderr}");
+    assert_eq!(stderr, "");
+}
+
+// ---------------------------------------------------------------- bad inputs
+
+#[test]
+fn bad_inputs_exit_with_the_right_code_and_message() {
+    let (d, key, public) = keypair("RS256");
+    let open_key = d.path().join("open.pem");
+    std::fs::copy(&key, &open_key).unwrap();
+    std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let garbage = d.path().join("garbage.pem");
+    std::fs::write(
+        &garbage,
+        "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let secret_file = d.path().join("secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let open_s = p(&open_key).to_owned();
+    let chmod_fix = format!("chmod 600 {open_s}");
+
+    struct Case<'a> {
+        name: &'a str,
+        args: Vec<&'a str>,
+        env: Vec<(&'a str, &'a str)>,
+        code: i32,
+        message: Vec<&'a str>,
+    }
+    fn sign(key: &str) -> Vec<&str> {
+        let mut v = vec!["sign"];
+        v.extend(sign_args(key));
+        v
+    }
+    let cases = vec![
+        Case {
+            name: "missing key file",
+            args: sign("/nonexistent/key.pem"),
+            env: vec![],
+            code: 1,
+            message: vec![
+                "cannot read private key '/nonexistent/key.pem'",
+                "No such file",
+            ],
+        },
+        Case {
+            name: "key readable by others",
+            args: sign(&open_s),
+            env: vec![],
+            code: 1,
+            message: vec!["mode 0644", &chmod_fix, "--allow-insecure-key-permissions"],
+        },
+        Case {
+            name: "bad PEM",
+            args: sign(p(&garbage)),
+            env: vec![],
+            code: 1,
+            message: vec![p(&garbage)],
+        },
+        Case {
+            name: "public key where a private one is needed",
+            args: {
+                let mut v = sign(p(&public));
+                v.push("--allow-insecure-key-permissions");
+                v
+            },
+            env: vec![],
+            code: 1,
+            message: vec!["public key"],
+        },
+        Case {
+            name: "bad URL",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "localhost:8080/token",
+                "--client-id",
+                "c",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec!["invalid URL 'localhost:8080/token'"],
+        },
+        Case {
+            name: "bad keycloak URL",
+            args: {
+                let mut v = sign(p(&key));
+                v.truncate(7);
+                v.extend(["--keycloak", "ftp://kc", "--realm", "r"]);
+                v
+            },
+            env: vec![],
+            code: 2,
+            message: vec!["scheme must be http or https"],
+        },
+        Case {
+            name: "missing client secret",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec![
+                "missing client secret",
+                "--client-secret-file",
+                "JWTGRANT_CLIENT_SECRET",
+                "--client-secret-stdin",
+            ],
+        },
+        Case {
+            name: "secret as a flag",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--client-secret",
+                SECRET,
+            ],
+            env: vec![],
+            code: 2,
+            message: vec![
+                "--client-secret is not accepted",
+                "ps",
+                "--client-secret-file",
+                "JWTGRANT_CLIENT_SECRET",
+                "--client-secret-stdin",
+            ],
+        },
+        Case {
+            name: "secret flag without value",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--client-secret",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec!["--client-secret is not accepted"],
+        },
+        Case {
+            name: "bad --claim",
+            args: {
+                let mut v = sign(p(&key));
+                v.extend(["--claim", "tenant"]);
+                v
+            },
+            env: vec![],
+            code: 2,
+            message: vec!["invalid claim 'tenant'", "NAME=VALUE"],
+        },
+        Case {
+            name: "unknown algorithm",
+            args: {
+                let mut v = sign(p(&key));
+                v.extend(["--alg", "XS512"]);
+                v
+            },
+            env: vec![],
+            code: 2,
+            message: vec!["unknown algorithm 'XS512'", "RS256"],
+        },
+        Case {
+            name: "symmetric algorithm",
+            args: {
+                let mut v = sign(p(&key));
+                v.extend(["--alg", "HS256"]);
+                v
+            },
+            env: vec![],
+            code: 2,
+            message: vec!["asymmetric"],
+        },
+        Case {
+            name: "algorithm not fitting the key",
+            args: {
+                let mut v = sign(p(&key));
+                v.extend(["--alg", "ES256"]);
+                v
+            },
+            env: vec![],
+            code: 1,
+            message: vec!["ES256"],
+        },
+        Case {
+            name: "bad duration",
+            args: {
+                let mut v = sign(p(&key));
+                v.extend(["--lifetime", "5 parsecs"]);
+                v
+            },
+            env: vec![],
+            code: 2,
+            message: vec!["invalid duration '5 parsecs'"],
+        },
+        Case {
+            name: "no audience",
+            args: vec!["sign", "--key", p(&key), "--iss", "http://i", "--sub", "s"],
+            env: vec![],
+            code: 2,
+            message: vec!["--aud", "--keycloak", "--realm"],
+        },
+        Case {
+            name: "no endpoint",
+            args: vec!["exchange", "--assertion", "x.y.z", "--client-id", "c"],
+            env: vec![("JWTGRANT_CLIENT_SECRET", SECRET)],
+            code: 2,
+            message: vec!["--token-endpoint", "--issuer-url", "--keycloak"],
+        },
+        Case {
+            name: "plain http to a remote host",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://sso.example.invalid/t",
+                "--client-id",
+                "c",
+            ],
+            env: vec![("JWTGRANT_CLIENT_SECRET", SECRET)],
+            code: 2,
+            message: vec!["--allow-insecure-http"],
+        },
+        Case {
+            name: "missing ca file",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "https://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--ca-file",
+                "/nonexistent/ca.pem",
+            ],
+            env: vec![("JWTGRANT_CLIENT_SECRET", SECRET)],
+            code: 1,
+            message: vec!["cannot read CA file '/nonexistent/ca.pem'"],
+        },
+        Case {
+            name: "empty secret file",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--client-secret-file",
+                "/dev/null",
+            ],
+            env: vec![],
+            code: 1,
+            message: vec!["client secret file '/dev/null' is empty"],
+        },
+        Case {
+            name: "both want stdin",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "-",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--client-secret-stdin",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec!["both want stdin"],
+        },
+        Case {
+            name: "private-key-jwt without key",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--client-auth",
+                "private-key-jwt",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec!["--client-key"],
+        },
+        Case {
+            name: "admin password as a flag",
+            args: vec![
+                "keycloak",
+                "setup",
+                "--keycloak",
+                "http://127.0.0.1:9",
+                "--realm",
+                "r",
+                "--issuer",
+                "http://i",
+                "--public-key",
+                p(&public),
+                "--client-id",
+                "c",
+                "--admin-password",
+                "admin",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec![
+                "--admin-password is not accepted",
+                "KEYCLOAK_ADMIN_PASSWORD",
+            ],
+        },
+        Case {
+            name: "missing admin password",
+            args: vec![
+                "keycloak",
+                "setup",
+                "--keycloak",
+                "http://127.0.0.1:9",
+                "--realm",
+                "r",
+                "--issuer",
+                "http://i",
+                "--public-key",
+                p(&public),
+                "--client-id",
+                "c",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec!["missing admin password"],
+        },
+    ];
+    let _ = &secret_file;
+    for c in cases {
+        let r = run_with(&c.args, &c.env, None);
+        assert_eq!(r.code, c.code, "{}: {r:?}", c.name);
+        assert_eq!(r.stdout, "", "{}: nothing on stdout", c.name);
+        assert!(
+            r.stderr.starts_with("jwtgrant: ") || r.stderr.starts_with("error: "),
+            "{}: {}",
+            c.name,
+            r.stderr
+        );
+        for m in &c.message {
+            assert!(
+                r.stderr.contains(m),
+                "{}: expected {m:?} in {}",
+                c.name,
+                r.stderr
+            );
+        }
+        assert!(!r.stderr.contains("panicked"), "{}: {}", c.name, r.stderr);
+        assert!(
+            !r.stderr.contains(SECRET)
+                || c.name == "secret as a flag" && !r.stderr.contains(SECRET),
+            "{}: secret echoed",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn insecure_key_permissions_can_be_overridden() {
+    let (d, key, _) = keypair("EdDSA");
+    let open = d.path().join("open.pem");
+    std::fs::copy(&key, &open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut args = vec!["sign", "--allow-insecure-key-permissions"];
+    args.extend(sign_args(p(&open)));
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("warning"), "still warns: {r:?}");
+    assert_eq!(decode(&r.stdout).0["alg"], "EdDSA");
+}
+
+// ---------------------------------------------------------------- jwks serve
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn jwks_serve_serves_and_reloads_rotated_keys() {
+    let (d, key, public) = keypair("RS256");
+    let (_d2, key2, _) = keypair("ES256");
+    let served = d.path().join("served.pem");
+    std::fs::copy(&public, &served).unwrap();
+    let mut child = Child(
+        Command::new(BIN)
+            .env_clear()
+            .args([
+                "jwks",
+                "serve",
+                "--key",
+                p(&served),
+                "--addr",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    // "jwtgrant: serving the JWKS of 1 key at http://127.0.0.1:PORT/.well-known/jwks.json and /jwks"
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let expected = run(&["jwks", "--key", p(&key)]).stdout;
+    let (status, body) = http_get(&addr, "/.well-known/jwks.json");
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        serde_json::from_str::<Value>(&expected).unwrap()
+    );
+    let (status, body2) = http_get(&addr, "/jwks");
+    assert_eq!((status, body2), (200, body.clone()));
+    assert_eq!(http_get(&addr, "/other").0, 404);
+
+    // Rotate: replace the file with another key (a private key file, mode 0600, works too).
+    let tmp = d.path().join("served.tmp");
+    std::fs::copy(&key2, &tmp).unwrap();
+    std::fs::rename(&tmp, &served).unwrap();
+    let expected2: Value = serde_json::from_str(&run(&["jwks", "--key", p(&key2)]).stdout).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = http_get(&addr, "/jwks");
+        if serde_json::from_str::<Value>(&body).unwrap() == expected2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not reloaded: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // A broken file keeps the previous keys served.
+    std::fs::write(&served, "garbage").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, body) = http_get(&addr, "/jwks");
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), expected2);
+
+    // SIGHUP forces a reload.
+    std::fs::copy(&public, &served).unwrap();
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, b) = http_get(&addr, "/jwks");
+        if serde_json::from_str::<Value>(&b).unwrap()
+            == serde_json::from_str::<Value>(&expected).unwrap()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not reloaded after SIGHUP: {b}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(child);
+}
