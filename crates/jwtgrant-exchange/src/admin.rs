@@ -1,1 +1,0 @@
-//! Keycloak admin REST provisioning. Skeleton: filled in by the Keycloak issue.

@@ -1,0 +1,40 @@
+//! Keycloak admin REST provisioning for the JWT Authorization Grant.
+//!
+//! An [`AdminSession`] logs in (admin user on `master`, or a service-account client)
+//! and makes sure a realm holds what the grant needs: a [`JwtIdp`] identity provider
+//! that trusts the issuer's key, a confidential [`JwtClient`] allowed to use it, and a
+//! user linked to the assertion's `sub`. Every `ensure_*` call is idempotent: it
+//! creates what is missing, updates only the fields it manages when they differ, and
+//! reports which it did as a [`Change`] in an [`Outcome`].
+//!
+//! ```no_run
+//! use jwtgrant_exchange::admin::{AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, UserSpec};
+//! # fn main() -> Result<(), jwtgrant_exchange::admin::AdminError> {
+//! # let public_pem = String::new();
+//! let admin = AdminSession::password("http://127.0.0.1:8080", "admin", "admin")?;
+//! admin.ensure_realm("acme")?;
+//! let idp = JwtIdp::new(
+//!     "jwt-authorization-grant",
+//!     "http://localhost:3000",
+//!     IdpKey::Static { public_key: public_pem, key_id: None },
+//! );
+//! admin.ensure_jwt_idp("acme", &idp)?;
+//! let client = JwtClient::new("custom-client", ClientAuth::Secret(None), ["jwt-authorization-grant"]);
+//! let secret = admin.ensure_client("acme", &client)?.secret;
+//! let user = admin.ensure_user("acme", "nodejsuser", &UserSpec::new().email("nodejsuser@example.com"))?;
+//! admin.ensure_idp_link("acme", &user.id, "jwt-authorization-grant", "nodejsuser-1234", "nodejsuser")?;
+//! # Ok(()) }
+//! ```
+//!
+//! Passwords, client secrets and admin tokens never reach `Debug`, errors or logs.
+
+mod error;
+mod session;
+mod spec;
+
+pub use error::AdminError;
+pub use session::{AdminSession, EnsuredClient, EnsuredUser};
+pub use spec::{
+    ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS, Change, ClientAuth, IdpKey, JWT_IDP_PROVIDER_ID,
+    JwtClient, JwtIdp, Outcome, Secret, UserSpec,
+};

@@ -1,0 +1,784 @@
+//! What we want to exist in Keycloak, and the pure functions that turn it into admin
+//! REST bodies and compare it with what exists. No IO here: the session module calls
+//! these and does the HTTP.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+/// The `providerId` of Keycloak's JWT Authorization Grant identity provider.
+pub const JWT_IDP_PROVIDER_ID: &str = "jwt-authorization-grant";
+
+/// Client attribute: the client may use the JWT Authorization Grant.
+pub const ATTR_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
+/// Client attribute: the identity provider aliases it accepts assertions from,
+/// joined with `##`.
+pub const ATTR_GRANT_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
+
+/// What an `ensure_*` call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and some managed field differed; those were changed.
+    Updated,
+    /// It existed as wanted; nothing was sent.
+    Unchanged,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Change::Created => "created",
+            Change::Updated => "updated",
+            Change::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// The result of an `ensure_*` call: what happened, and a sentence saying to what
+/// (for updates, which fields), e.g. `updated identity provider 'jwt' in realm 'acme' (issuer)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// What happened.
+    pub change: Change,
+    /// Says what, for people.
+    pub description: String,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl Outcome {
+    pub(crate) fn new(change: Change, what: &str, changed: &[String]) -> Outcome {
+        let description = if changed.is_empty() || change != Change::Updated {
+            format!("{change} {what}")
+        } else {
+            format!("{change} {what} ({})", changed.join(", "))
+        };
+        Outcome {
+            change,
+            description,
+        }
+    }
+}
+
+/// A secret Keycloak holds or hands out (a client secret). `Debug` prints
+/// `[redacted]`; there is no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Arc::from(value.into()))
+    }
+
+    /// The secret itself. Printing it is the caller's decision.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret::new(value)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret::new(value)
+    }
+}
+
+/// A JWT Authorization Grant identity provider: whose assertions a realm trusts.
+///
+/// `None` in an optional field means "not managed": Keycloak's default on create,
+/// and whatever is there on update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwtIdp {
+    /// The provider's alias; clients name it in their allow-list.
+    pub alias: String,
+    /// Compared with the assertion's `iss` by exact string equality. Must be an
+    /// http(s) URL, and unique among the realm's providers (Keycloak 26.6+).
+    pub issuer: String,
+    /// How Keycloak gets the issuer's public key.
+    pub key: IdpKey,
+    /// Longest accepted assertion lifetime in seconds (Keycloak's default: 300).
+    pub max_assertion_lifetime: Option<u64>,
+    /// Clock skew in seconds allowed on `nbf`/`iat` (Keycloak's default: 0).
+    pub allowed_clock_skew: Option<u64>,
+    /// The one signature algorithm accepted (e.g. `RS256`); Keycloak's default
+    /// accepts any asymmetric one.
+    pub signature_alg: Option<String>,
+    /// Whether an assertion may be used twice; when false (Keycloak's default) `jti`
+    /// is required and single-use.
+    pub reuse_allowed: Option<bool>,
+    /// Whether the issued access token's `exp` is capped at the assertion's `exp`.
+    pub limit_access_token_exp: Option<bool>,
+    /// Disabled providers match no assertion.
+    pub enabled: bool,
+}
+
+impl JwtIdp {
+    /// An enabled provider with Keycloak's defaults for everything optional.
+    pub fn new(alias: impl Into<String>, issuer: impl Into<String>, key: IdpKey) -> JwtIdp {
+        JwtIdp {
+            alias: alias.into(),
+            issuer: issuer.into(),
+            key,
+            max_assertion_lifetime: None,
+            allowed_clock_skew: None,
+            signature_alg: None,
+            reuse_allowed: None,
+            limit_access_token_exp: None,
+            enabled: true,
+        }
+    }
+
+    /// Sets [`JwtIdp::max_assertion_lifetime`].
+    pub fn max_assertion_lifetime(mut self, seconds: u64) -> JwtIdp {
+        self.max_assertion_lifetime = Some(seconds);
+        self
+    }
+
+    /// Sets [`JwtIdp::allowed_clock_skew`].
+    pub fn allowed_clock_skew(mut self, seconds: u64) -> JwtIdp {
+        self.allowed_clock_skew = Some(seconds);
+        self
+    }
+
+    /// Sets [`JwtIdp::signature_alg`].
+    pub fn signature_alg(mut self, alg: impl Into<String>) -> JwtIdp {
+        self.signature_alg = Some(alg.into());
+        self
+    }
+
+    /// Sets [`JwtIdp::reuse_allowed`].
+    pub fn reuse_allowed(mut self, allowed: bool) -> JwtIdp {
+        self.reuse_allowed = Some(allowed);
+        self
+    }
+
+    /// Sets [`JwtIdp::limit_access_token_exp`].
+    pub fn limit_access_token_exp(mut self, limit: bool) -> JwtIdp {
+        self.limit_access_token_exp = Some(limit);
+        self
+    }
+
+    /// Sets [`JwtIdp::enabled`].
+    pub fn enabled(mut self, enabled: bool) -> JwtIdp {
+        self.enabled = enabled;
+        self
+    }
+}
+
+/// Where Keycloak finds the key that verifies assertions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpKey {
+    /// A key stored in the provider's configuration.
+    Static {
+        /// An SPKI PEM (`BEGIN PUBLIC KEY`), a base64 SPKI DER, or a whole JWKS JSON.
+        public_key: String,
+        /// A fixed `kid` the assertion must carry. `None` removes a kid set earlier.
+        key_id: Option<String>,
+    },
+    /// The issuer's JWKS endpoint, fetched (and cached) by Keycloak.
+    JwksUrl(String),
+}
+
+/// A confidential client that presents assertions to the token endpoint.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct JwtClient {
+    /// The OAuth `client_id`.
+    pub client_id: String,
+    /// How the client authenticates at the token endpoint.
+    pub auth: ClientAuth,
+    /// Whether it may use the JWT Authorization Grant.
+    pub grant_enabled: bool,
+    /// Identity provider aliases whose assertions it may present.
+    pub allowed_idps: Vec<String>,
+    /// Disabled clients get no tokens.
+    pub enabled: bool,
+}
+
+impl JwtClient {
+    /// An enabled client with the grant on, allowed the given providers.
+    pub fn new(
+        client_id: impl Into<String>,
+        auth: ClientAuth,
+        allowed_idps: impl IntoIterator<Item = impl Into<String>>,
+    ) -> JwtClient {
+        JwtClient {
+            client_id: client_id.into(),
+            auth,
+            grant_enabled: true,
+            allowed_idps: allowed_idps.into_iter().map(Into::into).collect(),
+            enabled: true,
+        }
+    }
+
+    /// Sets [`JwtClient::grant_enabled`].
+    pub fn grant_enabled(mut self, enabled: bool) -> JwtClient {
+        self.grant_enabled = enabled;
+        self
+    }
+
+    /// Sets [`JwtClient::enabled`].
+    pub fn enabled(mut self, enabled: bool) -> JwtClient {
+        self.enabled = enabled;
+        self
+    }
+}
+
+/// Client authentication at the token endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientAuth {
+    /// `client_secret_post` / `client_secret_basic` (Keycloak's `client-secret`).
+    /// `Some` pins the secret; `None` keeps (or on create, lets Keycloak generate) one.
+    Secret(Option<Secret>),
+    /// `private_key_jwt` (Keycloak's `client-jwt`) with these public keys (a JWKS).
+    PrivateKeyJwt {
+        /// `{"keys": [...]}` holding the client's public keys.
+        jwks: Value,
+    },
+}
+
+/// The Keycloak user an assertion's `sub` maps to.
+///
+/// `None` fields are not managed: left out on create, left as they are on update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UserSpec {
+    /// E-mail address (stored as verified on create).
+    pub email: Option<String>,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Disabled users get no tokens.
+    pub enabled: bool,
+}
+
+impl Default for UserSpec {
+    fn default() -> Self {
+        UserSpec {
+            email: None,
+            first_name: None,
+            last_name: None,
+            enabled: true,
+        }
+    }
+}
+
+impl UserSpec {
+    /// An enabled user with nothing else managed.
+    pub fn new() -> UserSpec {
+        UserSpec::default()
+    }
+
+    /// Sets [`UserSpec::email`].
+    pub fn email(mut self, email: impl Into<String>) -> UserSpec {
+        self.email = Some(email.into());
+        self
+    }
+
+    /// Sets [`UserSpec::first_name`] and [`UserSpec::last_name`].
+    pub fn name(mut self, first: impl Into<String>, last: impl Into<String>) -> UserSpec {
+        self.first_name = Some(first.into());
+        self.last_name = Some(last.into());
+        self
+    }
+
+    /// Sets [`UserSpec::enabled`].
+    pub fn enabled(mut self, enabled: bool) -> UserSpec {
+        self.enabled = enabled;
+        self
+    }
+}
+
+/// One managed field of a Keycloak representation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Field {
+    /// `["enabled"]`, or `["config", "issuer"]`: at most one level of nesting.
+    pub path: Vec<&'static str>,
+    pub want: Want,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Want {
+    /// Equal to this value. Absent, `null` and `""` all count as `""`.
+    Eq(Value),
+    /// A string holding JSON that parses to this value (formatting may differ).
+    JsonString(Value),
+    /// Absent (or `null`, or `""`); applied by removing the key.
+    Absent,
+}
+
+impl Field {
+    fn new(path: &[&'static str], want: Want) -> Field {
+        Field {
+            path: path.to_vec(),
+            want,
+        }
+    }
+
+    fn eq(path: &[&'static str], value: impl Into<Value>) -> Field {
+        Field::new(path, Want::Eq(value.into()))
+    }
+
+    /// The name people see in an `Updated` outcome: the last path element.
+    pub fn name(&self) -> &'static str {
+        self.path.last().copied().unwrap_or_default()
+    }
+
+    fn get<'a>(&self, v: &'a Value) -> Option<&'a Value> {
+        self.path.iter().try_fold(v, |v, k| v.get(k))
+    }
+
+    /// Whether `existing` holds this field as wanted.
+    pub fn holds(&self, existing: &Value) -> bool {
+        let have = self.get(existing).filter(|v| !v.is_null());
+        let empty = |v: Option<&Value>| v.is_none_or(|v| v.as_str() == Some(""));
+        match &self.want {
+            Want::Absent => empty(have),
+            Want::Eq(Value::String(s)) if s.is_empty() => empty(have),
+            Want::Eq(want) => have == Some(want),
+            Want::JsonString(want) => have
+                .and_then(Value::as_str)
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .is_some_and(|v| &v == want),
+        }
+    }
+
+    /// Writes this field into `target`, creating the parent object if needed.
+    pub fn apply(&self, target: &mut Value) {
+        let Some((last, parents)) = self.path.split_last() else {
+            return;
+        };
+        let mut obj = target;
+        for p in parents {
+            if !obj.get(p).is_some_and(Value::is_object) {
+                if let Some(map) = obj.as_object_mut() {
+                    map.insert((*p).to_owned(), Value::Object(Map::new()));
+                } else {
+                    return;
+                }
+            }
+            // Just ensured above: `obj[p]` is an object.
+            obj = &mut obj[*p];
+        }
+        let Some(map) = obj.as_object_mut() else {
+            return;
+        };
+        match &self.want {
+            Want::Absent => {
+                map.remove(*last);
+            }
+            Want::Eq(v) => {
+                map.insert((*last).to_owned(), v.clone());
+            }
+            Want::JsonString(v) => {
+                map.insert((*last).to_owned(), Value::String(v.to_string()));
+            }
+        }
+    }
+}
+
+/// The fields of `existing` that differ from `fields`, by name.
+pub(crate) fn differing(existing: &Value, fields: &[Field]) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|f| !f.holds(existing))
+        .map(|f| f.name().to_owned())
+        .collect()
+}
+
+/// `base` with every field applied.
+pub(crate) fn with_fields(mut base: Value, fields: &[Field]) -> Value {
+    for f in fields {
+        f.apply(&mut base);
+    }
+    base
+}
+
+/// The identity provider fields we manage. All config values are strings.
+pub(crate) fn idp_fields(idp: &JwtIdp) -> Vec<Field> {
+    let cfg = |k: &'static str, v: String| Field::eq(&["config", k], v);
+    let mut f = vec![
+        Field::eq(&["enabled"], idp.enabled),
+        cfg("issuer", idp.issuer.clone()),
+    ];
+    match &idp.key {
+        IdpKey::Static { public_key, key_id } => {
+            // `useJwksUrl` must be explicit: absent reads as false, but a provider first
+            // created with a JWKS URL keeps "true" unless we overwrite it.
+            f.push(cfg("useJwksUrl", "false".into()));
+            let trimmed = public_key.trim();
+            f.push(match serde_json::from_str::<Value>(trimmed) {
+                Ok(jwks @ Value::Object(_)) => Field::new(
+                    &["config", "publicKeySignatureVerifier"],
+                    Want::JsonString(jwks),
+                ),
+                _ => cfg("publicKeySignatureVerifier", public_key.clone()),
+            });
+            f.push(match key_id {
+                Some(kid) => cfg("publicKeySignatureVerifierKeyId", kid.clone()),
+                None => Field::new(&["config", "publicKeySignatureVerifierKeyId"], Want::Absent),
+            });
+        }
+        IdpKey::JwksUrl(url) => {
+            f.push(cfg("useJwksUrl", "true".into()));
+            f.push(cfg("jwksUrl", url.clone()));
+        }
+    }
+    if let Some(s) = idp.max_assertion_lifetime {
+        f.push(cfg(
+            "jwtAuthorizationGrantMaxAllowedAssertionExpiration",
+            s.to_string(),
+        ));
+    }
+    if let Some(s) = idp.allowed_clock_skew {
+        f.push(cfg("jwtAuthorizationGrantAllowedClockSkew", s.to_string()));
+    }
+    if let Some(alg) = &idp.signature_alg {
+        f.push(cfg(
+            "jwtAuthorizationGrantAssertionSignatureAlg",
+            alg.clone(),
+        ));
+    }
+    if let Some(b) = idp.reuse_allowed {
+        f.push(cfg(
+            "jwtAuthorizationGrantAssertionReuseAllowed",
+            b.to_string(),
+        ));
+    }
+    if let Some(b) = idp.limit_access_token_exp {
+        f.push(cfg(
+            "jwtAuthorizationGrantLimitAccessTokenExp",
+            b.to_string(),
+        ));
+    }
+    f
+}
+
+/// The body that creates the provider.
+pub(crate) fn idp_create_body(idp: &JwtIdp) -> Value {
+    let base = json!({
+        "alias": idp.alias,
+        "providerId": JWT_IDP_PROVIDER_ID,
+        "config": {},
+    });
+    with_fields(base, &idp_fields(idp))
+}
+
+/// The client fields we manage. The secret, when pinned, is compared separately
+/// (Keycloak serves it from its own endpoint).
+pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
+    let attr = |k: &'static str, v: String| Field::eq(&["attributes", k], v);
+    let mut f = vec![
+        Field::eq(&["enabled"], client.enabled),
+        Field::eq(&["publicClient"], false),
+        Field::eq(&["bearerOnly"], false),
+        Field::eq(&["standardFlowEnabled"], false),
+        Field::eq(&["directAccessGrantsEnabled"], false),
+        attr(ATTR_GRANT_ENABLED, client.grant_enabled.to_string()),
+        attr(ATTR_GRANT_IDPS, client.allowed_idps.join("##")),
+    ];
+    match &client.auth {
+        ClientAuth::Secret(_) => {
+            f.push(Field::eq(&["clientAuthenticatorType"], "client-secret"));
+        }
+        ClientAuth::PrivateKeyJwt { jwks } => {
+            f.push(Field::eq(&["clientAuthenticatorType"], "client-jwt"));
+            f.push(attr("use.jwks.url", "false".into()));
+            f.push(attr("use.jwks.string", "true".into()));
+            f.push(Field::new(
+                &["attributes", "jwks.string"],
+                Want::JsonString(jwks.clone()),
+            ));
+        }
+    }
+    f
+}
+
+/// The body that creates the client.
+pub(crate) fn client_create_body(client: &JwtClient) -> Value {
+    let mut base = json!({
+        "clientId": client.client_id,
+        "protocol": "openid-connect",
+        "attributes": {},
+    });
+    if let ClientAuth::Secret(Some(secret)) = &client.auth {
+        base["secret"] = Value::String(secret.secret().to_owned());
+    }
+    with_fields(base, &client_fields(client))
+}
+
+/// The user fields we manage. Required actions are always cleared: the grant refuses
+/// users that have any ("Account is not fully set up").
+pub(crate) fn user_fields(spec: &UserSpec) -> Vec<Field> {
+    let mut f = vec![
+        Field::eq(&["enabled"], spec.enabled),
+        Field::eq(&["requiredActions"], json!([])),
+    ];
+    if let Some(e) = &spec.email {
+        f.push(Field::eq(&["email"], e.as_str()));
+    }
+    if let Some(n) = &spec.first_name {
+        f.push(Field::eq(&["firstName"], n.as_str()));
+    }
+    if let Some(n) = &spec.last_name {
+        f.push(Field::eq(&["lastName"], n.as_str()));
+    }
+    f
+}
+
+/// The body that creates the user. Keycloak 26.7 grants tokens to a user with only a
+/// user name (the default user profile's required e-mail and names are enforced on
+/// browser logins, not on this grant), so nothing is invented here.
+pub(crate) fn user_create_body(username: &str, spec: &UserSpec) -> Value {
+    let mut base = json!({ "username": username });
+    if spec.email.is_some() {
+        base["emailVerified"] = Value::Bool(true);
+    }
+    with_fields(base, &user_fields(spec))
+}
+
+/// The body that links a user to an identity provider account.
+pub(crate) fn link_body(alias: &str, sub: &str, user_name: &str) -> Value {
+    json!({"identityProvider": alias, "userId": sub, "userName": user_name})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
+
+    fn seed_idp() -> JwtIdp {
+        JwtIdp::new(
+            "jwt-authorization-grant",
+            "http://localhost:3000",
+            IdpKey::Static {
+                public_key: PEM.into(),
+                key_id: None,
+            },
+        )
+    }
+
+    #[test]
+    fn idp_body_is_all_strings_with_explicit_use_jwks_url() {
+        let body = idp_create_body(&seed_idp().max_assertion_lifetime(600).reuse_allowed(false));
+        assert_eq!(
+            body,
+            json!({
+                "alias": "jwt-authorization-grant",
+                "providerId": "jwt-authorization-grant",
+                "enabled": true,
+                "config": {
+                    "issuer": "http://localhost:3000",
+                    "useJwksUrl": "false",
+                    "publicKeySignatureVerifier": PEM,
+                    "jwtAuthorizationGrantMaxAllowedAssertionExpiration": "600",
+                    "jwtAuthorizationGrantAssertionReuseAllowed": "false",
+                }
+            })
+        );
+        let jwks = JwtIdp::new("a", "https://i", IdpKey::JwksUrl("https://i/jwks".into()));
+        assert_eq!(
+            idp_create_body(&jwks)["config"],
+            json!({"issuer": "https://i", "useJwksUrl": "true", "jwksUrl": "https://i/jwks"})
+        );
+    }
+
+    /// `check(existing, wanted, expected differing fields)`.
+    fn check(existing: Value, fields: &[Field], expected: &[&str]) {
+        assert_eq!(differing(&existing, fields), expected, "{existing}");
+        // Applying the wanted fields always yields something that holds them all.
+        let updated = with_fields(existing, fields);
+        assert_eq!(differing(&updated, fields), Vec::<String>::new());
+    }
+
+    #[test]
+    fn idp_diffs() {
+        let fields = idp_fields(&seed_idp());
+        let same = idp_create_body(&seed_idp());
+        // Unmanaged keys (Keycloak adds several) do not count.
+        let mut extra = same.clone();
+        extra["config"]["syncMode"] = json!("LEGACY");
+        extra["internalId"] = json!("x");
+        check(extra, &fields, &[]);
+        let mut moved = same.clone();
+        moved["config"]["issuer"] = json!("http://localhost:3001");
+        moved["enabled"] = json!(false);
+        check(moved, &fields, &["enabled", "issuer"]);
+        // A provider created with only a JWKS URL: useJwksUrl "true" must be overwritten.
+        let mut was_jwks = same.clone();
+        was_jwks["config"]["useJwksUrl"] = json!("true");
+        was_jwks["config"]["publicKeySignatureVerifierKeyId"] = json!("old");
+        check(
+            was_jwks,
+            &fields,
+            &["useJwksUrl", "publicKeySignatureVerifierKeyId"],
+        );
+        // Absent and "" both count as "no kid".
+        let mut empty_kid = same.clone();
+        empty_kid["config"]["publicKeySignatureVerifierKeyId"] = json!("");
+        check(empty_kid, &fields, &[]);
+    }
+
+    #[test]
+    fn static_jwks_key_compares_as_json() {
+        let idp = JwtIdp::new(
+            "a",
+            "https://i",
+            IdpKey::Static {
+                public_key: r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"}]}"#.into(),
+                key_id: Some("k1".into()),
+            },
+        );
+        let fields = idp_fields(&idp);
+        let mut existing = idp_create_body(&idp);
+        existing["config"]["publicKeySignatureVerifier"] =
+            json!("{ \"keys\": [ { \"x\": \"AA\", \"crv\": \"Ed25519\", \"kty\": \"OKP\" } ] }");
+        check(existing.clone(), &fields, &[]);
+        existing["config"]["publicKeySignatureVerifier"] = json!("{\"keys\":[]}");
+        check(existing, &fields, &["publicKeySignatureVerifier"]);
+    }
+
+    #[test]
+    fn client_bodies() {
+        let c = JwtClient::new(
+            "custom-client",
+            ClientAuth::Secret(Some("s3cret".into())),
+            ["jwt-authorization-grant"],
+        );
+        let body = client_create_body(&c);
+        assert_eq!(
+            body,
+            json!({
+                "clientId": "custom-client",
+                "protocol": "openid-connect",
+                "secret": "s3cret",
+                "enabled": true,
+                "publicClient": false,
+                "bearerOnly": false,
+                "standardFlowEnabled": false,
+                "directAccessGrantsEnabled": false,
+                "clientAuthenticatorType": "client-secret",
+                "attributes": {
+                    "oauth2.jwt.authorization.grant.enabled": "true",
+                    "oauth2.jwt.authorization.grant.idp": "jwt-authorization-grant",
+                }
+            })
+        );
+        let jwks = json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]});
+        let c = JwtClient::new(
+            "k",
+            ClientAuth::PrivateKeyJwt { jwks: jwks.clone() },
+            ["a", "b"],
+        );
+        let body = client_create_body(&c);
+        assert_eq!(body["clientAuthenticatorType"], "client-jwt");
+        assert_eq!(body["attributes"]["use.jwks.string"], "true");
+        assert_eq!(body["attributes"][ATTR_GRANT_IDPS], "a##b");
+        let parsed: Value =
+            serde_json::from_str(body["attributes"]["jwks.string"].as_str().unwrap_or(""))
+                .unwrap_or_default();
+        assert_eq!(parsed, jwks);
+    }
+
+    #[test]
+    fn client_diffs() {
+        let c = JwtClient::new("c", ClientAuth::Secret(None), ["x"]);
+        let fields = client_fields(&c);
+        // What Keycloak serves after a create carries many more keys.
+        let mut served = client_create_body(&c);
+        served["id"] = json!("uuid");
+        served["implicitFlowEnabled"] = json!(false);
+        served["attributes"]["realm_client"] = json!("false");
+        check(served.clone(), &fields, &[]);
+        let mut public = served.clone();
+        public["publicClient"] = json!(true);
+        public["attributes"]
+            .as_object_mut()
+            .map(|a| a.remove(ATTR_GRANT_ENABLED));
+        check(public, &fields, &["publicClient", ATTR_GRANT_ENABLED]);
+        // No allowed providers: the attribute absent counts as "".
+        let none = JwtClient::new("c", ClientAuth::Secret(None), Vec::<String>::new());
+        let mut served = client_create_body(&none);
+        served["attributes"]
+            .as_object_mut()
+            .map(|a| a.remove(ATTR_GRANT_IDPS));
+        check(served, &client_fields(&none), &[]);
+    }
+
+    #[test]
+    fn user_bodies_and_diffs() {
+        let spec = UserSpec::new()
+            .email("nodejsuser@example.com")
+            .name("Node", "User");
+        let body = user_create_body("nodejsuser", &spec);
+        assert_eq!(
+            body,
+            json!({
+                "username": "nodejsuser",
+                "firstName": "Node",
+                "lastName": "User",
+                "email": "nodejsuser@example.com",
+                "emailVerified": true,
+                "enabled": true,
+                "requiredActions": [],
+            })
+        );
+        let fields = user_fields(&spec);
+        let mut served = body.clone();
+        served["id"] = json!("u1");
+        served["createdTimestamp"] = json!(1);
+        check(served.clone(), &fields, &[]);
+        served["requiredActions"] = json!(["UPDATE_PROFILE"]);
+        served["enabled"] = json!(false);
+        served["lastName"] = json!("Other");
+        check(served, &fields, &["enabled", "requiredActions", "lastName"]);
+        // Nothing invented for a bare spec.
+        assert_eq!(
+            user_create_body("u", &UserSpec::new()),
+            json!({"username": "u", "enabled": true, "requiredActions": []})
+        );
+    }
+
+    #[test]
+    fn outcome_descriptions() {
+        let o = Outcome::new(
+            Change::Updated,
+            "client 'c' in realm 'r'",
+            &["enabled".into(), "publicClient".into()],
+        );
+        assert_eq!(
+            o.to_string(),
+            "updated client 'c' in realm 'r' (enabled, publicClient)"
+        );
+        assert_eq!(
+            Outcome::new(Change::Created, "realm 'r'", &[]).to_string(),
+            "created realm 'r'"
+        );
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret([redacted])"
+        );
+    }
+}
