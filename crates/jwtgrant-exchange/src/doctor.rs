@@ -961,7 +961,7 @@ mod tests {
             Some(&valid()),
         );
         assert!(r.ok(), "{r:#?}");
-        assert_eq!(r.checks.len(), 16);
+        assert_eq!(r.checks.len(), 17);
         assert!(r.checks.iter().all(|c| c.status == Status::Pass), "{r:#?}");
     }
 
@@ -1270,6 +1270,75 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("--link nodejsuser-1234=USERNAME")
+        );
+    }
+
+    #[test]
+    fn signature_against_static_keys_in_every_format() {
+        use jwtgrant_signer::{Claims, Jwks, Signer};
+        let rsa = Signer::from_pem(include_bytes!(
+            "../../jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem"
+        ))
+        .unwrap();
+        let other = Signer::from_pem(include_bytes!(
+            "../../jwtgrant-signer/tests/fixtures/ed25519-pkcs8.pem"
+        ))
+        .unwrap();
+        let token = rsa
+            .sign(&Claims::new("http://localhost:3000", "u", "a"))
+            .unwrap();
+        let pem = rsa.public_key_pem();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let jwks = Jwks::from_keys([(Some("k".to_owned()), None, rsa.public_key())])
+            .to_value()
+            .to_string();
+        let idp =
+            |config: Value| json!({"alias": "a", "providerId": PROVIDER_ID, "config": config});
+        for material in [pem.clone(), b64, jwks.clone()] {
+            let out = verify_with_idp(
+                &idp(json!({"publicKeySignatureVerifier": material})),
+                None,
+                &token,
+            );
+            assert!(matches!(out, SignatureOutcome::Valid(_)), "{out:?}");
+        }
+        let wrong = verify_with_idp(
+            &idp(json!({"publicKeySignatureVerifier": other.public_key_pem()})),
+            None,
+            &token,
+        );
+        assert!(
+            matches!(&wrong, SignatureOutcome::Invalid(w) if w.contains("static key")),
+            "{wrong:?}"
+        );
+        let empty = verify_with_idp(&idp(json!({"jwksUrl": "http://x/jwks"})), None, &token);
+        assert!(
+            matches!(&empty, SignatureOutcome::Invalid(w) if w.contains("no static key")),
+            "{empty:?}"
+        );
+        let fixed = verify_with_idp(
+            &idp(
+                json!({"publicKeySignatureVerifier": pem, "publicKeySignatureVerifierKeyId": "other"}),
+            ),
+            None,
+            &rsa.clone()
+                .with_kid("mine")
+                .sign(&Claims::new("http://localhost:3000", "u", "a"))
+                .unwrap(),
+        );
+        assert!(
+            matches!(&fixed, SignatureOutcome::Invalid(w) if w.contains("fixed key id 'other'")),
+            "{fixed:?}"
+        );
+        let by_url = idp(json!({"useJwksUrl": "true", "jwksUrl": "http://x/jwks"}));
+        assert!(matches!(
+            verify_with_idp(&by_url, Some(&Ok(jwks)), &token),
+            SignatureOutcome::Valid(_)
+        ));
+        let down = verify_with_idp(&by_url, Some(&Err("connection refused".into())), &token);
+        assert!(
+            matches!(&down, SignatureOutcome::Invalid(w) if w.contains("cannot fetch")),
+            "{down:?}"
         );
     }
 }
