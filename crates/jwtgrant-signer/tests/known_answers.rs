@@ -24,7 +24,10 @@ fn rfc7515_a2_rs256() {
     assert_eq!(signer.sign_jws(&header, &payload).unwrap(), TOKEN);
 
     let verified = verify(TOKEN, &signer.public_key()).unwrap();
-    assert_eq!(verified.claims(), &json!({"iss": "joe", "exp": 1300819380, "http://example.com/is_root": true}));
+    assert_eq!(
+        verified.claims(),
+        &json!({"iss": "joe", "exp": 1300819380, "http://example.com/is_root": true})
+    );
     let jwk = signer.jwk();
     assert_eq!(
         jwk["n"],
@@ -40,17 +43,30 @@ fn rfc8037_a4_ed25519() {
         .hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
     let signer = common::load("rfc8037-a1-ed25519-pkcs8.pem").unwrap();
     assert_eq!(signer.algorithm(), Algorithm::EdDSA);
-    assert_eq!(signer.sign_jws(br#"{"alg":"EdDSA"}"#, b"Example of Ed25519 signing").unwrap(), TOKEN);
+    assert_eq!(
+        signer
+            .sign_jws(br#"{"alg":"EdDSA"}"#, b"Example of Ed25519 signing")
+            .unwrap(),
+        TOKEN
+    );
 
     let jwk = signer.jwk();
     assert_eq!(jwk["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
-    assert_eq!(signer.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    assert_eq!(
+        signer.thumbprint(),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
 
     // The payload is not JSON, so `verify` must refuse it, but the signature itself checks out.
-    let public = PublicKey::from_jwk(&json!({"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]})).unwrap();
+    let public =
+        PublicKey::from_jwk(&json!({"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]})).unwrap();
     let (input, sig) = TOKEN.rsplit_once('.').unwrap();
     public
-        .verify_signature(Algorithm::EdDSA, input.as_bytes(), &Base64UrlUnpadded::decode_vec(sig).unwrap())
+        .verify_signature(
+            Algorithm::EdDSA,
+            input.as_bytes(),
+            &Base64UrlUnpadded::decode_vec(sig).unwrap(),
+        )
         .unwrap();
 }
 
@@ -65,10 +81,16 @@ fn rfc7638_3_1_thumbprint() {
         "kid": "2011-04-29"
     });
     let key = PublicKey::from_jwk(&jwk).unwrap();
-    assert_eq!(key.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    assert_eq!(
+        key.thumbprint(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
     // Exporting and re-reading keeps the key, and so the thumbprint.
     let again = PublicKey::from_pem(key.to_pem().as_bytes()).unwrap();
-    assert_eq!(again.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    assert_eq!(
+        again.thumbprint(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
     assert_eq!(again.to_jwk(Some(Algorithm::RS256), Some("2011-04-29")), {
         let mut expected = jwk.clone();
         expected["use"] = json!("sig");

@@ -13,5 +13,9 @@ pub fn fixture(name: &str) -> Vec<u8> {
 /// Loads a fixture key the way its extension says: DER for `.der`, PEM otherwise.
 pub fn load(name: &str) -> Result<Signer, SignError> {
     let bytes = fixture(name);
-    if name.ends_with(".der") { Signer::from_der(&bytes) } else { Signer::from_pem(&bytes) }
+    if name.ends_with(".der") {
+        Signer::from_der(&bytes)
+    } else {
+        Signer::from_pem(&bytes)
+    }
 }
