@@ -91,6 +91,10 @@ impl<'a> Reader<'a> {
 
     /// Reads one element that must carry `tag`.
     pub(crate) fn read(&mut self, tag: u8) -> Result<&'a [u8], DerError> {
+        // Check the tag before the length so garbage reads as "expected X".
+        if self.data.first().is_some_and(|&t| t != tag) {
+            return Err(unexpected(tag));
+        }
         match self.read_any()? {
             (t, content) if t == tag => Ok(content),
             _ => Err(unexpected(tag)),

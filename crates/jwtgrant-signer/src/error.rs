@@ -131,7 +131,7 @@ impl fmt::Display for SignError {
                 write!(f, "malformed {format} key: {reason} (check that the file is complete and unchanged)")
             }
             SignError::EncryptedKey => f.write_str(
-                "the private key is encrypted, which is not supported (decrypt it first: 'openssl pkcs8 -in key.pem -out plain.pem')",
+                "the private key is encrypted, which is not supported (decrypt it first: 'openssl pkey -in key.pem -out plain.pem')",
             ),
             SignError::NotAPrivateKey { found } => write!(
                 f,
