@@ -665,6 +665,12 @@ fn transport_error(url: &str, err: ureq::Error, http: &HttpSettings) -> Exchange
                 source: Arc::new(err),
             },
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timeout(false, Arc::new(err)),
+            // rustls reports handshake and certificate failures through the stream as
+            // InvalidData; over https nothing else below HTTP parsing produces that kind.
+            io::ErrorKind::InvalidData if url.starts_with("https:") => ExchangeError::Tls {
+                url,
+                source: Arc::new(err),
+            },
             _ => ExchangeError::Connection {
                 url,
                 source: Arc::new(err),

@@ -803,3 +803,52 @@ fn exchange_signed_signs_anew_for_each_attempt() {
             .is_some_and(|h| h.contains("fresh one (new jti)"))
     );
 }
+
+/// A self-signed CA certificate made for these tests (no key kept anywhere).
+const TEST_CA: &[u8] = b"-----BEGIN CERTIFICATE-----
+MIIBSjCB/aADAgECAhR93uQfWv5KubPi1vKoKy4n/K/ZQjAFBgMrZXAwGzEZMBcG
+A1UEAwwQand0Z3JhbnQgdGVzdCBDQTAeFw0yNjExMjgxMjQ5NDJaFw0zNjExMjUx
+MjQ5NDJaMBsxGTAXBgNVBAMMEGp3dGdyYW50IHRlc3QgQ0EwKjAFBgMrZXADIQCf
+ZDVIT5WFGwemuiArB71lZLsm+MZpUWHuM1mwlu9l1KNTMFEwHQYDVR0OBBYEFP45
+VIXjKbiHeCHaV0MxxbsOULzMMB8GA1UdIwQYMBaAFP45VIXjKbiHeCHaV0MxxbsO
+ULzMMA8GA1UdEwEB/wQFMAMBAf8wBQYDK2VwA0EATEDt0kANHYaDyb9ls4bvcYtx
+CvKSLwu5Npu8g+X+ooOiDZ1jhW6X1gHGyhxVQBbXmsE/CG8M/TtzAAIx1f3xDw==
+-----END CERTIFICATE-----
+";
+
+#[test]
+fn https_to_a_plain_http_port_is_a_tls_error() {
+    // A "server" that answers plain HTTP to whatever arrives, TLS ClientHello included.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let url = format!("https://localhost:{port}/token");
+    let err = exchange(&url)
+        .ca_bundle_pem(TEST_CA)
+        .expect("the test CA parses")
+        .exchange("h.p.s")
+        .expect_err("not TLS");
+    assert!(matches!(err, ExchangeError::Tls { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("TLS with {url} failed"));
+    assert!(std::error::Error::source(&err).is_some());
+    assert!(!err.is_transient());
+}
+
+#[test]
+fn bad_ca_bundle_is_a_config_error() {
+    let err = Exchange::new("https://kc.example/token")
+        .expect("url")
+        .ca_bundle_pem(b"not a certificate")
+        .expect_err("no certificate");
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(
+        err.to_string(),
+        "cannot use the CA bundle: no '-----BEGIN CERTIFICATE-----' block found"
+    );
+}
