@@ -430,7 +430,7 @@ Examples:
       --issuer http://localhost:3000 --public-key public.pem --client-id custom-client \\
       --link nodejsuser-1234=alice@example.com
   jwtgrant keycloak setup ... --jwks-url http://localhost:3000/jwks")]
-    Setup(SetupArgs),
+    Setup(Box<SetupArgs>),
 
     /// Replay Keycloak's checks locally against the realm's real configuration and name the failing one.
     #[command(after_help = "\
@@ -445,7 +445,7 @@ Examples:
       --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234
   jwtgrant sign ... | jwtgrant keycloak doctor --keycloak http://localhost:8080 --realm acme \\
       --client-id custom-client --assertion - --no-exchange")]
-    Doctor(DoctorArgs),
+    Doctor(Box<DoctorArgs>),
 }
 
 /// Admin API credentials. The password comes from a file or KEYCLOAK_ADMIN_PASSWORD.

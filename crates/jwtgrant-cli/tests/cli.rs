@@ -119,7 +119,7 @@ fn unsigned_jwt(header: Value, claims: Value) -> String {
     )
 }
 
-fn sign_args<'a>(key: &'a str) -> Vec<&'a str> {
+fn sign_args(key: &str) -> Vec<&str> {
     vec![
         "--key",
         key,

@@ -1,0 +1,391 @@
+//! The `jwtgrant` binary against a real Keycloak: `keycloak setup` (idempotent), `token`,
+//! `jwks serve` as the provider's JWKS URL, and `keycloak doctor` naming the failing check
+//! for the seed article's three common errors.
+//!
+//! Needs, from the environment (the tests fail, never skip, when one is missing):
+//! `KEYCLOAK_URL` (e.g. http://127.0.0.1:8080), `KEYCLOAK_ADMIN_USER`,
+//! `KEYCLOAK_ADMIN_PASSWORD` and `JWTGRANT_BIN` (the built `jwtgrant` binary).
+//! `cargo xtask keycloak start` runs a suitable server.
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jwtgrant_exchange::admin::AdminSession;
+
+const ISSUER: &str = "http://localhost:3000";
+const SUB: &str = "nodejsuser-1234";
+const CLIENT: &str = "custom-client";
+
+fn env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: these tests need KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD \
+             and JWTGRANT_BIN (start a server with `cargo xtask keycloak start`, build with \
+             `cargo build -p jwtgrant-cli`, and point JWTGRANT_BIN at target/debug/jwtgrant)"
+        ),
+    }
+}
+
+/// One test's world: a fresh realm, a scratch directory, and the binary.
+struct World {
+    bin: String,
+    url: String,
+    admin_user: String,
+    admin_password: String,
+    realm: String,
+    dir: PathBuf,
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl World {
+    fn new(tag: &str) -> World {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let realm = format!("cli-{tag}-{}-{}", std::process::id(), nanos % 1_000_000_000);
+        let dir = std::env::temp_dir().join(format!("jwtgrant-{realm}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        World {
+            bin: env("JWTGRANT_BIN"),
+            url: env("KEYCLOAK_URL").trim_end_matches('/').to_owned(),
+            admin_user: env("KEYCLOAK_ADMIN_USER"),
+            admin_password: env("KEYCLOAK_ADMIN_PASSWORD"),
+            realm,
+            dir,
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().unwrap().to_owned()
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(&self.bin)
+            .env_clear()
+            .env("KEYCLOAK_ADMIN_PASSWORD", &self.admin_password)
+            .env("JWTGRANT_ADMIN_USER", &self.admin_user)
+            .env("JWTGRANT_KEYCLOAK", &self.url)
+            .env("JWTGRANT_REALM", &self.realm)
+            .current_dir(&self.dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().expect("exited"),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+
+    fn keygen(&self, dir: &str) -> (String, String) {
+        let r = self.run(&["keygen", "--out-dir", dir]);
+        assert_eq!(r.code, 0, "{r:?}");
+        (
+            self.dir
+                .join(dir)
+                .join("private.pem")
+                .to_str()
+                .unwrap()
+                .to_owned(),
+            self.dir
+                .join(dir)
+                .join("public.pem")
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        )
+    }
+
+    fn setup(&self, key_args: &[&str]) -> Run {
+        let link = format!("{SUB}=alice");
+        let mut args = vec![
+            "keycloak",
+            "setup",
+            "--issuer",
+            ISSUER,
+            "--client-id",
+            CLIENT,
+            "--link",
+            &link,
+        ];
+        args.extend_from_slice(key_args);
+        self.run(&args)
+    }
+
+    fn doctor(&self, key: &str, iss: &str, sub: &str) -> Run {
+        self.run(&[
+            "keycloak",
+            "doctor",
+            "--client-id",
+            CLIENT,
+            "--key",
+            key,
+            "--iss",
+            iss,
+            "--sub",
+            sub,
+            "--client-secret-file",
+            &self.path(&format!("{CLIENT}.secret")),
+        ])
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Ok(s) = AdminSession::password(&self.url, &self.admin_user, &self.admin_password) {
+            let _ = s.delete_realm(&self.realm);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn token_args<'a>(key: &'a str, secret: &'a str) -> Vec<&'a str> {
+    vec![
+        "token",
+        "--key",
+        key,
+        "--iss",
+        ISSUER,
+        "--sub",
+        SUB,
+        "--client-id",
+        CLIENT,
+        "--client-secret-file",
+        secret,
+    ]
+}
+
+fn claims_of(jwt: &str) -> serde_json::Value {
+    jwtgrant_signer::decode_unverified(jwt.trim())
+        .expect("a JWT on stdout")
+        .claims()
+        .clone()
+}
+
+#[test]
+fn cli_keycloak_setup_is_idempotent_and_the_token_works() {
+    let w = World::new("setup");
+    let (private, public) = w.keygen("keys");
+
+    let first = w.setup(&["--public-key", &public]);
+    assert_eq!(first.code, 0, "{first:?}");
+    for needle in [
+        "created identity provider 'jwt-authorization-grant'",
+        &format!("created client '{CLIENT}'"),
+        "created user 'alice'",
+        "wrote the client secret to custom-client.secret (mode 0600)",
+    ] {
+        assert!(
+            first.stdout.contains(needle),
+            "{needle:?} in {}",
+            first.stdout
+        );
+    }
+    let secret_file = w.path("custom-client.secret");
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(
+        !first.stdout.contains(secret.trim()),
+        "the secret is not printed"
+    );
+
+    let second = w.setup(&["--public-key", &public]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        second.stdout.starts_with("nothing to change"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret_file).unwrap(),
+        secret,
+        "secret unchanged"
+    );
+
+    let r = w.run(&token_args(&private, &secret_file));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stderr, "");
+    let claims = claims_of(&r.stdout);
+    assert_eq!(claims["preferred_username"], "alice", "{claims}");
+    assert_eq!(claims["azp"], CLIENT);
+
+    // The same assertion twice: Keycloak's single-use jti, exit 3 with the hint.
+    let a = w.run(&["sign", "--key", &private, "--iss", ISSUER, "--sub", SUB]);
+    assert_eq!(a.code, 0, "{a:?}");
+    let ex = [
+        "exchange",
+        "--assertion",
+        a.stdout.trim(),
+        "--client-id",
+        CLIENT,
+        "--client-secret-file",
+        &secret_file,
+    ];
+    assert_eq!(w.run(&ex).code, 0);
+    let again = w.run(&ex);
+    assert_eq!(again.code, 3, "{again:?}");
+    assert!(
+        again.stderr.contains("invalid_grant: Token reuse detected"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.stderr.contains("\n  hint: "), "{}", again.stderr);
+}
+
+#[test]
+fn cli_keycloak_jwks_serve_as_the_providers_jwks_url() {
+    let w = World::new("jwks");
+    let (private, public) = w.keygen("keys");
+    let mut server = Command::new(&w.bin)
+        .env_clear()
+        .args(["jwks", "serve", "--key", &public, "--addr", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .expect("URL")
+        .to_owned();
+    let jwks_url = format!("http://{base}/jwks");
+
+    let r = w.setup(&["--jwks-url", &jwks_url]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let secret_file = w.path("custom-client.secret");
+    let t = w.run(&token_args(&private, &secret_file));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(t.code, 0, "{t:?}");
+    assert_eq!(claims_of(&t.stdout)["preferred_username"], "alice");
+}
+
+#[test]
+fn cli_keycloak_doctor_names_the_failing_check_for_the_seeds_three_errors() {
+    let w = World::new("doctor");
+    let (private, public) = w.keygen("keys");
+    let (other_key, _) = w.keygen("other");
+    let r = w.setup(&["--public-key", &public]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let ok = w.doctor(&private, ISSUER, SUB);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(
+        ok.stdout.contains("verdict: every check passes"),
+        "{}",
+        ok.stdout
+    );
+    assert!(
+        ok.stdout.contains("keycloak: issued an access token"),
+        "{}",
+        ok.stdout
+    );
+    assert!(!ok.stdout.contains("[FAIL]"), "{}", ok.stdout);
+
+    let cases = [
+        (
+            "unknown issuer",
+            private.as_str(),
+            "http://localhost:3001",
+            SUB,
+            "idp-for-issuer",
+            "No Identity Provider for provided issuer",
+        ),
+        (
+            "unlinked sub",
+            private.as_str(),
+            ISSUER,
+            "nobody-999",
+            "user-linked",
+            "User not found",
+        ),
+        (
+            "wrong key",
+            other_key.as_str(),
+            ISSUER,
+            SUB,
+            "signature",
+            "Invalid signature",
+        ),
+    ];
+    for (name, key, iss, sub, check, error) in cases {
+        let r = w.doctor(key, iss, sub);
+        assert_eq!(r.code, 3, "{name}: {r:?}");
+        let fails: Vec<&str> = r.stdout.lines().filter(|l| l.contains("[FAIL]")).collect();
+        assert_eq!(
+            fails.len(),
+            1,
+            "{name}: exactly one failing check: {}",
+            r.stdout
+        );
+        assert!(
+            fails[0].contains(&format!("[FAIL] {check} ")),
+            "{name}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(&format!(
+                "verdict: Keycloak should reject this assertion at check '{check}': {error}"
+            )),
+            "{name}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains(&format!("keycloak: 400 invalid_grant: {error}")),
+            "{name}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout
+                .contains("agreement: Keycloak names the same failing check"),
+            "{name}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stderr
+                .starts_with(&format!("jwtgrant: check '{check}' fails")),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("\n  hint: "), "{name}: {}", r.stderr);
+    }
+
+    // Without the exchange, the local verdict alone decides.
+    let r = w.run(&[
+        "keycloak",
+        "doctor",
+        "--client-id",
+        CLIENT,
+        "--key",
+        &private,
+        "--iss",
+        ISSUER,
+        "--sub",
+        "nobody-999",
+        "--no-exchange",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(!r.stdout.contains("keycloak: "), "{}", r.stdout);
+}
