@@ -193,6 +193,9 @@ pub enum ExchangeError {
 }
 
 /// A coarse classification of [`ExchangeError`], for exit codes and metrics.
+///
+/// The `jwtgrant` CLI maps them to exit codes: `Rejected` 3, `Unreachable` and `BadResponse`
+/// 4, `Config` 2, `Assertion` 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {

@@ -140,7 +140,11 @@ pub(crate) fn interpret(
             snippet: snippet(raw.body),
         });
     };
-    token_response(json, sent_at).map_err(|problem| match problem {
+    token_response(json.clone(), sent_at).map_err(|problem| match problem {
+        // Some servers send their OAuth error with a success status.
+        Problem::MissingAccessToken if let Some(r) = rejection(status, &json) => {
+            ExchangeError::Rejected(r)
+        }
         Problem::MissingAccessToken => ExchangeError::MissingAccessToken {
             url: url.to_owned(),
             status,
@@ -380,6 +384,11 @@ mod tests {
             200,
             r#"{"token_type":"Bearer"}"#,
             &format!("{URL} answered HTTP 200 OK with JSON that has no access_token"),
+        );
+        check(
+            200,
+            r#"{"error":"invalid_grant","error_description":"Token reuse detected"}"#,
+            "token endpoint rejected the grant: invalid_grant: Token reuse detected",
         );
         check(
             200,

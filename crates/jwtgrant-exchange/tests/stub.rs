@@ -623,6 +623,51 @@ fn token_source_single_flight_after_expiry() {
 }
 
 #[test]
+fn token_source_shares_one_failed_refresh_with_all_waiters() {
+    let stub = Stub::start(|_, i| {
+        thread::sleep(Duration::from_millis(200));
+        match i {
+            0 => token_json("token-0", 60),
+            _ => json(
+                400,
+                r#"{"error":"invalid_grant","error_description":"User is not enabled"}"#,
+            ),
+        }
+    });
+    let (now, clock) = test_clock(1_000_000);
+    let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion).clock(clock);
+    assert_eq!(source.token().expect("first").secret(), "token-0");
+
+    now.fetch_add(61, Ordering::SeqCst); // expired: nothing valid to fall back on
+    let barrier = Arc::new(Barrier::new(64));
+    let handles: Vec<_> = (0..64)
+        .map(|_| {
+            let source = source.clone();
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                barrier.wait();
+                source.token().map(|t| t.secret().to_owned())
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    for h in handles {
+        if let Err(e) = h.join().expect("thread") {
+            assert_eq!(
+                e.to_string(),
+                "token endpoint rejected the grant: invalid_grant: User is not enabled"
+            );
+            errors += 1;
+        }
+    }
+    assert_eq!(errors, 64);
+    eprintln!("single-flight failure: {} requests for 64 threads", stub.count());
+    // One refresh for the threads that piled up; a straggler that arrived after it ended
+    // may start one more, never one per thread.
+    assert!(stub.count() <= 3, "{} requests", stub.count());
+}
+
+#[test]
 fn token_source_serves_valid_token_while_refreshing_and_on_failure() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = Mutex::new(release_rx);
