@@ -47,6 +47,7 @@ const USAGE: &str = "\
 usage: cargo xtask keycloak <start|stop|status> [options]
 
   start [--version V] [--port P] [--timeout SECS]
+        with KEYCLOAK_URL set: check that server answers and print its URL; otherwise
         fetch Keycloak V (default 26.7.3) through Maven, unpack it under target/keycloak/,
         run `kc.sh start-dev` on 127.0.0.1:P (default 8080; management on P+1000) with
         admin/admin, and wait until the master realm answers; reuses a running server
@@ -80,7 +81,7 @@ impl Default for StartOptions {
 }
 
 /// A Keycloak server that answers, either started here or given by `KEYCLOAK_URL`.
-#[allow(dead_code, reason = "the demo and e2e commands construct and use it")]
+#[allow(dead_code, reason = "the demo and e2e commands read the credentials")]
 pub struct Server {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
     pub url: String,
@@ -114,7 +115,6 @@ impl Server {
 
 /// Returns a ready server: the one `KEYCLOAK_URL` names (checked to answer), else the
 /// recorded local one if it runs, else a freshly started local one.
-#[allow(dead_code, reason = "the demo and e2e commands call it")]
 pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
     if let Some(url) = env_nonempty("KEYCLOAK_URL") {
         let url = url.trim_end_matches('/').to_owned();
@@ -158,11 +158,8 @@ pub fn run(args: &[String]) -> Result<()> {
     match cmd.as_str() {
         "start" => {
             let opts = parse_start(rest)?;
-            let (state, reused) = start_local(&opts).map(|(s, started)| (s, !started))?;
-            if reused {
-                eprintln!("keycloak: already running");
-            }
-            println!("{}", state.url);
+            let server = ensure_running(&opts)?;
+            println!("{}", server.url);
             Ok(())
         }
         "stop" => {
@@ -603,6 +600,9 @@ fn install(version: &str) -> Result<PathBuf> {
     fs::rename(&inner, &home)
         .with_context(|| format!("cannot move {} to {}", inner.display(), home.display()))?;
     let _ = fs::remove_dir_all(&scratch);
+    // The zip is a copy of the local Maven repository's (170 MB); unpacked, it is not
+    // needed again.
+    let _ = fs::remove_file(&zip);
     Ok(home)
 }
 
