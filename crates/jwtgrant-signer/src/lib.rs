@@ -98,3 +98,16 @@ const _: () = {
     assert_send_sync::<VerifiedToken>();
     assert_send_sync::<DecodedToken>();
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backend_matches_features() {
+        let expected = if cfg!(feature = "aws-lc-rs") {
+            "aws-lc-rs"
+        } else {
+            "ring"
+        };
+        assert_eq!(super::backend(), expected);
+    }
+}

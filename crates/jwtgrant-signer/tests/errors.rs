@@ -9,6 +9,9 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use jwtgrant_signer::{Algorithm, Claims, PublicKey, SignError, Signer, VerifyError, verify};
 use serde_json::json;
 
+/// One row of a table: name, outcome, expected variant, expected message.
+type Case<T, E, M> = (&'static str, Result<T, E>, fn(&E) -> bool, M);
+
 /// Asserts that `result` failed with an error that `variant` accepts and whose message is `message`.
 fn check<T: Debug, E: std::error::Error>(
     case: &str,
@@ -43,12 +46,7 @@ const MALFORMED_PEM: &str =
 #[test]
 fn bad_keys() {
     let pem = |name: &str| Signer::from_pem(&common::fixture(name));
-    let cases: Vec<(
-        &str,
-        Result<Signer, SignError>,
-        fn(&SignError) -> bool,
-        &str,
-    )> = vec![
+    let cases: Vec<Case<Signer, SignError, &str>> = vec![
         (
             "empty",
             Signer::from_pem(b""),
@@ -470,7 +468,7 @@ fn bad_tokens() {
         )
     };
 
-    let cases: Vec<(&str, Result<_, VerifyError>, fn(&VerifyError) -> bool, String)> = vec![
+    let cases: Vec<Case<_, VerifyError, String>> = vec![
         (
             "two parts",
             verify("a.b", &key),
@@ -560,12 +558,7 @@ fn bad_tokens() {
 
 #[test]
 fn bad_public_keys() {
-    let cases: Vec<(
-        &str,
-        Result<PublicKey, SignError>,
-        fn(&SignError) -> bool,
-        &str,
-    )> = vec![
+    let cases: Vec<Case<PublicKey, SignError, &str>> = vec![
         (
             "private key as public",
             PublicKey::from_pem(&common::fixture("es256-pkcs8.pem")),
@@ -609,5 +602,48 @@ fn bad_public_keys() {
     ];
     for (case, result, variant, message) in cases {
         check(case, result, variant, message);
+    }
+}
+
+/// Truncated and corrupted keys and tokens give errors, never panics.
+#[test]
+fn mangled_input_never_panics() {
+    for name in [
+        "rsa2048-pkcs1.der",
+        "rsa2048-pkcs8.der",
+        "es256-sec1.der",
+        "es256-pkcs8.der",
+        "ed25519-pkcs8.der",
+    ] {
+        let der = common::fixture(name);
+        for len in 0..der.len() {
+            assert!(
+                Signer::from_der(&der[..len]).is_err(),
+                "{name} cut at {len}"
+            );
+            let _ = PublicKey::from_der(&der[..len]);
+        }
+        for i in 0..der.len() {
+            let mut flipped = der.clone();
+            flipped[i] ^= 0x80;
+            let _ = Signer::from_key_bytes(&flipped);
+        }
+    }
+    let pem = common::fixture("es256-sec1.pem");
+    for len in 0..pem.len() {
+        let _ = Signer::from_pem(&pem[..len]);
+        let _ = PublicKey::from_pem(&pem[..len]);
+    }
+    let signer = common::load("ed25519-pkcs8.pem").unwrap();
+    let token = signer
+        .sign(&Claims::new(
+            "https://i.example",
+            "u",
+            "https://kc/realms/r",
+        ))
+        .unwrap();
+    for len in 0..token.len() {
+        assert!(verify(&token[..len], &signer.public_key()).is_err());
+        let _ = jwtgrant_signer::decode_unverified(&token[..len]);
     }
 }
