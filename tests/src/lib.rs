@@ -1,1 +1,263 @@
-//! Shared fixtures for the end-to-end suite (real Keycloak, real HTTP).
+//! Shared fixtures for the end-to-end suite: a real Keycloak over real HTTP.
+//!
+//! `cargo xtask e2e` starts (or reuses) Keycloak and runs this package with
+//! `KEYCLOAK_URL`, `KEYCLOAK_ADMIN_USER` and `KEYCLOAK_ADMIN_PASSWORD` set. Without them
+//! every test fails with a message saying how to run it: the suite never skips.
+//!
+//! Each test provisions its own realm (named after the test, deleted on drop), so tests
+//! run in parallel without seeing each other's identity providers, clients or `jti`s.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test fixtures: a panic is a failed test with its message"
+)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use jwtgrant_exchange::admin::{
+    AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, Secret, UserSpec,
+};
+use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
+use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified, keycloak_audience};
+use serde_json::Value;
+
+/// The seed's identity provider alias.
+pub const IDP_ALIAS: &str = "jwt-authorization-grant";
+/// The seed's issuer (the Node.js app).
+pub const ISSUER: &str = "http://localhost:3000";
+/// The seed's confidential client.
+pub const CLIENT_ID: &str = "custom-client";
+/// The seed's external user id (the assertion's `sub`).
+pub const SUB: &str = "nodejsuser-1234";
+/// The Keycloak user it is linked to.
+pub const USERNAME: &str = "nodejsuser";
+
+/// The server under test, from the environment `cargo xtask e2e` sets.
+#[derive(Debug, Clone)]
+pub struct Keycloak {
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    user: String,
+    password: Secret,
+}
+
+impl Keycloak {
+    /// Reads `KEYCLOAK_URL`, `KEYCLOAK_ADMIN_USER` (default `admin`) and
+    /// `KEYCLOAK_ADMIN_PASSWORD`; panics with instructions when they are missing.
+    pub fn from_env() -> Keycloak {
+        let url = std::env::var("KEYCLOAK_URL").unwrap_or_default();
+        let password = std::env::var("KEYCLOAK_ADMIN_PASSWORD").unwrap_or_default();
+        assert!(
+            !url.is_empty() && !password.is_empty(),
+            "the end-to-end suite needs a real Keycloak: run it with `cargo xtask e2e` \
+             (which starts one), or set KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and \
+             KEYCLOAK_ADMIN_PASSWORD for an existing server"
+        );
+        Keycloak {
+            url: url.trim_end_matches('/').to_owned(),
+            user: std::env::var("KEYCLOAK_ADMIN_USER").unwrap_or_else(|_| "admin".into()),
+            password: Secret::new(password),
+        }
+    }
+
+    /// A fresh admin session (password grant on `master`).
+    pub fn admin(&self) -> AdminSession {
+        AdminSession::password(&self.url, &self.user, self.password.secret())
+            .unwrap_or_else(|e| panic!("cannot log in to Keycloak at {}: {e}", self.url))
+    }
+}
+
+/// A signing key made for one test.
+pub fn key(alg: Algorithm) -> Signer {
+    let pem = jwtgrant_signer::generate_private_key_pem(alg, None).expect("key generation");
+    Signer::from_pem(pem.as_bytes())
+        .expect("generated key parses")
+        .with_algorithm(alg)
+        .expect("algorithm fits the generated key")
+}
+
+/// A realm provisioned like the seed: the JWT Authorization Grant identity provider with a
+/// static public key, a confidential client allowed to use it, and a user linked to `sub`.
+/// Dropping it deletes the realm.
+#[derive(Debug)]
+pub struct Seeded {
+    /// The server.
+    pub kc: Keycloak,
+    /// The admin session that provisioned the realm (reusable by the test).
+    pub admin: AdminSession,
+    /// The realm's name (unique per test).
+    pub realm: String,
+    /// The key whose public half the identity provider holds.
+    pub signer: Signer,
+    /// The client's secret.
+    pub secret: Secret,
+}
+
+static REALMS: AtomicU32 = AtomicU32::new(0);
+
+/// A unique realm name for `label`.
+pub fn realm_name(label: &str) -> String {
+    let n = REALMS.fetch_add(1, Ordering::Relaxed);
+    format!("e2e-{label}-{}-{n}", std::process::id())
+}
+
+impl Seeded {
+    /// Provisions a fresh realm for `label`, the IdP holding `signer`'s SPKI PEM.
+    pub fn new(label: &str, signer: Signer) -> Seeded {
+        Seeded::with_idp(label, signer, |idp| idp)
+    }
+
+    /// Like [`Seeded::new`], letting the test adjust the identity provider first.
+    pub fn with_idp(label: &str, signer: Signer, adjust: impl FnOnce(JwtIdp) -> JwtIdp) -> Seeded {
+        let kc = Keycloak::from_env();
+        let admin = kc.admin();
+        let realm = realm_name(label);
+        admin.ensure_realm(&realm).expect("create realm");
+        let idp = adjust(JwtIdp::new(
+            IDP_ALIAS,
+            ISSUER,
+            IdpKey::Static {
+                public_key: signer.public_key_pem(),
+                key_id: None,
+            },
+        ));
+        admin.ensure_jwt_idp(&realm, &idp).expect("create IdP");
+        let client = admin
+            .ensure_client(
+                &realm,
+                &JwtClient::new(CLIENT_ID, ClientAuth::Secret(None), [IDP_ALIAS]),
+            )
+            .expect("create client");
+        let secret = client.secret.expect("secret client has a secret");
+        link_user(&admin, &realm, USERNAME, SUB);
+        Seeded {
+            kc,
+            admin,
+            realm,
+            signer,
+            secret,
+        }
+    }
+
+    /// `{base}/realms/{realm}`: the audience and the access token's issuer.
+    pub fn realm_url(&self) -> String {
+        keycloak_audience(&self.kc.url, &self.realm)
+    }
+
+    /// The seed's claims: `iss` = the IdP's issuer, `sub` = the linked id, `aud` = the realm.
+    pub fn claims(&self) -> Claims {
+        Claims::new(ISSUER, SUB, self.realm_url())
+    }
+
+    /// An [`Exchange`] for this realm authenticating the seed's client by `client_secret_post`.
+    pub fn exchange(&self) -> Exchange {
+        Exchange::keycloak(&self.kc.url, &self.realm)
+            .expect("token endpoint")
+            .client_secret_post(CLIENT_ID, self.secret.secret())
+    }
+
+    /// Signs the seed's claims and exchanges them once.
+    pub fn grant(&self) -> Result<TokenResponse, ExchangeError> {
+        let assertion = self.signer.sign(&self.claims()).expect("sign");
+        self.exchange().exchange(&assertion)
+    }
+
+    /// Adds another confidential client to the realm.
+    pub fn add_client(&self, client: &JwtClient) -> Option<Secret> {
+        self.admin
+            .ensure_client(&self.realm, client)
+            .expect("create client")
+            .secret
+    }
+}
+
+impl Drop for Seeded {
+    fn drop(&mut self) {
+        // Best effort: a leftover realm only costs disk in the dev server's H2 database.
+        let _ = self.admin.delete_realm(&self.realm);
+    }
+}
+
+/// Creates `username` in `realm` and links it to `sub` at the seed's identity provider.
+pub fn link_user(admin: &AdminSession, realm: &str, username: &str, sub: &str) {
+    let user = admin
+        .ensure_user(
+            realm,
+            username,
+            &UserSpec::new()
+                .email(format!("{username}@example.com"))
+                .name("Node", "User"),
+        )
+        .expect("create user");
+    admin
+        .ensure_idp_link(realm, &user.id, IDP_ALIAS, sub, username)
+        .expect("link user");
+}
+
+/// The claims of an access token (decoded; Keycloak's signature is checked separately
+/// where a test needs it).
+pub fn access_claims(token: &TokenResponse) -> Value {
+    decode_unverified(token.access_token.secret())
+        .expect("access token is a JWT")
+        .claims()
+        .clone()
+}
+
+/// Asserts that `result` is Keycloak's rejection with exactly this `error` and
+/// `error_description`, and that jwtgrant attached a hint; returns the rejection.
+#[track_caller]
+pub fn assert_rejected(
+    result: Result<TokenResponse, ExchangeError>,
+    status: u16,
+    error: &str,
+    description: &str,
+) -> Rejection {
+    let err = match result {
+        Ok(_) => panic!("expected Keycloak to reject with {error}: {description}, got a token"),
+        Err(err) => err,
+    };
+    let Some(rejection) = err.rejection() else {
+        panic!("expected a rejection ({error}: {description}), got: {err:#}");
+    };
+    assert_eq!(rejection.status, status, "status of {err}");
+    assert_eq!(rejection.error, error, "error of {err}");
+    assert_eq!(
+        rejection.error_description.as_deref(),
+        Some(description),
+        "error_description of {err}"
+    );
+    assert!(
+        rejection.hint().is_some(),
+        "no hint for {error}: {description}"
+    );
+    rejection.clone()
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes (for caches Keycloak refreshes on
+/// its own schedule, such as an identity provider's JWKS).
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// GETs `url` and parses the body as JSON (for public endpoints such as a realm's certs).
+pub fn get_json(url: &str) -> Value {
+    let body = ureq::get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .body_mut()
+        .read_to_string()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
