@@ -83,7 +83,9 @@ fn times(claims: &Value, now: i64) -> Vec<String> {
         };
         let rel = if name == "exp" && t <= now {
             format!("expired {} ago", span(now - t))
-        } else if t >= now {
+        } else if t == now {
+            "now".to_owned()
+        } else if t > now {
             format!("in {}", span(t - now))
         } else {
             format!("{} ago", span(now - t))
