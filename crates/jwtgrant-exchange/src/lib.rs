@@ -75,6 +75,7 @@
 )]
 
 pub mod admin;
+pub mod doctor;
 
 mod client;
 mod endpoint;
