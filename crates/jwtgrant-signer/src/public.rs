@@ -51,8 +51,12 @@ impl PublicKey {
                 }
             }
         }
-        Err(SignError::UnknownPemLabel {
-            label: first_unknown.unwrap_or_default(),
+        Err(match first_unknown {
+            Some(label) => SignError::UnknownPemLabel { label },
+            // Only blocks we skip, such as `EC PARAMETERS`.
+            None => SignError::NotPem {
+                looks_like_der: false,
+            },
         })
     }
 
