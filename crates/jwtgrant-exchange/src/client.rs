@@ -440,14 +440,7 @@ impl Exchange {
         max: u32,
     ) -> Result<TokenResponse, ExchangeError> {
         let url = self.endpoint.as_str();
-        let client_assertion: String;
-        let auth = match &self.auth {
-            ClientAuth::Anonymous => AuthForm::Anonymous,
-            ClientAuth::None { client_id } => AuthForm::None { client_id },
-            ClientAuth::SecretPost { client_id, secret } => {
-                AuthForm::SecretPost { client_id, secret }
-            }
-            ClientAuth::SecretBasic { .. } => AuthForm::SecretBasic,
+        let client_assertion = match &self.auth {
             ClientAuth::PrivateKeyJwt { client_id, signer } => {
                 // Not `Claims`: those are for the grant's assertion and require an http(s)
                 // `iss`, while a client assertion's `iss` is the client id.
@@ -458,17 +451,40 @@ impl Exchange {
                     CLIENT_ASSERTION_LIFETIME,
                     &uuid::Uuid::new_v4().to_string(),
                 );
-                client_assertion = signer
+                let signed = signer
                     .sign_jws(signer.header_json().as_bytes(), payload.as_bytes())
                     .map_err(|e| ExchangeError::ClientAssertion {
                         source: Arc::new(e),
                     })?;
+                Some(signed)
+            }
+            _ => None,
+        };
+        let (auth, secret) = match &self.auth {
+            ClientAuth::Anonymous => (AuthForm::Anonymous, ""),
+            ClientAuth::None { client_id } => (AuthForm::None { client_id }, ""),
+            ClientAuth::SecretPost { client_id, secret } => {
+                (AuthForm::SecretPost { client_id, secret }, secret.secret())
+            }
+            ClientAuth::SecretBasic { secret, .. } => (AuthForm::SecretBasic, secret.secret()),
+            ClientAuth::PrivateKeyJwt { client_id, .. } => (
                 AuthForm::PrivateKeyJwt {
                     client_id,
-                    client_assertion: &client_assertion,
-                }
-            }
+                    client_assertion: client_assertion.as_deref().unwrap_or_default(),
+                },
+                "",
+            ),
         };
+        // What a misbehaving server might echo back into an error message.
+        // (A form body echoed back carries the secret form-urlencoded.)
+        let encoded_secret: String =
+            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let echoed = [
+            secret,
+            encoded_secret.as_str(),
+            assertion,
+            client_assertion.as_deref().unwrap_or_default(),
+        ];
         let body = form::token_form(assertion, self.scope.as_deref(), auth, &self.extra);
         let mut request = self
             .agent()
@@ -506,7 +522,18 @@ impl Exchange {
                     retry_after: retry_after.as_deref(),
                     body: &body,
                 };
-                Ok((status, response::interpret(url, raw, sent_at)))
+                // A token is read from the body as sent; an error is described from a body
+                // with anything we sent scrubbed out, before any of it is cut into a snippet
+                // (never scrub a success: a short test secret could occur inside a token).
+                let outcome = response::interpret(url, raw, sent_at).or_else(|_| {
+                    let scrubbed = response::scrub_body(&body, &echoed);
+                    let raw = Raw {
+                        body: &scrubbed,
+                        ..raw
+                    };
+                    response::interpret(url, raw, sent_at).map_err(|e| response::scrub(e, &echoed))
+                });
+                Ok((status, outcome))
             });
         let ms = started.elapsed().as_millis();
         match result {

@@ -234,6 +234,54 @@ fn seconds(v: &Value) -> Option<u64> {
     }
 }
 
+/// Removes `secrets` (the client secret, the assertion) from the server-supplied text of an
+/// error, in case a proxy or a server echoes the request back. Empty strings are ignored.
+pub(crate) fn scrub(err: ExchangeError, secrets: &[&str]) -> ExchangeError {
+    let clean = |text: &mut String| {
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if text.contains(secret) {
+                *text = text.replace(secret, "[redacted]");
+            }
+        }
+    };
+    let mut err = err;
+    match &mut err {
+        ExchangeError::UnexpectedStatus { snippet, .. }
+        | ExchangeError::NotJson { snippet, .. } => clean(snippet),
+        ExchangeError::Rejected(r) => {
+            clean(&mut r.error);
+            if let Some(d) = &mut r.error_description {
+                clean(d);
+            }
+            if let Some(u) = &mut r.error_uri {
+                clean(u);
+            }
+        }
+        ExchangeError::Redirected {
+            location: Some(l), ..
+        } => clean(l),
+        _ => {}
+    }
+    err
+}
+
+/// The body with every occurrence of `secrets` replaced by `[redacted]`, before anything of it
+/// can reach an error message (scrubbing after the snippet is cut could miss a cut secret).
+/// Borrowed unchanged in the usual case where no secret occurs.
+pub(crate) fn scrub_body<'a>(body: &'a [u8], secrets: &[&str]) -> std::borrow::Cow<'a, [u8]> {
+    let found = |secret: &&&str| {
+        !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret.as_bytes())
+    };
+    if !secrets.iter().any(|s| found(&s)) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(secret, "[redacted]");
+    }
+    std::borrow::Cow::Owned(text.into_bytes())
+}
+
 /// `Retry-After` in delta-seconds. The HTTP-date form is ignored (the caller's backoff applies).
 pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     value
@@ -463,6 +511,35 @@ mod tests {
             Some(Duration::from_secs(7))
         );
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn echoed_secrets_are_scrubbed() {
+        let err = interpret(
+            URL,
+            raw(403, "<p>blocked: client_secret=hunter2&assertion=h.p.s</p>"),
+            UNIX_EPOCH,
+        );
+        let err = err.err().map(|e| scrub(e, &["hunter2", "h.p.s", ""]));
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some(format!(
+                "{URL} answered HTTP 403 Forbidden: <p>blocked: client_secret=[redacted]&assertion=[redacted]</p>"
+            ))
+        );
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_from_the_body_before_the_cut() {
+        let secret = "hunter2-hunter2";
+        let body = format!("{}{secret}", "x".repeat(SNIPPET_CHARS - 5));
+        let scrubbed = scrub_body(body.as_bytes(), &[secret, ""]);
+        let s = snippet(&scrubbed);
+        assert!(!s.contains("hunter"), "{s}");
+        assert!(matches!(
+            scrub_body(b"clean", &[secret]),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -661,7 +661,10 @@ fn token_source_shares_one_failed_refresh_with_all_waiters() {
         }
     }
     assert_eq!(errors, 64);
-    eprintln!("single-flight failure: {} requests for 64 threads", stub.count());
+    eprintln!(
+        "single-flight failure: {} requests for 64 threads",
+        stub.count()
+    );
     // One refresh for the threads that piled up; a straggler that arrived after it ended
     // may start one more, never one per thread.
     assert!(stub.count() <= 3, "{} requests", stub.count());
@@ -896,4 +899,33 @@ fn bad_ca_bundle_is_a_config_error() {
         err.to_string(),
         "cannot use the CA bundle: no '-----BEGIN CERTIFICATE-----' block found"
     );
+}
+
+#[test]
+fn a_server_echoing_the_request_cannot_leak_the_secret_into_errors() {
+    let stub = Stub::start(|req, _| {
+        Reply::Send(
+            403,
+            vec![("Content-Type", "text/html".into())],
+            format!("<p>Request blocked: {}</p>", req.body).into_bytes(),
+        )
+    });
+    let assertion = fake_assertion().expect("assertion");
+    let err = exchange(&stub.url("/token"))
+        .exchange(&assertion)
+        .expect_err("403");
+    let text = format!("{err} {err:#} {err:?}");
+    assert!(!text.contains(&assertion), "{text}");
+    no_secret_in(&err);
+    assert!(text.contains("client_secret=[redacted]"), "{text}");
+
+    // A secret that form-encoding changes is scrubbed in its encoded form too.
+    let err = Exchange::new(&stub.url("/token"))
+        .expect("url")
+        .client_secret_post("custom-client", "p@ss w/rd")
+        .exchange(&assertion)
+        .expect_err("403");
+    let text = format!("{err:?}");
+    assert!(!text.contains("p%40ss+w%2Frd"), "{text}");
+    assert!(text.contains("client_secret=[redacted]"), "{text}");
 }
