@@ -1,9 +1,13 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
-//! Commands: `ci`, `keycloak`. Never shipped.
+//! Commands: `demo`, `ci`, `e2e`, `keycloak`, `keygen`, `bench`. Never shipped.
 
+mod bench;
 mod ci;
+mod demo;
+mod e2e;
 mod keycloak;
+mod keygen;
 mod util;
 
 use anyhow::{Result, bail};
@@ -12,8 +16,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci        fmt --check, clippy -D warnings, tests (both crypto backends), docs -D warnings
+  demo      the seed's walkthrough on a local Keycloak: keys, realm 'acme', sign, exchange
+  ci        fmt --check, clippy -D warnings, tests (both crypto backends), docs, then e2e
+  e2e       start (or reuse) Keycloak and run the end-to-end suite in tests/ against it
   keycloak  start|stop|status a local Keycloak on 127.0.0.1 (see 'cargo xtask keycloak help')
+  keygen    [--alg ALG] [--bits N] [--out-dir DIR]: test keys, no openssl needed
+  bench     signing rates (ring, aws-lc-rs, openssl, Node) and the token cache's hit path
 ";
 
 fn main() {
@@ -33,6 +41,10 @@ fn run() -> Result<()> {
     match cmd.as_str() {
         "ci" => ci::run(&rest),
         "keycloak" => keycloak::run(&rest),
+        "demo" => demo::run(&rest),
+        "e2e" => e2e::run(&rest),
+        "keygen" => keygen::run(&rest),
+        "bench" => bench::run(&rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
