@@ -96,14 +96,19 @@ impl fmt::Display for AdminError {
                     (_, Some(m)) if m.contains("Invalid user credentials") => {
                         write!(f, " (wrong admin user name or password)")
                     }
-                    (_, Some(m)) if m.contains("invalid_client") => write!(
-                        f,
-                        " (wrong client id or secret, or the client is not confidential)"
-                    ),
-                    (_, Some(m)) if m.contains("unauthorized_client") => write!(
-                        f,
-                        " (the client may not use this grant: enable service accounts on it)"
-                    ),
+                    // Keycloak 26.7 says this for a wrong client secret as
+                    // `unauthorized_client`, for an unknown client as `invalid_client`.
+                    (_, Some(m))
+                        if m.contains("invalid_client") || m.contains("Invalid client") =>
+                    {
+                        write!(
+                            f,
+                            " (wrong client id or secret, or the client is not confidential)"
+                        )
+                    }
+                    (_, Some(m)) if m.contains("service account") => {
+                        write!(f, " (enable service accounts on the client)")
+                    }
                     (404, _) => write!(f, " (is the realm right, and is this a Keycloak URL?)"),
                     _ => Ok(()),
                 }
@@ -237,6 +242,24 @@ mod tests {
              failed: HTTP 401: invalid_grant: Invalid user credentials (wrong admin user name or password)"
         );
         assert_eq!(e.status(), Some(401));
+        for (message, hint) in [
+            (
+                "unauthorized_client: Invalid client or Invalid client credentials",
+                "(wrong client id or secret, or the client is not confidential)",
+            ),
+            (
+                "unauthorized_client: Client not enabled to retrieve service account",
+                "(enable service accounts on the client)",
+            ),
+        ] {
+            let e = AdminError::Login {
+                token_url: "t".into(),
+                principal: "c".into(),
+                status: 401,
+                message: Some(message.into()),
+            };
+            assert!(e.to_string().ends_with(hint), "{e}");
+        }
         let e = AdminError::Rejected {
             operation: "creating realm 'acme'".into(),
             status: 403,
