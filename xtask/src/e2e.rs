@@ -1,7 +1,53 @@
-//! `cargo xtask e2e`.
+//! `cargo xtask e2e`: the end-to-end suite in `tests/` against a real Keycloak.
+//!
+//! Starts (or reuses) Keycloak, installs the Node.js packages the interop test needs,
+//! builds the `jwtgrant` binary for the CLI tests, runs the `jwtgrant-e2e` package with
+//! the server's coordinates in the environment, and stops the server if it started it.
+//! The suite fails (never skips) when Keycloak cannot be reached.
 
-use anyhow::{Result, bail};
+use std::time::Instant;
 
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("not implemented yet")
+use anyhow::{Context, Result, bail};
+
+use crate::keycloak::{self, StartOptions};
+use crate::util::{cargo, root, run as sh};
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(arg) = args.first() {
+        bail!("unexpected argument '{arg}' (usage: cargo xtask e2e)");
+    }
+    npm_ci()?;
+    sh(cargo().args(["build", "--locked", "--package", "jwtgrant-cli"]))?;
+    let t0 = Instant::now();
+    let server = keycloak::ensure_running(&StartOptions::default())?;
+    eprintln!(
+        "e2e: Keycloak ready at {} after {:.1?}",
+        server.url,
+        t0.elapsed()
+    );
+
+    let t1 = Instant::now();
+    let result = sh(cargo()
+        .args(["test", "--locked", "--package", "jwtgrant-e2e"])
+        .env("KEYCLOAK_URL", &server.url)
+        .env("KEYCLOAK_ADMIN_USER", &server.admin_user)
+        .env("KEYCLOAK_ADMIN_PASSWORD", &server.admin_password)
+        .env("JWTGRANT_BIN", root().join("target/debug/jwtgrant")));
+    eprintln!("e2e: suite finished in {:.1?}", t1.elapsed());
+    // Stop what we started even when the suite failed; report the suite's failure first.
+    let stopped = server.stop_if_started();
+    result.context("the end-to-end suite failed")?;
+    stopped
+}
+
+/// `npm ci` in `tests/node` (the seed's Node.js issuer) unless its packages are there.
+pub fn npm_ci() -> Result<()> {
+    let dir = root().join("tests/node");
+    if dir.join("node_modules/jsonwebtoken").is_dir() && dir.join("node_modules/uuid").is_dir() {
+        return Ok(());
+    }
+    sh(std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir))
+    .context("installing the Node.js packages of tests/node (Node.js and npm are prerequisites)")
 }

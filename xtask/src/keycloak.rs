@@ -81,7 +81,6 @@ impl Default for StartOptions {
 }
 
 /// A Keycloak server that answers, either started here or given by `KEYCLOAK_URL`.
-#[allow(dead_code, reason = "the demo and e2e commands read the credentials")]
 pub struct Server {
     /// Base URL without a trailing slash, e.g. `http://127.0.0.1:8080`.
     pub url: String,
@@ -104,7 +103,6 @@ impl fmt::Debug for Server {
     }
 }
 
-#[allow(dead_code, reason = "the demo and e2e commands call it")]
 impl Server {
     /// Stops the server if [`ensure_running`] started it; leaves a reused or external
     /// server alone.
