@@ -232,7 +232,7 @@ fn wrong_client_secret_is_invalid_client() {
         .client_secret_post(CLIENT_ID, "not-the-secret");
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
     let result = exchange.exchange(&assertion);
-    let err = result.as_ref().err().expect("rejected");
+    let err = result.as_ref().expect_err("rejected");
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert!(!format!("{err:#}").contains("not-the-secret"), "{err:#}");
     assert_rejected(
