@@ -39,7 +39,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "jwtgrant-e2e",
     ]))?;
     // The second crypto backend passes the same signer tests.
-    sh(cargo().args(AWS_LC_SIGNER).arg_first("test"))?;
+    sh(cargo().arg("test").args(AWS_LC_SIGNER))?;
     sh(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
@@ -53,23 +53,7 @@ const AWS_LC_SIGNER: &[&str] = &[
     "--locked",
     "--package",
     "jwtgrant-signer",
-    "--all-targets",
     "--no-default-features",
     "--features",
     "aws-lc-rs,keygen",
 ];
-
-trait ArgFirst {
-    fn arg_first(&mut self, sub: &str) -> &mut Self;
-}
-
-impl ArgFirst for std::process::Command {
-    /// Rebuilds the argument list with `sub` in front (cargo wants the subcommand first).
-    fn arg_first(&mut self, sub: &str) -> &mut Self {
-        let rest: Vec<_> = self.get_args().map(ToOwned::to_owned).collect();
-        let mut cmd = cargo();
-        cmd.arg(sub).args(rest);
-        *self = cmd;
-        self
-    }
-}

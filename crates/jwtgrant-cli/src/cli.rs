@@ -173,7 +173,7 @@ pub struct SignArgs {
     #[arg(long, env = "JWTGRANT_SUB", value_name = "SUB")]
     pub sub: Option<String>,
 
-    /// Audience (`aud`); defaults to <keycloak>/realms/<realm> when --keycloak and --realm are given.
+    /// Audience (`aud`); defaults to KEYCLOAK/realms/REALM when --keycloak and --realm are given.
     #[arg(long, env = "JWTGRANT_AUD", value_name = "AUD")]
     pub aud: Option<String>,
 
@@ -227,7 +227,7 @@ pub struct EndpointArgs {
     #[arg(long, env = "JWTGRANT_TOKEN_ENDPOINT", value_name = "URL", value_parser = parse::http_url)]
     pub token_endpoint: Option<String>,
 
-    /// Issuer URL to discover the token endpoint from (<URL>/.well-known/openid-configuration).
+    /// Issuer URL to discover the token endpoint from (URL/.well-known/openid-configuration).
     #[arg(long, env = "JWTGRANT_ISSUER_URL", value_name = "URL", value_parser = parse::http_url)]
     pub issuer_url: Option<String>,
 
@@ -511,7 +511,7 @@ pub struct SetupArgs {
     #[arg(long = "link", env = "JWTGRANT_LINK", value_name = "SUB=USERNAME", value_parser = parse::link)]
     pub links: Vec<(String, String)>,
 
-    /// Where to write the client secret (mode 0600); default <client-id>.secret.
+    /// Where to write the client secret (mode 0600); default CLIENT_ID.secret.
     #[arg(long, env = "JWTGRANT_SECRET_OUT", value_name = "FILE")]
     pub secret_out: Option<PathBuf>,
 
