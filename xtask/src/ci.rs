@@ -27,9 +27,9 @@ pub fn run(args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     sh(cargo()
+        .arg("clippy")
         .args(AWS_LC_SIGNER)
-        .args(["--", "-D", "warnings"])
-        .arg_first("clippy"))?;
+        .args(["--all-targets", "--", "-D", "warnings"]))?;
     // The end-to-end package needs a running Keycloak: it runs last, under `e2e`.
     sh(cargo().args([
         "test",
