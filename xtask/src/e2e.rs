@@ -10,12 +10,19 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::keycloak::{self, StartOptions};
-use crate::util::{cargo, root, run as sh};
+use crate::util::{Tally, cargo, root, run as sh, run_tests};
 
 pub fn run(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
         bail!("unexpected argument '{arg}' (usage: cargo xtask e2e)");
     }
+    let tally = run_suite()?;
+    println!("e2e: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+/// Runs the suite and returns its test counts.
+pub fn run_suite() -> Result<Tally> {
     npm_ci()?;
     sh(cargo().args(["build", "--locked", "--package", "jwtgrant-cli"]))?;
     let t0 = Instant::now();
@@ -27,17 +34,24 @@ pub fn run(args: &[String]) -> Result<()> {
     );
 
     let t1 = Instant::now();
-    let result = sh(cargo()
-        .args(["test", "--locked", "--package", "jwtgrant-e2e"])
-        .env("KEYCLOAK_URL", &server.url)
-        .env("KEYCLOAK_ADMIN_USER", &server.admin_user)
-        .env("KEYCLOAK_ADMIN_PASSWORD", &server.admin_password)
-        .env("JWTGRANT_BIN", root().join("target/debug/jwtgrant")));
+    let result = run_tests(
+        cargo()
+            .args(["test", "--locked", "--package", "jwtgrant-e2e"])
+            .env("KEYCLOAK_URL", &server.url)
+            .env("KEYCLOAK_ADMIN_USER", &server.admin_user)
+            .env("KEYCLOAK_ADMIN_PASSWORD", &server.admin_password)
+            .env("JWTGRANT_BIN", root().join("target/debug/jwtgrant")),
+    );
     eprintln!("e2e: suite finished in {:.1?}", t1.elapsed());
     // Stop what we started even when the suite failed; report the suite's failure first.
     let stopped = server.stop_if_started();
-    result.context("the end-to-end suite failed")?;
-    stopped
+    let tally = result.context("the end-to-end suite failed")?;
+    stopped?;
+    eprintln!(
+        "e2e: {} passed, {} failed against Keycloak",
+        tally.passed, tally.failed
+    );
+    Ok(tally)
 }
 
 /// `npm ci` in `tests/node` (the seed's Node.js issuer) unless its packages are there.
