@@ -538,10 +538,13 @@ impl Exchange {
         let ms = started.elapsed().as_millis();
         match result {
             Ok((status, Ok(token))) => {
+                let lifetime = token.expires_in.map_or_else(
+                    || "no expires_in".to_owned(),
+                    |s| format!("expires in {s} s"),
+                );
                 log::info!(
-                    "{url} issued a {} token (HTTP {status}, expires_in {:?}, {ms} ms, attempt {attempt}/{max})",
+                    "{url} issued a {} token (HTTP {status}, {lifetime}, {ms} ms, attempt {attempt}/{max})",
                     token.token_type,
-                    token.expires_in
                 );
                 Ok(token)
             }

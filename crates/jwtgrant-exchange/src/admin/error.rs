@@ -131,8 +131,10 @@ impl fmt::Display for AdminError {
                     _ => Ok(()),
                 }
             }
-            AdminError::Transport { operation, source } => {
-                write!(f, "{operation}: no answer from keycloak: {source}")
+            // The transport error is the source; printing it here too would repeat it in
+            // every cause chain.
+            AdminError::Transport { operation, .. } => {
+                write!(f, "{operation}: no answer from keycloak")
             }
             AdminError::InvalidResponse { operation, detail } => {
                 write!(f, "{operation}: unexpected answer from keycloak: {detail}")
