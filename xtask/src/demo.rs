@@ -10,8 +10,6 @@
 //! The server is left running so that line works; `cargo xtask keycloak stop` ends it.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -87,7 +85,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .secret
         .context("Keycloak returned no secret for the confidential client")?;
     let secret_file = dir.join("client-secret");
-    write_secret(&secret_file, secret.secret())?;
+    keygen::write_private(&secret_file, secret.secret().as_bytes())?;
     println!("   client secret written to {} (0600)", rel(&secret_file));
     let user = admin.ensure_user(
         REALM,
@@ -170,16 +168,4 @@ fn rel(path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
-}
-
-fn write_secret(path: &Path, secret: &str) -> Result<()> {
-    let _ = fs::remove_file(path);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(secret.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }

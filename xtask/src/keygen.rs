@@ -70,7 +70,9 @@ pub fn write_keys(
     Ok((private, public))
 }
 
-fn write_private(path: &Path, pem: &[u8]) -> Result<()> {
+/// Writes a secret (a private key, a client secret) to a file created with mode 0600, so it
+/// is never readable by others, not even for a moment; replaces an existing file.
+pub fn write_private(path: &Path, pem: &[u8]) -> Result<()> {
     let _ = fs::remove_file(path);
     let mut file = fs::OpenOptions::new()
         .write(true)
