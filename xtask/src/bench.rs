@@ -1,7 +1,754 @@
-//! `cargo xtask bench`.
+//! `cargo xtask bench [--seconds S] [--no-build]`: signing rates and the token cache's hit path,
+//! as ratios measured in one run on this machine.
+//!
+//! What runs, in order:
+//! 1. Release builds of two cargo examples: `bench_sign` twice (ring in `target/bench-ring`,
+//!    aws-lc-rs in `target/bench-awslc`: separate target dirs, so the two feature sets never
+//!    overwrite each other's binary) and `bench_token_source` (ring).
+//! 2. `bench_sign` on each backend: RS256 (2048-bit key), ES256 and EdDSA, sign and verify.
+//! 3. `openssl speed -seconds S rsa2048`, the RS256 reference; skipped when openssl is missing.
+//! 4. The seed's Node issuer, `node tests/node/issue.js --bench N` (after `npm ci` when
+//!    `node_modules` is missing), N picked for about S seconds; skipped when node is missing.
+//! 5. `bench_token_source`: `TokenSource::token()` hits on 1 and N threads against one
+//!    exchange with a loopback stub token endpoint.
+//!
+//! The table goes to stdout and, as markdown, to `target/bench/report.md`. Nothing here
+//! asserts on time: the numbers are for reading, and `docs/benchmarks.md` says how.
 
-use anyhow::{Result, bail};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("not implemented yet")
+use anyhow::{Context, Result, bail};
+
+use crate::util::{cargo, root, run as run_cmd};
+
+const USAGE: &str = "usage: cargo xtask bench [--seconds S] [--no-build]";
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut seconds = 3.0f64;
+    let mut build = true;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                let v = it
+                    .next()
+                    .with_context(|| format!("--seconds needs a value ({USAGE})"))?;
+                seconds = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                    .with_context(|| format!("--seconds '{v}' is not a positive number"))?;
+            }
+            "--no-build" => build = false,
+            "help" | "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => bail!("unknown argument '{other}' ({USAGE})"),
+        }
+    }
+
+    let root = root();
+    let ring_dir = root.join("target/bench-ring");
+    let awslc_dir = root.join("target/bench-awslc");
+    if build {
+        build_examples(&ring_dir, &awslc_dir)?;
+    }
+    let machine = Machine::probe();
+    let started = Instant::now();
+    let secs = format!("{seconds}");
+
+    eprintln!("bench: signing with ring ({seconds} s per row, 6 rows)");
+    let ring = run_example(
+        &ring_dir.join("release/examples/bench_sign"),
+        &["--seconds", &secs],
+    )?;
+    expect_backend(&ring, "ring")?;
+    eprintln!("bench: signing with aws-lc-rs ({seconds} s per row, 6 rows)");
+    let awslc = run_example(
+        &awslc_dir.join("release/examples/bench_sign"),
+        &["--seconds", &secs],
+    )?;
+    expect_backend(&awslc, "aws-lc-rs")?;
+    eprintln!("bench: openssl speed rsa2048");
+    let openssl = openssl_speed(seconds);
+    eprintln!("bench: the seed's Node issuer");
+    let node = node_issuer(&root, seconds);
+    eprintln!("bench: TokenSource hit path against a loopback stub");
+    let source = run_example(
+        &ring_dir.join("release/examples/bench_token_source"),
+        &["--seconds", &secs],
+    )?;
+    let elapsed = started.elapsed();
+
+    let rows = rows(&ring, &awslc, &openssl, &node, &source);
+    let loadavg_after = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    print!("{}", text_table(&rows));
+    let report = markdown(
+        &machine,
+        &rows,
+        seconds,
+        elapsed.as_secs_f64(),
+        &loadavg_after,
+    );
+    let out = root.join("target/bench/report.md");
+    fs::create_dir_all(out.parent().unwrap_or(&root))?;
+    fs::write(&out, report).with_context(|| format!("cannot write '{}'", out.display()))?;
+    eprintln!(
+        "bench: done in {:.0} s (after the builds); wrote {}",
+        elapsed.as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
+    let target = |dir: &Path| dir.to_string_lossy().into_owned();
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "jwtgrant-signer",
+        "--example",
+        "bench_sign",
+        "--target-dir",
+        &target(ring_dir),
+    ]))?;
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "jwtgrant-signer",
+        "--example",
+        "bench_sign",
+        "--no-default-features",
+        "--features",
+        "aws-lc-rs,keygen",
+        "--target-dir",
+        &target(awslc_dir),
+    ]))?;
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "jwtgrant-exchange",
+        "--example",
+        "bench_token_source",
+        "--target-dir",
+        &target(ring_dir),
+    ]))
+}
+
+/// Results of one bench program: key -> (value, unit).
+type Results = BTreeMap<String, (String, String)>;
+
+fn run_example(program: &Path, args: &[&str]) -> Result<Results> {
+    if !program.exists() {
+        bail!(
+            "'{}' is missing (run 'cargo xtask bench' without --no-build)",
+            program.display()
+        );
+    }
+    let out = Command::new(program)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start '{}'", program.display()))?;
+    if !out.status.success() {
+        bail!("'{}' failed ({})", program.display(), out.status);
+    }
+    let mut results = Results::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut parts = line.split('\t');
+        if let (Some(key), Some(value), Some(unit)) = (parts.next(), parts.next(), parts.next()) {
+            results.insert(key.to_owned(), (value.to_owned(), unit.to_owned()));
+        }
+    }
+    Ok(results)
+}
+
+fn expect_backend(results: &Results, expected: &str) -> Result<()> {
+    match results.get("backend") {
+        Some((name, _)) if name == expected => Ok(()),
+        other => bail!(
+            "bench_sign built for {expected} reports backend {:?}: the feature flags of the build are wrong",
+            other.map(|(name, _)| name)
+        ),
+    }
+}
+
+fn num(results: &Results, key: &str) -> Option<f64> {
+    results.get(key)?.0.parse().ok()
+}
+
+/// A measurement that did not happen says why.
+type Measured<T> = std::result::Result<T, String>;
+
+fn not_runnable(program: &str, err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        format!("{program} not found on PATH")
+    } else {
+        format!("cannot run {program}: {err}")
+    }
+}
+
+/// The ratio cell of a row that was not measured.
+fn missing<T>(m: &Measured<T>) -> String {
+    match m {
+        Ok(_) => String::new(),
+        Err(why) => format!("missing: {why}"),
+    }
+}
+
+struct OpensslRsa {
+    sign: f64,
+    verify: f64,
+}
+
+/// `openssl speed -seconds S rsa2048`: the `rsa 2048 bits <s> <s> <sign/s> <verify/s>` line.
+fn openssl_speed(seconds: f64) -> Measured<OpensslRsa> {
+    let secs = (seconds.ceil() as u64).max(1).to_string();
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", &secs, "rsa2048"])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| not_runnable("openssl", &e))?;
+    if !out.status.success() {
+        return Err(format!("openssl speed failed ({})", out.status));
+    }
+    parse_openssl_speed(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| "no 'rsa 2048 bits' line in openssl speed output".to_owned())
+}
+
+fn parse_openssl_speed(stdout: &str) -> Option<OpensslRsa> {
+    let line = stdout.lines().find(|l| {
+        let mut words = l.split_whitespace();
+        words.next() == Some("rsa") && words.next() == Some("2048") && words.next() == Some("bits")
+    })?;
+    // The last two columns are sign/s and verify/s (newer versions may add more columns
+    // to other lines, not to this one).
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [.., sign, verify] = fields.as_slice() else {
+        return None;
+    };
+    Some(OpensslRsa {
+        sign: sign.parse().ok()?,
+        verify: verify.parse().ok()?,
+    })
+}
+
+struct NodeIssuer {
+    signs_per_sec: f64,
+    peak_rss_kib: Option<f64>,
+}
+
+/// The seed's Node issuer: a short run to size N for about `seconds`, then the measured run.
+fn node_issuer(root: &Path, seconds: f64) -> Measured<NodeIssuer> {
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .map_err(|e| not_runnable("node", &e))?;
+    let dir = root.join("tests/node");
+    if !dir.join("node_modules").is_dir() {
+        eprintln!("bench: tests/node/node_modules is missing, running npm ci");
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| not_runnable("npm", &e))?;
+        if !status.success() {
+            return Err(format!("npm ci in tests/node failed ({status})"));
+        }
+    }
+    // A preload that reports the process's peak RSS, so issue.js itself stays untouched.
+    let preload = root.join("target/bench/node-maxrss.js");
+    let preload_ok = fs::create_dir_all(root.join("target/bench")).is_ok()
+        && fs::write(
+            &preload,
+            "process.on('exit', () => process.stderr.write(\
+             'maxrss_kib ' + process.resourceUsage().maxRSS + '\\n'));\n",
+        )
+        .is_ok();
+    let key = root.join("crates/jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
+    let bench = |n: u64| -> Measured<(f64, Option<f64>)> {
+        let mut cmd = Command::new("node");
+        if preload_ok {
+            cmd.arg("--require").arg(&preload);
+        }
+        let out = cmd
+            .arg("issue.js")
+            .arg("--key")
+            .arg(&key)
+            .args(["--bench", &n.to_string(), "--alg", "RS256"])
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| not_runnable("node", &e))?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(format!(
+                "node issue.js --bench failed ({}): {}",
+                out.status,
+                stderr.lines().last().unwrap_or_default()
+            ));
+        }
+        let rate = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("signs_per_sec ")?.trim().parse().ok())
+            .ok_or("no 'signs_per_sec' line from node issue.js")?;
+        let rss = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .find_map(|l| l.strip_prefix("maxrss_kib ")?.trim().parse().ok());
+        Ok((rate, rss))
+    };
+    let (rough, _) = bench(200)?;
+    let n = ((rough * seconds) as u64).clamp(200, 10_000_000);
+    let (signs_per_sec, peak_rss_kib) = bench(n)?;
+    Ok(NodeIssuer {
+        signs_per_sec,
+        peak_rss_kib,
+    })
+}
+
+struct Row {
+    section: &'static str,
+    name: String,
+    /// `None`: not measured; `ratio` then says why.
+    value: Option<f64>,
+    unit: &'static str,
+    ratio: String,
+}
+
+fn row(
+    section: &'static str,
+    name: &str,
+    value: Option<f64>,
+    unit: &'static str,
+    ratio: String,
+) -> Row {
+    Row {
+        section,
+        name: name.to_owned(),
+        value,
+        unit,
+        ratio,
+    }
+}
+
+/// `a / b` as "1.23× what", or an empty string when either side is missing.
+fn times(a: Option<f64>, b: Option<f64>, what: &str) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}× {what}", a / b),
+        _ => String::new(),
+    }
+}
+
+fn join(parts: &[String]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rows(
+    ring: &Results,
+    awslc: &Results,
+    openssl: &Measured<OpensslRsa>,
+    node: &Measured<NodeIssuer>,
+    source: &Results,
+) -> Vec<Row> {
+    const SIGN: &str = "RS256 signing, 2048-bit key";
+    const OTHER: &str = "ES256, EdDSA and verification";
+    const CACHE: &str = "TokenSource (loopback stub token endpoint)";
+    const MEMORY: &str = "Peak RSS (VmHWM) of each bench process";
+    let mut rows = Vec::new();
+
+    let ossl_sign = openssl.as_ref().ok().map(|o| o.sign);
+    let ossl_verify = openssl.as_ref().ok().map(|o| o.verify);
+
+    let r = num(ring, "sign.RS256");
+    let a = num(awslc, "sign.RS256");
+    rows.push(row(
+        SIGN,
+        "jwtgrant sign, ring",
+        r,
+        "signs/s",
+        times(r, ossl_sign, "openssl"),
+    ));
+    rows.push(row(
+        SIGN,
+        "jwtgrant sign, aws-lc-rs",
+        a,
+        "signs/s",
+        join(&[times(a, ossl_sign, "openssl"), times(a, r, "ring")]),
+    ));
+    rows.push(row(
+        SIGN,
+        "openssl speed rsa2048, sign",
+        ossl_sign,
+        "signs/s",
+        if ossl_sign.is_some() {
+            "1.00 (baseline)".into()
+        } else {
+            missing(openssl)
+        },
+    ));
+    let node_rate = node.as_ref().ok().map(|n| n.signs_per_sec);
+    rows.push(row(
+        SIGN,
+        "seed's Node issuer (jsonwebtoken)",
+        node_rate,
+        "signs/s",
+        match node {
+            Ok(_) => join(&[
+                times(node_rate, ossl_sign, "openssl"),
+                times(node_rate, r, "ring"),
+            ]),
+            Err(_) => missing(node),
+        },
+    ));
+
+    let r = num(ring, "verify.RS256");
+    let a = num(awslc, "verify.RS256");
+    rows.push(row(
+        OTHER,
+        "RS256 verify, ring",
+        r,
+        "verifies/s",
+        times(r, ossl_verify, "openssl"),
+    ));
+    rows.push(row(
+        OTHER,
+        "RS256 verify, aws-lc-rs",
+        a,
+        "verifies/s",
+        join(&[times(a, ossl_verify, "openssl"), times(a, r, "ring")]),
+    ));
+    rows.push(row(
+        OTHER,
+        "openssl speed rsa2048, verify",
+        ossl_verify,
+        "verifies/s",
+        if ossl_verify.is_some() {
+            "1.00 (baseline)".into()
+        } else {
+            missing(openssl)
+        },
+    ));
+    for (op, unit) in [("sign", "signs/s"), ("verify", "verifies/s")] {
+        for alg in ["ES256", "EdDSA"] {
+            let key = format!("{op}.{alg}");
+            let r = num(ring, &key);
+            let a = num(awslc, &key);
+            rows.push(row(
+                OTHER,
+                &format!("{alg} {op}, ring"),
+                r,
+                unit,
+                "baseline".into(),
+            ));
+            rows.push(row(
+                OTHER,
+                &format!("{alg} {op}, aws-lc-rs"),
+                a,
+                unit,
+                times(a, r, "ring"),
+            ));
+        }
+    }
+
+    let exchange = num(source, "exchange_stub");
+    let miss = num(source, "miss_stub");
+    let hit1 = num(source, "hit_1");
+    let hitn = num(source, "hit_n");
+    let threads = num(source, "threads").unwrap_or(2.0);
+    let exchange_ns = exchange.map(|us| us * 1000.0);
+    rows.push(row(
+        CACHE,
+        "exchange() round trip, pre-signed assertion",
+        exchange,
+        "µs",
+        "baseline".into(),
+    ));
+    rows.push(row(
+        CACHE,
+        "token() miss: sign RS256 (ring) + exchange",
+        miss,
+        "µs",
+        times(miss, exchange, "exchange"),
+    ));
+    rows.push(row(
+        CACHE,
+        "token() hit, 1 thread",
+        hit1,
+        "ns/call",
+        match (exchange_ns, hit1) {
+            (Some(e), Some(h)) if h > 0.0 => format!("exchange costs {} hits", group(e / h)),
+            _ => String::new(),
+        },
+    ));
+    rows.push(row(
+        CACHE,
+        &format!("token() hit, {threads:.0} threads, per call"),
+        hitn,
+        "ns/call",
+        times(hitn, hit1, "1 thread"),
+    ));
+    let t1 = num(source, "hit_1_total");
+    let tn = num(source, "hit_n_total");
+    rows.push(row(
+        CACHE,
+        "token() hit, 1 thread, throughput",
+        t1,
+        "calls/s",
+        "baseline".into(),
+    ));
+    rows.push(row(
+        CACHE,
+        &format!("token() hit, {threads:.0} threads, throughput"),
+        tn,
+        "calls/s",
+        times(tn, t1, "1 thread"),
+    ));
+    let sent = num(source, "hit_exchanges");
+    rows.push(row(
+        CACHE,
+        "exchanges sent over the whole hit-path run",
+        sent,
+        "requests",
+        match sent {
+            Some(1.0) => "ok (expected exactly 1: the first fill)".into(),
+            Some(_) => "UNEXPECTED: expected exactly 1".into(),
+            None => String::new(),
+        },
+    ));
+
+    let mib = |kib: Option<f64>| kib.map(|k| k / 1024.0);
+    let ring_rss = mib(num(ring, "peak_rss"));
+    rows.push(row(
+        MEMORY,
+        "bench_sign, ring",
+        ring_rss,
+        "MiB",
+        "baseline".into(),
+    ));
+    let a = mib(num(awslc, "peak_rss"));
+    rows.push(row(
+        MEMORY,
+        "bench_sign, aws-lc-rs",
+        a,
+        "MiB",
+        times(a, ring_rss, "ring"),
+    ));
+    let s = mib(num(source, "peak_rss"));
+    rows.push(row(
+        MEMORY,
+        "bench_token_source (ring, ureq, stub)",
+        s,
+        "MiB",
+        times(s, ring_rss, "bench_sign ring"),
+    ));
+    let n = node.as_ref().ok().and_then(|n| mib(n.peak_rss_kib));
+    rows.push(row(
+        MEMORY,
+        "seed's Node issuer (--bench)",
+        n,
+        "MiB",
+        match node {
+            Ok(_) => times(n, ring_rss, "bench_sign ring"),
+            Err(_) => missing(node),
+        },
+    ));
+    rows
+}
+
+/// `12345.6` as `12,346`.
+fn group(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn format_value(row: &Row) -> String {
+    match row.value {
+        None => "missing".into(),
+        Some(v) if v >= 1000.0 => group(v),
+        Some(v) if v == v.trunc() => format!("{v:.0}"),
+        Some(v) => format!("{v:.1}"),
+    }
+}
+
+fn text_table(rows: &[Row]) -> String {
+    let values: Vec<String> = rows.iter().map(format_value).collect();
+    let w_name = rows
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let w_value = values.iter().map(String::len).max().unwrap_or(5).max(5);
+    let w_unit = rows
+        .iter()
+        .map(|r| r.unit.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = String::new();
+    let mut section = "";
+    for (row, value) in rows.iter().zip(&values) {
+        if row.section != section {
+            section = row.section;
+            let _ = writeln!(out, "\n{section}");
+            let _ = writeln!(
+                out,
+                "  {:<w_name$}  {:>w_value$}  {:<w_unit$}  ratio",
+                "name", "value", "unit"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<w_name$}  {value:>w_value$}  {:<w_unit$}  {}",
+            row.name, row.unit, row.ratio
+        );
+    }
+    out
+}
+
+fn markdown(
+    machine: &Machine,
+    rows: &[Row],
+    seconds: f64,
+    elapsed: f64,
+    loadavg_after: &str,
+) -> String {
+    let mut out = String::from("# jwtgrant bench report\n\n");
+    let _ = writeln!(out, "- date: {}", machine.date);
+    let _ = writeln!(out, "- machine: {} ({} cores)", machine.cpu, machine.cores);
+    let _ = writeln!(out, "- {}", machine.rustc);
+    let _ = writeln!(out, "- {}", machine.openssl);
+    let _ = writeln!(out, "- {}", machine.node);
+    let _ = writeln!(
+        out,
+        "- load average before / after: {} / {}",
+        machine.loadavg,
+        loadavg_after
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let _ = writeln!(
+        out,
+        "- {seconds} s per measurement after a warm-up; bench run took {elapsed:.0} s after the builds"
+    );
+    let mut section = "";
+    for row in rows {
+        if row.section != section {
+            section = row.section;
+            let _ = writeln!(
+                out,
+                "\n## {section}\n\n| name | value | unit | ratio |\n|---|---:|---|---|"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            row.name,
+            format_value(row),
+            row.unit,
+            row.ratio
+        );
+    }
+    out
+}
+
+/// What the report header says about where it ran.
+struct Machine {
+    date: String,
+    cpu: String,
+    cores: usize,
+    rustc: String,
+    openssl: String,
+    node: String,
+    loadavg: String,
+}
+
+impl Machine {
+    fn probe() -> Machine {
+        let first_line = |program: &str, args: &[&str]| {
+            Command::new(program)
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .next()
+                        .map(str::to_owned)
+                })
+        };
+        let cpu = fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        Machine {
+            date: first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+                .unwrap_or_else(|| "unknown date".into()),
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            rustc: first_line("rustc", &["--version"]).unwrap_or_else(|| "rustc: unknown".into()),
+            openssl: first_line("openssl", &["version"])
+                .unwrap_or_else(|| "openssl: not found".into()),
+            node: first_line("node", &["--version"])
+                .map_or_else(|| "node: not found".into(), |v| format!("node {v}")),
+            loadavg: fs::read_to_string("/proc/loadavg")
+                .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_openssl_speed() {
+        let out = "                  sign    verify    sign/s verify/s\n\
+                   rsa 2048 bits 0.000265s 0.000017s   3769.0  60299.0\n";
+        let rsa = parse_openssl_speed(out).expect("the rsa line");
+        assert_eq!((rsa.sign, rsa.verify), (3769.0, 60299.0));
+        assert!(parse_openssl_speed("rsa 4096 bits 0.1s 0.1s 10.0 100.0\n").is_none());
+    }
+
+    #[test]
+    fn groups_thousands() {
+        for (v, s) in [
+            (0.4, "0"),
+            (999.0, "999"),
+            (1000.0, "1,000"),
+            (1234567.8, "1,234,568"),
+        ] {
+            assert_eq!(group(v), s);
+        }
+    }
 }
