@@ -9,20 +9,13 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::error::StdoutClosed;
 
-/// Read a file that holds a private key, refusing it when group or others can read it
-/// (unless `allow_insecure`), the way ssh refuses an identity file.
-pub fn read_private(path: &Path, allow_insecure: bool, what: &str) -> Result<Vec<u8>> {
-    let bytes = read(path, what)?;
-    check_private_permissions(path, allow_insecure, what)?;
-    Ok(bytes)
-}
-
 /// Read a file, naming it in the error.
 pub fn read(path: &Path, what: &str) -> Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("cannot read {what} '{}'", path.display()))
 }
 
-/// ssh's rule: no permission bits for group or others on a private key.
+/// ssh's rule: no permission bits for group or others on a private key (unless
+/// `allow_insecure`), the way ssh refuses an identity file.
 pub fn check_private_permissions(path: &Path, allow_insecure: bool, what: &str) -> Result<()> {
     #[cfg(unix)]
     {
@@ -185,12 +178,12 @@ mod tests {
         let p = dir.path().join("k.pem");
         fs::write(&p, "x").unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o640)).unwrap();
-        let err = read_private(&p, false, "private key").unwrap_err();
+        let err = check_private_permissions(&p, false, "private key").unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("mode 0640"), "{msg}");
         assert!(msg.contains(&format!("chmod 600 {}", p.display())), "{msg}");
-        assert!(read_private(&p, true, "private key").is_ok());
+        assert!(check_private_permissions(&p, true, "private key").is_ok());
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(read_private(&p, false, "private key").is_ok());
+        assert!(check_private_permissions(&p, false, "private key").is_ok());
     }
 }

@@ -18,14 +18,19 @@ fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // Help and version go to stdout with 0; usage errors to stderr with 2. A closed
-            // stdout while printing help is not worth reporting.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                error::USAGE
-            } else {
-                error::OK
-            });
+            // Help and version go to stdout with 0; usage errors to stderr with 2, with the
+            // same `jwtgrant: ` prefix as every other error. A closed stdout while printing
+            // help is not worth reporting.
+            if !e.use_stderr() {
+                let _ = e.print();
+                return ExitCode::from(error::OK);
+            }
+            let text = e.render().to_string();
+            eprint!(
+                "jwtgrant: {}",
+                text.strip_prefix("error: ").unwrap_or(&text)
+            );
+            return ExitCode::from(error::USAGE);
         }
     };
     logger::init(cli.verbose);

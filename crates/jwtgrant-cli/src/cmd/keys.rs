@@ -27,9 +27,12 @@ pub fn signer(
     kid_thumbprint: bool,
 ) -> Result<Signer> {
     let what = "private key";
-    let bytes = files::read_private(path, g.allow_insecure_key_permissions, what)?;
+    // Parse before the permission check: a public key or certificate passed by mistake
+    // (usually mode 0644) is better reported as what it is than as a chmod problem.
+    let bytes = files::read(path, what)?;
     let ctx = || format!("cannot read {what} '{}'", path.display());
-    let mut signer = parse_private(&bytes).with_context(ctx)?;
+    let mut signer = Signer::from_key_bytes(&bytes).with_context(ctx)?;
+    files::check_private_permissions(path, g.allow_insecure_key_permissions, what)?;
     if let Some(alg) = alg {
         signer = signer.with_algorithm(algorithm(alg)?).with_context(|| {
             format!(
@@ -44,14 +47,6 @@ pub fn signer(
         signer = signer.with_kid_thumbprint();
     }
     Ok(signer)
-}
-
-fn parse_private(bytes: &[u8]) -> Result<Signer, jwtgrant_signer::SignError> {
-    if looks_like_pem(bytes) {
-        Signer::from_pem(bytes)
-    } else {
-        Signer::from_der(bytes)
-    }
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
@@ -73,8 +68,8 @@ pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
         return Ok(k);
     }
     files::check_private_permissions(path, g.allow_insecure_key_permissions, "private key")?;
-    let signer =
-        parse_private(&bytes).with_context(|| format!("cannot read key '{}'", path.display()))?;
+    let signer = Signer::from_key_bytes(&bytes)
+        .with_context(|| format!("cannot read key '{}'", path.display()))?;
     Ok(signer.public_key())
 }
 
