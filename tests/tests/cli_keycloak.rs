@@ -389,3 +389,77 @@ fn cli_keycloak_doctor_names_the_failing_check_for_the_seeds_three_errors() {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(!r.stdout.contains("keycloak: "), "{}", r.stdout);
 }
+
+#[test]
+fn cli_keycloak_other_client_auth_methods_and_discovery() {
+    let w = World::new("auth");
+    let (private, public) = w.keygen("keys");
+    assert_eq!(w.setup(&["--public-key", &public]).code, 0);
+    let secret_file = w.path("custom-client.secret");
+
+    // client_secret_basic, with the endpoint found through OpenID discovery.
+    let issuer_url = format!("{}/realms/{}", w.url, w.realm);
+    let mut args = token_args(&private, &secret_file);
+    args.extend(["--client-auth", "basic", "--issuer-url", &issuer_url]);
+    let r = w.run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(claims_of(&r.stdout)["azp"], CLIENT);
+
+    // private_key_jwt: a client whose JWKS is what `jwtgrant jwks` prints for its key.
+    let (client_key, _) = w.keygen("client");
+    let jwks = w.run(&["jwks", "--key", &client_key]);
+    assert_eq!(jwks.code, 0, "{jwks:?}");
+    let jwks: serde_json::Value = serde_json::from_str(&jwks.stdout).unwrap();
+    let admin = AdminSession::password(&w.url, &w.admin_user, &w.admin_password).unwrap();
+    let client = jwtgrant_exchange::admin::JwtClient::new(
+        "jwt-client",
+        jwtgrant_exchange::admin::ClientAuth::PrivateKeyJwt { jwks },
+        ["jwt-authorization-grant"],
+    );
+    admin.ensure_client(&w.realm, &client).unwrap();
+    let r = w.run(&[
+        "token",
+        "--key",
+        &private,
+        "--iss",
+        ISSUER,
+        "--sub",
+        SUB,
+        "--client-id",
+        "jwt-client",
+        "--client-auth",
+        "private-key-jwt",
+        "--client-key",
+        &client_key,
+        "--json",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let response: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(response["token_type"], "Bearer");
+    let claims = claims_of(response["access_token"].as_str().unwrap());
+    assert_eq!(claims["azp"], "jwt-client");
+    assert_eq!(claims["preferred_username"], "alice");
+
+    // The same client without its key: Keycloak refuses the client, exit 3.
+    let r = w.run(&[
+        "token",
+        "--key",
+        &private,
+        "--iss",
+        ISSUER,
+        "--sub",
+        SUB,
+        "--client-id",
+        "jwt-client",
+        "--client-auth",
+        "private-key-jwt",
+        "--client-key",
+        &private,
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.starts_with("jwtgrant: token endpoint rejected"),
+        "{}",
+        r.stderr
+    );
+}
