@@ -739,19 +739,14 @@ fn token_source_reports_failure_without_a_valid_token() {
 }
 
 #[test]
-fn token_source_cached_hit_is_cheap() {
+fn token_source_serves_many_calls_from_one_exchange() {
+    // How fast a hit is belongs to `cargo xtask bench`; here only what it does.
     let stub = Stub::start(|_, _| token_json("t", 300));
     let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion);
-    source.token().expect("first");
-    let n = 100_000;
-    let started = Instant::now();
-    for _ in 0..n {
-        source.token().expect("cached");
+    assert_eq!(source.token().expect("first").secret(), "t");
+    for _ in 0..10_000 {
+        assert_eq!(source.token().expect("cached").secret(), "t");
     }
-    let per_call = started.elapsed() / n;
-    // A sanity bound only (debug build, shared machine); the real number is reported.
-    assert!(per_call < Duration::from_millis(1), "{per_call:?}");
-    eprintln!("TokenSource cached hit: {per_call:?} per call");
     assert_eq!(stub.count(), 1);
 }
 
