@@ -312,3 +312,33 @@ impl JwksEndpoint {
         self.hits.load(Ordering::SeqCst)
     }
 }
+
+/// What `jwtgrant keycloak doctor` concludes for `assertion` presented by `client_id` in the
+/// seeded realm: the `error_description` it predicts (`None`: it predicts a token).
+pub fn doctor_prediction(seeded: &Seeded, client_id: &str, assertion: &str) -> Option<String> {
+    use jwtgrant_exchange::doctor;
+    let fetched = doctor::fetch(
+        &seeded.admin,
+        &seeded.kc.url,
+        &seeded.realm,
+        client_id,
+        assertion,
+        Duration::from_secs(10),
+    )
+    .expect("doctor reads the realm");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let report = doctor::diagnose(
+        &fetched.snapshot,
+        assertion,
+        i64::try_from(now).expect("seconds fit"),
+        fetched.signature.as_ref(),
+    );
+    report.first_failure().map(|c| {
+        c.keycloak_error
+            .unwrap_or("(a check without Keycloak's message)")
+            .to_owned()
+    })
+}

@@ -6,7 +6,8 @@
 use std::time::{Duration, SystemTime};
 
 use jwtgrant_e2e::{
-    CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, USERNAME, access_claims, assert_rejected, key,
+    CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, USERNAME, access_claims, assert_rejected,
+    doctor_prediction, key,
 };
 use jwtgrant_exchange::admin::{ClientAuth, JwtClient};
 use jwtgrant_exchange::{ErrorKind, Exchange, keycloak_token_endpoint};
@@ -15,7 +16,12 @@ use jwtgrant_signer::{Algorithm, Claims, Jwks, verify_with_jwks};
 /// Signs with `alg`, exchanges, and checks the access token Keycloak issued.
 fn succeeds_with(alg: Algorithm) {
     let seeded = Seeded::new(&format!("ok-{}", alg.as_str().to_lowercase()), key(alg));
-    let token = seeded.grant().expect("Keycloak issues a token");
+    let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
+    assert_eq!(doctor_prediction(&seeded, CLIENT_ID, &assertion), None);
+    let token = seeded
+        .exchange()
+        .exchange(&assertion)
+        .expect("Keycloak issues a token");
 
     assert_eq!(token.token_type, "Bearer");
     assert!(
@@ -65,6 +71,11 @@ fn issuer_matching_no_idp_is_rejected() {
     // A trailing slash is enough: Keycloak compares issuers as exact strings.
     let claims = Claims::new(format!("{ISSUER}/"), SUB, seeded.realm_url());
     let assertion = seeded.signer.sign(&claims).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, CLIENT_ID, &assertion).as_deref(),
+        Some("No Identity Provider for provided issuer")
+    );
     let rejection = assert_rejected(
         seeded.exchange().exchange(&assertion),
         400,
@@ -82,6 +93,11 @@ fn sub_without_linked_user_is_rejected() {
     let seeded = Seeded::new("no-user", key(Algorithm::ES256));
     let claims = Claims::new(ISSUER, "someone-else", seeded.realm_url());
     let assertion = seeded.signer.sign(&claims).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, CLIENT_ID, &assertion).as_deref(),
+        Some("User not found")
+    );
     let rejection = assert_rejected(
         seeded.exchange().exchange(&assertion),
         400,
@@ -96,6 +112,11 @@ fn assertion_signed_by_another_key_is_rejected() {
     let seeded = Seeded::new("wrong-key", key(Algorithm::ES256));
     let other = key(Algorithm::ES256);
     let assertion = other.sign(&seeded.claims()).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, CLIENT_ID, &assertion).as_deref(),
+        Some("Invalid signature")
+    );
     let rejection = assert_rejected(
         seeded.exchange().exchange(&assertion),
         400,
@@ -118,6 +139,11 @@ fn expired_assertion_is_rejected() {
         .issued_at(SystemTime::now() - Duration::from_secs(120))
         .lifetime(Duration::from_secs(60));
     let assertion = seeded.signer.sign(&claims).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, CLIENT_ID, &assertion).as_deref(),
+        Some("Token is not active")
+    );
     assert_rejected(
         seeded.exchange().exchange(&assertion),
         400,
@@ -131,6 +157,11 @@ fn audience_other_than_the_realm_is_rejected() {
     let seeded = Seeded::new("bad-aud", key(Algorithm::ES256));
     let claims = Claims::new(ISSUER, SUB, format!("{}/realms/master", seeded.kc.url));
     let assertion = seeded.signer.sign(&claims).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, CLIENT_ID, &assertion).as_deref(),
+        Some("Invalid token audience")
+    );
     assert_rejected(
         seeded.exchange().exchange(&assertion),
         400,
@@ -177,6 +208,11 @@ fn assertion_older_than_the_idps_maximum_lifetime_is_rejected() {
         .issued_at(SystemTime::now() - Duration::from_secs(30))
         .lifetime(Duration::from_secs(120));
     let assertion = seeded.signer.sign(&claims).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, CLIENT_ID, &assertion).as_deref(),
+        Some("Token was issued too far in the past to be used now")
+    );
     assert_rejected(
         seeded.exchange().exchange(&assertion),
         400,
@@ -198,6 +234,11 @@ fn client_not_allowed_to_use_the_idp_is_rejected() {
         .unwrap()
         .client_secret_post("other-client", secret.secret());
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, "other-client", &assertion).as_deref(),
+        Some("Identity Provider is not allowed for the client")
+    );
     assert_rejected(
         exchange.exchange(&assertion),
         400,
@@ -216,6 +257,11 @@ fn client_without_the_grant_enabled_is_rejected() {
         .unwrap()
         .client_secret_post("no-grant-client", secret.secret());
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
+    // The doctor, reading the realm's configuration, predicts the same answer.
+    assert_eq!(
+        doctor_prediction(&seeded, "no-grant-client", &assertion).as_deref(),
+        Some("JWT Authorization Grant is not supported for the requested client")
+    );
     assert_rejected(
         exchange.exchange(&assertion),
         400,
