@@ -15,7 +15,8 @@ Exit codes:
   0  success
   1  other failure (a file, a key, a local check)
   2  usage error (a bad or missing option)
-  3  the server rejected the grant or the client (invalid_grant, invalid_client, ...)
+  3  the server rejected the grant or the client (invalid_grant, invalid_client, ...),
+     or `keycloak doctor` found a check that fails
   4  the server could not be reached or answered nonsense
 
 Secrets (client secret, admin password) are never taken as flag values: use a file,
