@@ -580,4 +580,51 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn mutated_responses_never_panic() {
+        // Deterministic xorshift: the same 3,000 mutants every run, so a failure reproduces.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let seeds: [&[u8]; 3] = [
+            br#"{"access_token":"a.b.c","token_type":"Bearer","expires_in":300,"refresh_expires_in":0,"scope":"email profile","not-before-policy":0}"#,
+            br#"{"error":"invalid_grant","error_description":"User not found","error_uri":"https://x"}"#,
+            b"<html><body>502 Bad Gateway</body></html>",
+        ];
+        // Bytes that make JSON, escapes and UTF-8 go wrong in interesting ways.
+        const INSERTS: &[u8] = b"{}[]\",:\\u0e-\xff\x00";
+        for i in 0..3_000 {
+            let mut body = seeds[i % seeds.len()].to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = usize::try_from(next() % body.len() as u64).unwrap_or(0);
+                match next() % 3 {
+                    0 => body[at] = u8::try_from(next() % 256).unwrap_or(0),
+                    1 => drop(body.drain(at..)),
+                    _ => body.insert(
+                        at,
+                        INSERTS[usize::try_from(next() % INSERTS.len() as u64).unwrap_or(0)],
+                    ),
+                }
+                if body.is_empty() {
+                    break;
+                }
+            }
+            let status = [200, 400, 401, 429, 502][i % 5];
+            let _ = interpret(
+                URL,
+                Raw {
+                    status,
+                    location: None,
+                    retry_after: None,
+                    body: &body,
+                },
+                SystemTime::now(),
+            );
+        }
+    }
 }
