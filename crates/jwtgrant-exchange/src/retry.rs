@@ -105,9 +105,12 @@ impl RetryPolicy {
 
 /// A random number in `[0, 1)` for jitter, from the OS's random source via UUID v4.
 pub(crate) fn random_jitter() -> f64 {
-    // 53 random bits give every representable f64 in [0, 1) spaced 2^-53 apart.
-    let bits = uuid::Uuid::new_v4().as_u128() as u64 >> 11;
-    bits as f64 / (1u64 << 53) as f64
+    // A v4 UUID is random except for 6 bits: the version nibble (in the upper half) and the
+    // two variant bits `10`, which are the top bits of the lower 64. Those two must be masked
+    // off, or every jitter lands in [0.5, 0.75). The 62 bits below them are random; the top
+    // 53 of those give every f64 in [0, 1) spaced 2^-53 apart.
+    let random62 = (uuid::Uuid::new_v4().as_u128() as u64) & ((1u64 << 62) - 1);
+    (random62 >> 9) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -163,6 +166,18 @@ mod tests {
             let j = random_jitter();
             assert!((0.0..1.0).contains(&j), "{j}");
         }
+    }
+
+    #[test]
+    fn jitter_covers_the_whole_unit_interval() {
+        // With uniform jitter, each quarter of [0, 1) misses 1,000 draws with probability
+        // (3/4)^1000, about 1e-125: this cannot fail by chance, only by bias.
+        let mut quarters = [0u32; 4];
+        for _ in 0..1000 {
+            let j = random_jitter();
+            quarters[((j * 4.0) as usize).min(3)] += 1;
+        }
+        assert!(quarters.iter().all(|&n| n > 0), "{quarters:?}");
     }
 
     #[test]
