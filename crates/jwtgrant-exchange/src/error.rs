@@ -91,7 +91,8 @@ pub enum ExchangeError {
         url: String,
         /// The HTTP status.
         status: u16,
-        /// The `Retry-After` header in seconds, if the server sent one.
+        /// The wait the server's `Retry-After` asks for, if it sent one: delta-seconds, or an
+        /// HTTP-date counted from when the request was sent.
         retry_after: Option<Duration>,
         /// The start of the body, whitespace collapsed, cut at 200 characters.
         snippet: String,

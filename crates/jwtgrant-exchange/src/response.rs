@@ -129,7 +129,9 @@ pub(crate) fn interpret(
         return Err(ExchangeError::UnexpectedStatus {
             url: url.to_owned(),
             status,
-            retry_after: raw.retry_after.and_then(parse_retry_after),
+            retry_after: raw
+                .retry_after
+                .and_then(|value| parse_retry_after(value, sent_at)),
             snippet: snippet(raw.body),
         });
     }
@@ -282,13 +284,94 @@ pub(crate) fn scrub_body<'a>(body: &'a [u8], secrets: &[&str]) -> std::borrow::C
     std::borrow::Cow::Owned(text.into_bytes())
 }
 
-/// `Retry-After` in delta-seconds. The HTTP-date form is ignored (the caller's backoff applies).
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    value
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| Duration::from_secs(s.min(MAX_EXPIRES_IN)))
+/// `Retry-After` (RFC 9110 section 10.2.3): delta-seconds, or an HTTP-date counted from `now`
+/// (a date already past means "retry now"). Anything else is ignored and the caller's backoff
+/// applies.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: only an overflow fails to parse, and that is "very long".
+        let secs = value.parse::<u64>().unwrap_or(MAX_EXPIRES_IN);
+        return Some(Duration::from_secs(secs.min(MAX_EXPIRES_IN)));
+    }
+    let at = UNIX_EPOCH + Duration::from_secs(parse_http_date(value)?);
+    let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+    Some(wait.min(Duration::from_secs(MAX_EXPIRES_IN)))
+}
+
+/// Seconds since the Unix epoch of an HTTP-date (RFC 9110 section 5.6.7) in any of its three
+/// forms: `Sun, 06 Nov 1994 08:49:37 GMT` (IMF-fixdate), `Sunday, 06-Nov-94 08:49:37 GMT`
+/// (RFC 850) and `Sun Nov  6 08:49:37 1994` (asctime). The weekday is not checked.
+fn parse_http_date(value: &str) -> Option<u64> {
+    let words: Vec<&str> = value.split_ascii_whitespace().collect();
+    let (day, month, year, time) = match words[..] {
+        // IMF-fixdate: "Sun," "06" "Nov" "1994" "08:49:37" "GMT"
+        [weekday, day, month, year, time, "GMT"] if weekday.ends_with(',') => {
+            (day, month, number(year, 4)?, time)
+        }
+        // RFC 850: "Sunday," "06-Nov-94" "08:49:37" "GMT"; two-digit years are 1970-2069.
+        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
+            let mut parts = date.split('-');
+            let (day, month, yy) = (parts.next()?, parts.next()?, parts.next()?);
+            if parts.next().is_some() {
+                return None;
+            }
+            let yy = number(yy, 2)?;
+            (
+                day,
+                month,
+                if yy < 70 { 2000 + yy } else { 1900 + yy },
+                time,
+            )
+        }
+        // asctime: "Sun" "Nov" "6" "08:49:37" "1994"
+        [_weekday, month, day, time, year] => (day, month, number(year, 4)?, time),
+        _ => return None,
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    let day = if day.len() == 1 {
+        number(day, 1)?
+    } else {
+        number(day, 2)?
+    };
+    let mut hms = time.split(':');
+    let (h, m, sec) = (
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+        number(hms.next()?, 2)?,
+    );
+    if hms.next().is_some()
+        || year < 1970
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
+        return None;
+    }
+    Some(days_since_epoch(year, month, day) * 86_400 + h * 3600 + m * 60 + sec)
+}
+
+/// `text` as a number of exactly `digits` ASCII digits.
+fn number(text: &str, digits: usize) -> Option<u64> {
+    (text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// Days from 1970-01-01 to the given date of the proleptic Gregorian calendar, for years from
+/// 1970 (Howard Hinnant's `days_from_civil`).
+fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
 }
 
 /// The start of a body for an error message: lossy UTF-8, control characters and runs of
@@ -510,7 +593,63 @@ mod tests {
             err.as_ref().and_then(ExchangeError::retry_after),
             Some(Duration::from_secs(7))
         );
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn retry_after_seconds_and_http_dates() {
+        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let check = |value: &str, expected: Option<u64>| {
+            assert_eq!(
+                parse_retry_after(value, now),
+                expected.map(Duration::from_secs),
+                "{value:?}"
+            );
+        };
+        check("120", Some(120));
+        check(" 0 ", Some(0));
+        check("99999999999999999999", Some(MAX_EXPIRES_IN));
+        check("Wed, 21 Oct 2015 07:28:30 GMT", Some(30));
+        check("Wed, 21 Oct 2015 08:28:00 GMT", Some(3600));
+        check("Thu, 22 Oct 2015 07:28:00 GMT", Some(86_400));
+        check("Wednesday, 21-Oct-15 07:29:00 GMT", Some(60));
+        check("Wed Oct 21 07:28:05 2015", Some(5));
+        check("Wed Oct  1 07:28:05 2015", Some(0)); // in the past: retry now
+        check("Sun, 06 Nov 1994 08:49:37 GMT", Some(0));
+        check("Sat, 29 Feb 2020 00:00:00 GMT", Some(137_521_920)); // a leap day
+        check("Fri, 01 Jan 2016 00:00:00 GMT", Some(6_193_920));
+        for bad in [
+            "",
+            "soon",
+            "-5",
+            "1.5",
+            "Wed, 21 Oct 2015 07:28:00 UTC",
+            "Wed, 21 Foo 2015 07:28:00 GMT",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "Wed, 21 Oct 2015 24:00:00 GMT",
+            "Wed, 21 Oct 2015 07:28 GMT",
+            "Wed, 21 Oct 15 07:28:00 GMT",
+            "Wed, 21 Oct 1969 07:28:00 GMT",
+            "Wed, 21 Oct 2015 07:28:00:00 GMT",
+            "Wednesday, 21-Oct-2015-x 07:28:00 GMT",
+        ] {
+            check(bad, None);
+        }
+    }
+
+    #[test]
+    fn retry_after_date_reaches_the_error() {
+        let r = Raw {
+            status: 503,
+            location: None,
+            retry_after: Some("Thu, 01 Jan 1970 00:00:10 GMT"),
+            body: b"",
+        };
+        let err = interpret(URL, r, UNIX_EPOCH).err();
+        assert_eq!(
+            err.as_ref().and_then(ExchangeError::retry_after),
+            Some(Duration::from_secs(10))
+        );
     }
 
     #[test]
