@@ -27,8 +27,8 @@ const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 /// talk to it. Build it once and call [`Exchange::exchange`] (or the retrying
 /// [`Exchange::exchange_with`]) as often as needed, from any thread.
 ///
-/// Transport: one blocking `ureq` agent per `Exchange` (clones share it and its connection
-/// pool), HTTP error statuses are read rather than raised (RFC 6749 error bodies survive),
+/// Transport: one blocking `ureq` agent per `Exchange`, and a second, proxy-free one for
+/// loopback hosts (clones share them and their connection pools), HTTP error statuses are read rather than raised (RFC 6749 error bodies survive),
 /// redirects are never followed, connect and overall timeouts default to 10 s, response bodies
 /// are capped at 1 MiB, TLS is rustls with the webpki roots (plus a PEM CA bundle and, with the
 /// `native-roots` feature, the operating system's roots, when asked).
@@ -36,6 +36,8 @@ const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 /// Environment: the only thing read from the environment is the proxy configuration,
 /// `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (and their lowercase forms) and `NO_PROXY`, when
 /// the first request is made; turn it off with [`Exchange::proxy_from_env`]`(false)`.
+/// Requests to loopback hosts never go through a proxy: a proxy is another machine, and plain
+/// http is allowed to loopback only because the traffic stays on this one.
 ///
 /// Plain `http://` is refused unless the host is loopback (`localhost`, 127.0.0.0/8, `::1`)
 /// or [`Exchange::allow_insecure_http`] is set: the client credentials and the assertion would
@@ -50,7 +52,15 @@ pub struct Exchange {
     http: HttpSettings,
     retry: RetryPolicy,
     /// Built on first use from `http`; reset by every builder method that changes `http`.
-    agent: Arc<OnceLock<Agent>>,
+    agents: Arc<Agents>,
+}
+
+/// The two agents an exchange may need, each built on first use: one that uses the proxy
+/// (if any) for remote hosts, and one that connects directly, for loopback hosts.
+#[derive(Default)]
+struct Agents {
+    proxied: OnceLock<Agent>,
+    direct: OnceLock<Agent>,
 }
 
 #[derive(Clone)]
@@ -103,6 +113,9 @@ struct HttpSettings {
     webpki_roots: bool,
     extra_roots: Vec<Certificate<'static>>,
     proxy_from_env: bool,
+    /// A fixed proxy instead of the environment's, so tests need not touch the environment.
+    #[cfg(test)]
+    proxy: Option<ureq::Proxy>,
     allow_insecure_http: bool,
 }
 
@@ -115,6 +128,8 @@ impl Default for HttpSettings {
             webpki_roots: true,
             extra_roots: Vec::new(),
             proxy_from_env: true,
+            #[cfg(test)]
+            proxy: None,
             allow_insecure_http: false,
         }
     }
@@ -134,7 +149,7 @@ impl Exchange {
             extra: Vec::new(),
             http: HttpSettings::default(),
             retry: RetryPolicy::default(),
-            agent: Arc::new(OnceLock::new()),
+            agents: Arc::default(),
         })
     }
 
@@ -176,7 +191,7 @@ impl Exchange {
         let doc_url = endpoint::parse_url(&endpoint::discovery_url(issuer_url))?;
         endpoint::check_scheme(&doc_url, self.http.allow_insecure_http)?;
         let started = Instant::now();
-        let agent = self.agent();
+        let agent = self.agent(&doc_url);
         let url = doc_url.as_str();
         log::debug!("GET {url} (OpenID discovery)");
         let mut resp = agent
@@ -340,7 +355,7 @@ impl Exchange {
 
     /// Whether to use a proxy from `ALL_PROXY` / `HTTPS_PROXY` / `HTTP_PROXY` (and lowercase
     /// forms), honouring `NO_PROXY` (default true). This is the only environment this crate
-    /// reads, when the first request is made.
+    /// reads, when the first request is made. Loopback hosts are always reached directly.
     pub fn proxy_from_env(mut self, on: bool) -> Self {
         self.http.proxy_from_env = on;
         self.reset_agent()
@@ -413,12 +428,22 @@ impl Exchange {
     }
 
     fn reset_agent(mut self) -> Self {
-        self.agent = Arc::new(OnceLock::new());
+        self.agents = Arc::default();
         self
     }
 
-    fn agent(&self) -> &Agent {
-        self.agent.get_or_init(|| build_agent(&self.http))
+    /// The agent for requests to `url`: a direct one for loopback hosts, so plain http that is
+    /// allowed because it stays on this machine never reaches a proxy, in clear text.
+    fn agent(&self, url: &Url) -> &Agent {
+        if endpoint::is_loopback(url) {
+            self.agents
+                .direct
+                .get_or_init(|| build_agent(&self.http, false))
+        } else {
+            self.agents
+                .proxied
+                .get_or_init(|| build_agent(&self.http, true))
+        }
     }
 
     /// Checks that need no network: plain http, reserved parameters.
@@ -487,7 +512,7 @@ impl Exchange {
         ];
         let body = form::token_form(assertion, self.scope.as_deref(), auth, &self.extra);
         let mut request = self
-            .agent()
+            .agent(&self.endpoint)
             .post(url)
             .header("Content-Type", "application/x-www-form-urlencoded")
             .header("Accept", "application/json");
@@ -592,7 +617,8 @@ impl fmt::Debug for Exchange {
     }
 }
 
-fn build_agent(http: &HttpSettings) -> Agent {
+/// An agent for `http`; `use_proxy` false means connect directly whatever the settings say.
+fn build_agent(http: &HttpSettings, use_proxy: bool) -> Agent {
     let roots = if http.extra_roots.is_empty() && http.webpki_roots {
         RootCerts::WebPki
     } else {
@@ -607,7 +633,11 @@ fn build_agent(http: &HttpSettings) -> Agent {
         certs.extend(http.extra_roots.iter().cloned());
         RootCerts::from(certs)
     };
-    let proxy = if http.proxy_from_env {
+    let proxy = if !use_proxy {
+        None
+    } else if let Some(fixed) = test_proxy(http) {
+        Some(fixed)
+    } else if http.proxy_from_env {
         ureq::Proxy::try_from_env()
     } else {
         None
@@ -629,6 +659,16 @@ fn build_agent(http: &HttpSettings) -> Agent {
         .user_agent(concat!("jwtgrant/", env!("CARGO_PKG_VERSION")))
         .build();
     Agent::new_with_config(config)
+}
+
+#[cfg(test)]
+fn test_proxy(http: &HttpSettings) -> Option<ureq::Proxy> {
+    http.proxy.clone()
+}
+
+#[cfg(not(test))]
+fn test_proxy(_: &HttpSettings) -> Option<ureq::Proxy> {
+    None
 }
 
 /// Reads the body up to the size limit.
@@ -806,6 +846,94 @@ mod tests {
         let debug = format!("{x:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("client_secret_basic"), "{debug}");
+    }
+
+    /// Accepts one connection on a loopback port, reads the request head (and a body of
+    /// `Content-Length` bytes), answers `reply`, and hands the request line to the returned
+    /// channel. The thread gives up after a few seconds so a test can never hang on it.
+    fn one_shot_server(reply: &'static str) -> (u16, std::sync::mpsc::Receiver<String>) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            listener.set_nonblocking(true).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let stream = loop {
+                match listener.accept() {
+                    Ok((stream, _)) => break stream,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10))
+                    }
+                    Err(_) => return,
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = Vec::new();
+            let mut line = String::new();
+            let mut content_length = 0;
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+                head.push(std::mem::take(&mut line));
+            }
+            let mut body = vec![0; content_length];
+            let _ = reader.read_exact(&mut body);
+            let _ = reader.get_mut().write_all(reply.as_bytes());
+            let _ = tx.send(head.first().cloned().unwrap_or_default());
+        });
+        (port, rx)
+    }
+
+    const TOKEN_REPLY: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 47\r\nConnection: close\r\n\r\n{\"access_token\":\"direct\",\"token_type\":\"Bearer\"}";
+    const PROXY_REPLY: &str =
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    fn with_proxy(url: &str, proxy_port: u16) -> Exchange {
+        let mut x = Exchange::new(url)
+            .unwrap()
+            .client_secret_post("c", "hunter2")
+            .allow_insecure_http(true)
+            .timeout(Duration::from_secs(5));
+        x.http.proxy = Some(ureq::Proxy::new(&format!("http://127.0.0.1:{proxy_port}")).unwrap());
+        x
+    }
+
+    #[test]
+    fn loopback_requests_bypass_the_proxy() {
+        assert_eq!(TOKEN_REPLY.split("\r\n\r\n").nth(1).map(str::len), Some(47));
+        let (proxy_port, proxy_saw) = one_shot_server(PROXY_REPLY);
+        let (server_port, server_saw) = one_shot_server(TOKEN_REPLY);
+        let x = with_proxy(&format!("http://127.0.0.1:{server_port}/token"), proxy_port);
+        let token = x
+            .exchange("h.p.s")
+            .map(|t| t.access_token.secret().to_owned());
+        assert_eq!(token.map_err(|e| e.to_string()), Ok("direct".to_owned()));
+        assert_eq!(
+            server_saw.recv_timeout(Duration::from_secs(5)).ok(),
+            Some("POST /token HTTP/1.1\r\n".to_owned())
+        );
+        // Through the proxy the answer would have been its 502; it saw no request either.
+        assert!(proxy_saw.recv_timeout(Duration::from_millis(200)).is_err());
+    }
+
+    #[test]
+    fn remote_requests_still_use_the_proxy() {
+        let (proxy_port, proxy_saw) = one_shot_server(PROXY_REPLY);
+        let x = with_proxy("http://kc.example/token", proxy_port);
+        assert!(x.exchange("h.p.s").is_err());
+        let request_line = proxy_saw.recv_timeout(Duration::from_secs(5)).ok();
+        assert!(
+            request_line
+                .as_deref()
+                .is_some_and(|l| l.contains("kc.example")),
+            "{request_line:?}"
+        );
     }
 
     #[test]
