@@ -60,10 +60,10 @@ fn encode_segment(segment: &str) -> String {
 /// Parses an endpoint URL: absolute, `http` or `https`, with a host and without credentials.
 pub(crate) fn parse_url(input: &str) -> Result<Url, ExchangeError> {
     let invalid = |url: &str, reason: &str| ExchangeError::InvalidUrl {
-        url: sanitize(url, SNIPPET_CHARS),
+        url: sanitize(&without_userinfo(url), SNIPPET_CHARS),
         reason: reason.to_owned(),
     };
-    let url = Url::parse(input.trim()).map_err(|e| invalid(input, &e.to_string()))?;
+    let url = Url::parse(input.trim()).map_err(|e| invalid(input.trim(), &e.to_string()))?;
     if !url.username().is_empty() || url.password().is_some() {
         let mut shown = url.clone();
         // Setting credentials on an http(s) URL with a host cannot fail; ignore the Result.
@@ -84,6 +84,24 @@ pub(crate) fn parse_url(input: &str) -> Result<Url, ExchangeError> {
         return Err(invalid(url.as_str(), "it has a #fragment"));
     }
     Ok(url)
+}
+
+/// `input` with the userinfo of its authority (`user:password@`) replaced by `[redacted]`, for
+/// messages about a URL that did not parse: a password in it must not reach the error.
+fn without_userinfo(input: &str) -> String {
+    let (scheme, rest) = match input.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, input),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((_, host)) = authority.rsplit_once('@') else {
+        return input.to_owned();
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://[redacted]@{host}{tail}"),
+        None => format!("[redacted]@{host}{tail}"),
+    }
 }
 
 /// Refuses plain http to a host that is not loopback, unless `allow_insecure_http`.
@@ -211,6 +229,19 @@ mod tests {
             "invalid URL 'https://kc/token': it carries credentials; pass the client secret through client authentication instead"
         );
         assert!(!err("https://id:hunter2@kc/token").contains("hunter2"));
+        // A URL that does not parse must not carry its password into the error either.
+        assert_eq!(
+            err("https://id:hunter2@kc:99999/token"),
+            "invalid URL 'https://[redacted]@kc:99999/token': invalid port number"
+        );
+        assert_eq!(
+            err("https://a@b:hunter2@kc:x/t?q=@"),
+            "invalid URL 'https://[redacted]@kc:x/t?q=@': invalid port number"
+        );
+        assert_eq!(
+            err("id:hunter2@kc/token"),
+            "invalid URL '[redacted]@kc/token': the scheme must be http or https"
+        );
         assert_eq!(
             err("https://kc/token#x"),
             "invalid URL 'https://kc/token#x': it has a #fragment"
