@@ -183,12 +183,7 @@ pub struct SignArgs {
     pub alg: Option<crate::parse::Alg>,
 
     /// Key id (`kid` header).
-    #[arg(
-        long,
-        env = "JWTGRANT_KID",
-        value_name = "ID",
-        conflicts_with = "kid_thumbprint"
-    )]
+    #[arg(long, env = "JWTGRANT_KID", value_name = "ID")]
     pub kid: Option<String>,
 
     /// Set `kid` to the key's RFC 7638 thumbprint (what `jwtgrant jwks` publishes).
@@ -271,7 +266,7 @@ pub struct ClientArgs {
     pub client_secret_file: Option<PathBuf>,
 
     /// Read the client secret from the first line of stdin.
-    #[arg(long, conflicts_with = "client_secret_file")]
+    #[arg(long)]
     pub client_secret_stdin: bool,
 
     /// Not accepted: a secret in argv is visible to every user through `ps` and in shell history.
@@ -402,12 +397,7 @@ pub struct InspectArgs {
     pub token: String,
 
     /// Check the signature with this key (public or private PEM).
-    #[arg(
-        long,
-        env = "JWTGRANT_KEY",
-        value_name = "FILE",
-        conflicts_with = "jwks"
-    )]
+    #[arg(long, env = "JWTGRANT_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
 
     /// Check the signature with a key from this JWKS file (chosen by `kid`).
@@ -486,7 +476,6 @@ pub struct SetupArgs {
         long,
         env = "JWTGRANT_PUBLIC_KEY",
         value_name = "FILE",
-        conflicts_with = "jwks_url",
         required_unless_present = "jwks_url"
     )]
     pub public_key: Option<PathBuf>,
@@ -529,7 +518,12 @@ pub struct DoctorArgs {
     pub admin: AdminArgs,
 
     /// The assertion to diagnose, or - for stdin (instead of signing one with --key/--iss/--sub).
-    #[arg(long, env = "JWTGRANT_ASSERTION", hide_env_values = true, value_name = "JWT|-", conflicts_with_all = ["key", "iss", "sub"])]
+    #[arg(
+        long,
+        env = "JWTGRANT_ASSERTION",
+        hide_env_values = true,
+        value_name = "JWT|-"
+    )]
     pub assertion: Option<String>,
 
     #[command(flatten)]
@@ -551,6 +545,132 @@ pub struct CompletionsArgs {
     /// Shell to generate the completion script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// Options that exclude each other, checked after parsing rather than by clap: clap counts
+/// a value from an environment variable as given, so with `JWTGRANT_KEY` exported (as
+/// `token` wants) `inspect --jwks FILE` or `keycloak doctor --assertion JWT` would be usage
+/// errors. Here the command line beats the environment; two values from the same source
+/// are still a usage error. Returns that error's message.
+pub fn resolve_exclusive(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<(), String> {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    match &mut cli.command {
+        Command::Sign(c) => kid_or_thumbprint(&mut c.sign, m),
+        Command::Token(c) => {
+            kid_or_thumbprint(&mut c.sign, m)?;
+            secret_file_or_stdin(&mut c.client, m)
+        }
+        Command::Exchange(c) => secret_file_or_stdin(&mut c.client, m),
+        Command::Inspect(a) => {
+            if exclusive(m, "key", "jwks")? == Some("key") {
+                a.key = None;
+            } else if a.key.is_some() {
+                a.jwks = None;
+            }
+            Ok(())
+        }
+        Command::Keycloak(KeycloakCmd::Setup(a)) => {
+            if exclusive(m, "public_key", "jwks_url")? == Some("public_key") {
+                a.public_key = None;
+            } else if a.public_key.is_some() {
+                a.jwks_url = None;
+            }
+            Ok(())
+        }
+        Command::Keycloak(KeycloakCmd::Doctor(a)) => {
+            assertion_or_signing(a, m)?;
+            kid_or_thumbprint(&mut a.sign, m)?;
+            secret_file_or_stdin(&mut a.client, m)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `doctor --assertion JWT` against `--key/--iss/--sub` (which sign a fresh one).
+fn assertion_or_signing(a: &mut DoctorArgs, m: &clap::ArgMatches) -> Result<(), String> {
+    use clap::parser::ValueSource::{CommandLine, EnvVariable};
+    let Some(assertion) = m.value_source("assertion") else {
+        return Ok(());
+    };
+    let given: Vec<_> = ["key", "iss", "sub"]
+        .into_iter()
+        .filter_map(|id| m.value_source(id).map(|s| (id, s)))
+        .collect();
+    let from_cli = given.iter().find(|(_, s)| *s == CommandLine);
+    match (assertion, from_cli, given.first()) {
+        // Both on the command line, or both only in the environment: `exclusive` says so.
+        (CommandLine, Some((id, _)), _) | (EnvVariable, None, Some((id, _))) => {
+            exclusive(m, "assertion", id)?;
+        }
+        (EnvVariable, Some((id, _)), _) => {
+            log::info!("JWTGRANT_ASSERTION ignored: --{id} is given");
+            a.assertion = None;
+        }
+        _ => {}
+    }
+    if a.assertion.is_some() {
+        for (id, _) in &given {
+            log::info!(
+                "JWTGRANT_{} ignored: --assertion is given",
+                id.to_uppercase()
+            );
+        }
+        (a.sign.key, a.sign.iss, a.sign.sub) = (None, None, None);
+    }
+    Ok(())
+}
+
+fn kid_or_thumbprint(sign: &mut SignArgs, m: &clap::ArgMatches) -> Result<(), String> {
+    if exclusive(m, "kid", "kid_thumbprint")? == Some("kid") {
+        sign.kid = None;
+    }
+    Ok(())
+}
+
+fn secret_file_or_stdin(client: &mut ClientArgs, m: &clap::ArgMatches) -> Result<(), String> {
+    if exclusive(m, "client_secret_file", "client_secret_stdin")? == Some("client_secret_file") {
+        client.client_secret_file = None;
+    }
+    Ok(())
+}
+
+/// When both options `a` and `b` are set: which one to drop (the one that came from the
+/// environment), or an error when both came from the same source.
+fn exclusive(
+    m: &clap::ArgMatches,
+    a: &'static str,
+    b: &'static str,
+) -> Result<Option<&'static str>, String> {
+    use clap::parser::ValueSource;
+    let source = |id: &str| match m.try_contains_id(id) {
+        Ok(true) => m
+            .value_source(id)
+            .filter(|s| *s != ValueSource::DefaultValue),
+        _ => None,
+    };
+    let flag = |id: &str| format!("--{}", id.replace('_', "-"));
+    let env = |id: &str| format!("JWTGRANT_{}", id.to_uppercase());
+    match (source(a), source(b)) {
+        (Some(ValueSource::EnvVariable), Some(ValueSource::EnvVariable)) => Err(format!(
+            "{} and {} cannot be used together: both are set in the environment ({} and {}): \
+             unset one, or pass the one you want on the command line",
+            flag(a),
+            flag(b),
+            env(a),
+            env(b)
+        )),
+        (Some(ValueSource::EnvVariable), Some(_)) => Ok(Some(a)),
+        (Some(_), Some(ValueSource::EnvVariable)) => Ok(Some(b)),
+        (Some(_), Some(_)) => Err(format!(
+            "{} and {} cannot be used together: pass one of them",
+            flag(a),
+            flag(b)
+        )),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -12,11 +12,14 @@ mod serve;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _};
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = cli::Cli::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (mut cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2, with the
             // same `jwtgrant: ` prefix as every other error. A closed stdout while printing
@@ -34,6 +37,10 @@ fn main() -> ExitCode {
         }
     };
     logger::init(cli.verbose);
+    if let Err(msg) = cli::resolve_exclusive(&mut cli, &matches) {
+        eprintln!("jwtgrant: {msg}");
+        return ExitCode::from(error::USAGE);
+    }
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e)),

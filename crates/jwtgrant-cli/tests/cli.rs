@@ -1340,3 +1340,131 @@ fn jwks_serve_serves_and_reloads_rotated_keys() {
     }
     drop(child);
 }
+
+// ---------------------------------------------------------------- options and environment
+
+/// A deployment exports `JWTGRANT_*` once for every command; an option given on the command
+/// line must then win over a conflicting variable instead of failing as a usage error.
+#[test]
+fn command_line_options_beat_conflicting_environment_variables() {
+    let (d, key, public) = keypair("RS256");
+    let (_d2, other_key, other_public) = keypair("ES256");
+    let jwks = d.path().join("jwks.json");
+    let r = run(&["jwks", "--key", p(&public)]);
+    assert_eq!(r.code, 0, "{r:?}");
+    std::fs::write(&jwks, &r.stdout).unwrap();
+    let mut args = vec!["sign", "--kid-thumbprint"];
+    args.extend(sign_args(p(&key)));
+    let jwt = run(&args).stdout.trim().to_owned();
+
+    // inspect: JWTGRANT_KEY (another key) exported, --jwks on the command line.
+    let r = run_with(
+        &["inspect", &jwt, "--jwks", p(&jwks)],
+        &[("JWTGRANT_KEY", p(&other_public))],
+        None,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains(&format!("signature: valid (JWKS '{}')", p(&jwks))),
+        "{r:?}"
+    );
+
+    // sign: JWTGRANT_KID exported, --kid-thumbprint on the command line.
+    let mut args = vec!["sign", "--kid-thumbprint"];
+    args.extend(sign_args(p(&key)));
+    let r = run_with(&args, &[("JWTGRANT_KID", "from-env")], None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let thumbprint = serde_json::from_str::<Value>(&std::fs::read_to_string(&jwks).unwrap())
+        .unwrap()["keys"][0]["kid"]
+        .clone();
+    assert_eq!(decode(&r.stdout).0["kid"], thumbprint);
+
+    // doctor: JWTGRANT_KEY/ISS/SUB exported (as for `token`), --assertion given: it gets
+    // past option parsing and tries the admin login at the (refused) server.
+    let base = refused_url();
+    let base = base.split("/realms").next().unwrap();
+    let r = run_with(
+        &[
+            "keycloak",
+            "doctor",
+            "--keycloak",
+            base,
+            "--realm",
+            "acme",
+            "--client-id",
+            "c",
+            "--assertion",
+            &jwt,
+            "--no-exchange",
+        ],
+        &[
+            ("JWTGRANT_KEY", p(&other_key)),
+            ("JWTGRANT_ISS", "http://localhost:3000"),
+            ("JWTGRANT_SUB", "someone"),
+            ("KEYCLOAK_ADMIN_PASSWORD", "pw"),
+        ],
+        None,
+    );
+    assert_eq!(r.code, 4, "{r:?}");
+    assert!(r.stderr.contains("admin login as 'admin'"), "{r:?}");
+
+    // exchange: JWTGRANT_CLIENT_SECRET_FILE exported, --client-secret-stdin given: the
+    // secret from stdin is the one sent.
+    let stub = Stub::start(vec![ok_token("header.payload.sig")]);
+    let r = run_with(
+        &[
+            "exchange",
+            "--assertion",
+            &jwt,
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+            "--client-secret-stdin",
+        ],
+        &[("JWTGRANT_CLIENT_SECRET_FILE", "/nonexistent/secret")],
+        Some(&format!("{SECRET}\n")),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        form_value(&stub.requests()[0], "client_secret").as_deref(),
+        Some(SECRET)
+    );
+}
+
+#[test]
+fn conflicting_options_from_the_same_source_are_usage_errors() {
+    let (_d, key, public) = keypair("EdDSA");
+    let mut args = vec!["sign"];
+    args.extend(sign_args(p(&key)));
+    let jwt = run(&args).stdout.trim().to_owned();
+
+    let r = run(&["inspect", &jwt, "--key", p(&public), "--jwks", p(&public)]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "jwtgrant: --key and --jwks cannot be used together: pass one of them\n"
+    );
+
+    let r = run_with(
+        &["inspect", &jwt],
+        &[("JWTGRANT_KEY", p(&public)), ("JWTGRANT_JWKS", p(&public))],
+        None,
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "jwtgrant: --key and --jwks cannot be used together: both are set in the environment \
+         (JWTGRANT_KEY and JWTGRANT_JWKS): unset one, or pass the one you want on the command line\n"
+    );
+
+    let mut args = vec!["sign", "--kid", "k1", "--kid-thumbprint"];
+    args.extend(sign_args(p(&key)));
+    let r = run(&args);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "jwtgrant: --kid and --kid-thumbprint cannot be used together: pass one of them\n"
+    );
+}
