@@ -1468,3 +1468,31 @@ fn conflicting_options_from_the_same_source_are_usage_errors() {
         "jwtgrant: --kid and --kid-thumbprint cannot be used together: pass one of them\n"
     );
 }
+
+/// A file that is no key at all is reported as such, not as a permissions problem.
+#[test]
+fn a_public_key_option_given_garbage_names_the_file_and_the_format() {
+    let d = tempfile::tempdir().unwrap();
+    let junk = d.path().join("junk.pem");
+    std::fs::write(&junk, "hello\n").unwrap();
+    std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_k, key, _) = keypair("ES256");
+    let mut sign = vec!["sign"];
+    sign.extend(sign_args(p(&key)));
+    let jwt = run(&sign).stdout.trim().to_owned();
+    for args in [
+        vec!["jwks", "--key", p(&junk)],
+        vec!["pubkey", "--key", p(&junk)],
+        vec!["inspect", &jwt, "--key", p(&junk)],
+    ] {
+        let r = run(&args);
+        assert_eq!(r.code, 1, "{args:?}: {r:?}");
+        assert!(
+            r.stderr
+                .starts_with(&format!("jwtgrant: cannot read key '{}': ", p(&junk))),
+            "{args:?}: {r:?}"
+        );
+        assert!(r.stderr.contains("no PEM block found"), "{args:?}: {r:?}");
+        assert!(!r.stderr.contains("chmod"), "{args:?}: {r:?}");
+    }
+}

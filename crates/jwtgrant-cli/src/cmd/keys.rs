@@ -67,9 +67,11 @@ pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
     {
         return Ok(k);
     }
-    files::check_private_permissions(path, g.allow_insecure_key_permissions, "private key")?;
+    // Parse before the permission check, as `signer` does: a file that is no key at all
+    // is reported as what it is, not as a chmod problem.
     let signer = Signer::from_key_bytes(&bytes)
         .with_context(|| format!("cannot read key '{}'", path.display()))?;
+    files::check_private_permissions(path, g.allow_insecure_key_permissions, "private key")?;
     Ok(signer.public_key())
 }
 
