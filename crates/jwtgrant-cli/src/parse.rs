@@ -75,8 +75,29 @@ pub fn claim(s: &str) -> Result<(String, Value), String> {
     if name.is_empty() {
         return Err(format!("invalid claim '{s}': the name before '=' is empty"));
     }
+    if let Some(msg) = registered_claim(name) {
+        return Err(format!("invalid claim '{s}': {msg}"));
+    }
     let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
     Ok((name.to_owned(), value))
+}
+
+/// Why a custom claim may not be named `name`, with the flag to use instead: the signer
+/// sets the registered claims itself (and refuses them as custom claims).
+pub fn registered_claim(name: &str) -> Option<String> {
+    let instead = match name {
+        "iss" => "use --iss",
+        "sub" => "use --sub",
+        "aud" => "use --aud (or --keycloak and --realm)",
+        "exp" => "use --lifetime",
+        "nbf" => "use --nbf",
+        "iat" => "it is always the signing time",
+        "jti" => "it is a fresh UUID for every assertion (Keycloak accepts each jti once)",
+        _ => return None,
+    };
+    Some(format!(
+        "'{name}' is a registered claim that jwtgrant sets itself: {instead}"
+    ))
 }
 
 /// `SUB=USERNAME` for `keycloak setup --link`.

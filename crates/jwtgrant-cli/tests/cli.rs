@@ -1496,3 +1496,42 @@ fn a_public_key_option_given_garbage_names_the_file_and_the_format() {
         assert!(!r.stderr.contains("chmod"), "{args:?}: {r:?}");
     }
 }
+
+/// Registered claims have their own flags; `--claim` (or --claims-json) naming one says which.
+#[test]
+fn claim_flags_cannot_set_registered_claims() {
+    let (d, key, _) = keypair("ES256");
+    for (claim, flag) in [
+        ("iss=http://evil", "--iss"),
+        ("sub=x", "--sub"),
+        ("aud=x", "--aud"),
+        ("exp=1", "--lifetime"),
+        ("nbf=1", "--nbf"),
+    ] {
+        let mut args = vec!["sign", "--claim", claim];
+        args.extend(sign_args(p(&key)));
+        let r = run(&args);
+        assert_eq!(r.code, 2, "{claim}: {r:?}");
+        let name = claim.split('=').next().unwrap();
+        assert!(
+            r.stderr.contains(&format!(
+                "'{name}' is a registered claim that jwtgrant sets itself: use {flag}"
+            )),
+            "{claim}: {r:?}"
+        );
+        assert!(!r.stderr.contains("Claims::new"), "{r:?}");
+    }
+    let file = d.path().join("claims.json");
+    std::fs::write(&file, r#"{"tenant":"acme","jti":"fixed"}"#).unwrap();
+    let mut args = vec!["sign", "--claims-json", p(&file)];
+    args.extend(sign_args(p(&key)));
+    let r = run(&args);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "claims file '{}': 'jti' is a registered claim that jwtgrant sets itself",
+            p(&file)
+        )),
+        "{r:?}"
+    );
+}

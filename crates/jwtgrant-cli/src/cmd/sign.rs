@@ -62,6 +62,9 @@ impl Assertions {
             let Value::Object(map) = v else {
                 anyhow::bail!("claims file '{}' is not a JSON object", path.display());
             };
+            if let Some(msg) = map.keys().find_map(|k| crate::parse::registered_claim(k)) {
+                return Err(usage(format!("claims file '{}': {msg}", path.display())));
+            }
             extra.extend(map);
         }
         extra.extend(sign.claims.iter().cloned());
