@@ -276,13 +276,12 @@ fn refused_connection() {
 #[test]
 fn server_that_never_answers_times_out() {
     let stub = Stub::start(|_, _| Reply::Hang);
-    let started = Instant::now();
+    // No stopwatch here (timings belong in benchmarks): the message names the 300 ms limit
+    // that fired, which the 10 s default would not, and without any limit the call would hang.
     let err = exchange(&stub.url("/token"))
         .timeout(Duration::from_millis(300))
         .exchange("h.p.s")
         .expect_err("no answer");
-    let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert!(
         matches!(
             err,
