@@ -28,11 +28,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(error::OK);
             }
-            let text = e.render().to_string();
-            eprint!(
-                "jwtgrant: {}",
-                text.strip_prefix("error: ").unwrap_or(&text)
-            );
+            eprint!("jwtgrant: {}", usage_error(&e));
             return ExitCode::from(error::USAGE);
         }
     };
@@ -45,4 +41,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e)),
     }
+}
+
+/// A usage error's text without clap's `error: ` prefix. For a value our parser refused, the
+/// parser's own message stands in for clap's `invalid value '<raw>'`: the raw value may hold
+/// a password (`https://user:pass@host`), which the parser's message has redacted.
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ErrorKind};
+    if e.kind() == ErrorKind::ValueValidation
+        && let (Some(arg), Some(source)) =
+            (e.get(ContextKind::InvalidArg), std::error::Error::source(e))
+    {
+        return format!(
+            "invalid value for '{arg}': {source}\n\nFor more information, try '--help'.\n"
+        );
+    }
+    let text = e.render().to_string();
+    text.strip_prefix("error: ").unwrap_or(&text).to_owned()
 }

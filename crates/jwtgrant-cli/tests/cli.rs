@@ -1535,3 +1535,43 @@ fn claim_flags_cannot_set_registered_claims() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_password_in_a_url_never_reaches_stderr() {
+    for url in [
+        "https://id:hunter2@kc:99999/token",
+        "id:hunter2@kc/token",
+        "https://id:hunter2@kc.example/token",
+    ] {
+        // As a flag and through the environment: clap's own message would echo the raw value.
+        for (args, env) in [
+            (
+                vec![
+                    "exchange",
+                    "--assertion",
+                    "x.y.z",
+                    "--token-endpoint",
+                    url,
+                    "--client-id",
+                    "c",
+                ],
+                vec![],
+            ),
+            (
+                vec!["exchange", "--assertion", "x.y.z", "--client-id", "c"],
+                vec![("JWTGRANT_TOKEN_ENDPOINT", url)],
+            ),
+        ] {
+            let r = run_with(&args, &env, None);
+            assert_eq!(r.code, 2, "{url}: {r:?}");
+            assert!(!r.stderr.contains("hunter2"), "{url}: {}", r.stderr);
+            assert!(
+                r.stderr.starts_with(
+                    "jwtgrant: invalid value for '--token-endpoint <URL>': invalid URL '"
+                ),
+                "{url}: {}",
+                r.stderr
+            );
+        }
+    }
+}

@@ -57,6 +57,14 @@ fn encode_segment(segment: &str) -> String {
     out
 }
 
+/// Checks `input` against the rules every URL given to this crate must pass: absolute,
+/// `http` or `https`, with a host, without credentials or a fragment. The error names the URL
+/// with any `user:password@` replaced by `[redacted]`, so a front end can use this for its
+/// own URL options and show the message as it is.
+pub fn validate_url(input: &str) -> Result<(), ExchangeError> {
+    parse_url(input).map(drop)
+}
+
 /// Parses an endpoint URL: absolute, `http` or `https`, with a host and without credentials.
 pub(crate) fn parse_url(input: &str) -> Result<Url, ExchangeError> {
     let invalid = |url: &str, reason: &str| ExchangeError::InvalidUrl {

@@ -87,7 +87,7 @@ mod secret;
 mod source;
 
 pub use client::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Exchange};
-pub use endpoint::{keycloak_realm_url, keycloak_token_endpoint};
+pub use endpoint::{keycloak_realm_url, keycloak_token_endpoint, validate_url};
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
 pub use response::TokenResponse;
