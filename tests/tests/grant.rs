@@ -281,6 +281,11 @@ fn wrong_client_secret_is_invalid_client() {
     let err = result.as_ref().expect_err("rejected");
     assert_eq!(err.kind(), ErrorKind::Rejected);
     assert!(!format!("{err:#}").contains("not-the-secret"), "{err:#}");
+    assert_eq!(
+        err.to_string(),
+        "token endpoint rejected the client: unauthorized_client: \
+         Invalid client or Invalid client credentials"
+    );
     assert_rejected(
         result,
         401,

@@ -510,7 +510,13 @@ impl Rejection {
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token endpoint rejected the grant: {}", self.error)?;
+        // A failed client authentication is about the client, not the assertion: say so, so
+        // nobody goes looking at the identity provider for a wrong secret.
+        let what = match self.error.as_str() {
+            "invalid_client" | "unauthorized_client" => "client",
+            _ => "grant",
+        };
+        write!(f, "token endpoint rejected the {what}: {}", self.error)?;
         if let Some(desc) = &self.error_description {
             write!(f, ": {desc}")?;
         }
@@ -725,7 +731,7 @@ mod tests {
         );
         assert_eq!(
             rejected("invalid_client", None).to_string(),
-            "token endpoint rejected the grant: invalid_client"
+            "token endpoint rejected the client: invalid_client"
         );
         assert_eq!(err.kind(), ErrorKind::Rejected);
         assert!(!err.is_transient());

@@ -488,7 +488,7 @@ mod tests {
         check(
             401,
             r#"{"error":"invalid_client","error_description":"Invalid client or Invalid client credentials"}"#,
-            "token endpoint rejected the grant: invalid_client: Invalid client or Invalid client credentials",
+            "token endpoint rejected the client: invalid_client: Invalid client or Invalid client credentials",
         );
         check(
             502,
