@@ -129,9 +129,10 @@ pub struct KeygenArgs {
     #[arg(long, env = "JWTGRANT_ALG", default_value = "RS256", value_parser = parse::algorithm)]
     pub alg: crate::parse::Alg,
 
-    /// RSA modulus size (RS*/PS* only).
-    #[arg(long, env = "JWTGRANT_BITS", default_value_t = 2048, value_parser = parse::bits)]
-    pub bits: u32,
+    /// RSA modulus size: 2048 (default), 3072 or 4096. RS*/PS* only: EC and Ed25519 keys
+    /// have a fixed size, and --bits with them is an error.
+    #[arg(long, env = "JWTGRANT_BITS", value_parser = parse::bits)]
+    pub bits: Option<u32>,
 
     /// Directory to write private.pem and public.pem into (created if missing).
     #[arg(

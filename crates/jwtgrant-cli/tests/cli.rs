@@ -1575,3 +1575,32 @@ fn a_password_in_a_url_never_reaches_stderr() {
         }
     }
 }
+
+#[test]
+fn keygen_bits_only_for_rsa() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().to_str().unwrap();
+    let r = run(&[
+        "keygen",
+        "--alg",
+        "ES256",
+        "--bits",
+        "4096",
+        "--out-dir",
+        out,
+    ]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "jwtgrant: --bits 4096 applies to RSA keys only; ES256 keys have a fixed size \
+         (drop --bits, or choose --alg RS256 or PS256)\n"
+    );
+    assert!(!d.path().join("private.pem").exists(), "nothing written");
+    let r = run(&["keygen", "--alg", "ES256", "--out-dir", out]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("(ES256, PKCS#8, mode 0600)"),
+        "{}",
+        r.stderr
+    );
+}

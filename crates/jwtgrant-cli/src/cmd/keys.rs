@@ -92,7 +92,16 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
             }
         }
     }
-    let bits = alg.is_rsa().then_some(args.bits);
+    let bits = match (alg.is_rsa(), args.bits) {
+        (true, bits) => Some(bits.unwrap_or(2048)),
+        (false, None) => None,
+        (false, Some(b)) => {
+            return Err(crate::error::Usage(format!(
+                "--bits {b} applies to RSA keys only; {alg} keys have a fixed size (drop --bits, or choose --alg RS256 or PS256)"
+            ))
+            .into());
+        }
+    };
     let pem = jwtgrant_signer::generate_private_key_pem(alg, bits.map(|b| b as usize))
         .with_context(|| format!("cannot generate a {alg} key"))?;
     let public_pem = Signer::from_pem(pem.as_bytes())
