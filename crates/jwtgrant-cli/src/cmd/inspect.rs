@@ -148,8 +148,25 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
     if claims.get("jti").and_then(Value::as_str).is_none() {
         w.push("no jti: Keycloak answers \"Token jti claim is required\" unless the provider allows assertion reuse".into());
     }
-    let num = |n: &str| claims.get(n).and_then(Value::as_i64);
+    // NumericDate: seconds, possibly fractional (RFC 7519 section 2).
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "whole seconds are enough here"
+    )]
+    let num = |n: &str| {
+        claims
+            .get(n)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+    };
+    for name in ["exp", "iat", "nbf"] {
+        if let Some(v) = claims.get(name).filter(|_| num(name).is_none()) {
+            w.push(format!(
+                "{name} {v} is not a NumericDate (seconds since 1970): Keycloak cannot read the assertion"
+            ));
+        }
+    }
     match num("exp") {
+        None if claims.get("exp").is_some() => {}
         None => w.push("no exp: Keycloak answers \"Token exp claim is required\"".into()),
         Some(exp) if exp < now => w.push(format!(
             "expired {} ago: Keycloak answers \"Token is not active\"",
@@ -218,5 +235,20 @@ mod tests {
         check(rs(), ("iat", json!(now + 10)), "issued in the future");
         check(rs(), ("nbf", json!(now + 10)), "nbf is 10 s ahead");
         check(rs(), ("sub", Value::Null), "no sub");
+        check(rs(), ("exp", Value::Null), "no exp");
+        check(
+            rs(),
+            ("exp", json!("soon")),
+            "exp \"soon\" is not a NumericDate",
+        );
+        check(rs(), ("iat", json!(true)), "iat true is not a NumericDate");
+        // A fractional NumericDate is a date, not a missing one.
+        let mut c = good.clone();
+        c["exp"] = json!(1_000_030.5);
+        assert!(
+            warnings(&rs(), &c, now).is_empty(),
+            "{:?}",
+            warnings(&rs(), &c, now)
+        );
     }
 }
