@@ -74,11 +74,20 @@ pub fn run(args: &InspectArgs, g: Globals) -> Result<()> {
     }
 }
 
+/// A NumericDate (RFC 7519 section 2): seconds since 1970, possibly fractional.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "whole seconds are enough here"
+)]
+fn numeric_date(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
+}
+
 /// `iat`, `nbf`, `exp` as dates and relative to now.
 fn times(claims: &Value, now: i64) -> Vec<String> {
     let mut lines = Vec::new();
     for name in ["iat", "nbf", "exp"] {
-        let Some(t) = claims.get(name).and_then(Value::as_i64) else {
+        let Some(t) = claims.get(name).and_then(numeric_date) else {
             continue;
         };
         let rel = if name == "exp" && t <= now {
@@ -148,16 +157,7 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
     if claims.get("jti").and_then(Value::as_str).is_none() {
         w.push("no jti: Keycloak answers \"Token jti claim is required\" unless the provider allows assertion reuse".into());
     }
-    // NumericDate: seconds, possibly fractional (RFC 7519 section 2).
-    #[allow(
-        clippy::cast_possible_truncation,
-        reason = "whole seconds are enough here"
-    )]
-    let num = |n: &str| {
-        claims
-            .get(n)
-            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
-    };
+    let num = |n: &str| claims.get(n).and_then(numeric_date);
     for name in ["exp", "iat", "nbf"] {
         if let Some(v) = claims.get(name).filter(|_| num(name).is_none()) {
             w.push(format!(
