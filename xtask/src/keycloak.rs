@@ -651,7 +651,7 @@ fn find_jdk() -> Result<Jdk> {
                 jdk.version
             )),
             None => looked.push(format!(
-                "JAVA_HOME={} (no bin/java or release file)",
+                "JAVA_HOME={} (no bin/java there, or no version readable from it)",
                 home.display()
             )),
         }
@@ -710,16 +710,35 @@ fn jdk_at(home: &Path) -> Option<Jdk> {
     if !home.join("bin").join("java").is_file() {
         return None;
     }
-    let release = fs::read_to_string(home.join("release")).ok()?;
-    let version = release.lines().find_map(|l| {
-        l.strip_prefix("JAVA_VERSION=")
-            .map(|v| v.trim().trim_matches('"').to_owned())
+    let from_release = fs::read_to_string(home.join("release"))
+        .ok()
+        .and_then(|release| {
+            release.lines().find_map(|l| {
+                l.strip_prefix("JAVA_VERSION=")
+                    .map(|v| v.trim().trim_matches('"').to_owned())
+            })
+        });
+    // Some JDK packages ship no `release` file: ask the binary itself.
+    let version = from_release.or_else(|| {
+        let out = Command::new(home.join("bin").join("java"))
+            .arg("-version")
+            .output()
+            .ok()?;
+        version_from_banner(&String::from_utf8_lossy(&out.stderr))
     })?;
     Some(Jdk {
         path: home.to_owned(),
         major: java_major(&version)?,
         version,
     })
+}
+
+/// The quoted version in `java -version`'s first line: `openjdk version "17.0.15" 2025-04-15`.
+fn version_from_banner(banner: &str) -> Option<String> {
+    let line = banner.lines().next()?;
+    let start = line.find('"')? + 1;
+    let len = line[start..].find('"')?;
+    Some(line[start..start + len].to_owned())
 }
 
 /// `"25.0.3"` -> 25, `"17"` -> 17, `"1.8.0_392"` -> 8.
@@ -824,6 +843,18 @@ mod tests {
         ] {
             assert_eq!(java_major(input), expected, "{input}");
         }
+    }
+
+    #[test]
+    fn java_version_banner() {
+        let banner = "openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment (build 17.0.15+6)\n";
+        assert_eq!(version_from_banner(banner).as_deref(), Some("17.0.15"));
+        assert_eq!(
+            version_from_banner("java version \"1.8.0_392\"\n").as_deref(),
+            Some("1.8.0_392")
+        );
+        assert_eq!(version_from_banner("no quotes here"), None);
+        assert_eq!(version_from_banner(""), None);
     }
 
     #[test]
