@@ -476,9 +476,9 @@ fn stop() -> Result<()> {
         eprintln!("keycloak: not running (no {})", state_path().display());
         return Ok(());
     };
-    if !alive(state.pid) {
+    if !group_alive(state.pid) {
         eprintln!(
-            "keycloak: recorded pid {} is not running; clearing the state",
+            "keycloak: recorded process group {} is not running; clearing the state",
             state.pid
         );
         remove_state();
@@ -490,17 +490,17 @@ fn stop() -> Result<()> {
     );
     signal_group(state.pid, "TERM")?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while alive(state.pid) && Instant::now() < deadline {
+    while group_alive(state.pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
     }
-    if alive(state.pid) {
+    if group_alive(state.pid) {
         eprintln!("keycloak: still running after 20s, sending SIGKILL");
         signal_group(state.pid, "KILL")?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while alive(state.pid) && Instant::now() < deadline {
+        while group_alive(state.pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        if alive(state.pid) {
+        if group_alive(state.pid) {
             bail!("process {} survived SIGKILL", state.pid);
         }
     }
@@ -766,20 +766,37 @@ fn env_nonempty(name: &str) -> Option<String> {
 /// Whether `pid` is a live (not zombie) process that looks like our server: guards
 /// against the pid having been reused by something else since we recorded it.
 fn alive(pid: u32) -> bool {
-    let proc = PathBuf::from(format!("/proc/{pid}"));
-    let Ok(stat) = fs::read_to_string(proc.join("stat")) else {
-        return false;
+    keycloak_process(pid).is_some()
+}
+
+/// Whether any Keycloak process of process group `pgid` still runs: `kc.sh` may be gone
+/// while the java it started lives on, and that java must be stopped too.
+fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return alive(pgid);
     };
-    // The state follows the parenthesised command name, which may itself hold spaces.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    if state == Some("Z") || state == Some("X") {
-        return false;
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| keycloak_process(pid).is_some_and(|pgrp| pgrp == pgid))
+}
+
+/// The process group of `pid` if it is a live (not zombie) Keycloak process (`kc.sh` or the
+/// java running Keycloak), checked by its command line so a reused pid is never taken for ours.
+fn keycloak_process(pid: u32) -> Option<u32> {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let stat = fs::read_to_string(proc.join("stat")).ok()?;
+    // The fields after the parenthesised command name (which may hold spaces):
+    // state, ppid, pgrp, ...
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = rest.next()?;
+    let pgrp = rest.nth(1)?.parse().ok()?;
+    if state == "Z" || state == "X" {
+        return None;
     }
     let cmdline = fs::read(proc.join("cmdline")).unwrap_or_default();
-    String::from_utf8_lossy(&cmdline).contains("kc.sh")
-        || String::from_utf8_lossy(&cmdline).contains("keycloak")
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    (cmdline.contains("kc.sh") || cmdline.contains("keycloak")).then_some(pgrp)
 }
 
 fn signal_group(pgid: u32, signal: &str) -> Result<()> {
@@ -790,7 +807,7 @@ fn signal_group(pgid: u32, signal: &str) -> Result<()> {
         .arg(format!("-{pgid}"))
         .status()
         .context("cannot run 'kill'")?;
-    if !status.success() && alive(pgid) {
+    if !status.success() && group_alive(pgid) {
         bail!("'kill -{signal} -- -{pgid}' failed ({status})");
     }
     Ok(())
