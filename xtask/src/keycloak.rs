@@ -310,7 +310,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
     let agent = agent();
 
     if let Some(state) = read_state() {
-        if alive(state.pid) {
+        if group_alive(state.pid) {
             if state.version != opts.version || state.port != opts.port {
                 bail!(
                     "Keycloak {} already runs on port {} (pid {}); stop it first with \
@@ -409,7 +409,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         eprintln!("--- last 40 lines of {} ---", state.log.display());
         eprintln!("{}", tail(&state.log, 40));
         eprintln!("---");
-        if alive(state.pid) {
+        if group_alive(state.pid) {
             eprintln!(
                 "keycloak: still running as pid {}; 'cargo xtask keycloak stop' ends it",
                 state.pid
@@ -444,7 +444,7 @@ fn wait_ready(agent: &ureq::Agent, state: &State, timeout: Duration, t0: Instant
             eprintln!();
             return Ok(());
         }
-        if !alive(state.pid) {
+        if !group_alive(state.pid) {
             eprintln!();
             bail!(
                 "Keycloak (pid {}) exited before it was ready; see {}",
@@ -512,7 +512,7 @@ fn stop() -> Result<()> {
 fn status() -> Result<()> {
     match read_state() {
         None => println!("not running"),
-        Some(state) if !alive(state.pid) => {
+        Some(state) if !group_alive(state.pid) => {
             println!(
                 "not running (stale state: pid {} is gone; 'stop' clears it)",
                 state.pid
@@ -765,15 +765,11 @@ fn env_nonempty(name: &str) -> Option<String> {
 
 /// Whether `pid` is a live (not zombie) process that looks like our server: guards
 /// against the pid having been reused by something else since we recorded it.
-fn alive(pid: u32) -> bool {
-    keycloak_process(pid).is_some()
-}
-
 /// Whether any Keycloak process of process group `pgid` still runs: `kc.sh` may be gone
 /// while the java it started lives on, and that java must be stopped too.
 fn group_alive(pgid: u32) -> bool {
     let Ok(entries) = fs::read_dir("/proc") else {
-        return alive(pgid);
+        return keycloak_process(pgid).is_some();
     };
     entries
         .flatten()
