@@ -54,25 +54,13 @@ pub fn classify_library_error(cause: &(dyn std::error::Error + 'static), v: &mut
     false
 }
 
-/// (header, claims) of a compact JWS, without verifying it.
+/// (header, claims) of a compact JWS, without verifying it (the signer's decoder).
 pub fn decode(token: &str) -> Result<(Value, Value)> {
-    let parts: Vec<&str> = token.trim().split('.').collect();
-    if parts.len() != 3 {
-        return Err(anyhow!(
-            "not a JWT: expected 3 dot-separated parts (header.payload.signature), found {}",
-            parts.len()
-        ));
-    }
-    let part = |i: usize, what: &str| -> Result<Value> {
-        use base64ct::{Base64UrlUnpadded, Encoding as _};
-        let bytes = Base64UrlUnpadded::decode_vec(parts[i].trim_end_matches('='))
-            .map_err(|_| anyhow!("not a JWT: the {what} is not base64url"))?;
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| anyhow!("not a JWT: the {what} is not JSON"))?;
-        if !v.is_object() {
-            return Err(anyhow!("not a JWT: the {what} is not a JSON object"));
+    match jwtgrant_signer::decode_unverified(token) {
+        Ok(d) => Ok((d.header().clone(), d.claims().clone())),
+        Err(jwtgrant_signer::VerifyError::Malformed { reason, .. }) => {
+            Err(anyhow!("not a JWT: {reason}"))
         }
-        Ok(v)
-    };
-    Ok((part(0, "header")?, part(1, "payload")?))
+        Err(e) => Err(anyhow!("not a JWT: {e}")),
+    }
 }
