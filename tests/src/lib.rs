@@ -319,11 +319,11 @@ pub fn doctor_prediction(seeded: &Seeded, client_id: &str, assertion: &str) -> O
     use jwtgrant_exchange::doctor;
     let fetched = doctor::fetch(
         &seeded.admin,
+        &seeded.exchange(),
         &seeded.kc.url,
         &seeded.realm,
         client_id,
         assertion,
-        Duration::from_secs(10),
     )
     .expect("doctor reads the realm");
     let now = std::time::SystemTime::now()

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use jwtgrant_e2e::{JwksEndpoint, Seeded, access_claims, assert_rejected, eventually, key};
+use jwtgrant_e2e::{
+    JwksEndpoint, Seeded, access_claims, assert_rejected, doctor_prediction, eventually, key,
+};
 use jwtgrant_exchange::admin::IdpKey;
 use jwtgrant_signer::Algorithm;
 use serde_json::json;
@@ -30,6 +32,16 @@ fn jwks_url_idp_accepts_a_rotated_key() {
 
     // Before the new key is published, Keycloak cannot know it.
     let early = new.sign(&seeded.claims()).unwrap();
+    // The doctor fetches the same JWKS URL and comes to the same answer.
+    let before = endpoint.hits();
+    assert_eq!(
+        doctor_prediction(&seeded, jwtgrant_e2e::CLIENT_ID, &early).as_deref(),
+        Some("Invalid signature")
+    );
+    assert!(
+        endpoint.hits() > before,
+        "the doctor fetched the JWKS itself"
+    );
     assert_rejected(
         seeded.exchange().exchange(&early),
         400,

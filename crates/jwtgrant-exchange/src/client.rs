@@ -191,16 +191,9 @@ impl Exchange {
         let doc_url = endpoint::parse_url(&endpoint::discovery_url(issuer_url))?;
         endpoint::check_scheme(&doc_url, self.http.allow_insecure_http)?;
         let started = Instant::now();
-        let agent = self.agent(&doc_url);
         let url = doc_url.as_str();
         log::debug!("GET {url} (OpenID discovery)");
-        let mut resp = agent
-            .get(url)
-            .header("Accept", "application/json")
-            .call()
-            .map_err(|e| transport_error(url, e, &self.http))?;
-        let status = resp.status().as_u16();
-        let body = read_body(url, &mut resp, &self.http)?;
+        let (status, body) = self.get(&doc_url)?;
         let Discovered {
             token_endpoint,
             issuer,
@@ -444,6 +437,22 @@ impl Exchange {
                 .proxied
                 .get_or_init(|| build_agent(&self.http, true))
         }
+    }
+
+    /// GETs a JSON document (a discovery document, an issuer's JWKS) with this exchange's
+    /// transport: its TLS roots, timeouts, proxy rule and body cap. Returns the status and
+    /// the body; any status is returned, not turned into an error.
+    pub(crate) fn get(&self, url: &Url) -> Result<(u16, Vec<u8>), ExchangeError> {
+        let text = url.as_str();
+        let mut resp = self
+            .agent(url)
+            .get(text)
+            .header("Accept", "application/json")
+            .call()
+            .map_err(|e| transport_error(text, e, &self.http))?;
+        let status = resp.status().as_u16();
+        let body = read_body(text, &mut resp, &self.http)?;
+        Ok((status, body))
     }
 
     /// Checks that need no network: plain http, reserved parameters.

@@ -806,14 +806,15 @@ pub struct Fetched {
 
 /// Reads what the checks need through the admin API (providers, the client, the user linked
 /// to the assertion's `sub` at the provider matching its `iss`) and, for a provider using a
-/// JWKS URL, fetches that JWKS (with `timeout`). `base` is the URL Keycloak is reached at.
+/// JWKS URL, fetches that JWKS through `exchange`'s transport (the same TLS roots, timeouts
+/// and proxy rule the exchange itself uses). `base` is the URL Keycloak is reached at.
 pub fn fetch(
     admin: &crate::admin::AdminSession,
+    exchange: &crate::Exchange,
     base: &str,
     realm: &str,
     client_id: &str,
     assertion: &str,
-    timeout: std::time::Duration,
 ) -> Result<Fetched, crate::admin::AdminError> {
     let mut snapshot = Snapshot::new(base, realm, client_id);
     snapshot.client = admin.get_client(realm, client_id)?;
@@ -837,7 +838,7 @@ pub fn fetch(
         }
         if config(p, "useJwksUrl").as_deref() == Some("true") {
             let url = config(p, "jwksUrl").unwrap_or_default();
-            snapshot.jwks = Some(fetch_text(&url, timeout));
+            snapshot.jwks = Some(fetch_text(exchange, &url));
         }
         signature = Some(verify_with_idp(p, snapshot.jwks.as_ref(), assertion));
     }
@@ -847,26 +848,16 @@ pub fn fetch(
     })
 }
 
-/// GET a small text document (a JWKS) with a timeout; errors as text for the report.
-fn fetch_text(url: &str, timeout: std::time::Duration) -> Result<String, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into();
-    let mut resp = agent.get(url).call().map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
+/// GET a JWKS through `exchange`'s transport (its CA bundle, timeouts, proxy rule, body
+/// cap); errors as text for the report. Plain http is fine here: a JWKS is public and no
+/// credential is sent.
+fn fetch_text(exchange: &crate::Exchange, url: &str) -> Result<String, String> {
+    let url = crate::endpoint::parse_url(url).map_err(|e| e.to_string())?;
+    let (status, body) = exchange.get(&url).map_err(|e| e.to_string())?;
     if status != 200 {
         return Err(format!("HTTP {status}"));
     }
-    Ok(body)
+    String::from_utf8(body).map_err(|_| "the body is not UTF-8".to_owned())
 }
 
 #[cfg(test)]

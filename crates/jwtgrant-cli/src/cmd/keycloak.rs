@@ -172,14 +172,9 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         }
     };
     let session = login(&base, &args.admin)?;
-    let fetched = doctor::fetch(
-        &session,
-        &base,
-        &realm,
-        &client_id,
-        &assertion,
-        args.endpoint.timeout,
-    )?;
+    // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
+    let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak)?;
+    let fetched = doctor::fetch(&session, &transport, &base, &realm, &client_id, &assertion)?;
     let report = doctor::diagnose(
         &fetched.snapshot,
         &assertion,
@@ -239,10 +234,7 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         None => None,
     };
     let auth = super::exchange::Auth::from_args(&args.client, secret, g)?;
-    let ex = auth.apply(super::exchange::endpoint_client(
-        &args.endpoint,
-        &args.keycloak,
-    )?);
+    let ex = auth.apply(transport);
     let answer = ex.exchange(&assertion);
     let mut out = String::new();
     let code = match (&answer, &local) {
