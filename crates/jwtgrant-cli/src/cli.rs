@@ -228,16 +228,24 @@ pub struct EndpointArgs {
     #[arg(long, env = "JWTGRANT_ISSUER_URL", value_name = "URL", value_parser = parse::http_url)]
     pub issuer_url: Option<String>,
 
-    /// PEM file of CA certificates to trust (instead of the built-in roots).
+    #[command(flatten)]
+    pub transport: TransportArgs,
+}
+
+/// How every request reaches Keycloak: token endpoint, discovery, JWKS and admin API alike.
+#[derive(Debug, Args, Clone)]
+pub struct TransportArgs {
+    /// PEM file of CA certificates to trust, in addition to the built-in roots (a Keycloak
+    /// behind a company CA).
     #[arg(long, env = "JWTGRANT_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// Request timeout: 10s, 1m, 30 (seconds).
+    /// Request timeout: 10s, 1m, 30 (seconds). Admin API requests get at least 30s.
     #[arg(long, env = "JWTGRANT_TIMEOUT", value_name = "DURATION", default_value = "10s",
           value_parser = parse::duration)]
     pub timeout: Duration,
 
-    /// Allow plain http to a host that is not loopback (the client secret and tokens travel in clear).
+    /// Allow plain http to a host that is not loopback (secrets, passwords and tokens travel in clear).
     #[arg(long)]
     pub allow_insecure_http: bool,
 }
@@ -467,6 +475,8 @@ pub struct SetupArgs {
     pub keycloak: KeycloakArgs,
     #[command(flatten)]
     pub admin: AdminArgs,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 
     /// Issuer URL the assertions carry in `iss` (the identity provider's issuer).
     #[arg(long, env = "JWTGRANT_ISSUER", value_name = "URL", value_parser = parse::http_url)]

@@ -450,7 +450,7 @@ mod tests {
         assert!(!debug.contains("eyJ"), "{debug}");
         assert_eq!(
             debug,
-            r#"TokenResponse { access_token: AccessToken([redacted]), token_type: "Bearer", expires_in: Some(300), scope: Some("profile email"), refresh_token: None, id_token: None, extra_fields: ["not-before-policy", "refresh_expires_in"], expires_at: Some(SystemTime { tv_sec: 300, tv_nsec: 0 }) }"#
+            r#"TokenResponse { access_token: Secret([redacted]), token_type: "Bearer", expires_in: Some(300), scope: Some("profile email"), refresh_token: None, id_token: None, extra_fields: ["not-before-policy", "refresh_expires_in"], expires_at: Some(SystemTime { tv_sec: 300, tv_nsec: 0 }) }"#
         );
         let json = t.to_json_including_tokens();
         assert_eq!(json["access_token"], "eyJhbGc.x.y");
