@@ -328,9 +328,17 @@ impl Exchange {
         Ok((reply.status, reply.body))
     }
 
-    /// Checks that need no network: plain http, reserved parameters.
+    /// Checks that need no network: plain http, reserved parameters, a certificate for
+    /// `tls_client_auth`.
     fn preflight(&self) -> Result<(), ExchangeError> {
         self.transport.preflight(&self.endpoint)?;
+        if matches!(self.auth, ClientAuth::TlsClientAuth { .. })
+            && self.transport.client_certificate_thumbprint().is_none()
+        {
+            return Err(ExchangeError::ClientCertificate {
+                reason: "tls_client_auth authenticates with a client certificate, and none is set on the transport".into(),
+            });
+        }
         if let Some(name) = form::reserved_extra(&self.extra) {
             return Err(ExchangeError::ReservedParameter {
                 name: name.to_owned(),
@@ -366,7 +374,26 @@ impl Exchange {
             .post_form(&prepared)
             .map(|reply| (reply.status, interpret(url, &reply, sent_at, &prepared)));
         log_outcome(url, &result, started, attempt, max);
-        result.and_then(|(_, outcome)| outcome)
+        let token = result.and_then(|(_, outcome)| outcome)?;
+        self.check_binding(&token)?;
+        Ok(token)
+    }
+
+    /// A token bound to a certificate must be bound to ours (RFC 8705 section 3): otherwise
+    /// no request this client makes can use it.
+    fn check_binding(&self, token: &TokenResponse) -> Result<(), ExchangeError> {
+        let Some(bound_to) = token.confirmation().and_then(|c| c.x5t_s256) else {
+            return Ok(());
+        };
+        let presented = self.transport.client_certificate_thumbprint();
+        if presented == Some(bound_to.as_str()) {
+            return Ok(());
+        }
+        Err(ExchangeError::CertificateBinding {
+            url: self.endpoint.to_string(),
+            presented: presented.map(str::to_owned),
+            bound_to,
+        })
     }
 
     fn post_form(&self, prepared: &Prepared) -> Result<Reply, ExchangeError> {

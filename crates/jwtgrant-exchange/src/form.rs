@@ -55,6 +55,13 @@ pub enum ClientAuth {
         /// The client secret.
         secret: Secret,
     },
+    /// Mutual TLS with a certificate Keycloak matches by subject DN (`tls_client_auth`, RFC
+    /// 8705 section 2.1): `client_id` in the body, the certificate on the transport
+    /// ([`crate::Transport::client_certificate_pem`]).
+    TlsClientAuth {
+        /// The client id.
+        client_id: String,
+    },
     /// A JWT the client signs per request (`private_key_jwt`, RFC 7523 section 2.2).
     PrivateKeyJwt {
         /// The client id (`iss` and `sub` of the client assertion).
@@ -73,6 +80,7 @@ impl ClientAuth {
             Self::None { .. } => "none",
             Self::SecretPost { .. } => "client_secret_post",
             Self::SecretBasic { .. } => "client_secret_basic",
+            Self::TlsClientAuth { .. } => "tls_client_auth",
             Self::PrivateKeyJwt { .. } => "private_key_jwt",
         }
     }
@@ -82,6 +90,7 @@ impl ClientAuth {
         match self {
             Self::Anonymous => None,
             Self::None { client_id }
+            | Self::TlsClientAuth { client_id }
             | Self::SecretPost { client_id, .. }
             | Self::SecretBasic { client_id, .. }
             | Self::PrivateKeyJwt { client_id, .. } => Some(client_id),
@@ -105,7 +114,7 @@ impl ClientAuth {
     ) {
         match self {
             Self::Anonymous | Self::SecretBasic { .. } => {}
-            Self::None { client_id } => {
+            Self::None { client_id } | Self::TlsClientAuth { client_id } => {
                 form.append_pair("client_id", client_id);
             }
             Self::SecretPost { client_id, secret } => {

@@ -91,7 +91,7 @@ pub use client::Exchange;
 pub use endpoint::{keycloak_realm_url, keycloak_token_endpoint, validate_url};
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
-pub use response::TokenResponse;
+pub use response::{Confirmation, TokenResponse};
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, TokenSource};

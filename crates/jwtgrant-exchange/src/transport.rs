@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ureq::Agent;
 use ureq::http::{self, HeaderMap};
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, ClientCert, PemItem, RootCerts, TlsConfig};
 use url::Url;
 
 use crate::endpoint;
@@ -58,6 +58,8 @@ struct Settings {
     /// A fixed proxy instead of the environment's, so tests need not touch the environment.
     fixed_proxy: Option<ureq::Proxy>,
     allow_insecure_http: bool,
+    /// The client certificate chain and key for mutual TLS, with the leaf's `x5t#S256`.
+    client_cert: Option<(ClientCert, String)>,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             proxy_from_env: true,
             fixed_proxy: None,
             allow_insecure_http: false,
+            client_cert: None,
         }
     }
 }
@@ -199,6 +202,56 @@ impl Transport {
         Ok(self.reset())
     }
 
+    /// Presents a client certificate in every TLS handshake (mutual TLS: RFC 8705's
+    /// `tls_client_auth`, and tokens bound to the certificate). `chain_pem` holds the client
+    /// certificate first, then any intermediates; `key_pem` its private key (PKCS#8, PKCS#1
+    /// or SEC1). Fails when either does not parse.
+    pub fn client_certificate_pem(
+        mut self,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<Self, ExchangeError> {
+        let bad = |reason: String| ExchangeError::ClientCertificate { reason };
+        let mut chain = Vec::new();
+        for item in ureq::tls::parse_pem(chain_pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => chain.push(cert),
+                Ok(_) => {}
+                Err(e) => return Err(bad(format!("the certificate PEM does not parse ({e})"))),
+            }
+        }
+        let Some(leaf) = chain.first() else {
+            return Err(bad(
+                "no '-----BEGIN CERTIFICATE-----' block in the certificate file".into(),
+            ));
+        };
+        let thumbprint = jwtgrant_signer::sha256_base64url(leaf.der());
+        let mut key = None;
+        for item in ureq::tls::parse_pem(key_pem) {
+            match item {
+                Ok(PemItem::PrivateKey(k)) => {
+                    key = Some(k);
+                    break;
+                }
+                Ok(_) => {}
+                // Never show the key file's text: only that it did not parse.
+                Err(_) => return Err(bad("the private key PEM does not parse".into())),
+            }
+        }
+        let key = key.ok_or_else(|| {
+            bad("no private key block ('-----BEGIN PRIVATE KEY-----', RSA or EC) in the key file"
+                .into())
+        })?;
+        self.settings.client_cert = Some((ClientCert::new_with_certs(&chain, key), thumbprint));
+        Ok(self.reset())
+    }
+
+    /// The RFC 8705 `x5t#S256` thumbprint of the client certificate, when one is set: what a
+    /// certificate-bound token's `cnf` must carry.
+    pub fn client_certificate_thumbprint(&self) -> Option<&str> {
+        self.settings.client_cert.as_ref().map(|(_, t)| t.as_str())
+    }
+
     /// The overall timeout in force.
     pub fn timeout_limit(&self) -> Duration {
         self.settings.timeout
@@ -313,6 +366,10 @@ impl fmt::Debug for Transport {
             .field("proxy_from_env", &s.proxy_from_env)
             .field("fixed_proxy", &s.fixed_proxy.is_some())
             .field("allow_insecure_http", &s.allow_insecure_http)
+            .field(
+                "client_certificate",
+                &s.client_cert.as_ref().map(|(_, t)| t.as_str()),
+            )
             .finish()
     }
 }
@@ -351,7 +408,12 @@ fn build_agent(settings: &Settings, use_proxy: bool) -> Agent {
         .timeout_global(Some(settings.timeout))
         .timeout_connect(Some(settings.connect_timeout))
         .proxy(proxy)
-        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(roots)
+                .client_cert(settings.client_cert.as_ref().map(|(c, _)| c.clone()))
+                .build(),
+        )
         .user_agent(concat!("jwtgrant/", env!("CARGO_PKG_VERSION")))
         .build();
     Agent::new_with_config(config)

@@ -77,7 +77,7 @@ pub use claims::{Claims, DEFAULT_LIFETIME, REGISTERED_CLAIMS};
 pub use error::{BoxError, SignError, VerifyError};
 #[cfg(feature = "keygen")]
 pub use keygen::{DEFAULT_RSA_BITS, PrivateKeyPem, RSA_KEY_SIZES, generate_private_key_pem};
-pub use public::{Jwks, JwksKey, PublicKey};
+pub use public::{Jwks, JwksKey, PublicKey, sha256_base64url};
 pub use signer::Signer;
 pub use verify::{DecodedToken, VerifiedToken, decode_unverified, verify, verify_with_jwks};
 
