@@ -258,6 +258,9 @@ pub enum ClientAuth {
     Basic,
     /// A client assertion signed with --client-key (private_key_jwt).
     PrivateKeyJwt,
+    /// Mutual TLS: the certificate from --client-cert (key in --client-key) authenticates;
+    /// no secret (tls_client_auth, RFC 8705).
+    Tls,
     /// Only client_id (Keycloak refuses public clients for this grant; for other servers).
     None,
 }
@@ -286,9 +289,21 @@ pub struct ClientArgs {
     #[arg(long, env = "JWTGRANT_CLIENT_AUTH", value_enum, default_value_t = ClientAuth::Post)]
     pub client_auth: ClientAuth,
 
-    /// Private key for --client-auth private-key-jwt.
+    /// The client's private key (PEM, mode 0600): signs the client assertion for
+    /// --client-auth private-key-jwt, and is the key of --client-cert.
     #[arg(long, env = "JWTGRANT_CLIENT_KEY", value_name = "FILE")]
     pub client_key: Option<PathBuf>,
+
+    /// Client certificate chain (PEM, the client's certificate first) presented in every TLS
+    /// handshake: mutual TLS for --client-auth tls and certificate-bound tokens (RFC 8705).
+    /// Its key is --client-key.
+    #[arg(
+        long,
+        env = "JWTGRANT_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
 
     /// Scope to request (space separated), e.g. "openid profile".
     #[arg(long, env = "JWTGRANT_SCOPE", value_name = "SCOPE")]

@@ -34,7 +34,7 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
     refuse_secret_flags(Some(args), None)?;
     if matches!(
         args.client_auth,
-        ClientAuth::PrivateKeyJwt | ClientAuth::None
+        ClientAuth::PrivateKeyJwt | ClientAuth::None | ClientAuth::Tls
     ) {
         if args.client_secret_file.is_some() || args.client_secret_stdin {
             log::warn!("a client secret was given but --client-auth does not use one; ignoring it");

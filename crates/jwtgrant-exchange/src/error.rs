@@ -348,7 +348,9 @@ impl ExchangeError {
             E::ClientCertificate { .. } => Some(
                 "give the client certificate chain and its private key as PEM, the key matching the first certificate",
             ),
-            E::CertificateBinding { presented: None, .. } => Some(
+            E::CertificateBinding {
+                presented: None, ..
+            } => Some(
                 "the token is bound to a client certificate: present that certificate (mutual TLS) when requesting and using tokens",
             ),
             E::CertificateBinding { .. } => Some(

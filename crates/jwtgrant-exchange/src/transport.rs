@@ -239,8 +239,10 @@ impl Transport {
             }
         }
         let key = key.ok_or_else(|| {
-            bad("no private key block ('-----BEGIN PRIVATE KEY-----', RSA or EC) in the key file"
-                .into())
+            bad(
+                "no private key block ('-----BEGIN PRIVATE KEY-----', RSA or EC) in the key file"
+                    .into(),
+            )
         })?;
         self.settings.client_cert = Some((ClientCert::new_with_certs(&chain, key), thumbprint));
         Ok(self.reset())

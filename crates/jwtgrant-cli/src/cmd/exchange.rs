@@ -3,10 +3,7 @@
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use jwtgrant_exchange::{
-    ClientAuth as LibAuth, ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse,
-    Transport,
-};
+use jwtgrant_exchange::{ClientAuth as LibAuth, Exchange, RetryPolicy, TokenResponse, Transport};
 use serde_json::Value;
 
 use super::Globals;
@@ -15,7 +12,7 @@ use crate::cli::{
     ClientArgs, ClientAuth, EndpointArgs, ExchangeCmd, KeycloakArgs, OutputArgs, TokenCmd,
     TransportArgs,
 };
-use crate::error::{REJECTED, UNREACHABLE, USAGE, Verdict, usage};
+use crate::error::usage;
 use crate::files;
 use crate::secrets::{self, Secret};
 
@@ -32,7 +29,8 @@ pub fn client(
     // or key file fails fast.
     let secret = secrets::client_secret(client, stdin_taken)?;
     let auth = client_auth(client, secret, g)?;
-    let ex = endpoint_client(endpoint, kc)?;
+    let transport = client_transport(&endpoint.transport, client, g)?;
+    let ex = endpoint_client(endpoint, kc, transport)?;
     Ok(authenticated(ex, auth, client))
 }
 
@@ -46,6 +44,12 @@ pub fn client_auth(client: &ClientArgs, secret: Option<Secret>, g: Globals) -> R
     let auth = match (client.client_auth, secret) {
         (ClientAuth::Post, Some(secret)) => LibAuth::SecretPost { client_id, secret },
         (ClientAuth::Basic, Some(secret)) => LibAuth::SecretBasic { client_id, secret },
+        (ClientAuth::Tls, _) if client.client_cert.is_none() => {
+            return Err(usage(
+                "--client-auth tls needs --client-cert FILE and --client-key FILE (the certificate Keycloak matches by subject DN, and its key)",
+            ));
+        }
+        (ClientAuth::Tls, _) => LibAuth::TlsClientAuth { client_id },
         (ClientAuth::PrivateKeyJwt, _) => {
             let key = client.client_key.as_ref().ok_or_else(|| {
                 usage("--client-auth private-key-jwt needs --client-key FILE (the client's private key)")
@@ -82,9 +86,36 @@ pub fn transport(args: &TransportArgs) -> Result<Transport> {
     Ok(transport)
 }
 
-/// The token endpoint and transport settings, without client authentication.
-pub fn endpoint_client(endpoint: &EndpointArgs, kc: &KeycloakArgs) -> Result<Exchange> {
-    let transport = transport(&endpoint.transport)?;
+/// [`transport`] presenting the client certificate of `client`, when it names one.
+pub fn client_transport(
+    args: &TransportArgs,
+    client: &ClientArgs,
+    g: Globals,
+) -> Result<Transport> {
+    let transport = transport(args)?;
+    let (Some(cert), Some(key)) = (&client.client_cert, &client.client_key) else {
+        return Ok(transport);
+    };
+    let chain = files::read(cert, "client certificate")?;
+    let key_pem = files::read(key, "client key")?;
+    files::check_private_permissions(key, g.allow_insecure_key_permissions, "client key")?;
+    transport
+        .client_certificate_pem(&chain, &key_pem)
+        .with_context(|| {
+            format!(
+                "cannot use client certificate '{}' with key '{}'",
+                cert.display(),
+                key.display()
+            )
+        })
+}
+
+/// The token endpoint on `transport`, without client authentication.
+pub fn endpoint_client(
+    endpoint: &EndpointArgs,
+    kc: &KeycloakArgs,
+    transport: Transport,
+) -> Result<Exchange> {
     let ex = if let Some(url) = &endpoint.token_endpoint {
         Exchange::new(url)?
     } else if let Some(url) = &endpoint.issuer_url {
@@ -172,36 +203,5 @@ pub fn print_token(token: &TokenResponse, out: &OutputArgs) -> Result<()> {
             );
         }
         files::println(token.access_token.secret())
-    }
-}
-
-/// Exit code and hint for the exchange crate's errors, phrased for the CLI's flags.
-pub fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
-    v.code = match e.kind() {
-        ErrorKind::Rejected => REJECTED,
-        ErrorKind::Unreachable | ErrorKind::BadResponse => UNREACHABLE,
-        ErrorKind::Config => match e {
-            ExchangeError::InvalidUrl { .. } | ExchangeError::InsecureHttp { .. } => USAGE,
-            _ => crate::error::FAILURE,
-        },
-        _ => crate::error::FAILURE,
-    };
-    let hint: Option<String> = match e {
-        ExchangeError::InsecureHttp { .. } => Some(
-            "use https, or pass --allow-insecure-http if you accept that the client secret and tokens travel in clear text".into(),
-        ),
-        ExchangeError::Timeout { .. } => Some(
-            "check that the host is reachable from here (firewall, HTTPS_PROXY/NO_PROXY), or raise --timeout".into(),
-        ),
-        ExchangeError::Tls { .. } => Some(
-            "if the server's certificate comes from an internal CA, pass it with --ca-file PEM; check the host name matches the certificate".into(),
-        ),
-        ExchangeError::Discovery { .. } => Some(
-            "pass the issuer URL (for Keycloak <base>/realms/<realm>), or --token-endpoint / --keycloak and --realm".into(),
-        ),
-        _ => e.hint().map(str::to_owned),
-    };
-    if let Some(h) = hint {
-        v.extra.push(format!("  hint: {h}"));
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use jwtgrant_exchange::admin::{
-    AdminError, AdminLogin, AdminSession, Change, ClientAuth as AdminClientAuth,
-    DEFAULT_ADMIN_TIMEOUT, IdpKey, JwtClient, JwtIdp, UserSpec,
+    AdminLogin, AdminSession, Change, ClientAuth as AdminClientAuth, DEFAULT_ADMIN_TIMEOUT, IdpKey,
+    JwtClient, JwtIdp, UserSpec,
 };
 use jwtgrant_exchange::doctor::{self, Status};
 use serde_json::json;
@@ -14,7 +14,7 @@ use serde_json::json;
 use super::Globals;
 use super::sign::Assertions;
 use crate::cli::{AdminArgs, ClientAuth, DoctorArgs, KeycloakArgs, SetupArgs, TransportArgs};
-use crate::error::{Coded, REJECTED, UNREACHABLE, Verdict, usage};
+use crate::error::{Coded, REJECTED, UNREACHABLE, usage};
 use crate::files;
 use crate::secrets;
 
@@ -176,7 +176,8 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
     };
     let session = login(&base, &args.admin, &args.endpoint.transport)?;
     // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
-    let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak)?;
+    let transport = super::exchange::client_transport(&args.endpoint.transport, &args.client, g)?;
+    let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
     let fetched = doctor::fetch(&session, &transport, &base, &realm, &client_id, &assertion)?;
     let report = doctor::diagnose(
         &fetched.snapshot,
@@ -305,26 +306,4 @@ fn failing(c: &doctor::Check) -> anyhow::Error {
         hint: c.fix.clone(),
     }
     .into()
-}
-
-/// Exit codes and hints for admin API errors.
-pub fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
-    match e {
-        AdminError::Login { .. } => {
-            v.code = REJECTED;
-            v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file); admins log in to the master realm".into());
-        }
-        AdminError::Transport { .. } => {
-            v.code = UNREACHABLE;
-            v.extra.push("  hint: check --keycloak (the base URL, e.g. http://localhost:8080) and that Keycloak is running".into());
-        }
-        AdminError::InvalidResponse { .. } => v.code = UNREACHABLE,
-        AdminError::Rejected { status: 403, .. } => {
-            v.code = REJECTED;
-            v.extra
-                .push("  hint: the admin user lacks the realm-management roles for this".into());
-        }
-        AdminError::Rejected { .. } => v.code = REJECTED,
-        _ => {}
-    }
 }
