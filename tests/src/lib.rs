@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use jwtgrant_exchange::admin::{
-    AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, Secret, UserSpec,
+    AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, Secret, UserSpec,
 };
 use jwtgrant_exchange::keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
@@ -129,7 +129,7 @@ impl Seeded {
         let client = admin
             .ensure_client(
                 &realm,
-                &JwtClient::new(CLIENT_ID, ClientAuth::Secret(None), [IDP_ALIAS]),
+                &JwtClient::new(CLIENT_ID, ClientAuthenticator::Secret(None), [IDP_ALIAS]),
             )
             .expect("create client");
         let secret = client.secret.expect("secret client has a secret");

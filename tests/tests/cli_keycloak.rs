@@ -413,7 +413,7 @@ fn cli_keycloak_other_client_auth_methods_and_discovery() {
     let admin = AdminSession::password(&w.url, &w.admin_user, &w.admin_password).unwrap();
     let client = jwtgrant_exchange::admin::JwtClient::new(
         "jwt-client",
-        jwtgrant_exchange::admin::ClientAuth::PrivateKeyJwt { jwks },
+        jwtgrant_exchange::admin::ClientAuthenticator::PrivateKeyJwt { jwks },
         ["jwt-authorization-grant"],
     );
     admin.ensure_client(&w.realm, &client).unwrap();

@@ -9,7 +9,7 @@ use jwtgrant_e2e::{
     CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, USERNAME, access_claims, assert_rejected,
     doctor_prediction, key,
 };
-use jwtgrant_exchange::admin::{ClientAuth, JwtClient};
+use jwtgrant_exchange::admin::{ClientAuthenticator, JwtClient};
 use jwtgrant_exchange::{ErrorKind, Exchange, keycloak_token_endpoint};
 use jwtgrant_signer::{Algorithm, Claims, Jwks, verify_with_jwks};
 
@@ -226,7 +226,7 @@ fn client_not_allowed_to_use_the_idp_is_rejected() {
     let seeded = Seeded::new("idp-not-allowed", key(Algorithm::ES256));
     let client = JwtClient::new(
         "other-client",
-        ClientAuth::Secret(None),
+        ClientAuthenticator::Secret(None),
         Vec::<String>::new(),
     );
     let secret = seeded.add_client(&client).unwrap();
@@ -250,8 +250,12 @@ fn client_not_allowed_to_use_the_idp_is_rejected() {
 #[test]
 fn client_without_the_grant_enabled_is_rejected() {
     let seeded = Seeded::new("grant-off", key(Algorithm::ES256));
-    let client = JwtClient::new("no-grant-client", ClientAuth::Secret(None), [IDP_ALIAS])
-        .grant_enabled(false);
+    let client = JwtClient::new(
+        "no-grant-client",
+        ClientAuthenticator::Secret(None),
+        [IDP_ALIAS],
+    )
+    .grant_enabled(false);
     let secret = seeded.add_client(&client).unwrap();
     let exchange = Exchange::keycloak(&seeded.kc.url, &seeded.realm)
         .unwrap()
@@ -314,7 +318,7 @@ fn private_key_jwt_gets_a_token() {
     let client_key = key(Algorithm::RS256).with_kid_thumbprint();
     let client = JwtClient::new(
         "jwt-client",
-        ClientAuth::PrivateKeyJwt {
+        ClientAuthenticator::PrivateKeyJwt {
             jwks: client_key.jwks(),
         },
         [IDP_ALIAS],

@@ -14,7 +14,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use jwtgrant_exchange::Exchange;
-use jwtgrant_exchange::admin::{AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, UserSpec};
+use jwtgrant_exchange::admin::{
+    AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec,
+};
 use jwtgrant_exchange::keycloak_realm_url;
 use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use serde_json::Value;
@@ -79,7 +81,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let client = admin.ensure_client(
         REALM,
-        &JwtClient::new(CLIENT_ID, ClientAuth::Secret(None), [IDP_ALIAS]),
+        &JwtClient::new(CLIENT_ID, ClientAuthenticator::Secret(None), [IDP_ALIAS]),
     )?;
     println!("   {}", client.outcome);
     let secret = client

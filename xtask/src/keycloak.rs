@@ -947,9 +947,15 @@ mod tests {
             management_port: 9080,
             version: "26.7.3".into(),
             url: "http://127.0.0.1:8080".into(),
+            https_url: "https://localhost:8443".into(),
+            ca_fingerprint: "abc".into(),
             log: PathBuf::from("/x/keycloak-26.7.3.log"),
         };
         let back = State::from_json(&s.to_json()).expect("round trip");
+        assert_eq!(
+            (back.https_url.as_str(), back.ca_fingerprint.as_str()),
+            ("https://localhost:8443", "abc")
+        );
         assert_eq!(
             (back.pid, back.port, back.management_port),
             (42, 8080, 9080)

@@ -49,6 +49,18 @@ pub enum ExchangeError {
         source: Source,
     },
 
+    /// The server refused the client certificate in the TLS handshake (or asked for one and
+    /// got none): mutual TLS failed before any HTTP.
+    #[non_exhaustive]
+    ClientCertificateRefused {
+        /// The URL being requested.
+        url: String,
+        /// Whether a client certificate was presented.
+        presented: bool,
+        /// The TLS error.
+        source: Source,
+    },
+
     /// No complete answer within the configured timeout.
     #[non_exhaustive]
     Timeout {
@@ -241,6 +253,7 @@ impl ExchangeError {
             E::ConnectionRefused { .. }
             | E::HostNotFound { .. }
             | E::Tls { .. }
+            | E::ClientCertificateRefused { .. }
             | E::Timeout { .. }
             | E::Connection { .. } => ErrorKind::Unreachable,
             E::Redirected { .. }
@@ -301,6 +314,14 @@ impl ExchangeError {
             E::Tls { .. } => Some(
                 "if the server's certificate comes from an internal CA, add that CA as a PEM bundle; check the host name matches the certificate",
             ),
+            E::ClientCertificateRefused {
+                presented: true, ..
+            } => Some(
+                "the server does not trust the client certificate: use one issued by a CA in the server's truststore",
+            ),
+            E::ClientCertificateRefused {
+                presented: false, ..
+            } => Some("the server requires a client certificate: present one (mutual TLS)"),
             E::Timeout { .. } => Some(
                 "check that the host is reachable from here (firewall, HTTPS_PROXY/NO_PROXY), or raise the timeout",
             ),
@@ -387,6 +408,22 @@ impl fmt::Display for ExchangeError {
             }
             E::HostNotFound { url } => write!(f, "cannot resolve the host of {url}")?,
             E::Tls { url, .. } => write!(f, "TLS with {url} failed")?,
+            E::ClientCertificateRefused {
+                url,
+                presented: true,
+                ..
+            } => write!(
+                f,
+                "{url} refused the client certificate in the TLS handshake"
+            )?,
+            E::ClientCertificateRefused {
+                url,
+                presented: false,
+                ..
+            } => write!(
+                f,
+                "{url} requires a client certificate in the TLS handshake, and none was presented"
+            )?,
             E::Timeout {
                 url,
                 limit,
@@ -506,6 +543,7 @@ impl StdError for ExchangeError {
         match self {
             E::ConnectionRefused { source, .. }
             | E::Tls { source, .. }
+            | E::ClientCertificateRefused { source, .. }
             | E::Timeout { source, .. }
             | E::Connection { source, .. }
             | E::Assertion { source }

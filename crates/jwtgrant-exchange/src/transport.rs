@@ -474,10 +474,27 @@ fn transport_error(url: &str, err: ureq::Error, settings: &Settings) -> Exchange
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timeout(false, Arc::new(err)),
             // rustls reports handshake and certificate failures through the stream as
             // InvalidData; over https nothing else below HTTP parsing produces that kind.
-            io::ErrorKind::InvalidData if url.starts_with("https:") => ExchangeError::Tls {
-                url,
-                source: Arc::new(err),
-            },
+            io::ErrorKind::InvalidData if url.starts_with("https:") => {
+                let alert = io_err
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<rustls::Error>())
+                    .and_then(|e| match e {
+                        rustls::Error::AlertReceived(alert) => Some(*alert),
+                        _ => None,
+                    });
+                if alert.is_some_and(refuses_client_certificate) {
+                    ExchangeError::ClientCertificateRefused {
+                        url,
+                        presented: settings.client_cert.is_some(),
+                        source: Arc::new(err),
+                    }
+                } else {
+                    ExchangeError::Tls {
+                        url,
+                        source: Arc::new(err),
+                    }
+                }
+            }
             _ => ExchangeError::Connection {
                 url,
                 source: Arc::new(err),
@@ -494,6 +511,22 @@ fn transport_error(url: &str, err: ureq::Error, settings: &Settings) -> Exchange
             source: Arc::new(other),
         },
     }
+}
+
+/// The alerts a server sends when it does not accept the client certificate (RFC 8446
+/// section 6.2): a server never sends them about its own certificate.
+fn refuses_client_certificate(alert: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription as A;
+    matches!(
+        alert,
+        A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::CertificateRequired
+    )
 }
 
 /// Compile-time check that the transport can be shared across threads.
@@ -542,6 +575,20 @@ mod tests {
         assert_eq!(
             mapped(ureq::Error::Io(io::ErrorKind::ConnectionReset.into())),
             "Unreachable | connection to https://kc/t failed"
+        );
+        let alert = |a| {
+            ureq::Error::Io(io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::AlertReceived(a),
+            ))
+        };
+        assert_eq!(
+            mapped(alert(rustls::AlertDescription::CertificateUnknown)),
+            "Unreachable | https://kc/t requires a client certificate in the TLS handshake, and none was presented"
+        );
+        assert_eq!(
+            mapped(alert(rustls::AlertDescription::HandshakeFailure)),
+            "Unreachable | TLS with https://kc/t failed"
         );
         assert_eq!(
             mapped(ureq::Error::BodyExceedsLimit(10)),

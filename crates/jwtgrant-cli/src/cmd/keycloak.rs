@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use jwtgrant_exchange::admin::{
-    AdminLogin, AdminSession, Change, ClientAuth as AdminClientAuth, DEFAULT_ADMIN_TIMEOUT, IdpKey,
+    AdminLogin, AdminSession, Change, ClientAuthenticator, DEFAULT_ADMIN_TIMEOUT, IdpKey,
     JwtClient, JwtIdp, UserSpec,
 };
 use jwtgrant_exchange::doctor::{self, Status};
@@ -68,7 +68,7 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
         &realm,
         &JwtClient::new(
             &args.client_id,
-            AdminClientAuth::Secret(None),
+            ClientAuthenticator::Secret(None),
             [args.idp_alias.as_str()],
         ),
     )?;

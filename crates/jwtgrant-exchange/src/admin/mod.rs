@@ -8,7 +8,7 @@
 //! reports which it did as a [`Change`] in an [`Outcome`].
 //!
 //! ```no_run
-//! use jwtgrant_exchange::admin::{AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, UserSpec};
+//! use jwtgrant_exchange::admin::{AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec};
 //! # fn main() -> Result<(), jwtgrant_exchange::admin::AdminError> {
 //! # let public_pem = String::new();
 //! let admin = AdminSession::password("http://127.0.0.1:8080", "admin", "admin")?;
@@ -19,7 +19,7 @@
 //!     IdpKey::Static { public_key: public_pem, key_id: None },
 //! );
 //! admin.ensure_jwt_idp("acme", &idp)?;
-//! let client = JwtClient::new("custom-client", ClientAuth::Secret(None), ["jwt-authorization-grant"]);
+//! let client = JwtClient::new("custom-client", ClientAuthenticator::Secret(None), ["jwt-authorization-grant"]);
 //! let secret = admin.ensure_client("acme", &client)?.secret;
 //! let user = admin.ensure_user("acme", "nodejsuser", &UserSpec::new().email("nodejsuser@example.com"))?;
 //! admin.ensure_idp_link("acme", &user.id, "jwt-authorization-grant", "nodejsuser-1234", "nodejsuser")?;
@@ -35,6 +35,6 @@ mod spec;
 pub use error::AdminError;
 pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT, EnsuredClient, EnsuredUser};
 pub use spec::{
-    ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS, Change, ClientAuth, IdpKey, JWT_IDP_PROVIDER_ID,
-    JwtClient, JwtIdp, Outcome, Secret, UserSpec,
+    ATTR_CERTIFICATE_BOUND_TOKENS, ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS, Change,
+    ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret, UserSpec,
 };

@@ -13,7 +13,7 @@ use crate::transport::{Body, Method, Transport};
 
 use super::error::{AdminError, keycloak_message};
 use super::spec::{
-    Change, ClientAuth, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret, UserSpec,
+    Change, ClientAuthenticator, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret, UserSpec,
     client_create_body, client_fields, differing, idp_create_body, idp_fields, link_body,
     user_create_body, user_fields, with_fields,
 };
@@ -129,7 +129,7 @@ pub struct EnsuredClient {
     pub outcome: Outcome,
     /// Keycloak's internal id (UUID) of the client.
     pub id: String,
-    /// The client secret, for [`ClientAuth::Secret`] clients.
+    /// The client secret, for [`ClientAuthenticator::Secret`] clients.
     pub secret: Option<Secret>,
 }
 
@@ -395,7 +395,7 @@ impl AdminSession {
 
     /// Makes sure the realm has this confidential client, allowed to present
     /// assertions from [`JwtClient::allowed_idps`]. Returns its secret for
-    /// [`ClientAuth::Secret`] clients.
+    /// [`ClientAuthenticator::Secret`] clients.
     pub fn ensure_client(
         &self,
         realm: &str,
@@ -434,7 +434,7 @@ impl AdminSession {
                     .to_owned();
                 let mut changed = differing(&existing, &fields);
                 let mut body = with_fields(existing, &fields);
-                if let ClientAuth::Secret(Some(want)) = &client.auth {
+                if let ClientAuthenticator::Secret(Some(want)) = &client.auth {
                     let have = self.client_secret_by_id(realm, &id, &client.client_id)?;
                     if have.as_ref() != Some(want) {
                         changed.push("secret".into());
@@ -451,8 +451,10 @@ impl AdminSession {
             }
         };
         let secret = match &client.auth {
-            ClientAuth::Secret(_) => Some(self.ensure_secret(realm, &id, &client.client_id)?),
-            ClientAuth::PrivateKeyJwt { .. } => None,
+            ClientAuthenticator::Secret(_) => {
+                Some(self.ensure_secret(realm, &id, &client.client_id)?)
+            }
+            ClientAuthenticator::PrivateKeyJwt { .. } | ClientAuthenticator::X509 { .. } => None,
         };
         Ok(EnsuredClient {
             outcome: Outcome::new(change, &what, &changed),

@@ -15,6 +15,8 @@ pub const ATTR_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
 /// Client attribute: the identity provider aliases it accepts assertions from,
 /// joined with `##`.
 pub const ATTR_GRANT_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
+/// Client attribute: access tokens are bound to the client certificate (RFC 8705).
+pub const ATTR_CERTIFICATE_BOUND_TOKENS: &str = "tls.client.certificate.bound.access.tokens";
 
 /// What an `ensure_*` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -171,20 +173,23 @@ pub struct JwtClient {
     /// The OAuth `client_id`.
     pub client_id: String,
     /// How the client authenticates at the token endpoint.
-    pub auth: ClientAuth,
+    pub auth: ClientAuthenticator,
     /// Whether it may use the JWT Authorization Grant.
     pub grant_enabled: bool,
     /// Identity provider aliases whose assertions it may present.
     pub allowed_idps: Vec<String>,
     /// Disabled clients get no tokens.
     pub enabled: bool,
+    /// Whether access tokens are bound to the client certificate of the request (RFC 8705
+    /// `cnf.x5t#S256`; attribute `tls.client.certificate.bound.access.tokens`).
+    pub certificate_bound_tokens: bool,
 }
 
 impl JwtClient {
     /// An enabled client with the grant on, allowed the given providers.
     pub fn new(
         client_id: impl Into<String>,
-        auth: ClientAuth,
+        auth: ClientAuthenticator,
         allowed_idps: impl IntoIterator<Item = impl Into<String>>,
     ) -> JwtClient {
         JwtClient {
@@ -193,7 +198,14 @@ impl JwtClient {
             grant_enabled: true,
             allowed_idps: allowed_idps.into_iter().map(Into::into).collect(),
             enabled: true,
+            certificate_bound_tokens: false,
         }
+    }
+
+    /// Sets [`JwtClient::certificate_bound_tokens`].
+    pub fn certificate_bound_tokens(mut self, bound: bool) -> JwtClient {
+        self.certificate_bound_tokens = bound;
+        self
     }
 
     /// Sets [`JwtClient::grant_enabled`].
@@ -211,7 +223,7 @@ impl JwtClient {
 
 /// Client authentication at the token endpoint.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ClientAuth {
+pub enum ClientAuthenticator {
     /// `client_secret_post` / `client_secret_basic` (Keycloak's `client-secret`).
     /// `Some` pins the secret; `None` keeps (or on create, lets Keycloak generate) one.
     Secret(Option<Secret>),
@@ -219,6 +231,15 @@ pub enum ClientAuth {
     PrivateKeyJwt {
         /// `{"keys": [...]}` holding the client's public keys.
         jwks: Value,
+    },
+    /// `tls_client_auth` (Keycloak's `client-x509`): a client certificate from a CA the
+    /// server trusts, with this subject, authenticates the client; no secret.
+    X509 {
+        /// The certificate's subject DN in RFC 2253 form, most specific part first, e.g.
+        /// `CN=billing,O=Acme` (compared exactly: regular expressions are off).
+        subject_dn: String,
+        /// The issuing CA's subject DN, when the client should accept only that CA.
+        ca_subject_dn: Option<String>,
     },
 }
 
@@ -462,12 +483,16 @@ pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
         Field::eq(&["directAccessGrantsEnabled"], false),
         attr(ATTR_GRANT_ENABLED, client.grant_enabled.to_string()),
         attr(ATTR_GRANT_IDPS, client.allowed_idps.join("##")),
+        attr(
+            ATTR_CERTIFICATE_BOUND_TOKENS,
+            client.certificate_bound_tokens.to_string(),
+        ),
     ];
     match &client.auth {
-        ClientAuth::Secret(_) => {
+        ClientAuthenticator::Secret(_) => {
             f.push(Field::eq(&["clientAuthenticatorType"], "client-secret"));
         }
-        ClientAuth::PrivateKeyJwt { jwks } => {
+        ClientAuthenticator::PrivateKeyJwt { jwks } => {
             f.push(Field::eq(&["clientAuthenticatorType"], "client-jwt"));
             f.push(attr("use.jwks.url", "false".into()));
             f.push(attr("use.jwks.string", "true".into()));
@@ -475,6 +500,18 @@ pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
                 &["attributes", "jwks.string"],
                 Want::JsonString(jwks.clone()),
             ));
+        }
+        ClientAuthenticator::X509 {
+            subject_dn,
+            ca_subject_dn,
+        } => {
+            f.push(Field::eq(&["clientAuthenticatorType"], "client-x509"));
+            f.push(attr("x509.subjectdn", subject_dn.clone()));
+            // Regular expressions are deprecated in 26.7; an exact DN cannot over-match.
+            f.push(attr("x509.allow.regex.pattern.comparison", "false".into()));
+            if let Some(ca) = ca_subject_dn {
+                f.push(attr("x509.casubjectdn", ca.clone()));
+            }
         }
     }
     f
@@ -487,7 +524,7 @@ pub(crate) fn client_create_body(client: &JwtClient) -> Value {
         "protocol": "openid-connect",
         "attributes": {},
     });
-    if let ClientAuth::Secret(Some(secret)) = &client.auth {
+    if let ClientAuthenticator::Secret(Some(secret)) = &client.auth {
         base["secret"] = Value::String(secret.secret().to_owned());
     }
     with_fields(base, &client_fields(client))
@@ -629,7 +666,7 @@ mod tests {
     fn client_bodies() {
         let c = JwtClient::new(
             "custom-client",
-            ClientAuth::Secret(Some("s3cret".into())),
+            ClientAuthenticator::Secret(Some("s3cret".into())),
             ["jwt-authorization-grant"],
         );
         let body = client_create_body(&c);
@@ -648,13 +685,37 @@ mod tests {
                 "attributes": {
                     "oauth2.jwt.authorization.grant.enabled": "true",
                     "oauth2.jwt.authorization.grant.idp": "jwt-authorization-grant",
+                    "tls.client.certificate.bound.access.tokens": "false",
                 }
+            })
+        );
+        let mtls = JwtClient::new(
+            "m",
+            ClientAuthenticator::X509 {
+                subject_dn: "CN=m,O=Acme".into(),
+                ca_subject_dn: Some("CN=Acme CA".into()),
+            },
+            ["a"],
+        )
+        .certificate_bound_tokens(true);
+        let body = client_create_body(&mtls);
+        assert_eq!(body["clientAuthenticatorType"], "client-x509");
+        assert_eq!(body.get("secret"), None);
+        assert_eq!(
+            body["attributes"],
+            json!({
+                "oauth2.jwt.authorization.grant.enabled": "true",
+                "oauth2.jwt.authorization.grant.idp": "a",
+                "tls.client.certificate.bound.access.tokens": "true",
+                "x509.subjectdn": "CN=m,O=Acme",
+                "x509.allow.regex.pattern.comparison": "false",
+                "x509.casubjectdn": "CN=Acme CA",
             })
         );
         let jwks = json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]});
         let c = JwtClient::new(
             "k",
-            ClientAuth::PrivateKeyJwt { jwks: jwks.clone() },
+            ClientAuthenticator::PrivateKeyJwt { jwks: jwks.clone() },
             ["a", "b"],
         );
         let body = client_create_body(&c);
@@ -669,7 +730,7 @@ mod tests {
 
     #[test]
     fn client_diffs() {
-        let c = JwtClient::new("c", ClientAuth::Secret(None), ["x"]);
+        let c = JwtClient::new("c", ClientAuthenticator::Secret(None), ["x"]);
         let fields = client_fields(&c);
         // What Keycloak serves after a create carries many more keys.
         let mut served = client_create_body(&c);
@@ -684,7 +745,7 @@ mod tests {
             .map(|a| a.remove(ATTR_GRANT_ENABLED));
         check(public, &fields, &["publicClient", ATTR_GRANT_ENABLED]);
         // No allowed providers: the attribute absent counts as "".
-        let none = JwtClient::new("c", ClientAuth::Secret(None), Vec::<String>::new());
+        let none = JwtClient::new("c", ClientAuthenticator::Secret(None), Vec::<String>::new());
         let mut served = client_create_body(&none);
         served["attributes"]
             .as_object_mut()
