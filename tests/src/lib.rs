@@ -337,7 +337,7 @@ pub fn doctor_prediction(seeded: &Seeded, client_id: &str, assertion: &str) -> O
         fetched.signature.as_ref(),
     );
     report.first_failure().map(|c| {
-        c.keycloak_error
+        c.keycloak_error()
             .unwrap_or("(a check without Keycloak's message)")
             .to_owned()
     })

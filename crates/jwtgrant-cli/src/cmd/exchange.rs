@@ -12,8 +12,8 @@ use crate::cli::{
     ClientArgs, ClientAuth, EndpointArgs, ExchangeCmd, KeycloakArgs, OutputArgs, TokenCmd,
 };
 use crate::error::{REJECTED, UNREACHABLE, USAGE, Verdict, usage};
-use crate::files;
 use crate::secrets::{self, Secret};
+use crate::{advice, files};
 
 /// The token client for these options. `stdin_taken`: the assertion comes from stdin.
 pub fn client(
@@ -208,6 +208,11 @@ pub fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
         ExchangeError::Discovery { .. } => Some(
             "pass the issuer URL (for Keycloak <base>/realms/<realm>), or --token-endpoint / --keycloak and --realm".into(),
         ),
+        // Keycloak's rejection: the library's hint, then how to do it with jwtgrant.
+        ExchangeError::Rejected(r) => match (r.hint(), r.check().and_then(advice::for_check)) {
+            (Some(h), Some(a)) => Some(format!("{h}; with jwtgrant: {a}")),
+            (h, a) => h.or(a).map(str::to_owned),
+        },
         _ => e.hint().map(str::to_owned),
     };
     if let Some(h) = hint {
