@@ -282,12 +282,15 @@ fn exchange_failed(code: u8) -> anyhow::Error {
     .into()
 }
 
-/// Exit 3 naming the failing check.
+/// Exit 3 naming the failing check, its fix and how to make it with jwtgrant.
 fn failing(c: &doctor::Check) -> anyhow::Error {
     Coded {
         code: REJECTED,
         message: format!("check '{}' fails: {}", c.name, c.detail),
-        hint: c.fix.clone(),
+        hint: match (&c.fix, advice::for_check(c.check)) {
+            (Some(fix), Some(a)) => Some(format!("{fix}; with jwtgrant: {a}")),
+            (fix, a) => fix.clone().or(a.map(str::to_owned)),
+        },
     }
     .into()
 }
