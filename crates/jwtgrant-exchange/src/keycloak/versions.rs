@@ -5,12 +5,13 @@
 //! (`org.keycloak.protocol.oidc.grants.JWTAuthorizationGrantType.process` in
 //! `keycloak-services`; see `docs/keycloak-notes.md`):
 //!
-//! - 26.5.x and 26.6.x: client, `iss`/`sub`, identity provider, `validateTokenActive`
-//!   (exp, nbf, iat, jti), `validateSignatureAlgorithm`, `validateTokenAudience`, then the
-//!   provider's `validateAuthorizationGrantAssertion` (the signature), then the user.
-//! - 26.7.0 and later (keycloak PR #49877, fix for #49215): the signature is verified right
-//!   after the algorithm, before `validateTokenActive`; the audience moved behind the user
-//!   lookup (after consent, scopes and client policies).
+//! - 26.5.x (read: 26.5.0, 26.5.6; 26.6.x assumed the same, it is not served here):
+//!   client, `iss`/`sub`, identity provider, `validateTokenActive` (exp, nbf, iat, jti),
+//!   `validateSignatureAlgorithm`, `validateTokenAudience`, then the provider's
+//!   `validateAuthorizationGrantAssertion` (the signature), then the user.
+//! - 26.7.0 and later (read: 26.7.0, 26.7.3; keycloak PR #49877, fix for #49215): the
+//!   signature is verified right after the algorithm, before `validateTokenActive`; the
+//!   audience moved behind the user lookup (after consent, scopes and client policies).
 
 use std::fmt;
 
