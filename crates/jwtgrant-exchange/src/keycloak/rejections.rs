@@ -5,7 +5,7 @@
 //! Hints name Keycloak settings, never a flag of some command line or an exit code; a binary
 //! adds its own flag names per [`Check`].
 //!
-//! Adding a Keycloak answer is one row in [`rejections!`] below; the tests check that
+//! Adding a Keycloak answer is one row in the `rejections!` table below; the tests check that
 //! `docs/troubleshooting.md` explains every row.
 
 use crate::error::Rejection;
