@@ -1,8 +1,10 @@
 //! Shared fixtures for the end-to-end suite: a real Keycloak over real HTTP.
 //!
 //! `cargo xtask e2e` starts (or reuses) Keycloak and runs this package with
-//! `KEYCLOAK_URL`, `KEYCLOAK_ADMIN_USER` and `KEYCLOAK_ADMIN_PASSWORD` set. Without them
-//! every test fails with a message saying how to run it: the suite never skips.
+//! `KEYCLOAK_URL`, `KEYCLOAK_ADMIN_USER` and `KEYCLOAK_ADMIN_PASSWORD` set, and
+//! `KEYCLOAK_URL_26_5` for a 26.5 server (same admin) that the doctor's version-order tests
+//! also run against. Without them every test fails with a message saying how to run it: the
+//! suite never skips.
 //!
 //! Each test provisions its own realm (named after the test, deleted on drop), so tests
 //! run in parallel without seeing each other's identity providers, clients or `jti`s.
@@ -49,12 +51,22 @@ impl Keycloak {
     /// Reads `KEYCLOAK_URL`, `KEYCLOAK_ADMIN_USER` (default `admin`) and
     /// `KEYCLOAK_ADMIN_PASSWORD`; panics with instructions when they are missing.
     pub fn from_env() -> Keycloak {
-        let url = std::env::var("KEYCLOAK_URL").unwrap_or_default();
+        Keycloak::from_url_var("KEYCLOAK_URL")
+    }
+
+    /// The 26.5 server `cargo xtask e2e` starts beside the default one: `KEYCLOAK_URL_26_5`,
+    /// with the same admin variables; panics with instructions when it is missing.
+    pub fn from_env_26_5() -> Keycloak {
+        Keycloak::from_url_var("KEYCLOAK_URL_26_5")
+    }
+
+    fn from_url_var(var: &str) -> Keycloak {
+        let url = std::env::var(var).unwrap_or_default();
         let password = std::env::var("KEYCLOAK_ADMIN_PASSWORD").unwrap_or_default();
         assert!(
             !url.is_empty() && !password.is_empty(),
             "the end-to-end suite needs a real Keycloak: run it with `cargo xtask e2e` \
-             (which starts one), or set KEYCLOAK_URL, KEYCLOAK_ADMIN_USER and \
+             (which starts one), or set {var}, KEYCLOAK_ADMIN_USER and \
              KEYCLOAK_ADMIN_PASSWORD for an existing server"
         );
         Keycloak {
@@ -113,7 +125,16 @@ impl Seeded {
 
     /// Like [`Seeded::new`], letting the test adjust the identity provider first.
     pub fn with_idp(label: &str, signer: Signer, adjust: impl FnOnce(JwtIdp) -> JwtIdp) -> Seeded {
-        let kc = Keycloak::from_env();
+        Seeded::on(Keycloak::from_env(), label, signer, adjust)
+    }
+
+    /// Like [`Seeded::with_idp`], on the server `kc`.
+    pub fn on(
+        kc: Keycloak,
+        label: &str,
+        signer: Signer,
+        adjust: impl FnOnce(JwtIdp) -> JwtIdp,
+    ) -> Seeded {
         let admin = kc.admin();
         let realm = realm_name(label);
         admin.ensure_realm(&realm).expect("create realm");
@@ -317,6 +338,21 @@ impl JwksEndpoint {
 /// What `jwtgrant keycloak doctor` concludes for `assertion` presented by `client_id` in the
 /// seeded realm: the `error_description` it predicts (`None`: it predicts a token).
 pub fn doctor_prediction(seeded: &Seeded, client_id: &str, assertion: &str) -> Option<String> {
+    let report = doctor_report(seeded, client_id, assertion);
+    report.first_failure().map(|c| {
+        c.keycloak_error()
+            .unwrap_or("(a check without Keycloak's message)")
+            .to_owned()
+    })
+}
+
+/// The doctor's whole report for `assertion` presented by `client_id` in the seeded realm,
+/// read through the admin API as `jwtgrant keycloak doctor` does (server version included).
+pub fn doctor_report(
+    seeded: &Seeded,
+    client_id: &str,
+    assertion: &str,
+) -> jwtgrant_exchange::doctor::Report {
     use jwtgrant_exchange::doctor;
     let fetched = doctor::fetch(
         &seeded.admin,
@@ -331,15 +367,10 @@ pub fn doctor_prediction(seeded: &Seeded, client_id: &str, assertion: &str) -> O
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs();
-    let report = doctor::diagnose(
+    doctor::diagnose(
         &fetched.snapshot,
         assertion,
         i64::try_from(now).expect("seconds fit"),
         fetched.signature.as_ref(),
-    );
-    report.first_failure().map(|c| {
-        c.keycloak_error
-            .unwrap_or("(a check without Keycloak's message)")
-            .to_owned()
-    })
+    )
 }

@@ -2,7 +2,8 @@
 //!
 //! Format, lints (default features and the aws-lc-rs backend), every unit, integration,
 //! stub and CLI test, docs with warnings denied, and last the end-to-end suite against a
-//! real Keycloak (`cargo xtask e2e`), which this command starts and stops.
+//! real Keycloak (`cargo xtask e2e`: the default line and 26.5 for the doctor's
+//! version-order tests), which this command starts and stops.
 
 use std::time::Instant;
 

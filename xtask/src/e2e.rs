@@ -1,9 +1,10 @@
 //! `cargo xtask e2e`: the end-to-end suite in `tests/` against a real Keycloak.
 //!
-//! Starts (or reuses) Keycloak, installs the Node.js packages the interop test needs,
-//! builds the `jwtgrant` binary for the CLI tests, runs the `jwtgrant-e2e` package with
-//! the server's coordinates in the environment, and stops the server if it started it.
-//! The suite fails (never skips) when Keycloak cannot be reached.
+//! Starts (or reuses) Keycloak, and a 26.5 Keycloak beside it for the tests of the doctor's
+//! per-version check order, installs the Node.js packages the interop test needs, builds the
+//! `jwtgrant` binary for the CLI tests, runs the `jwtgrant-e2e` package with the servers'
+//! coordinates in the environment (`KEYCLOAK_URL`, `KEYCLOAK_URL_26_5`, ...), and stops the
+//! servers it started. The suite fails (never skips) when either Keycloak cannot be reached.
 
 use std::time::Instant;
 
@@ -32,6 +33,23 @@ pub fn run_suite() -> Result<Tally> {
         server.url,
         t0.elapsed()
     );
+    let legacy = match keycloak::ensure_running(&StartOptions::legacy()) {
+        Ok(l) => l,
+        Err(e) => {
+            // Do not leave the first server behind when the second cannot start.
+            let _ = server.stop_if_started();
+            return Err(e.context(format!(
+                "starting Keycloak {} for the version-order tests",
+                keycloak::LEGACY_VERSION
+            )));
+        }
+    };
+    eprintln!(
+        "e2e: Keycloak {} ready at {} after {:.1?}",
+        legacy.version,
+        legacy.url,
+        t0.elapsed()
+    );
 
     let t1 = Instant::now();
     let mut tests = cargo();
@@ -48,13 +66,16 @@ pub fn run_suite() -> Result<Tally> {
             .env("KEYCLOAK_URL", &server.url)
             .env("KEYCLOAK_ADMIN_USER", &server.admin_user)
             .env("KEYCLOAK_ADMIN_PASSWORD", &server.admin_password)
+            .env(keycloak::LEGACY_URL_ENV, &legacy.url)
             .env("JWTGRANT_BIN", root().join("target/debug/jwtgrant")),
     );
     eprintln!("e2e: suite finished in {:.1?}", t1.elapsed());
     // Stop what we started even when the suite failed; report the suite's failure first.
     let stopped = server.stop_if_started();
+    let stopped_legacy = legacy.stop_if_started();
     let tally = result.context("the end-to-end suite failed")?;
     stopped?;
+    stopped_legacy?;
     eprintln!(
         "e2e: {} passed, {} failed against Keycloak",
         tally.passed, tally.failed

@@ -3,11 +3,13 @@
 //! The server distribution comes through Maven (`org.keycloak:keycloak-quarkus-dist:V:zip`,
 //! cached in the local Maven repository), is unpacked under `target/keycloak/keycloak-V/`
 //! and runs as `kc.sh start-dev` in its own process group, detached from us. What is
-//! running is recorded in `target/keycloak/state.json` (and the bare pid in
-//! `keycloak.pid`), so `stop` ends exactly that process group and nothing else.
+//! running is recorded per version in `target/keycloak/V/state.json` (and the bare pid in
+//! `keycloak.pid` beside it), so several versions can run side by side (the e2e suite needs
+//! the default line and 26.5) and `stop` ends exactly those process groups and nothing else.
 //!
 //! `KEYCLOAK_URL` (with `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`) points
-//! [`ensure_running`] at an existing server instead; nothing is started then.
+//! [`ensure_running`] at an existing server instead; nothing is started then. For the 26.5
+//! server of [`StartOptions::legacy`] that variable is `KEYCLOAK_URL_26_5` (same admin).
 //!
 //! The demo and e2e commands call [`ensure_running`] and, when done,
 //! [`Server::stop_if_started`].
@@ -32,6 +34,14 @@ use crate::{tls, util};
 pub const DEFAULT_VERSION: &str = "26.7.3";
 /// The HTTP port used when `--port` is not given.
 pub const DEFAULT_PORT: u16 = 8080;
+/// The 26.5 release the e2e suite also runs the doctor's version-order tests against: the
+/// newest 26.5 served by Maven Central, where the grant is a preview feature and the checks
+/// run in the older order (time and audience before the signature).
+pub const LEGACY_VERSION: &str = "26.5.6";
+/// Where [`LEGACY_VERSION`] listens when the e2e suite starts it: beside the default port.
+pub const LEGACY_PORT: u16 = DEFAULT_PORT + 100;
+/// Names an existing 26.5 server for the e2e suite instead of starting one.
+pub const LEGACY_URL_ENV: &str = "KEYCLOAK_URL_26_5";
 /// How long `start` waits for readiness when `--timeout` is not given. The first start
 /// of a fresh unpack builds (augments) the server, which takes tens of seconds.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -53,12 +63,15 @@ usage: cargo xtask keycloak <start|stop|status> [options]
         fetch Keycloak V (default 26.7.3) through Maven, unpack it under target/keycloak/,
         run `kc.sh start-dev` on 127.0.0.1:P (default 8080; management on P+1000) with
         admin/admin, and wait until the master realm answers; reuses a running server
-  stop  end the server recorded in target/keycloak/state.json (SIGTERM, then SIGKILL)
+  stop [--version V]
+        end the server of version V recorded in target/keycloak/V/state.json (SIGTERM, then
+        SIGKILL); without --version, every recorded server
   status
-        say whether the recorded server runs, answers, and where
+        say for each recorded server whether it runs, answers, and where
 
 environment: KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD point the demo and
-e2e commands at an existing server instead of starting one
+e2e commands at an existing server instead of starting one; KEYCLOAK_URL_26_5 does the same
+for the 26.5 server the e2e suite also needs (default: it starts 26.5.6 on port 8180)
 ";
 
 /// What to start when no `KEYCLOAK_URL` is given.
@@ -70,6 +83,8 @@ pub struct StartOptions {
     pub port: u16,
     /// How long to wait for readiness.
     pub timeout: Duration,
+    /// The environment variable that names an existing server instead.
+    pub url_env: &'static str,
 }
 
 impl Default for StartOptions {
@@ -78,6 +93,19 @@ impl Default for StartOptions {
             version: DEFAULT_VERSION.to_owned(),
             port: DEFAULT_PORT,
             timeout: DEFAULT_TIMEOUT,
+            url_env: "KEYCLOAK_URL",
+        }
+    }
+}
+
+impl StartOptions {
+    /// The 26.5 server the e2e suite runs the version-order tests against.
+    pub fn legacy() -> Self {
+        StartOptions {
+            version: LEGACY_VERSION.to_owned(),
+            port: LEGACY_PORT,
+            url_env: LEGACY_URL_ENV,
+            ..StartOptions::default()
         }
     }
 }
@@ -98,6 +126,8 @@ pub struct Server {
     /// The directory of the test CA and certificates the HTTPS side trusts
     /// ([`tls::Material`]): always for a server started here; `JWTGRANT_TLS_DIR` otherwise.
     pub tls_dir: Option<PathBuf>,
+    /// The version asked for (the recorded one when started here).
+    pub version: String,
 }
 
 impl fmt::Debug for Server {
@@ -108,6 +138,7 @@ impl fmt::Debug for Server {
             .field("admin_password", &"[redacted]")
             .field("started_by_us", &self.started_by_us)
             .field("https_url", &self.https_url)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -116,30 +147,39 @@ impl Server {
     /// Stops the server if [`ensure_running`] started it; leaves a reused or external
     /// server alone.
     pub fn stop_if_started(&self) -> Result<()> {
-        if self.started_by_us { stop() } else { Ok(()) }
+        if self.started_by_us {
+            stop(&version_dir(&self.version))
+        } else {
+            Ok(())
+        }
     }
 }
 
 /// Returns a ready server: the one `KEYCLOAK_URL` names (checked to answer), else the
 /// recorded local one if it runs, else a freshly started local one.
 pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
-    if let Some(url) = env_nonempty("KEYCLOAK_URL") {
+    if let Some(url) = env_nonempty(opts.url_env) {
         let url = url.trim_end_matches('/').to_owned();
         let admin_user = env_nonempty("KEYCLOAK_ADMIN_USER").unwrap_or_else(|| "admin".into());
         let Some(admin_password) = env_nonempty("KEYCLOAK_ADMIN_PASSWORD") else {
             bail!(
-                "KEYCLOAK_URL is set ({url}) but KEYCLOAK_ADMIN_PASSWORD is not (set it, and \
-                 KEYCLOAK_ADMIN_USER unless the admin is 'admin')"
+                "{} is set ({url}) but KEYCLOAK_ADMIN_PASSWORD is not (set it, and \
+                 KEYCLOAK_ADMIN_USER unless the admin is 'admin')",
+                opts.url_env
             );
         };
         let agent = agent();
         if !is_ready(&agent, &url) {
             bail!(
-                "Keycloak at KEYCLOAK_URL={url} does not answer {}",
+                "Keycloak at {}={url} does not answer {}",
+                opts.url_env,
                 discovery_url(&url)
             );
         }
-        eprintln!("keycloak: using the existing server at {url} (KEYCLOAK_URL)");
+        eprintln!(
+            "keycloak: using the existing server at {url} ({})",
+            opts.url_env
+        );
         return Ok(Server {
             url,
             admin_user,
@@ -147,6 +187,7 @@ pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
             started_by_us: false,
             https_url: env_nonempty("KEYCLOAK_HTTPS_URL"),
             tls_dir: env_nonempty("JWTGRANT_TLS_DIR").map(PathBuf::from),
+            version: opts.version.clone(),
         });
     }
     let (state, started_by_us) = start_local(opts)?;
@@ -157,6 +198,7 @@ pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
         started_by_us,
         https_url: Some(state.https_url),
         tls_dir: Some(tls_material()?.dir),
+        version: state.version,
     })
 }
 
@@ -173,10 +215,19 @@ pub fn run(args: &[String]) -> Result<()> {
             println!("{}", server.url);
             Ok(())
         }
-        "stop" => {
-            no_more_args(rest)?;
-            stop()
-        }
+        "stop" => match parse_stop(rest)? {
+            Some(version) => stop(&version_dir(&version)),
+            None => {
+                let dirs = recorded_dirs();
+                if dirs.is_empty() {
+                    eprintln!(
+                        "keycloak: not running (nothing recorded under {})",
+                        dir().display()
+                    );
+                }
+                dirs.iter().try_for_each(|d| stop(d))
+            }
+        },
         "status" => {
             no_more_args(rest)?;
             status()
@@ -228,18 +279,31 @@ fn parse_start(args: &[String]) -> Result<StartOptions> {
             other => bail!("unknown option '{other}'\n\n{USAGE}"),
         }
     }
-    if opts.version.is_empty()
-        || !opts
-            .version
+    valid_version(&opts.version)?;
+    Ok(opts)
+}
+
+/// `stop [--version V]`: the version to stop, or `None` for every recorded server.
+fn parse_stop(args: &[String]) -> Result<Option<String>> {
+    match args {
+        [] => Ok(None),
+        [flag, v] if flag == "--version" => Ok(Some(valid_version(v)?)),
+        [arg] if arg.starts_with("--version=") => {
+            Ok(Some(valid_version(&arg["--version=".len()..])?))
+        }
+        [a, ..] => bail!("unexpected argument '{a}'\n\n{USAGE}"),
+    }
+}
+
+fn valid_version(v: &str) -> Result<String> {
+    if v.is_empty()
+        || !v
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
     {
-        bail!(
-            "invalid --version '{}' (e.g. {DEFAULT_VERSION})",
-            opts.version
-        );
+        bail!("invalid --version '{v}' (e.g. {DEFAULT_VERSION})");
     }
-    Ok(opts)
+    Ok(v.to_owned())
 }
 
 fn no_more_args(args: &[String]) -> Result<()> {
@@ -311,40 +375,57 @@ fn https_port(port: u16) -> u16 {
     port + HTTPS_PORT_OFFSET
 }
 
-fn state_path() -> PathBuf {
-    dir().join("state.json")
+/// Where the server of `version` is recorded: `target/keycloak/V/`.
+fn version_dir(version: &str) -> PathBuf {
+    dir().join(version)
 }
 
-fn pid_path() -> PathBuf {
-    dir().join("keycloak.pid")
+/// Every directory holding a recorded server: one per version, plus `target/keycloak/`
+/// itself where this xtask recorded its single server before it kept one per version.
+fn recorded_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("state.json").is_file())
+        .collect();
+    dirs.sort();
+    if dir().join("state.json").is_file() {
+        dirs.push(dir());
+    }
+    dirs
 }
 
-fn read_state() -> Option<State> {
-    let text = fs::read_to_string(state_path()).ok()?;
+fn read_state(dir: &Path) -> Option<State> {
+    let text = fs::read_to_string(dir.join("state.json")).ok()?;
     State::from_json(&text)
 }
 
-fn write_state(state: &State) -> Result<()> {
-    fs::write(state_path(), state.to_json())
-        .with_context(|| format!("cannot write {}", state_path().display()))?;
-    fs::write(pid_path(), format!("{}\n", state.pid))
-        .with_context(|| format!("cannot write {}", pid_path().display()))
+fn write_state(dir: &Path, state: &State) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (state_path, pid_path) = (dir.join("state.json"), dir.join("keycloak.pid"));
+    fs::write(&state_path, state.to_json())
+        .with_context(|| format!("cannot write {}", state_path.display()))?;
+    fs::write(&pid_path, format!("{}\n", state.pid))
+        .with_context(|| format!("cannot write {}", pid_path.display()))
 }
 
-fn remove_state() {
+fn remove_state(dir: &Path) {
     // Either file may already be gone; there is nothing to do about other errors.
-    let _ = fs::remove_file(state_path());
-    let _ = fs::remove_file(pid_path());
+    let _ = fs::remove_file(dir.join("state.json"));
+    let _ = fs::remove_file(dir.join("keycloak.pid"));
 }
 
 /// Starts (or reuses) the local server; the bool says whether this call started it.
 fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
-    fs::create_dir_all(dir()).with_context(|| format!("cannot create {}", dir().display()))?;
+    let vdir = version_dir(&opts.version);
+    fs::create_dir_all(&vdir).with_context(|| format!("cannot create {}", vdir.display()))?;
     let agent = agent();
 
     let material = tls_material()?;
     let ca_fingerprint = tls::ca_fingerprint(&material)?;
-    if let Some(state) = read_state() {
+    if let Some(state) = read_state(&vdir) {
         if group_alive(state.pid) {
             if state.ca_fingerprint != ca_fingerprint {
                 bail!(
@@ -359,10 +440,11 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
             if state.version != opts.version || state.port != opts.port {
                 bail!(
                     "Keycloak {} already runs on port {} (pid {}); stop it first with \
-                     'cargo xtask keycloak stop' to start {} on port {}",
+                     'cargo xtask keycloak stop --version {}' to start {} on port {}",
                     state.version,
                     state.port,
                     state.pid,
+                    state.version,
                     opts.version,
                     opts.port
                 );
@@ -384,7 +466,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
             "keycloak: recorded pid {} is gone, starting afresh",
             state.pid
         );
-        remove_state();
+        remove_state(&vdir);
     }
 
     let management_port = opts.port + MANAGEMENT_PORT_OFFSET;
@@ -401,7 +483,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
     let home = install(&opts.version)?;
     let java_home = find_jdk()?;
     let url = format!("http://127.0.0.1:{}", opts.port);
-    let log = dir().join(format!("keycloak-{}.log", opts.version));
+    let log = vdir.join(format!("keycloak-{}.log", opts.version));
     let log_file =
         fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let log_err = log_file.try_clone()?;
@@ -461,7 +543,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         ca_fingerprint,
         log,
     };
-    write_state(&state)?;
+    write_state(&vdir, &state)?;
     // The child is deliberately not waited for: it outlives this process.
     drop(child);
 
@@ -471,11 +553,11 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         eprintln!("---");
         if group_alive(state.pid) {
             eprintln!(
-                "keycloak: still running as pid {}; 'cargo xtask keycloak stop' ends it",
-                state.pid
+                "keycloak: still running as pid {}; 'cargo xtask keycloak stop --version {}' ends it",
+                state.pid, state.version
             );
         } else {
-            remove_state();
+            remove_state(&vdir);
         }
         return Err(err);
     }
@@ -531,9 +613,13 @@ fn wait_ready(agent: &ureq::Agent, state: &State, timeout: Duration, t0: Instant
     }
 }
 
-fn stop() -> Result<()> {
-    let Some(state) = read_state() else {
-        eprintln!("keycloak: not running (no {})", state_path().display());
+/// Stops the server recorded in `dir` (a version's directory).
+fn stop(dir: &Path) -> Result<()> {
+    let Some(state) = read_state(dir) else {
+        eprintln!(
+            "keycloak: not running (no {})",
+            dir.join("state.json").display()
+        );
         return Ok(());
     };
     if !group_alive(state.pid) {
@@ -541,7 +627,7 @@ fn stop() -> Result<()> {
             "keycloak: recorded process group {} is not running; clearing the state",
             state.pid
         );
-        remove_state();
+        remove_state(dir);
         return Ok(());
     }
     eprintln!(
@@ -564,13 +650,27 @@ fn stop() -> Result<()> {
             bail!("process {} survived SIGKILL", state.pid);
         }
     }
-    remove_state();
-    eprintln!("keycloak: stopped");
+    remove_state(dir);
+    eprintln!("keycloak: stopped Keycloak {}", state.version);
     Ok(())
 }
 
 fn status() -> Result<()> {
-    match read_state() {
+    let dirs = recorded_dirs();
+    if dirs.is_empty() {
+        println!("not running");
+    }
+    for (i, d) in dirs.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        status_of(d);
+    }
+    Ok(())
+}
+
+fn status_of(dir: &Path) {
+    match read_state(dir) {
         None => println!("not running"),
         Some(state) if !group_alive(state.pid) => {
             println!(
@@ -586,7 +686,7 @@ fn status() -> Result<()> {
             println!(
                 "https: {} (CA {})",
                 state.https_url,
-                tls_material()?.ca_cert().display()
+                self::dir().join("tls").join("ca.pem").display()
             );
             println!(
                 "management: http://127.0.0.1:{}/health/ready",
@@ -598,7 +698,6 @@ fn status() -> Result<()> {
             println!("log: {}", state.log.display());
         }
     }
-    Ok(())
 }
 
 fn path_arg(option: &str, path: &Path) -> String {
@@ -977,5 +1076,27 @@ mod tests {
         assert!(parse_start(&["--port".into(), "0".into()]).is_err());
         assert!(parse_start(&["--version".into(), "1;rm".into()]).is_err());
         assert!(parse_start(&["--bogus".into()]).is_err());
+    }
+
+    #[test]
+    fn stop_flags() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(parse_stop(&args(&[])).unwrap(), None);
+        assert_eq!(
+            parse_stop(&args(&["--version", "26.5.6"]))
+                .unwrap()
+                .as_deref(),
+            Some("26.5.6")
+        );
+        assert_eq!(
+            parse_stop(&args(&["--version=26.7.3"])).unwrap().as_deref(),
+            Some("26.7.3")
+        );
+        assert!(parse_stop(&args(&["--version", "x;y"])).is_err());
+        assert!(parse_stop(&args(&["--port", "1"])).is_err());
+        assert_eq!(
+            version_dir("26.5.6"),
+            util::root().join("target/keycloak/26.5.6")
+        );
     }
 }

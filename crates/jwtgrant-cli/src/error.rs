@@ -8,6 +8,8 @@ use std::fmt;
 use jwtgrant_exchange::admin::AdminError;
 use jwtgrant_exchange::{ErrorKind, ExchangeError};
 
+use crate::advice;
+
 /// 0 success.
 pub const OK: u8 = 0;
 /// 1 any other failure.
@@ -136,6 +138,11 @@ fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
         ExchangeError::ClientCertificate { .. } => Some(
             "pass --client-cert FILE (PEM, the client's certificate first) and --client-key FILE (its private key)".into(),
         ),
+        // Keycloak's rejection: the library's hint, then how to do it with jwtgrant.
+        ExchangeError::Rejected(r) => match (r.hint(), r.check().and_then(advice::for_check)) {
+            (Some(h), Some(a)) => Some(format!("{h}; with jwtgrant: {a}")),
+            (h, a) => h.or(a).map(str::to_owned),
+        },
         ExchangeError::CertificateBinding { presented: None, .. } => Some(
             "the client requires certificate-bound tokens: pass --client-cert FILE and --client-key FILE".into(),
         ),

@@ -1,6 +1,7 @@
 //! The `jwtgrant` command: reads argv, environment and files, calls the signer and exchange
 //! libraries, prints. See `jwtgrant --help`; exit codes are in `error.rs`.
 
+mod advice;
 mod cli;
 mod cmd;
 mod error;

@@ -29,8 +29,31 @@ pub fn refuse_secret_flags(client: Option<&ClientArgs>, admin: Option<&AdminArgs
 }
 
 /// The client secret for `post`/`basic` authentication; `None` for the other methods.
-/// `stdin_taken` is true when stdin already carries the assertion.
+/// `stdin_taken` is true when stdin already carries the assertion. A secret-based method
+/// without any secret given is a usage error.
 pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secret>> {
+    match given_client_secret(args, stdin_taken)? {
+        Given::Secret(s) => Ok(Some(s)),
+        Given::NotUsed => Ok(None),
+        Given::Missing => Err(usage(
+            "missing client secret: pass --client-secret-file FILE, set JWTGRANT_CLIENT_SECRET, or use --client-secret-stdin (or --client-auth private-key-jwt with --client-key FILE)",
+        )),
+    }
+}
+
+/// What the options say about the client secret.
+#[derive(Debug)]
+pub enum Given {
+    /// A secret was given.
+    Secret(Secret),
+    /// The client authentication method uses none.
+    NotUsed,
+    /// The method needs one and none was given (the doctor can read it through the admin API).
+    Missing,
+}
+
+/// The client secret the options give, without deciding whether a missing one is an error.
+pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Given> {
     refuse_secret_flags(Some(args), None)?;
     if matches!(
         args.client_auth,
@@ -39,10 +62,10 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
         if args.client_secret_file.is_some() || args.client_secret_stdin {
             log::warn!("a client secret was given but --client-auth does not use one; ignoring it");
         }
-        return Ok(None);
+        return Ok(Given::NotUsed);
     }
     if let Some(path) = &args.client_secret_file {
-        return Ok(Some(Secret::new(files::read_secret_file(
+        return Ok(Given::Secret(Secret::new(files::read_secret_file(
             path,
             "client secret",
         )?)));
@@ -53,17 +76,17 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
                 "--client-secret-stdin and --assertion - both want stdin: pass the secret with --client-secret-file FILE or JWTGRANT_CLIENT_SECRET",
             ));
         }
-        return Ok(Some(Secret::new(files::read_stdin_line("client secret")?)));
+        return Ok(Given::Secret(Secret::new(files::read_stdin_line(
+            "client secret",
+        )?)));
     }
     if let Ok(s) = std::env::var(CLIENT_SECRET_ENV) {
         let s = s.trim_end().to_owned();
         if !s.is_empty() {
-            return Ok(Some(Secret::new(s)));
+            return Ok(Given::Secret(Secret::new(s)));
         }
     }
-    Err(usage(
-        "missing client secret: pass --client-secret-file FILE, set JWTGRANT_CLIENT_SECRET, or use --client-secret-stdin (or --client-auth private-key-jwt with --client-key FILE)",
-    ))
+    Ok(Given::Missing)
 }
 
 /// The Keycloak admin password: --admin-password-file, else KEYCLOAK_ADMIN_PASSWORD.

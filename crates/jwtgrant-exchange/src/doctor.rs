@@ -2,19 +2,24 @@
 //! realm's real configuration, and names the check that fails with its fix.
 //!
 //! The checks are pure functions over a [`Snapshot`] (the identity providers, the client and
-//! the linked user as the admin API returns them, plus the fetched JWKS when the provider uses
-//! a JWKS URL) and the assertion. [`fetch`] is the thin IO part that builds a snapshot.
+//! the linked user as the admin API returns them, the fetched JWKS when the provider uses a
+//! JWKS URL, and the server's version) and the assertion. [`fetch`] is the thin IO part that
+//! builds a snapshot.
 //!
-//! The order is Keycloak 26.6/26.7's (`JWTAuthorizationGrantType.process`): client, `iss` and
-//! `sub`, identity provider lookup and allow-list, `exp`/`nbf`/`iat`/`jti`, algorithm,
-//! audience, signature, user. Keycloak reports only the first failure; the doctor reports
-//! every check it can still evaluate, and [`Report::first_failure`] is the one Keycloak names.
-//! Newer Keycloak lines check the audience after the user lookup; the verdict then may name
-//! the audience where the server names a later check, never a different root cause.
+//! There is one function per [`Stage`] of Keycloak's `JWTAuthorizationGrantType.process`,
+//! named after the check it mirrors, and they run in the order of the server's release
+//! ([`Order`], from [`crate::keycloak::versions`]): Keycloak reports only the first failure,
+//! and since 26.7 it verifies the signature before the time, `jti` and audience checks. The
+//! doctor reports every check it can evaluate; [`Report::first_failure`] is the one Keycloak
+//! names. What Keycloak answers for each failure comes from the one rejection table
+//! ([`crate::keycloak::rejections`]); [`compare`] sets the doctor's verdict against the real
+//! answer.
 
 use std::fmt;
 
 use serde_json::Value;
+
+use crate::keycloak::{Check as KeycloakCheck, Description, Order, Stage, Version};
 
 /// `providerId` of a JWT Authorization Grant identity provider.
 pub const PROVIDER_ID: &str = "jwt-authorization-grant";
@@ -45,6 +50,9 @@ pub struct Snapshot {
     pub jwks: Option<Result<String, String>>,
     /// Audiences Keycloak accepts: `{base}/realms/{realm}` and its token endpoint.
     pub expected_audiences: Vec<String>,
+    /// The server's release (`/admin/serverinfo`); `None` when unknown, and the checks then
+    /// run in the newest release's order.
+    pub server_version: Option<Version>,
 }
 
 impl Snapshot {
@@ -70,7 +78,7 @@ pub enum Status {
     Fail,
     /// Not a rejection, but worth knowing (for example: reuse cannot be checked locally).
     Warn,
-    /// Could not be evaluated because an earlier check failed.
+    /// Could not be evaluated because a check it depends on failed.
     Skip,
 }
 
@@ -89,24 +97,37 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Check {
-    /// Stable short name, e.g. `idp-for-issuer`.
+    /// Which of Keycloak's checks this line replays.
+    pub check: KeycloakCheck,
+    /// Stable short name, e.g. `idp-for-issuer` (the check's [`KeycloakCheck::name`]).
     pub name: &'static str,
     /// Pass, fail, warn or skip.
     pub status: Status,
     /// What was found, naming the values.
     pub detail: String,
-    /// How to fix it (for failures and warnings).
+    /// How to fix it (for failures and warnings), in library words.
     pub fix: Option<String>,
-    /// The `error_description` Keycloak answers when this check fails.
-    pub keycloak_error: Option<&'static str>,
+    /// What Keycloak answers when this check fails.
+    pub rejection: Option<Description>,
 }
 
-/// All checks, in Keycloak's order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+impl Check {
+    /// The `error_description` Keycloak answers when this check fails.
+    pub fn keycloak_error(&self) -> Option<&'static str> {
+        self.rejection.map(Description::text)
+    }
+}
+
+/// All checks, in the order of the server's release.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
     /// The checks.
     pub checks: Vec<Check>,
+    /// The order they ran in.
+    pub order: Order,
+    /// The server's release, when known.
+    pub server_version: Option<Version>,
 }
 
 impl Report {
@@ -156,465 +177,643 @@ pub enum SignatureOutcome {
     Invalid(String),
 }
 
-/// Runs every check. `now` is the current Unix time in seconds; `signature` is the result of
-/// [`verify_with_idp`] for the matching provider (or `None` when there is none).
+/// Runs every check, stage by stage in the order of the snapshot's server release. `now` is
+/// the current Unix time in seconds; `signature` is the result of [`verify_with_idp`] for the
+/// matching provider (or `None` when there is none).
 pub fn diagnose(
     snapshot: &Snapshot,
     assertion: &str,
     now: i64,
     signature: Option<&SignatureOutcome>,
 ) -> Report {
-    let mut r = Report::default();
-    let decoded = match decode(assertion) {
-        Ok(d) => {
-            r.checks
-                .push(pass("jwt", "the assertion is a JWS with a JSON payload"));
-            d
-        }
-        Err(why) => {
-            r.checks.push(fail(
-                "jwt",
-                format!("the assertion is not a valid JWT: {why}"),
-                "pass the compact JWT (header.payload.signature) itself, e.g. from `jwtgrant sign`",
-                "The provided assertion is not a valid JWT",
-            ));
-            return r;
-        }
-    };
-    let claims = &decoded.claims;
+    let order = Order::of(snapshot.server_version.as_ref());
+    let decoded = decode(assertion);
+    let ctx = Context::new(snapshot, &decoded, now, signature);
+    let mut checks = Vec::new();
+    for stage in order.stages() {
+        checks.extend(match stage {
+            Stage::ClientAuthentication => client_authentication(&ctx),
+            Stage::AssertionFormat => assertion_format(&decoded),
+            Stage::ClientGrant => validate_client(&ctx),
+            Stage::MandatoryClaims => validate_issuer_and_subject(&ctx),
+            Stage::IdentityProvider => lookup_identity_provider(&ctx),
+            Stage::TokenActive => validate_token_active(&ctx),
+            Stage::SignatureAlgorithm => validate_signature_algorithm(&ctx),
+            Stage::Signature => validate_authorization_grant_assertion(&ctx),
+            Stage::User => lookup_user_by_federated_identity(&ctx),
+            Stage::Audience => validate_token_audience(&ctx),
+        });
+    }
+    Report {
+        checks,
+        order,
+        server_version: snapshot.server_version.clone(),
+    }
+}
 
-    // The client.
-    let client = match &snapshot.client {
-        Some(c) => {
-            r.checks.push(pass(
-                "client",
-                format!("client '{}' exists", snapshot.client_id),
-            ));
-            Some(c)
+/// What every stage may look at, worked out once.
+struct Context<'a> {
+    snapshot: &'a Snapshot,
+    /// The assertion's header and claims; `None` when it is not a JWT.
+    decoded: Option<&'a Decoded>,
+    iss: Option<&'a str>,
+    sub: Option<&'a str>,
+    /// The provider whose issuer equals `iss` (an enabled one first), enabled or not.
+    matching_idp: Option<&'a Value>,
+    /// That provider when it is enabled: the one Keycloak uses.
+    idp: Option<&'a Value>,
+    now: i64,
+    signature: Option<&'a SignatureOutcome>,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        snapshot: &'a Snapshot,
+        decoded: &'a Result<Decoded, String>,
+        now: i64,
+        signature: Option<&'a SignatureOutcome>,
+    ) -> Self {
+        let decoded = decoded.as_ref().ok();
+        let claim = |name: &str| {
+            decoded
+                .and_then(|d| d.claims.get(name))
+                .and_then(Value::as_str)
+        };
+        let (iss, sub) = (claim("iss"), claim("sub"));
+        let matching_idp = iss.and_then(|i| find_idp(&snapshot.idps, i));
+        Context {
+            snapshot,
+            decoded,
+            iss,
+            sub,
+            matching_idp,
+            idp: matching_idp.filter(|p| enabled_idp(p)),
+            now,
+            signature,
         }
-        None => {
-            r.checks.push(Check {
-                name: "client",
-                status: Status::Fail,
-                detail: format!("no client '{}' in the realm", snapshot.client_id),
-                fix: Some(
-                    "create a confidential client with the JWT Authorization Grant enabled (`jwtgrant keycloak setup`), or fix --client-id".into(),
-                ),
-                keycloak_error: Some("invalid_client"),
-            });
-            None
-        }
-    };
-    if let Some(c) = client {
-        if c.get("publicClient").and_then(Value::as_bool) == Some(true) {
-            r.checks.push(fail(
-                "client-confidential",
-                "the client is public".into(),
-                "turn on Client authentication for the client (publicClient=false)",
-                "Public client not allowed to use authorization grant",
-            ));
-        } else {
-            r.checks
-                .push(pass("client-confidential", "the client is confidential"));
-        }
-        let enabled = attr(c, CLIENT_GRANT_ENABLED);
-        if enabled.as_deref() == Some("true") {
-            r.checks.push(pass(
-                "client-grant-enabled",
-                "the JWT Authorization Grant is enabled on the client",
-            ));
-        } else {
-            r.checks.push(fail(
-                "client-grant-enabled",
-                format!(
-                    "client attribute {CLIENT_GRANT_ENABLED} is {}",
-                    enabled.map_or("not set".to_owned(), |v| format!("'{v}'"))
-                ),
-                &format!("set the client attribute {CLIENT_GRANT_ENABLED}=\"true\" (JWT Authorization Grant: On)"),
-                "JWT Authorization Grant is not supported for the requested client",
-            ));
-        }
-    } else {
-        r.checks.push(skip("client-confidential"));
-        r.checks.push(skip("client-grant-enabled"));
     }
 
-    // Mandatory claims.
-    let iss = claims.get("iss").and_then(Value::as_str);
-    let sub = claims.get("sub").and_then(Value::as_str);
-    match iss {
-        Some(i) => r.checks.push(pass("iss", format!("iss is '{i}'"))),
-        None => r.checks.push(fail(
-            "iss",
+    fn claims(&self) -> Option<&'a Value> {
+        self.decoded.map(|d| &d.claims)
+    }
+}
+
+/// Client authentication, before the grant runs: the client exists.
+fn client_authentication(ctx: &Context<'_>) -> Vec<Check> {
+    let id = &ctx.snapshot.client_id;
+    vec![match &ctx.snapshot.client {
+        Some(_) => pass(KeycloakCheck::Client, format!("client '{id}' exists")),
+        None => fail(
+            Description::InvalidClient,
+            format!("no client '{id}' in the realm"),
+            "create a confidential client with the JWT Authorization Grant enabled, or use the client id of an existing one",
+        ),
+    }]
+}
+
+/// The assertion parses as a JWS with a JSON payload.
+fn assertion_format(decoded: &Result<Decoded, String>) -> Vec<Check> {
+    vec![match decoded {
+        Ok(_) => pass(
+            KeycloakCheck::Jwt,
+            "the assertion is a JWS with a JSON payload",
+        ),
+        Err(why) => fail(
+            Description::NotAJwt,
+            format!("the assertion is not a valid JWT: {why}"),
+            "pass the compact JWT (header.payload.signature) itself",
+        ),
+    }]
+}
+
+/// `validateClient`: the client is confidential and has the grant enabled.
+fn validate_client(ctx: &Context<'_>) -> Vec<Check> {
+    let Some(c) = &ctx.snapshot.client else {
+        return skips(&[
+            KeycloakCheck::ClientConfidential,
+            KeycloakCheck::ClientGrantEnabled,
+        ]);
+    };
+    let confidential = if c.get("publicClient").and_then(Value::as_bool) == Some(true) {
+        fail(
+            Description::PublicClient,
+            "the client is public".into(),
+            "turn on Client authentication for the client (publicClient=false)",
+        )
+    } else {
+        pass(
+            KeycloakCheck::ClientConfidential,
+            "the client is confidential",
+        )
+    };
+    let enabled = attr(c, CLIENT_GRANT_ENABLED);
+    let grant = if enabled.as_deref() == Some("true") {
+        pass(
+            KeycloakCheck::ClientGrantEnabled,
+            "the JWT Authorization Grant is enabled on the client",
+        )
+    } else {
+        fail(
+            Description::GrantNotEnabled,
+            format!(
+                "client attribute {CLIENT_GRANT_ENABLED} is {}",
+                enabled.map_or("not set".to_owned(), |v| format!("'{v}'"))
+            ),
+            &format!(
+                "set the client attribute {CLIENT_GRANT_ENABLED}=\"true\" (JWT Authorization Grant: On)"
+            ),
+        )
+    };
+    vec![confidential, grant]
+}
+
+/// `validateIssuer`, `validateSubject`: the mandatory claims.
+fn validate_issuer_and_subject(ctx: &Context<'_>) -> Vec<Check> {
+    if ctx.decoded.is_none() {
+        return skips(&[KeycloakCheck::Issuer, KeycloakCheck::Subject]);
+    }
+    let iss = match ctx.iss {
+        Some(i) => pass(KeycloakCheck::Issuer, format!("iss is '{i}'")),
+        None => fail(
+            Description::MissingIss,
             "the assertion has no iss claim".into(),
             "add iss equal to the identity provider's issuer",
-            "Missing claim: iss",
-        )),
-    }
-    match sub {
-        Some(s) => r.checks.push(pass("sub", format!("sub is '{s}'"))),
-        None => r.checks.push(fail(
-            "sub",
+        ),
+    };
+    let sub = match ctx.sub {
+        Some(s) => pass(KeycloakCheck::Subject, format!("sub is '{s}'")),
+        None => fail(
+            Description::MissingSub,
             "the assertion has no sub claim".into(),
             "add sub: the user's id at the issuer, as linked in Keycloak",
-            "Missing claim: sub",
-        )),
-    }
+        ),
+    };
+    vec![iss, sub]
+}
 
-    // The identity provider for this issuer.
-    let idp = iss.and_then(|i| find_idp(&snapshot.idps, i));
-    match (iss, idp) {
-        (None, _) => r.checks.push(skip("idp-for-issuer")),
-        (Some(i), Some(p)) if enabled_idp(p) => r.checks.push(pass(
-            "idp-for-issuer",
+/// `lookupIdentityProviderFromIssuer` and the client's allow-list.
+fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Check> {
+    let Some(i) = ctx.iss else {
+        return skips(&[
+            KeycloakCheck::IdentityProvider,
+            KeycloakCheck::IdentityProviderAllowed,
+        ]);
+    };
+    let found = match ctx.matching_idp {
+        Some(p) if enabled_idp(p) => pass(
+            KeycloakCheck::IdentityProvider,
             format!("identity provider '{}' has issuer '{i}'", alias(p)),
-        )),
-        (Some(i), Some(p)) => r.checks.push(fail(
-            "idp-for-issuer",
+        ),
+        Some(p) => fail(
+            Description::NoIdentityProvider,
             format!(
                 "identity provider '{}' has issuer '{i}' but is disabled",
                 alias(p)
             ),
             &format!("enable identity provider '{}'", alias(p)),
-            "No Identity Provider for provided issuer",
-        )),
-        (Some(i), None) => {
-            let issuers: Vec<String> = snapshot
-                .idps
-                .iter()
-                .filter(|p| p.get("providerId").and_then(Value::as_str) == Some(PROVIDER_ID))
-                .map(|p| {
-                    format!(
-                        "'{}' ({})",
-                        config(p, "issuer").unwrap_or_default(),
-                        alias(p)
-                    )
-                })
-                .collect();
-            let near = snapshot
-                .idps
-                .iter()
-                .find(|p| config(p, "issuer").is_some_and(|s| normalize(&s) == normalize(i)));
-            let fix = match near {
-                Some(p) => format!(
-                    "iss '{i}' differs from provider '{}''s issuer '{}' only in case, scheme or a trailing slash: make them equal character for character",
-                    alias(p),
-                    config(p, "issuer").unwrap_or_default()
-                ),
-                None if issuers.is_empty() => "create a JWT Authorization Grant identity provider with this issuer (`jwtgrant keycloak setup --issuer ...`)".to_owned(),
-                None => format!(
-                    "sign with iss equal to a provider's issuer, or set the provider's issuer to '{i}' (JWT Authorization Grant providers: {})",
-                    issuers.join(", ")
-                ),
-            };
-            r.checks.push(Check {
-                name: "idp-for-issuer",
-                status: Status::Fail,
-                detail: format!("no identity provider has issuer '{i}'"),
-                fix: Some(fix),
-                keycloak_error: Some("No Identity Provider for provided issuer"),
-            });
-        }
-    }
-    let idp = idp.filter(|p| enabled_idp(p));
-
-    // The provider is allowed for the client.
-    match (idp, client) {
+        ),
+        None => fail(
+            Description::NoIdentityProvider,
+            format!("no identity provider has issuer '{i}'"),
+            &no_provider_fix(&ctx.snapshot.idps, i),
+        ),
+    };
+    let allowed = match (ctx.idp, &ctx.snapshot.client) {
         (Some(p), Some(c)) => {
             let allowed = attr(c, CLIENT_ALLOWED_IDPS).unwrap_or_default();
             let list: Vec<&str> = allowed.split("##").filter(|s| !s.is_empty()).collect();
             if list.contains(&alias(p)) {
-                r.checks.push(pass(
-                    "idp-allowed",
+                pass(
+                    KeycloakCheck::IdentityProviderAllowed,
                     format!("the client allows identity provider '{}'", alias(p)),
-                ));
+                )
             } else {
-                r.checks.push(fail(
-                    "idp-allowed",
-                    format!(
-                        "the client allows {} but not '{}'",
-                        if list.is_empty() { "no identity provider".to_owned() } else { format!("only {}", list.join(", ")) },
-                        alias(p)
-                    ),
+                let only = if list.is_empty() {
+                    "no identity provider".to_owned()
+                } else {
+                    format!("only {}", list.join(", "))
+                };
+                fail(
+                    Description::IdentityProviderNotAllowed,
+                    format!("the client allows {only} but not '{}'", alias(p)),
                     &format!(
                         "add '{}' to the client's Allowed Identity Providers (attribute {CLIENT_ALLOWED_IDPS}, aliases joined with ##)",
                         alias(p)
                     ),
-                    "Identity Provider is not allowed for the client",
-                ));
+                )
             }
         }
-        _ => r.checks.push(skip("idp-allowed")),
-    }
+        _ => skip(KeycloakCheck::IdentityProviderAllowed),
+    };
+    vec![found, allowed]
+}
 
-    // Times and jti, with the provider's settings.
-    match idp {
-        Some(p) => time_checks(&mut r, claims, p, now),
-        None => {
-            for name in ["exp", "active", "iat", "jti"] {
-                r.checks.push(skip(name));
-            }
+/// The fix when no provider has the issuer `iss`: a near miss, the list, or create one.
+fn no_provider_fix(idps: &[Value], iss: &str) -> String {
+    let issuers: Vec<String> = idps
+        .iter()
+        .filter(|p| p.get("providerId").and_then(Value::as_str) == Some(PROVIDER_ID))
+        .map(|p| {
+            format!(
+                "'{}' ({})",
+                config(p, "issuer").unwrap_or_default(),
+                alias(p)
+            )
+        })
+        .collect();
+    let near = idps
+        .iter()
+        .find(|p| config(p, "issuer").is_some_and(|s| normalize(&s) == normalize(iss)));
+    match near {
+        Some(p) => format!(
+            "iss '{iss}' differs from provider '{}''s issuer '{}' only in case, scheme or a trailing slash: make them equal character for character",
+            alias(p),
+            config(p, "issuer").unwrap_or_default()
+        ),
+        None if issuers.is_empty() => {
+            "create a JWT Authorization Grant identity provider with this issuer".to_owned()
+        }
+        None => format!(
+            "sign with iss equal to a provider's issuer, or set the provider's issuer to '{iss}' (JWT Authorization Grant providers: {})",
+            issuers.join(", ")
+        ),
+    }
+}
+
+/// The provider's settings the time checks use.
+struct TimeRules {
+    max_exp: i64,
+    skew: i64,
+    reuse: bool,
+}
+
+impl TimeRules {
+    fn of(idp: &Value) -> Self {
+        let setting = |key: &str, default: i64| {
+            config(idp, key)
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .unwrap_or(default)
+        };
+        TimeRules {
+            max_exp: setting(
+                "jwtAuthorizationGrantMaxAllowedAssertionExpiration",
+                DEFAULT_MAX_EXPIRATION,
+            ),
+            skew: setting("jwtAuthorizationGrantAllowedClockSkew", 0),
+            reuse: config(idp, "jwtAuthorizationGrantAssertionReuseAllowed").as_deref()
+                == Some("true"),
         }
     }
+}
 
-    // Algorithm.
-    let alg = decoded
-        .header
-        .get("alg")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    match idp {
-        Some(p) => {
-            let wanted =
-                config(p, "jwtAuthorizationGrantAssertionSignatureAlg").filter(|s| !s.is_empty());
-            let asymmetric =
-                ["RS", "PS", "ES"].iter().any(|x| alg.starts_with(x)) || alg == "EdDSA";
-            if !asymmetric {
-                r.checks.push(fail(
-                    "alg",
-                    format!("alg '{alg}' is not asymmetric"),
-                    "sign with RS256, PS256, ES256, ES384 or EdDSA",
-                    "Invalid signature algorithm",
-                ));
-            } else if let Some(w) = wanted.filter(|w| w != alg) {
-                r.checks.push(fail(
-                    "alg",
-                    format!("alg is '{alg}' but the provider only allows '{w}'"),
-                    &format!("sign with --alg {w}, or clear the provider's jwtAuthorizationGrantAssertionSignatureAlg"),
-                    "Invalid signature algorithm",
-                ));
-            } else {
-                r.checks
-                    .push(pass("alg", format!("alg '{alg}' is allowed")));
-            }
-        }
-        None => r.checks.push(skip("alg")),
+/// `validateTokenActive`: exp, nbf, iat and jti, with the provider's settings.
+fn validate_token_active(ctx: &Context<'_>) -> Vec<Check> {
+    let time_checks = [
+        KeycloakCheck::Expiration,
+        KeycloakCheck::Active,
+        KeycloakCheck::IssuedAt,
+        KeycloakCheck::Jti,
+    ];
+    let (Some(idp), Some(claims)) = (ctx.idp, ctx.claims()) else {
+        return skips(&time_checks);
+    };
+    let rules = TimeRules::of(idp);
+    let num = |name: &str| claims.get(name).and_then(Value::as_f64).map(|f| f as i64);
+    let Some(exp) = num("exp") else {
+        return vec![
+            fail(
+                Description::ExpRequired,
+                "the assertion has no exp claim".into(),
+                "add an exp claim",
+            ),
+            skip(KeycloakCheck::Active),
+            skip(KeycloakCheck::IssuedAt),
+            jti_check(claims, rules.reuse),
+        ];
+    };
+    let now = ctx.now;
+    vec![
+        pass(
+            KeycloakCheck::Expiration,
+            format!("exp is {} ({})", exp, relative(exp - now)),
+        ),
+        active_check(exp, num("nbf"), now, rules.skew),
+        iat_check(num("iat"), exp, now, &rules),
+        jti_check(claims, rules.reuse),
+    ]
+}
+
+/// `exp` not passed (no skew for exp), `nbf` reached (with the allowed skew).
+fn active_check(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Check {
+    if now > exp {
+        fail(
+            Description::NotActive,
+            format!("the assertion expired {} s ago", now - exp),
+            "sign a fresh assertion right before exchanging it; check the clocks",
+        )
+    } else if let Some(nbf) = nbf.filter(|nbf| now + skew < *nbf) {
+        fail(
+            Description::NotActive,
+            format!("nbf is {} s ahead (allowed clock skew {skew} s)", nbf - now),
+            "sync the signer's clock, or raise the provider's allowed clock skew",
+        )
+    } else {
+        pass(
+            KeycloakCheck::Active,
+            "exp has not passed and nbf is reached",
+        )
     }
+}
 
-    // Audience.
-    match idp {
-        Some(_) => audience_check(&mut r, claims, &snapshot.expected_audiences),
-        None => r.checks.push(skip("audience")),
+/// The `iat` rules (or, without `iat`, how far ahead `exp` may be).
+fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules) -> Check {
+    let TimeRules { max_exp, skew, .. } = *rules;
+    let lifespan = exp - now;
+    let mut c = match iat {
+        None if lifespan > max_exp => fail(
+            Description::ExpTooFarWithoutIat,
+            format!(
+                "no iat and exp is {lifespan} s ahead, more than the provider's maximum of {max_exp} s"
+            ),
+            "add iat, or shorten the lifetime",
+        ),
+        None => Check {
+            status: Status::Warn,
+            fix: Some("add iat so the age can be checked".into()),
+            ..pass(
+                KeycloakCheck::IssuedAt,
+                format!("no iat; exp is within the maximum of {max_exp} s"),
+            )
+        },
+        Some(iat) if iat - skew > now => fail(
+            Description::IssuedInFuture,
+            format!(
+                "iat is {} s in the future (allowed clock skew {skew} s)",
+                iat - now
+            ),
+            "the signer's clock is ahead of Keycloak's: sync the clocks (NTP) or raise the provider's allowed clock skew",
+        ),
+        Some(_) if lifespan.min(max_exp) <= 0 => fail(
+            Description::NotActive,
+            "the remaining lifetime is not positive".into(),
+            "sign a fresh assertion",
+        ),
+        Some(iat) if now > iat + max_exp => fail(
+            Description::IssuedTooLongAgo,
+            format!(
+                "iat is {} s old, more than the provider's maximum of {max_exp} s",
+                now - iat
+            ),
+            "sign the assertion right before exchanging it (or raise the provider's max assertion expiration)",
+        ),
+        Some(iat) => pass(
+            KeycloakCheck::IssuedAt,
+            format!(
+                "iat is {} s old, within the maximum of {max_exp} s",
+                now - iat
+            ),
+        ),
+    };
+    // "Token is not active" from the iat rules is still the iat line of the report.
+    c.check = KeycloakCheck::IssuedAt;
+    c.name = KeycloakCheck::IssuedAt.name();
+    c
+}
+
+fn jti_check(claims: &Value, reuse: bool) -> Check {
+    match claims.get("jti").and_then(Value::as_str) {
+        _ if reuse => pass(KeycloakCheck::Jti, "the provider allows assertion reuse"),
+        Some(j) => pass(
+            KeycloakCheck::Jti,
+            format!(
+                "jti '{j}' is present (single use: Keycloak answers 'Token reuse detected' the second time)"
+            ),
+        ),
+        None => fail(
+            Description::JtiRequired,
+            "the assertion has no jti claim".into(),
+            "add a unique jti, or allow assertion reuse on the provider",
+        ),
     }
+}
 
-    // Signature.
-    match (idp, signature) {
-        (Some(_), Some(SignatureOutcome::Valid(how))) => r.checks.push(pass(
-            "signature",
+/// `validateSignatureAlgorithm`: asymmetric, and the provider's pinned one if set.
+fn validate_signature_algorithm(ctx: &Context<'_>) -> Vec<Check> {
+    let (Some(p), Some(d)) = (ctx.idp, ctx.decoded) else {
+        return skips(&[KeycloakCheck::Algorithm]);
+    };
+    let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
+    let wanted = config(p, "jwtAuthorizationGrantAssertionSignatureAlg").filter(|s| !s.is_empty());
+    let asymmetric = ["RS", "PS", "ES"].iter().any(|x| alg.starts_with(x)) || alg == "EdDSA";
+    vec![if !asymmetric {
+        fail(
+            Description::InvalidAlgorithm,
+            format!("alg '{alg}' is not asymmetric"),
+            "sign with RS256, PS256, ES256, ES384 or EdDSA",
+        )
+    } else if let Some(w) = wanted.filter(|w| w != alg) {
+        fail(
+            Description::InvalidAlgorithm,
+            format!("alg is '{alg}' but the provider only allows '{w}'"),
+            &format!(
+                "sign with {w}, or clear the provider's jwtAuthorizationGrantAssertionSignatureAlg"
+            ),
+        )
+    } else {
+        pass(KeycloakCheck::Algorithm, format!("alg '{alg}' is allowed"))
+    }]
+}
+
+/// `validateAuthorizationGrantAssertion`: the signature with the provider's key.
+fn validate_authorization_grant_assertion(ctx: &Context<'_>) -> Vec<Check> {
+    vec![match (ctx.idp, ctx.signature) {
+        (Some(_), Some(SignatureOutcome::Valid(how))) => pass(
+            KeycloakCheck::Signature,
             format!("the signature verifies with {how}"),
-        )),
+        ),
         (Some(p), Some(SignatureOutcome::Invalid(why))) => {
-            let mut fix = "put the public key matching the signing key on the provider (`jwtgrant pubkey --key FILE`), or sign with the key the provider holds".to_owned();
-            if config(p, "useJwksUrl").as_deref() != Some("true")
+            let fix = if config(p, "useJwksUrl").as_deref() != Some("true")
                 && config(p, "jwksUrl").is_some_and(|u| !u.is_empty())
                 && config(p, "publicKeySignatureVerifier").is_none_or(|k| k.is_empty())
             {
-                fix = "the provider has a jwksUrl but useJwksUrl is not \"true\", so Keycloak uses the (empty) static key: set useJwksUrl=\"true\"".to_owned();
-            }
-            r.checks.push(Check {
-                name: "signature",
-                status: Status::Fail,
-                detail: why.clone(),
-                fix: Some(fix),
-                keycloak_error: Some("Invalid signature"),
-            });
+                "the provider has a jwksUrl but useJwksUrl is not \"true\", so Keycloak uses the (empty) static key: set useJwksUrl=\"true\""
+            } else {
+                "put the public key matching the signing key on the provider, or sign with the key the provider holds"
+            };
+            fail(Description::InvalidSignature, why.clone(), fix)
         }
-        _ => r.checks.push(skip("signature")),
-    }
-
-    // The user.
-    match (idp, sub, snapshot.user_looked_up) {
-        (Some(p), Some(s), true) => match &snapshot.user {
-            Some(u) => {
-                let name = u.get("username").and_then(Value::as_str).unwrap_or("?");
-                r.checks.push(pass(
-                    "user-linked",
-                    format!(
-                        "user '{name}' is linked to '{}' with userId '{s}'",
-                        alias(p)
-                    ),
-                ));
-                if u.get("enabled").and_then(Value::as_bool) == Some(false) {
-                    r.checks.push(fail(
-                        "user-enabled",
-                        format!("user '{name}' is disabled"),
-                        &format!("enable user '{name}'"),
-                        "User is not enabled",
-                    ));
-                } else if u
-                    .get("requiredActions")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| !a.is_empty())
-                {
-                    r.checks.push(fail(
-                        "user-enabled",
-                        format!(
-                            "user '{name}' has required actions {}",
-                            u.get("requiredActions")
-                                .map(Value::to_string)
-                                .unwrap_or_default()
-                        ),
-                        &format!("clear the required actions of user '{name}'"),
-                        "Account is not fully set up",
-                    ));
-                } else {
-                    r.checks
-                        .push(pass("user-enabled", format!("user '{name}' is enabled")));
-                }
-            }
-            None => {
-                r.checks.push(fail(
-                    "user-linked",
-                    format!("no user is linked to '{}' with userId '{s}'", alias(p)),
-                    &format!(
-                        "link a user: Users > (user) > Identity provider links > {} with user ID '{s}', or `jwtgrant keycloak setup ... --link {s}=USERNAME`",
-                        alias(p)
-                    ),
-                    "User not found",
-                ));
-                r.checks.push(skip("user-enabled"));
-            }
-        },
-        _ => {
-            r.checks.push(skip("user-linked"));
-            r.checks.push(skip("user-enabled"));
-        }
-    }
-    r
+        _ => skip(KeycloakCheck::Signature),
+    }]
 }
 
-fn time_checks(r: &mut Report, claims: &Value, idp: &Value, now: i64) {
-    let num = |name: &str| claims.get(name).and_then(Value::as_f64).map(|f| f as i64);
-    let setting = |key: &str, default: i64| {
-        config(idp, key)
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .unwrap_or(default)
+/// `getUserByFederatedIdentity`, then enabled and no required actions.
+fn lookup_user_by_federated_identity(ctx: &Context<'_>) -> Vec<Check> {
+    let (Some(p), Some(s), true) = (ctx.idp, ctx.sub, ctx.snapshot.user_looked_up) else {
+        return skips(&[KeycloakCheck::UserLinked, KeycloakCheck::UserEnabled]);
     };
-    let max_exp = setting(
-        "jwtAuthorizationGrantMaxAllowedAssertionExpiration",
-        DEFAULT_MAX_EXPIRATION,
+    let Some(u) = &ctx.snapshot.user else {
+        return vec![
+            fail(
+                Description::UserNotFound,
+                format!("no user is linked to '{}' with userId '{s}'", alias(p)),
+                &format!(
+                    "link a user: Users > (user) > Identity provider links > {} with user ID '{s}'",
+                    alias(p)
+                ),
+            ),
+            skip(KeycloakCheck::UserEnabled),
+        ];
+    };
+    let name = u.get("username").and_then(Value::as_str).unwrap_or("?");
+    let linked = pass(
+        KeycloakCheck::UserLinked,
+        format!(
+            "user '{name}' is linked to '{}' with userId '{s}'",
+            alias(p)
+        ),
     );
-    let skew = setting("jwtAuthorizationGrantAllowedClockSkew", 0);
-    let reuse =
-        config(idp, "jwtAuthorizationGrantAssertionReuseAllowed").as_deref() == Some("true");
-
-    let Some(exp) = num("exp") else {
-        r.checks.push(fail(
-            "exp",
-            "the assertion has no exp claim".into(),
-            "add an exp claim (`jwtgrant sign --lifetime 60s`)",
-            "Token exp claim is required",
-        ));
-        for name in ["active", "iat"] {
-            r.checks.push(skip(name));
-        }
-        jti_check(r, claims, reuse);
-        return;
-    };
-    r.checks.push(pass(
-        "exp",
-        format!("exp is {} ({})", exp, relative(exp - now)),
-    ));
-
-    let nbf = num("nbf");
-    if now > exp {
-        r.checks.push(fail(
-            "active",
-            format!("the assertion expired {} s ago", now - exp),
-            "sign a fresh assertion right before exchanging it; check the clocks",
-            "Token is not active",
-        ));
-    } else if let Some(nbf) = nbf.filter(|nbf| now + skew < *nbf) {
-        r.checks.push(fail(
-            "active",
-            format!("nbf is {} s ahead (allowed clock skew {skew} s)", nbf - now),
-            "sync the signer's clock, or raise the provider's allowed clock skew",
-            "Token is not active",
-        ));
+    let actions = u
+        .get("requiredActions")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty());
+    let enabled = if u.get("enabled").and_then(Value::as_bool) == Some(false) {
+        fail(
+            Description::UserDisabled,
+            format!("user '{name}' is disabled"),
+            &format!("enable user '{name}'"),
+        )
+    } else if let Some(actions) = actions {
+        fail(
+            Description::AccountNotSetUp,
+            format!(
+                "user '{name}' has required actions {}",
+                Value::from(actions.clone())
+            ),
+            &format!("clear the required actions of user '{name}'"),
+        )
     } else {
-        r.checks
-            .push(pass("active", "exp has not passed and nbf is reached"));
-    }
-
-    let lifespan = exp - now;
-    match num("iat") {
-        None if lifespan > max_exp => r.checks.push(fail(
-            "iat",
-            format!("no iat and exp is {lifespan} s ahead, more than the provider's maximum of {max_exp} s"),
-            "add iat (jwtgrant sign always does), or shorten the lifetime",
-            "Token expiration is too far in the future and iat claim not present in token",
-        )),
-        None => r.checks.push(Check {
-            name: "iat",
-            status: Status::Warn,
-            detail: format!("no iat; exp is within the maximum of {max_exp} s"),
-            fix: Some("add iat so the age can be checked".into()),
-            keycloak_error: None,
-        }),
-        Some(iat) if iat - skew > now => r.checks.push(fail(
-            "iat",
-            format!("iat is {} s in the future (allowed clock skew {skew} s)", iat - now),
-            "the signer's clock is ahead of Keycloak's: sync the clocks (NTP) or raise the provider's allowed clock skew",
-            "Token was issued in the future",
-        )),
-        Some(_) if lifespan.min(max_exp) <= 0 => r.checks.push(fail("iat", "the remaining lifetime is not positive".into(), "sign a fresh assertion", "Token is not active")),
-        Some(iat) if now > iat + max_exp => r.checks.push(fail(
-            "iat",
-            format!("iat is {} s old, more than the provider's maximum of {max_exp} s", now - iat),
-            "sign the assertion right before exchanging it (or raise the provider's max assertion expiration)",
-            "Token was issued too far in the past to be used now",
-        )),
-        Some(iat) => r.checks.push(pass(
-            "iat",
-            format!("iat is {} s old, within the maximum of {max_exp} s", now - iat),
-        )),
-    }
-    jti_check(r, claims, reuse);
+        pass(
+            KeycloakCheck::UserEnabled,
+            format!("user '{name}' is enabled"),
+        )
+    };
+    vec![linked, enabled]
 }
 
-fn jti_check(r: &mut Report, claims: &Value, reuse: bool) {
-    match claims.get("jti").and_then(Value::as_str) {
-        _ if reuse => r.checks.push(pass("jti", "the provider allows assertion reuse")),
-        Some(j) => r.checks.push(Check {
-            name: "jti",
-            status: Status::Pass,
-            detail: format!("jti '{j}' is present (single use: Keycloak answers 'Token reuse detected' the second time)"),
-            fix: None,
-            keycloak_error: None,
-        }),
-        None => r.checks.push(fail("jti", "the assertion has no jti claim".into(), "add a unique jti (jwtgrant sign always does), or allow assertion reuse on the provider", "Token jti claim is required")),
-    }
-}
-
-fn audience_check(r: &mut Report, claims: &Value, expected: &[String]) {
+/// `validateTokenAudience`: exactly one `aud`, the realm or its token endpoint.
+fn validate_token_audience(ctx: &Context<'_>) -> Vec<Check> {
+    let (Some(_), Some(claims)) = (ctx.idp, ctx.claims()) else {
+        return skips(&[KeycloakCheck::Audience]);
+    };
+    let expected = &ctx.snapshot.expected_audiences;
     let auds: Vec<&str> = match claims.get("aud") {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
     };
     let want = expected.first().cloned().unwrap_or_default();
-    if !auds.iter().any(|a| expected.iter().any(|e| e == a)) {
+    vec![if !auds.iter().any(|a| expected.iter().any(|e| e == a)) {
         let got = if auds.is_empty() {
             "no aud".to_owned()
         } else {
             format!("aud {auds:?}")
         };
-        r.checks.push(fail(
-            "audience",
+        fail(
+            Description::InvalidAudience,
             format!("{got}; Keycloak expects '{want}' (or its token endpoint)"),
-            &format!("sign with --aud {want} (or --keycloak BASE --realm REALM, as Keycloak sees its own URL)"),
-            "Invalid token audience",
-        ));
+            &format!("sign with aud '{want}', the realm's URL as Keycloak sees its own base URL"),
+        )
     } else if auds.len() > 1 {
-        r.checks.push(fail(
-            "audience",
+        fail(
+            Description::MultipleAudiences,
             format!("aud is an array of {} values", auds.len()),
             &format!("send exactly one aud: '{want}'"),
-            "Multiple audiences not allowed",
-        ));
+        )
     } else {
-        r.checks
-            .push(pass("audience", format!("aud is '{}'", auds[0])));
+        pass(KeycloakCheck::Audience, format!("aud is '{}'", auds[0]))
+    }]
+}
+
+/// How the doctor's verdict compares with Keycloak's real answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Agreement {
+    /// Every check passed and Keycloak issued a token.
+    BothAccept,
+    /// Keycloak rejected the assertion at the check the doctor named first.
+    SameRejection {
+        /// The failing check.
+        check: KeycloakCheck,
+    },
+    /// Keycloak issued a token although the doctor predicted this rejection.
+    UnexpectedToken {
+        /// What the doctor predicted.
+        predicted: KeycloakCheck,
+    },
+    /// Every check passed but Keycloak refused.
+    UnexpectedRejection {
+        /// The check Keycloak named, when its answer is in the table.
+        actual: Option<KeycloakCheck>,
+    },
+    /// Both refused, for different reasons (an order the doctor does not know, or a check
+    /// it cannot make, such as `jti` reuse).
+    DifferentRejection {
+        /// What the doctor predicted.
+        predicted: KeycloakCheck,
+        /// What Keycloak named, when its answer is in the table.
+        actual: Option<KeycloakCheck>,
+    },
+    /// Keycloak gave no verdict (unreachable, or an answer that is not an OAuth error).
+    NoAnswer,
+}
+
+impl Agreement {
+    /// True when the doctor's verdict and Keycloak's answer say the same.
+    pub fn agrees(&self) -> bool {
+        matches!(
+            self,
+            Agreement::BothAccept | Agreement::SameRejection { .. }
+        )
+    }
+}
+
+/// Sets the doctor's verdict against Keycloak's real answer to the same assertion
+/// (`Ok(())`: a token was issued).
+pub fn compare(report: &Report, answer: Result<(), &crate::ExchangeError>) -> Agreement {
+    let predicted = report.first_failure();
+    let rejection = match answer {
+        Ok(()) => {
+            return match predicted {
+                None => Agreement::BothAccept,
+                Some(c) => Agreement::UnexpectedToken { predicted: c.check },
+            };
+        }
+        Err(e) => match e.rejection() {
+            Some(r) => r,
+            None => return Agreement::NoAnswer,
+        },
+    };
+    let actual = rejection.check();
+    let Some(predicted) = predicted else {
+        return Agreement::UnexpectedRejection { actual };
+    };
+    // The same words, or the same check when only the check is comparable: a failed client
+    // authentication reads differently per release and error code.
+    let same = match (predicted.rejection, rejection.description()) {
+        (Some(p), Some(a)) => {
+            p == a || (p.check() == KeycloakCheck::Client && p.check() == a.check())
+        }
+        _ => predicted.check == KeycloakCheck::Client && actual == Some(KeycloakCheck::Client),
+    };
+    if same {
+        Agreement::SameRejection {
+            check: predicted.check,
+        }
+    } else {
+        Agreement::DifferentRejection {
+            predicted: predicted.check,
+            actual,
+        }
     }
 }
 
@@ -626,34 +825,43 @@ fn relative(delta: i64) -> String {
     }
 }
 
-fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+fn pass(check: KeycloakCheck, detail: impl Into<String>) -> Check {
     Check {
-        name,
+        check,
+        name: check.name(),
         status: Status::Pass,
         detail: detail.into(),
         fix: None,
-        keycloak_error: None,
+        rejection: None,
     }
 }
 
-fn fail(name: &'static str, detail: String, fix: &str, keycloak_error: &'static str) -> Check {
+/// A failing line: the check and Keycloak's answer come from the rejection table's row.
+fn fail(rejection: Description, detail: String, fix: &str) -> Check {
+    let check = rejection.check();
     Check {
-        name,
+        check,
+        name: check.name(),
         status: Status::Fail,
         detail,
         fix: Some(fix.to_owned()),
-        keycloak_error: Some(keycloak_error),
+        rejection: Some(rejection),
     }
 }
 
-fn skip(name: &'static str) -> Check {
+fn skip(check: KeycloakCheck) -> Check {
     Check {
-        name,
+        check,
+        name: check.name(),
         status: Status::Skip,
-        detail: "not checked: an earlier check failed".into(),
+        detail: "not checked: a check it depends on failed".into(),
         fix: None,
-        keycloak_error: None,
+        rejection: None,
     }
+}
+
+fn skips(checks: &[KeycloakCheck]) -> Vec<Check> {
+    checks.iter().map(|c| skip(*c)).collect()
 }
 
 fn attr(client: &Value, name: &str) -> Option<String> {
@@ -816,6 +1024,15 @@ pub fn fetch(
     assertion: &str,
 ) -> Result<Fetched, crate::admin::AdminError> {
     let mut snapshot = Snapshot::new(base, realm, client_id);
+    // The order of the checks depends on the release. An admin without the right to read
+    // the server info still gets a report, in the newest release's order.
+    snapshot.server_version = match admin.server_version() {
+        Ok(v) => v.as_deref().and_then(Version::parse),
+        Err(e) => {
+            log::warn!("cannot read the server's version, assuming the newest order: {e}");
+            None
+        }
+    };
     snapshot.client = admin.get_client(realm, client_id)?;
     snapshot.idps = admin.get_idps(realm)?;
     let claims = decode(assertion).ok().map(|d| d.claims);
@@ -911,7 +1128,7 @@ mod tests {
         sig: Option<&SignatureOutcome>,
     ) -> Option<(&'static str, Option<&'static str>)> {
         let r = diagnose(snap, token, NOW, sig);
-        r.first_failure().map(|c| (c.name, c.keycloak_error))
+        r.first_failure().map(|c| (c.name, c.keycloak_error()))
     }
 
     fn check(
@@ -1058,13 +1275,169 @@ mod tests {
             valid(),
             None,
         );
-        // Audience comes before the signature (26.5-26.7): both wrong names the audience.
+    }
+
+    fn at_version(version: &str) -> Snapshot {
+        let mut s = snapshot();
+        s.server_version = Version::parse(version);
+        s
+    }
+
+    /// Two faults at once: which one Keycloak names depends on the release's order.
+    #[test]
+    fn two_faults_follow_the_servers_order() {
+        let bad_sig = || SignatureOutcome::Invalid("does not verify".into());
+        let mut expired = good_claims();
+        expired["exp"] = json!(NOW - 10);
+        let mut wrong_aud = good_claims();
+        wrong_aud["aud"] = json!("http://localhost:8080/realms/other");
+        for (version, claims, sig, expected) in [
+            (
+                "26.5.6",
+                expired.clone(),
+                bad_sig(),
+                ("active", "Token is not active"),
+            ),
+            (
+                "26.6.1",
+                expired.clone(),
+                bad_sig(),
+                ("active", "Token is not active"),
+            ),
+            (
+                "26.7.3",
+                expired.clone(),
+                bad_sig(),
+                ("signature", "Invalid signature"),
+            ),
+            (
+                "26.5.6",
+                wrong_aud.clone(),
+                bad_sig(),
+                ("audience", "Invalid token audience"),
+            ),
+            (
+                "26.7.0",
+                wrong_aud.clone(),
+                bad_sig(),
+                ("signature", "Invalid signature"),
+            ),
+        ] {
+            check(at_version(version), claims, sig, Some(expected));
+        }
+        // The audience moved behind the user lookup in 26.7.
+        let mut unlinked = at_version("26.5.6");
+        unlinked.user = None;
         check(
-            snapshot(),
-            with("aud", json!("x")),
-            SignatureOutcome::Invalid("no".into()),
+            unlinked.clone(),
+            wrong_aud.clone(),
+            valid(),
             Some(("audience", "Invalid token audience")),
         );
+        unlinked.server_version = Version::parse("26.7.3");
+        check(
+            unlinked,
+            wrong_aud,
+            valid(),
+            Some(("user-linked", "User not found")),
+        );
+        // A pinned algorithm: checked after the times before 26.7, before them since.
+        let pinned = |v: &str| {
+            let mut s = at_version(v);
+            s.idps[1]["config"]["jwtAuthorizationGrantAssertionSignatureAlg"] = json!("ES256");
+            s
+        };
+        check(
+            pinned("26.5.6"),
+            expired.clone(),
+            valid(),
+            Some(("active", "Token is not active")),
+        );
+        check(
+            pinned("26.7.3"),
+            expired,
+            valid(),
+            Some(("alg", "Invalid signature algorithm")),
+        );
+        // Unknown version: the newest order.
+        assert_eq!(
+            diagnose(&snapshot(), "x", NOW, None).order,
+            Order::Since26_7
+        );
+        assert_eq!(
+            diagnose(&at_version("26.5.6"), "x", NOW, None).order,
+            Order::Before26_7
+        );
+    }
+
+    #[test]
+    fn agreement_with_keycloaks_answer() {
+        use crate::{ExchangeError, Rejection};
+        let rejected = |status, error: &str, desc: Option<&str>| {
+            ExchangeError::Rejected(Rejection::new(status, error, desc.map(str::to_owned), None))
+        };
+        let token = jwt(json!({"alg": "RS256"}), good_claims());
+        let ok = diagnose(&snapshot(), &token, NOW, Some(&valid()));
+        let mut s = snapshot();
+        s.user = None;
+        let no_user = diagnose(&s, &token, NOW, Some(&valid()));
+        let mut s = snapshot();
+        s.client = None;
+        let no_client = diagnose(&s, &token, NOW, Some(&valid()));
+        let not_found = rejected(400, "invalid_grant", Some("User not found"));
+        let bad_sig = rejected(400, "invalid_grant", Some("Invalid signature"));
+        let down = ExchangeError::HostNotFound {
+            url: "http://kc".into(),
+        };
+
+        assert_eq!(compare(&ok, Ok(())), Agreement::BothAccept);
+        assert_eq!(
+            compare(&no_user, Err(&not_found)),
+            Agreement::SameRejection {
+                check: KeycloakCheck::UserLinked
+            }
+        );
+        assert_eq!(
+            compare(&no_user, Ok(())),
+            Agreement::UnexpectedToken {
+                predicted: KeycloakCheck::UserLinked
+            }
+        );
+        assert_eq!(
+            compare(&ok, Err(&bad_sig)),
+            Agreement::UnexpectedRejection {
+                actual: Some(KeycloakCheck::Signature)
+            }
+        );
+        assert_eq!(
+            compare(&no_user, Err(&bad_sig)),
+            Agreement::DifferentRejection {
+                predicted: KeycloakCheck::UserLinked,
+                actual: Some(KeycloakCheck::Signature)
+            }
+        );
+        assert_eq!(compare(&no_user, Err(&down)), Agreement::NoAnswer);
+        // A missing client: 401 with either code and any wording is the same check.
+        for answer in [
+            rejected(
+                401,
+                "unauthorized_client",
+                Some("Invalid client or Invalid client credentials"),
+            ),
+            rejected(401, "invalid_client", Some("Invalid client credentials")),
+            rejected(401, "invalid_client", None),
+        ] {
+            let a = compare(&no_client, Err(&answer));
+            assert_eq!(
+                a,
+                Agreement::SameRejection {
+                    check: KeycloakCheck::Client
+                },
+                "{answer}"
+            );
+            assert!(a.agrees());
+        }
+        assert!(!compare(&no_user, Err(&bad_sig)).agrees());
     }
 
     #[test]
@@ -1075,7 +1448,7 @@ mod tests {
             s,
             good_claims(),
             valid(),
-            Some(("client", "invalid_client")),
+            Some(("client", "Invalid client or Invalid client credentials")),
         );
 
         let mut s = snapshot();
@@ -1236,14 +1609,9 @@ mod tests {
             NOW,
             Some(&valid()),
         );
-        assert!(
-            r.first_failure()
-                .unwrap()
-                .fix
-                .as_deref()
-                .unwrap()
-                .contains("--link nodejsuser-1234=USERNAME")
-        );
+        assert!(r.first_failure().unwrap().fix.as_deref().unwrap().contains(
+            "Identity provider links > jwt-authorization-grant with user ID 'nodejsuser-1234'"
+        ));
     }
 
     #[test]

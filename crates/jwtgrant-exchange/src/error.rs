@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::keycloak::{Check, Description};
+
 /// A boxed error, as returned by the closures that make assertions.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -14,7 +16,7 @@ pub type Source = Arc<dyn StdError + Send + Sync + 'static>;
 
 /// Everything that can go wrong between building an [`crate::Exchange`] and holding a token.
 ///
-/// Match on the variant for details, on [`ExchangeError::kind`] for a coarse class (exit codes),
+/// Match on the variant for details, on [`ExchangeError::kind`] for a coarse class,
 /// and ask [`ExchangeError::hint`] for the likely fix. `Display` never contains a client secret,
 /// an assertion or a token; `{:#}` appends the hint. Underlying I/O, TLS and parse errors are
 /// chained through [`std::error::Error::source`] and not repeated in `Display`.
@@ -225,10 +227,8 @@ pub enum ExchangeError {
     },
 }
 
-/// A coarse classification of [`ExchangeError`], for exit codes and metrics.
-///
-/// The `jwtgrant` CLI maps them to exit codes: `Rejected` 3, `Unreachable` and `BadResponse`
-/// 4, `Config` 2, `Assertion` 1.
+/// A coarse classification of [`ExchangeError`], for a caller's own outcome classes (a
+/// binary's exit codes, metrics labels, retry or alerting decisions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -588,13 +588,25 @@ impl Rejection {
 
     /// The likely cause and fix of this rejection, in one line.
     ///
-    /// Knows every `error_description` Keycloak's JWT Authorization Grant produces, then
-    /// falls back to the RFC 6749 error code.
+    /// Knows every `error_description` Keycloak's JWT Authorization Grant produces (the
+    /// table in [`crate::keycloak::rejections`]), then falls back to the RFC 6749 error code.
     pub fn hint(&self) -> Option<&'static str> {
+        self.description()
+            .map(Description::hint)
+            .or_else(|| oauth_hint(&self.error))
+    }
+
+    /// The row of Keycloak's rejection table this answer matches, if any.
+    pub fn description(&self) -> Option<Description> {
         self.error_description
             .as_deref()
-            .and_then(keycloak_hint)
-            .or_else(|| oauth_hint(&self.error))
+            .and_then(Description::find)
+    }
+
+    /// The Keycloak check this answer names: by its description, else by a client
+    /// authentication error code.
+    pub fn check(&self) -> Option<Check> {
+        Check::of(self)
     }
 }
 
@@ -619,81 +631,6 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// Hints for Keycloak's `error_description`s (see the project's Keycloak notes for the table).
-fn keycloak_hint(description: &str) -> Option<&'static str> {
-    let hint = match description {
-        "Missing parameter:assertion" => {
-            "the form carried no assertion: pass the signed JWT as the assertion parameter"
-        }
-        "The provided assertion is not a valid JWT" => {
-            "send the signed compact JWT (header.payload.signature with a JSON payload), not a file path or the bare claims"
-        }
-        "Public client not allowed to use authorization grant" => {
-            "make the Keycloak client confidential (Client authentication: On) and authenticate with its secret or key"
-        }
-        "JWT Authorization Grant is not supported for the requested client" => {
-            "enable the JWT Authorization Grant on the client (attribute oauth2.jwt.authorization.grant.enabled = \"true\")"
-        }
-        "Missing claim: iss" => "add an iss claim equal to the identity provider's issuer",
-        "Missing claim: sub" => {
-            "add a sub claim: the user's id at the issuer, as linked to the Keycloak user"
-        }
-        "No Identity Provider for provided issuer" => {
-            "the assertion's iss must equal an enabled JWT Authorization Grant IdP's issuer exactly, character for character, including scheme, port and trailing slash"
-        }
-        "Identity Provider is not allowed for the client" => {
-            "add the IdP's alias to the client's attribute oauth2.jwt.authorization.grant.idp (aliases joined with ##)"
-        }
-        "Token exp claim is required" => "add an exp claim to the assertion",
-        "Token is not active" => {
-            "the assertion has expired or its nbf is still ahead: sign a fresh one right before exchanging, and check both clocks"
-        }
-        "Token expiration is too far in the future and iat claim not present in token" => {
-            "add an iat claim, or keep exp within the IdP's max assertion expiration (default 300 s)"
-        }
-        "Token was issued in the future" => {
-            "the signer's clock is ahead of Keycloak's: sync both clocks (NTP) or raise the IdP's allowed clock skew"
-        }
-        "Token was issued too far in the past to be used now" => {
-            "the assertion is older than the IdP's max expiration (default 300 s): sign it just before exchanging, and check both clocks"
-        }
-        "Token jti claim is required" => {
-            "add a unique jti claim (or allow assertion reuse on the IdP)"
-        }
-        "Token reuse detected" => {
-            "an assertion is single-use: sign a fresh one (new jti) for every request, retries included"
-        }
-        "Invalid signature algorithm" => {
-            "sign with an asymmetric algorithm (RS*, PS*, ES*, EdDSA) that the IdP allows (jwtAuthorizationGrantAssertionSignatureAlg)"
-        }
-        "Invalid signature" => {
-            "the IdP holds a different public key than the one matching your private key (check kid too); an IdP using a JWKS URL needs useJwksUrl=\"true\""
-        }
-        "User not found" => {
-            "create the user and link it to the IdP with a federated identity whose userId equals the assertion's sub"
-        }
-        "User is not enabled" => "enable the Keycloak user linked to this sub",
-        "Account is not fully set up" => {
-            "clear the user's required actions (verify email, update password, ...) in Keycloak"
-        }
-        "Invalid token audience" => {
-            "set aud to {base}/realms/{realm} (or its token endpoint URL), with the base URL Keycloak is reached on"
-        }
-        "Multiple audiences not allowed" => {
-            "send exactly one aud value, a string, not an array of several"
-        }
-        "Realm does not exist" => "check the realm name in the URL (it is case-sensitive)",
-        "Invalid client or Invalid client credentials" | "Invalid client credentials" => {
-            "check the client id and secret (or key) and the client's authenticator in Keycloak"
-        }
-        d if d.starts_with("Invalid scopes:") => {
-            "request only client scopes assigned to the client (as default or optional scopes)"
-        }
-        _ => return None,
-    };
-    Some(hint)
-}
-
 /// Hints for the RFC 6749 error codes, when the description is not one we know.
 fn oauth_hint(error: &str) -> Option<&'static str> {
     let hint = match error {
@@ -701,7 +638,7 @@ fn oauth_hint(error: &str) -> Option<&'static str> {
             "check the client id and secret (or key) and the client's authenticator in Keycloak"
         }
         "unsupported_grant_type" => {
-            "the server does not enable the JWT Authorization Grant: Keycloak 26.5 needs --features=jwt-authorization-grant, 26.6+ has it on by default"
+            "the server does not enable the JWT Authorization Grant: Keycloak 26.5 needs the preview feature jwt-authorization-grant, 26.6+ has it on by default"
         }
         "invalid_scope" => {
             "request only client scopes assigned to the client (as default or optional scopes)"
@@ -730,47 +667,6 @@ mod tests {
 
     fn rejected(error: &str, desc: Option<&str>) -> ExchangeError {
         ExchangeError::Rejected(Rejection::new(400, error, desc.map(String::from), None))
-    }
-
-    /// Every `error_description` in the project's Keycloak table gets a hint.
-    #[test]
-    fn every_keycloak_description_has_a_hint() {
-        let table = [
-            "Missing parameter:assertion",
-            "The provided assertion is not a valid JWT",
-            "Public client not allowed to use authorization grant",
-            "JWT Authorization Grant is not supported for the requested client",
-            "Missing claim: iss",
-            "Missing claim: sub",
-            "No Identity Provider for provided issuer",
-            "Identity Provider is not allowed for the client",
-            "Token exp claim is required",
-            "Token is not active",
-            "Token expiration is too far in the future and iat claim not present in token",
-            "Token was issued in the future",
-            "Token was issued too far in the past to be used now",
-            "Token jti claim is required",
-            "Token reuse detected",
-            "Invalid signature algorithm",
-            "Invalid signature",
-            "User not found",
-            "User is not enabled",
-            "Account is not fully set up",
-            "Invalid scopes: openid bogus",
-            "Invalid token audience",
-            "Multiple audiences not allowed",
-        ];
-        let mut seen = std::collections::HashSet::new();
-        for desc in table {
-            let hint = keycloak_hint(desc);
-            assert!(hint.is_some(), "no hint for {desc:?}");
-            let hint = hint.unwrap_or_default();
-            assert!(!hint.ends_with('.'), "hint ends with a period: {hint}");
-            assert!(hint.len() < 200, "hint too long for one line: {hint}");
-            seen.insert(hint);
-        }
-        // Distinct checks get distinct advice ("Missing claim" rows and scopes aside).
-        assert!(seen.len() >= table.len() - 1);
     }
 
     #[test]

@@ -76,6 +76,7 @@
 
 pub mod admin;
 pub mod doctor;
+pub mod keycloak;
 
 mod client;
 mod endpoint;

@@ -125,7 +125,9 @@ pub fn span(secs: i64) -> String {
 }
 
 /// What Keycloak's JWT Authorization Grant will object to, as far as the token alone shows.
+/// Keycloak's words come from the library's rejection table.
 pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
+    use jwtgrant_exchange::keycloak::Description as D;
     let mut w = Vec::new();
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if alg.is_empty()
@@ -133,29 +135,38 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
         || alg.to_ascii_uppercase().starts_with("HS")
     {
         w.push(format!(
-            "alg '{alg}': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"Invalid signature algorithm\""
+            "alg '{alg}': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"{}\"",
+            D::InvalidAlgorithm
         ));
     }
     match claims.get("iss").and_then(Value::as_str) {
-        None => w.push("no iss: Keycloak answers \"Missing claim: iss\"".into()),
+        None => w.push(format!("no iss: Keycloak answers \"{}\"", D::MissingIss)),
         Some(iss) if url::Url::parse(iss).map(|u| u.scheme() != "http" && u.scheme() != "https").unwrap_or(true) => {
             w.push(format!("iss '{iss}' is not a URL: a Keycloak identity provider's issuer must be an http(s) URL, so no provider can match it"))
         }
         Some(_) => {}
     }
     if claims.get("sub").and_then(Value::as_str).is_none() {
-        w.push("no sub: Keycloak answers \"Missing claim: sub\"".into());
+        w.push(format!("no sub: Keycloak answers \"{}\"", D::MissingSub));
     }
     match claims.get("aud") {
-        None => w.push("no aud: Keycloak answers \"Invalid token audience\" (use <base>/realms/<realm>)".into()),
+        None => w.push(format!(
+            "no aud: Keycloak answers \"{}\" (use <base>/realms/<realm>)",
+            D::InvalidAudience
+        )),
         Some(Value::Array(a)) => w.push(format!(
-            "aud is an array ({} values): Keycloak wants exactly one string and answers \"Multiple audiences not allowed\" or \"Invalid token audience\"",
-            a.len()
+            "aud is an array ({} values): Keycloak wants exactly one string and answers \"{}\" or \"{}\"",
+            a.len(),
+            D::MultipleAudiences,
+            D::InvalidAudience
         )),
         Some(_) => {}
     }
     if claims.get("jti").and_then(Value::as_str).is_none() {
-        w.push("no jti: Keycloak answers \"Token jti claim is required\" unless the provider allows assertion reuse".into());
+        w.push(format!(
+            "no jti: Keycloak answers \"{}\" unless the provider allows assertion reuse",
+            D::JtiRequired
+        ));
     }
     let num = |n: &str| claims.get(n).and_then(numeric_date);
     for name in ["exp", "iat", "nbf"] {
@@ -167,10 +178,11 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
     }
     match num("exp") {
         None if claims.get("exp").is_some() => {}
-        None => w.push("no exp: Keycloak answers \"Token exp claim is required\"".into()),
+        None => w.push(format!("no exp: Keycloak answers \"{}\"", D::ExpRequired)),
         Some(exp) if exp < now => w.push(format!(
-            "expired {} ago: Keycloak answers \"Token is not active\"",
-            span(now - exp)
+            "expired {} ago: Keycloak answers \"{}\"",
+            span(now - exp),
+            D::NotActive
         )),
         Some(exp) if exp - now > 300 => w.push(format!(
             "exp is {} s ahead, more than Keycloak's default maximum of 300 s (jwtAuthorizationGrantMaxAllowedAssertionExpiration){}",
@@ -181,15 +193,24 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
     }
     if let Some(iat) = num("iat") {
         if iat > now {
-            w.push(format!("iat is {} s in the future: Keycloak answers \"Token was issued in the future\" (clock skew)", iat - now));
+            w.push(format!(
+                "iat is {} s in the future: Keycloak answers \"{}\" (clock skew)",
+                iat - now,
+                D::IssuedInFuture
+            ));
         } else if now - iat > 300 {
-            w.push(format!("iat is {} old: past Keycloak's default maximum of 300 s (\"Token was issued too far in the past to be used now\")", span(now - iat)));
+            w.push(format!(
+                "iat is {} old: past Keycloak's default maximum of 300 s (\"{}\")",
+                span(now - iat),
+                D::IssuedTooLongAgo
+            ));
         }
     }
     if let Some(nbf) = num("nbf").filter(|n| *n > now) {
         w.push(format!(
-            "nbf is {} s ahead: Keycloak answers \"Token is not active\" until then",
-            nbf - now
+            "nbf is {} s ahead: Keycloak answers \"{}\" until then",
+            nbf - now,
+            D::NotActive
         ));
     }
     w

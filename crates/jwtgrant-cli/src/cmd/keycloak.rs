@@ -4,19 +4,20 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use jwtgrant_exchange::ExchangeError;
 use jwtgrant_exchange::admin::{
     AdminLogin, AdminSession, Change, ClientAuthenticator, DEFAULT_ADMIN_TIMEOUT, IdpKey,
     JwtClient, JwtIdp, UserSpec,
 };
-use jwtgrant_exchange::doctor::{self, Status};
+use jwtgrant_exchange::doctor::{self, Agreement, Status};
 use serde_json::json;
 
 use super::Globals;
 use super::sign::Assertions;
-use crate::cli::{AdminArgs, ClientAuth, DoctorArgs, KeycloakArgs, SetupArgs, TransportArgs};
+use crate::cli::{AdminArgs, DoctorArgs, KeycloakArgs, SetupArgs, TransportArgs};
 use crate::error::{Coded, REJECTED, UNREACHABLE, usage};
-use crate::files;
-use crate::secrets;
+use crate::secrets::{self, Given};
+use crate::{advice, files};
 
 fn base_and_realm(kc: &KeycloakArgs) -> Result<(String, String)> {
     match (&kc.keycloak, &kc.realm) {
@@ -159,20 +160,12 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         Some(a) => a.trim().to_owned(),
         None => Assertions::from_args(&args.sign, &args.keycloak, g)?.make()?,
     };
-    // Build the token client before any network traffic so option errors come first.
+    // Read the secret options before any network traffic so option errors come first; a
+    // missing secret is read through the admin API later.
     let given_secret = if args.no_exchange {
-        None
+        Given::NotUsed
     } else {
-        match secrets::client_secret(&args.client, from_stdin) {
-            Ok(s) => Some(s),
-            Err(e)
-                if e.downcast_ref::<crate::error::Usage>()
-                    .is_some_and(|u| u.0.starts_with("missing client secret")) =>
-            {
-                None
-            }
-            Err(e) => return Err(e),
-        }
+        secrets::given_client_secret(&args.client, from_stdin)?
     };
     let session = login(&base, &args.admin, &args.endpoint.transport)?;
     // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
@@ -185,10 +178,46 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         super::sign::unix_now(),
         fetched.signature.as_ref(),
     );
+    files::stdout(&render_report(&report, &client_id, &realm, &base))?;
+    let local = report.first_failure().cloned();
+    if args.no_exchange {
+        return local.map_or(Ok(()), |c| Err(failing(&c)));
+    }
 
-    let mut out = format!(
-        "checks for client '{client_id}' in realm '{realm}' at {base}, in Keycloak's order:\n"
-    );
+    // The real exchange, with a secret from the options or read through the admin API.
+    let secret = match given_secret {
+        Given::Secret(s) => Some(s),
+        Given::NotUsed => None,
+        Given::Missing => session
+            .client_secret(&realm, &client_id)?
+            .inspect(|_| log::info!("using the client secret read through the admin API")),
+    };
+    let auth = super::exchange::client_auth(&args.client, secret, g)?;
+    let answer = super::exchange::authenticated(transport, auth, &args.client)
+        .exchange(&assertion)
+        .map(|_| ());
+    let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));
+    files::stdout(&render_answer(answer.as_ref().err(), &agreement))?;
+    match (agreement, local) {
+        (Agreement::BothAccept | Agreement::UnexpectedToken { .. }, _) => Ok(()),
+        (_, Some(c)) => Err(failing(&c)),
+        (Agreement::NoAnswer, None) => Err(exchange_failed(UNREACHABLE)),
+        (_, None) => Err(exchange_failed(REJECTED)),
+    }
+}
+
+/// One line per check in the server's order, each failure's fix (with jwtgrant's flags),
+/// and the verdict.
+fn render_report(report: &doctor::Report, client_id: &str, realm: &str, base: &str) -> String {
+    let order = match &report.server_version {
+        Some(v) => format!("Keycloak {v}'s order"),
+        None => format!(
+            "{}'s order (the server's version is unknown)",
+            report.order.releases()
+        ),
+    };
+    let mut out =
+        format!("checks for client '{client_id}' in realm '{realm}' at {base}, in {order}:\n");
     for c in &report.checks {
         let mark = match c.status {
             Status::Pass => "ok  ",
@@ -199,111 +228,74 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         out.push_str(&format!("  [{mark}] {:<20} {}\n", c.name, c.detail));
         if let (Some(fix), Status::Fail | Status::Warn) = (&c.fix, c.status) {
             out.push_str(&format!("         {:<20} fix: {fix}\n", ""));
+            if let Some(advice) = advice::for_check(c.check).filter(|_| c.status == Status::Fail) {
+                out.push_str(&format!("         {:<20} with jwtgrant: {advice}\n", ""));
+            }
         }
     }
-    let local = report.first_failure().cloned();
-    match &local {
+    match report.first_failure() {
         Some(c) => out.push_str(&format!(
             "verdict: Keycloak should reject this assertion at check '{}': {}\n",
             c.name,
-            c.keycloak_error.unwrap_or("?")
+            c.keycloak_error().unwrap_or("?")
         )),
         None => out.push_str("verdict: every check passes; Keycloak should issue a token\n"),
     }
-    files::stdout(&out)?;
-
-    if args.no_exchange {
-        return match local {
-            None => Ok(()),
-            Some(c) => Err(failing(&c)),
-        };
-    }
-
-    // The real exchange, with a secret from the options or read through the admin API.
-    let secret = match given_secret.flatten() {
-        Some(s) => Some(s),
-        None if matches!(
-            args.client.client_auth,
-            ClientAuth::Post | ClientAuth::Basic
-        ) =>
-        {
-            match session.client_secret(&realm, &client_id)? {
-                Some(s) => {
-                    log::info!("using the client secret read through the admin API");
-                    Some(s)
-                }
-                None => None,
-            }
-        }
-        None => None,
-    };
-    let auth = super::exchange::client_auth(&args.client, secret, g)?;
-    let ex = super::exchange::authenticated(transport, auth, &args.client);
-    let answer = ex.exchange(&assertion);
-    let mut out = String::new();
-    let code = match (&answer, &local) {
-        (Ok(_), None) => {
-            out.push_str("keycloak: issued an access token (agrees with the checks)\n");
-            0
-        }
-        (Ok(_), Some(c)) => {
-            out.push_str(&format!(
-                "keycloak: issued an access token, although check '{}' predicted a rejection (a newer Keycloak may check differently)\n",
-                c.name
-            ));
-            0
-        }
-        (Err(e), _) => {
-            let rejected = e.rejection();
-            match rejected {
-                Some(r) => out.push_str(&format!(
-                    "keycloak: {} {}: {}\n",
-                    r.status,
-                    r.error,
-                    r.error_description.as_deref().unwrap_or("")
-                )),
-                None => out.push_str(&format!("keycloak: {e}\n")),
-            }
-            let agrees = match (&local, rejected) {
-                (Some(c), Some(r)) => {
-                    c.keycloak_error == r.error_description.as_deref()
-                        || c.keycloak_error == Some(r.error.as_str())
-                }
-                _ => false,
-            };
-            out.push_str(if agrees {
-                "agreement: Keycloak names the same failing check\n"
-            } else if local.is_none() {
-                "agreement: the local checks all passed but Keycloak refused: see its answer above\n"
-            } else {
-                "agreement: Keycloak names a different failure than the first local one (it checks in its own order)\n"
-            });
-            if rejected.is_some() {
-                REJECTED
-            } else {
-                UNREACHABLE
-            }
-        }
-    };
-    files::stdout(&out)?;
-    match (code, local) {
-        (0, _) => Ok(()),
-        (_, Some(c)) => Err(failing(&c)),
-        (code, None) => Err(Coded {
-            code,
-            message: "the exchange failed".into(),
-            hint: None,
-        }
-        .into()),
-    }
+    out
 }
 
-/// Exit 3 naming the failing check.
+/// Keycloak's answer and how it compares with the verdict.
+fn render_answer(error: Option<&ExchangeError>, agreement: &Agreement) -> String {
+    let answer = match error.map(|e| (e, e.rejection())) {
+        None => String::new(),
+        Some((_, Some(r))) => format!(
+            "keycloak: {} {}: {}\n",
+            r.status,
+            r.error,
+            r.error_description.as_deref().unwrap_or("")
+        ),
+        Some((e, None)) => format!("keycloak: {e}\n"),
+    };
+    let verdict = match agreement {
+        Agreement::BothAccept => "keycloak: issued an access token (agrees with the checks)".to_owned(),
+        Agreement::UnexpectedToken { predicted } => format!(
+            "keycloak: issued an access token, although check '{}' predicted a rejection (a newer Keycloak may check differently)",
+            predicted.name()
+        ),
+        Agreement::SameRejection { .. } => {
+            "agreement: Keycloak names the same failing check".to_owned()
+        }
+        Agreement::UnexpectedRejection { .. } => {
+            "agreement: the local checks all passed but Keycloak refused: see its answer above"
+                .to_owned()
+        }
+        Agreement::DifferentRejection { .. } => {
+            "agreement: Keycloak names a different failure than the first local one (a check the doctor cannot replay, such as jti reuse, or an order it does not know)".to_owned()
+        }
+        Agreement::NoAnswer => "agreement: Keycloak gave no verdict to compare with".to_owned(),
+        _ => "agreement: unknown".to_owned(),
+    };
+    format!("{answer}{verdict}\n")
+}
+
+fn exchange_failed(code: u8) -> anyhow::Error {
+    Coded {
+        code,
+        message: "the exchange failed".into(),
+        hint: None,
+    }
+    .into()
+}
+
+/// Exit 3 naming the failing check, its fix and how to make it with jwtgrant.
 fn failing(c: &doctor::Check) -> anyhow::Error {
     Coded {
         code: REJECTED,
         message: format!("check '{}' fails: {}", c.name, c.detail),
-        hint: c.fix.clone(),
+        hint: match (&c.fix, advice::for_check(c.check)) {
+            (Some(fix), Some(a)) => Some(format!("{fix}; with jwtgrant: {a}")),
+            (fix, a) => fix.clone().or(a.map(str::to_owned)),
+        },
     }
     .into()
 }

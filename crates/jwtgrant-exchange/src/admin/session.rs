@@ -268,6 +268,21 @@ impl AdminSession {
         self.get_optional(&op, &["admin", "realms", realm], &[])
     }
 
+    /// The server's release as `/admin/serverinfo` reports it (`systemInfo.version`, e.g.
+    /// `26.7.3`); `None` when the answer carries no version.
+    pub fn server_version(&self) -> Result<Option<String>, AdminError> {
+        let info = self.get_optional(
+            "reading the server's version",
+            &["admin", "serverinfo"],
+            &[],
+        )?;
+        Ok(info
+            .as_ref()
+            .and_then(|v| v.pointer("/systemInfo/version"))
+            .and_then(Value::as_str)
+            .map(str::to_owned))
+    }
+
     /// Makes sure an enabled realm of this name exists.
     pub fn ensure_realm(&self, realm: &str) -> Result<Outcome, AdminError> {
         let what = format!("realm '{realm}'");

@@ -1,0 +1,70 @@
+//! The one place that turns a Keycloak check into this binary's flags and commands.
+//!
+//! The library's hints and the doctor's fixes say what to change in library words; this adds
+//! how to change it with `jwtgrant`, for the rejection hint of `token`/`exchange` and for
+//! the doctor's failing check alike.
+
+use jwtgrant_exchange::keycloak::Check;
+
+/// How to fix a failure of `check` with jwtgrant's own flags and commands, when there is a
+/// way.
+pub fn for_check(check: Check) -> Option<&'static str> {
+    Some(match check {
+        Check::Client => {
+            "check --client-id and --client-auth, and pass the secret `jwtgrant keycloak setup` wrote with --client-secret-file <client-id>.secret"
+        }
+        Check::Realm => "check --realm (names are case-sensitive)",
+        Check::AssertionParameter | Check::Jwt => {
+            "pass the token itself with --assertion JWT or --assertion -, e.g. from `jwtgrant sign`"
+        }
+        Check::ClientConfidential | Check::ClientGrantEnabled => {
+            "`jwtgrant keycloak setup` creates the client confidential with the grant enabled"
+        }
+        Check::Issuer | Check::Subject => "`jwtgrant sign --iss URL --sub SUB` sets both",
+        Check::IdentityProvider => {
+            "sign with --iss equal to the provider's issuer, or create the provider with `jwtgrant keycloak setup --issuer URL`"
+        }
+        Check::IdentityProviderAllowed => {
+            "`jwtgrant keycloak setup --idp-alias ALIAS` allows the provider on the client"
+        }
+        Check::Expiration | Check::Active | Check::IssuedAt => {
+            "`jwtgrant token` signs right before exchanging; `jwtgrant sign --lifetime 60s` sets exp and iat"
+        }
+        Check::Jti | Check::Reuse => {
+            "`jwtgrant sign` and `jwtgrant token` put a fresh jti in every assertion"
+        }
+        Check::Algorithm => "choose the signing algorithm with --alg",
+        Check::Signature => {
+            "`jwtgrant pubkey --key FILE` prints the public key for the provider; `jwtgrant keycloak setup --public-key FILE` puts it there"
+        }
+        Check::UserLinked => {
+            "`jwtgrant keycloak setup ... --link SUB=USERNAME` links a user to the provider"
+        }
+        Check::Audience => {
+            "sign with --keycloak BASE --realm REALM (which derive aud), or pass --aud exactly"
+        }
+        Check::Scope => "request only the client's scopes with --scope",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_common_failures_have_flag_advice() {
+        for (check, needle) in [
+            (Check::Client, "--client-id"),
+            (Check::Algorithm, "--alg"),
+            (Check::Audience, "--aud"),
+            (Check::UserLinked, "--link SUB=USERNAME"),
+            (Check::IdentityProvider, "--issuer"),
+            (Check::Signature, "jwtgrant pubkey"),
+        ] {
+            let advice = for_check(check).unwrap_or_default();
+            assert!(advice.contains(needle), "{check:?}: {advice}");
+        }
+        assert_eq!(for_check(Check::UserEnabled), None);
+    }
+}

@@ -1,0 +1,352 @@
+//! Every `error_description` Keycloak answers for the JWT Authorization Grant, in one table.
+//!
+//! Each row names the exact words, the check that failed ([`Check`]) and a hint in library
+//! words: what to change on the assertion, the client, the identity provider or the user.
+//! Hints name Keycloak settings, never a flag of some command line or an exit code; a binary
+//! adds its own flag names per [`Check`].
+//!
+//! Adding a Keycloak answer is one row in the `rejections!` table below; the tests check that
+//! `docs/troubleshooting.md` explains every row.
+
+use crate::error::Rejection;
+
+/// The Keycloak check an answer comes from. The doctor names its report lines after these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// The client authenticates (it exists, with the credentials sent). Runs before the grant.
+    Client,
+    /// The realm in the URL exists. Runs before the grant.
+    Realm,
+    /// The form carries an `assertion`.
+    AssertionParameter,
+    /// The assertion is a compact JWS with a JSON payload.
+    Jwt,
+    /// The client is confidential.
+    ClientConfidential,
+    /// The client has the grant enabled.
+    ClientGrantEnabled,
+    /// The assertion has `iss`.
+    Issuer,
+    /// The assertion has `sub`.
+    Subject,
+    /// An enabled identity provider has exactly the assertion's issuer.
+    IdentityProvider,
+    /// That provider is on the client's allow-list.
+    IdentityProviderAllowed,
+    /// The assertion has `exp`.
+    Expiration,
+    /// `exp` has not passed and `nbf` is reached.
+    Active,
+    /// `iat` is neither ahead nor too old (or, without `iat`, `exp` is close enough).
+    IssuedAt,
+    /// The assertion has `jti` (unless the provider allows reuse).
+    Jti,
+    /// The `jti` was not used before.
+    Reuse,
+    /// The algorithm is asymmetric and allowed by the provider.
+    Algorithm,
+    /// The signature verifies with the provider's key.
+    Signature,
+    /// A user is linked to the provider with `userId == sub`.
+    UserLinked,
+    /// That user is enabled and has no required actions.
+    UserEnabled,
+    /// The requested scopes are the client's.
+    Scope,
+    /// The assertion's one `aud` is the realm (or its token endpoint).
+    Audience,
+}
+
+impl Check {
+    /// The short stable name the doctor prints, e.g. `idp-for-issuer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Client => "client",
+            Check::Realm => "realm",
+            Check::AssertionParameter => "assertion",
+            Check::Jwt => "jwt",
+            Check::ClientConfidential => "client-confidential",
+            Check::ClientGrantEnabled => "client-grant-enabled",
+            Check::Issuer => "iss",
+            Check::Subject => "sub",
+            Check::IdentityProvider => "idp-for-issuer",
+            Check::IdentityProviderAllowed => "idp-allowed",
+            Check::Expiration => "exp",
+            Check::Active => "active",
+            Check::IssuedAt => "iat",
+            Check::Jti => "jti",
+            Check::Reuse => "jti-reuse",
+            Check::Algorithm => "alg",
+            Check::Signature => "signature",
+            Check::UserLinked => "user-linked",
+            Check::UserEnabled => "user-enabled",
+            Check::Scope => "scope",
+            Check::Audience => "audience",
+        }
+    }
+
+    /// The check Keycloak's `rejection` names: by its description when the table knows it,
+    /// else by the RFC 6749 code for a failed client authentication.
+    pub fn of(rejection: &Rejection) -> Option<Check> {
+        if let Some(d) = rejection
+            .error_description
+            .as_deref()
+            .and_then(Description::find)
+        {
+            return Some(d.check());
+        }
+        matches!(
+            rejection.error.as_str(),
+            "invalid_client" | "unauthorized_client"
+        )
+        .then_some(Check::Client)
+    }
+}
+
+/// How a row's words are matched against an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    /// The whole description, exactly.
+    Exact,
+    /// The description starts with these words (Keycloak appends what was sent).
+    Prefix,
+}
+
+/// One row: Keycloak's words, the failing check, our hint.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    text: &'static str,
+    matching: Match,
+    check: Check,
+    hint: &'static str,
+}
+
+macro_rules! rejections {
+    ($( $(#[$doc:meta])* $variant:ident: $matching:ident $text:literal => $check:ident, $hint:literal; )*) => {
+        /// One of Keycloak's known `error_description`s (a row of the table).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Description {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Description {
+            /// Every known description, in the table's order.
+            pub const ALL: &'static [Description] = &[ $( Description::$variant, )* ];
+
+            fn row(self) -> Row {
+                match self {
+                    $( Description::$variant => Row {
+                        text: $text,
+                        matching: Match::$matching,
+                        check: Check::$check,
+                        hint: $hint,
+                    }, )*
+                }
+            }
+        }
+    };
+}
+
+rejections! {
+    /// `Missing parameter:assertion`
+    MissingAssertion: Exact "Missing parameter:assertion" => AssertionParameter,
+        "the form carried no assertion: send the signed JWT as the assertion parameter";
+    /// `The provided assertion is not a valid JWT`
+    NotAJwt: Exact "The provided assertion is not a valid JWT" => Jwt,
+        "send the signed compact JWT (header.payload.signature with a JSON payload), not a file path or the bare claims";
+    /// `Public client not allowed to use authorization grant`
+    PublicClient: Exact "Public client not allowed to use authorization grant" => ClientConfidential,
+        "make the Keycloak client confidential (Client authentication: On) and authenticate with its secret or key";
+    /// `JWT Authorization Grant is not supported for the requested client`
+    GrantNotEnabled: Exact "JWT Authorization Grant is not supported for the requested client" => ClientGrantEnabled,
+        "enable the JWT Authorization Grant on the client (attribute oauth2.jwt.authorization.grant.enabled = \"true\")";
+    /// `Missing claim: iss`
+    MissingIss: Exact "Missing claim: iss" => Issuer,
+        "add an iss claim equal to the identity provider's issuer";
+    /// `Missing claim: sub`
+    MissingSub: Exact "Missing claim: sub" => Subject,
+        "add a sub claim: the user's id at the issuer, as linked to the Keycloak user";
+    /// `No Identity Provider for provided issuer`
+    NoIdentityProvider: Exact "No Identity Provider for provided issuer" => IdentityProvider,
+        "the assertion's iss must equal an enabled JWT Authorization Grant IdP's issuer exactly, character for character, including scheme, port and trailing slash";
+    /// `Identity Provider is not enabled`
+    IdentityProviderDisabled: Exact "Identity Provider is not enabled" => IdentityProvider,
+        "enable the identity provider whose issuer equals the assertion's iss";
+    /// `Identity Provider is not allowed for the client`
+    IdentityProviderNotAllowed: Exact "Identity Provider is not allowed for the client" => IdentityProviderAllowed,
+        "add the IdP's alias to the client's attribute oauth2.jwt.authorization.grant.idp (aliases joined with ##)";
+    /// `Token exp claim is required`
+    ExpRequired: Exact "Token exp claim is required" => Expiration,
+        "add an exp claim to the assertion";
+    /// `Token is not active`
+    NotActive: Exact "Token is not active" => Active,
+        "the assertion has expired or its nbf is still ahead: sign a fresh one right before exchanging, and check both clocks";
+    /// `Token expiration is too far in the future and iat claim not present in token`
+    ExpTooFarWithoutIat: Exact "Token expiration is too far in the future and iat claim not present in token" => IssuedAt,
+        "add an iat claim, or keep exp within the IdP's max assertion expiration (default 300 s)";
+    /// `Token was issued in the future`
+    IssuedInFuture: Exact "Token was issued in the future" => IssuedAt,
+        "the signer's clock is ahead of Keycloak's: sync both clocks (NTP) or raise the IdP's allowed clock skew";
+    /// `Token was issued too far in the past to be used now`
+    IssuedTooLongAgo: Exact "Token was issued too far in the past to be used now" => IssuedAt,
+        "the assertion is older than the IdP's max expiration (default 300 s): sign it just before exchanging, and check both clocks";
+    /// `Token jti claim is required`
+    JtiRequired: Exact "Token jti claim is required" => Jti,
+        "add a unique jti claim (or allow assertion reuse on the IdP)";
+    /// `Token reuse detected`
+    Reused: Exact "Token reuse detected" => Reuse,
+        "an assertion is single-use: sign a fresh one (new jti) for every request, retries included";
+    /// `Invalid signature algorithm`
+    InvalidAlgorithm: Exact "Invalid signature algorithm" => Algorithm,
+        "sign with an asymmetric algorithm (RS*, PS*, ES*, EdDSA) that the IdP allows (jwtAuthorizationGrantAssertionSignatureAlg)";
+    /// `Invalid signature`
+    InvalidSignature: Exact "Invalid signature" => Signature,
+        "the IdP holds a different public key than the one matching your private key (check kid too); an IdP using a JWKS URL needs useJwksUrl=\"true\"";
+    /// `User not found`
+    UserNotFound: Exact "User not found" => UserLinked,
+        "create the user and link it to the IdP with a federated identity whose userId equals the assertion's sub";
+    /// `User is not enabled`
+    UserDisabled: Exact "User is not enabled" => UserEnabled,
+        "enable the Keycloak user linked to this sub";
+    /// `Account is not fully set up`
+    AccountNotSetUp: Exact "Account is not fully set up" => UserEnabled,
+        "clear the user's required actions (verify email, update password, ...) in Keycloak";
+    /// `Invalid scopes: <as sent>`
+    InvalidScopes: Prefix "Invalid scopes:" => Scope,
+        "request only client scopes assigned to the client (as default or optional scopes)";
+    /// `Invalid token audience`
+    InvalidAudience: Exact "Invalid token audience" => Audience,
+        "set aud to {base}/realms/{realm} (or its token endpoint URL), with the base URL Keycloak is reached on";
+    /// `Multiple audiences not allowed`
+    MultipleAudiences: Exact "Multiple audiences not allowed" => Audience,
+        "send exactly one aud value, a string, not an array of several";
+    /// `Realm does not exist`
+    RealmDoesNotExist: Exact "Realm does not exist" => Realm,
+        "check the realm name in the URL (it is case-sensitive)";
+    /// `Invalid client or Invalid client credentials`
+    InvalidClient: Exact "Invalid client or Invalid client credentials" => Client,
+        "check the client id and secret (or key) and the client's authenticator in Keycloak";
+    /// `Invalid client credentials`
+    InvalidClientCredentials: Exact "Invalid client credentials" => Client,
+        "check the client id and secret (or key) and the client's authenticator in Keycloak";
+}
+
+impl Description {
+    /// The row matching Keycloak's `error_description`, if the table has one.
+    pub fn find(description: &str) -> Option<Description> {
+        Self::ALL.iter().copied().find(|d| {
+            let row = d.row();
+            match row.matching {
+                Match::Exact => description == row.text,
+                Match::Prefix => description.starts_with(row.text),
+            }
+        })
+    }
+
+    /// Keycloak's words (for a prefix row, the fixed start, e.g. `Invalid scopes:`).
+    pub fn text(self) -> &'static str {
+        self.row().text
+    }
+
+    /// The check that fails when Keycloak answers this.
+    pub fn check(self) -> Check {
+        self.row().check
+    }
+
+    /// The likely cause and fix, in one line, in library words.
+    pub fn hint(self) -> &'static str {
+        self.row().hint
+    }
+}
+
+impl std::fmt::Display for Description {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The troubleshooting guide explains every row: a new row without a doc line fails here.
+    #[test]
+    fn every_description_is_in_the_troubleshooting_guide() {
+        let doc = include_str!("../../../../docs/troubleshooting.md");
+        let missing: Vec<&str> = Description::ALL
+            .iter()
+            .map(|d| d.text())
+            .filter(|t| !doc.contains(&format!("`{t}")))
+            .collect();
+        assert_eq!(
+            missing,
+            Vec::<&str>::new(),
+            "not in docs/troubleshooting.md"
+        );
+    }
+
+    #[test]
+    fn lookup_table() {
+        let check = |desc: &str, expected: Option<(Description, Check)>| {
+            let got = Description::find(desc).map(|d| (d, d.check()));
+            assert_eq!(got, expected, "{desc}");
+        };
+        check(
+            "Invalid signature",
+            Some((Description::InvalidSignature, Check::Signature)),
+        );
+        check(
+            "Invalid signature algorithm",
+            Some((Description::InvalidAlgorithm, Check::Algorithm)),
+        );
+        check(
+            "Invalid scopes: openid bogus",
+            Some((Description::InvalidScopes, Check::Scope)),
+        );
+        check(
+            "Token is not active",
+            Some((Description::NotActive, Check::Active)),
+        );
+        check("Invalid signature ", None);
+        check("something new", None);
+        for d in Description::ALL {
+            assert_eq!(Description::find(d.text()), Some(*d), "{d}");
+        }
+    }
+
+    /// Hints are one line in library words: no command-line flags, commands or exit codes.
+    #[test]
+    fn hints_are_library_words() {
+        let mut seen = std::collections::HashSet::new();
+        for d in Description::ALL {
+            let hint = d.hint();
+            assert!(!hint.ends_with('.'), "{d}: ends with a period");
+            assert!(hint.len() < 200, "{d}: too long for one line");
+            assert!(!hint.contains("--"), "{d}: names a flag: {hint}");
+            assert!(!hint.contains("jwtgrant"), "{d}: names the CLI: {hint}");
+            assert!(!hint.contains("exit"), "{d}: names an exit code: {hint}");
+            seen.insert(hint);
+        }
+        // Distinct answers get distinct advice; the two client-credential wordings share one.
+        assert_eq!(seen.len(), Description::ALL.len() - 1);
+    }
+
+    #[test]
+    fn check_of_a_rejection() {
+        let r = |error: &str, desc: Option<&str>| {
+            Rejection::new(400, error, desc.map(str::to_owned), None)
+        };
+        assert_eq!(
+            Check::of(&r("invalid_grant", Some("User not found"))),
+            Some(Check::UserLinked)
+        );
+        assert_eq!(
+            Check::of(&r("unauthorized_client", Some("anything"))),
+            Some(Check::Client)
+        );
+        assert_eq!(Check::of(&r("invalid_client", None)), Some(Check::Client));
+        assert_eq!(Check::of(&r("invalid_grant", Some("new words"))), None);
+    }
+}

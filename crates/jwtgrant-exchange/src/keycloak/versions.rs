@@ -1,0 +1,213 @@
+//! The order in which each Keycloak release runs the grant's checks, as data.
+//!
+//! Keycloak answers only the first failing check, so an assertion with two faults gets a
+//! different answer from different releases. Read from the released classes
+//! (`org.keycloak.protocol.oidc.grants.JWTAuthorizationGrantType.process` in
+//! `keycloak-services`; see `docs/keycloak-notes.md`):
+//!
+//! - 26.5.x (read: 26.5.0, 26.5.6; 26.6.x assumed the same, it is not served here):
+//!   client, `iss`/`sub`, identity provider, `validateTokenActive` (exp, nbf, iat, jti),
+//!   `validateSignatureAlgorithm`, `validateTokenAudience`, then the provider's
+//!   `validateAuthorizationGrantAssertion` (the signature), then the user.
+//! - 26.7.0 and later (read: 26.7.0, 26.7.3; keycloak PR #49877, fix for #49215): the
+//!   signature is verified right after the algorithm, before `validateTokenActive`; the
+//!   audience moved behind the user lookup (after consent, scopes and client policies).
+
+use std::fmt;
+
+/// A group of checks Keycloak runs together; the doctor has one function per stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Client authentication (before the grant runs).
+    ClientAuthentication,
+    /// The assertion parses as a JWT.
+    AssertionFormat,
+    /// `validateClient`: confidential, grant enabled.
+    ClientGrant,
+    /// `validateIssuer`, `validateSubject`.
+    MandatoryClaims,
+    /// The provider for `iss` exists, is enabled and is allowed for the client.
+    IdentityProvider,
+    /// `validateTokenActive`: exp, nbf, iat, jti (and reuse).
+    TokenActive,
+    /// `validateSignatureAlgorithm`.
+    SignatureAlgorithm,
+    /// `validateAuthorizationGrantAssertion`: the signature with the provider's key.
+    Signature,
+    /// The linked user exists, is enabled and fully set up.
+    User,
+    /// `validateTokenAudience`.
+    Audience,
+}
+
+/// A release line's order of stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Order {
+    /// 26.5.x and 26.6.x: time, jti and audience before the signature.
+    Before26_7,
+    /// 26.7.0 and later: the signature before time and jti; the audience last.
+    Since26_7,
+}
+
+const BEFORE_26_7: &[Stage] = &[
+    Stage::ClientAuthentication,
+    Stage::AssertionFormat,
+    Stage::ClientGrant,
+    Stage::MandatoryClaims,
+    Stage::IdentityProvider,
+    Stage::TokenActive,
+    Stage::SignatureAlgorithm,
+    Stage::Audience,
+    Stage::Signature,
+    Stage::User,
+];
+
+const SINCE_26_7: &[Stage] = &[
+    Stage::ClientAuthentication,
+    Stage::AssertionFormat,
+    Stage::ClientGrant,
+    Stage::MandatoryClaims,
+    Stage::IdentityProvider,
+    Stage::SignatureAlgorithm,
+    Stage::Signature,
+    Stage::TokenActive,
+    Stage::User,
+    Stage::Audience,
+];
+
+impl Order {
+    /// The newest order, assumed when the server's version is unknown.
+    pub const NEWEST: Order = Order::Since26_7;
+
+    /// The order of `version` (`None`: unknown, the newest).
+    pub fn of(version: Option<&Version>) -> Order {
+        match version {
+            Some(v) if *v < Version::new(26, 7, 0) => Order::Before26_7,
+            _ => Order::NEWEST,
+        }
+    }
+
+    /// The stages, first to last.
+    pub fn stages(self) -> &'static [Stage] {
+        match self {
+            Order::Before26_7 => BEFORE_26_7,
+            Order::Since26_7 => SINCE_26_7,
+        }
+    }
+
+    /// The releases this order covers, for messages.
+    pub fn releases(self) -> &'static str {
+        match self {
+            Order::Before26_7 => "Keycloak 26.5/26.6",
+            Order::Since26_7 => "Keycloak 26.7+",
+        }
+    }
+}
+
+/// A Keycloak release number as `/admin/serverinfo` reports it (`systemInfo.version`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    major: u32,
+    minor: u32,
+    patch: u32,
+    /// What followed the numbers (e.g. `-SNAPSHOT`), kept for display only.
+    suffix: String,
+}
+
+impl Version {
+    /// `major.minor.patch`.
+    pub fn new(major: u32, minor: u32, patch: u32) -> Version {
+        Version {
+            major,
+            minor,
+            patch,
+            suffix: String::new(),
+        }
+    }
+
+    /// Parses `26.7.3`, `26.5.6`, `999.0.0-SNAPSHOT` (a nightly build), `26.7`; `None` when
+    /// it does not start with a number.
+    pub fn parse(text: &str) -> Option<Version> {
+        let text = text.trim();
+        let end = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let mut parts = text[..end].split('.').filter(|p| !p.is_empty());
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        Some(Version {
+            major,
+            minor,
+            patch,
+            suffix: text[end..].to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}{}",
+            self.major, self.minor, self.patch, self.suffix
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        let check = |text: &str, expected: Option<(u32, u32, u32)>| {
+            let got = Version::parse(text).map(|v| (v.major, v.minor, v.patch));
+            assert_eq!(got, expected, "{text}");
+        };
+        check("26.7.3", Some((26, 7, 3)));
+        check("26.5.6", Some((26, 5, 6)));
+        check("26.7", Some((26, 7, 0)));
+        check("999.0.0-SNAPSHOT", Some((999, 0, 0)));
+        check("nightly", None);
+        check("", None);
+        assert_eq!(
+            Version::parse("999.0.0-SNAPSHOT").unwrap().to_string(),
+            "999.0.0-SNAPSHOT"
+        );
+    }
+
+    #[test]
+    fn orders_per_release() {
+        let order = |v: &str| Order::of(Version::parse(v).as_ref());
+        assert_eq!(order("26.5.0"), Order::Before26_7);
+        assert_eq!(order("26.5.6"), Order::Before26_7);
+        assert_eq!(order("26.6.2"), Order::Before26_7);
+        assert_eq!(order("26.7.0"), Order::Since26_7);
+        assert_eq!(order("26.7.3"), Order::Since26_7);
+        assert_eq!(order("999.0.0-SNAPSHOT"), Order::Since26_7);
+        assert_eq!(Order::of(None), Order::Since26_7);
+    }
+
+    #[test]
+    fn every_order_has_every_stage_once() {
+        for order in [Order::Before26_7, Order::Since26_7] {
+            let stages = order.stages();
+            let unique: std::collections::HashSet<_> = stages.iter().collect();
+            assert_eq!(unique.len(), stages.len(), "{order:?}");
+            assert_eq!(stages.len(), 10, "{order:?}");
+        }
+        let pos = |o: Order, s: Stage| o.stages().iter().position(|x| *x == s).unwrap();
+        // The 26.7 change: the signature moved ahead of time/jti and the audience.
+        assert!(
+            pos(Order::Before26_7, Stage::TokenActive) < pos(Order::Before26_7, Stage::Signature)
+        );
+        assert!(pos(Order::Before26_7, Stage::Audience) < pos(Order::Before26_7, Stage::Signature));
+        assert!(
+            pos(Order::Since26_7, Stage::Signature) < pos(Order::Since26_7, Stage::TokenActive)
+        );
+        assert!(pos(Order::Since26_7, Stage::User) < pos(Order::Since26_7, Stage::Audience));
+    }
+}
