@@ -568,6 +568,22 @@ impl Conn for TcpStream {
     fn finish(&mut self) {
         let _ = self.flush();
         let _ = self.shutdown(Shutdown::Write);
+        linger(self);
+    }
+}
+
+/// Reads and drops what the client still sends until it closes (or a second passes), so
+/// closing does not reset the connection under a client that has not read our answer yet:
+/// unread input at close makes the kernel send RST, which can overtake the answer.
+pub(crate) fn linger(tcp: &TcpStream) {
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0; 4096];
+    let mut left: usize = 1024 * 1024;
+    while let Ok(n @ 1..) = (&*tcp).read(&mut buf) {
+        left = left.saturating_sub(n);
+        if left == 0 {
+            return;
+        }
     }
 }
 

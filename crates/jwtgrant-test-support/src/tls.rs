@@ -284,5 +284,6 @@ impl Conn for StreamOwned<ServerConnection, TcpStream> {
         self.conn.send_close_notify();
         let _ = self.flush();
         let _ = self.sock.shutdown(Shutdown::Write);
+        crate::linger(&self.sock);
     }
 }
