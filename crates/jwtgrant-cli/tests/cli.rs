@@ -4,13 +4,13 @@
 //! answers from a thread in this process); the real Keycloak tests live in the e2e package (`tests/tests/cli_keycloak.rs`).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use jwtgrant_test_support::{Reply, Request, Stub};
+use jwtgrant_test_support::{Reply, Request, Stub, refused_addr};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
@@ -171,10 +171,10 @@ impl TokenStub {
 
 /// A loopback port where nothing listens.
 fn refused_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    format!("http://{addr}/realms/acme/protocol/openid-connect/token")
+    format!(
+        "http://{}/realms/acme/protocol/openid-connect/token",
+        refused_addr()
+    )
 }
 
 // ---------------------------------------------------------------- top level

@@ -4,7 +4,6 @@
 //! not the end-to-end suite (that one runs against a real Keycloak).
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::thread;
@@ -14,7 +13,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use jwtgrant_exchange::{
     ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource,
 };
-use jwtgrant_test_support::{Reply, Request, Stub};
+use jwtgrant_test_support::{Reply, Request, Stub, refused_addr};
 
 fn json(status: u16, body: &str) -> Reply {
     Reply::json(status, body)
@@ -109,11 +108,7 @@ fn client_secret_basic_goes_in_the_header() {
 
 #[test]
 fn refused_connection() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let url = format!("http://127.0.0.1:{port}/token");
+    let url = format!("http://{}/token", refused_addr());
     let err = exchange(&url)
         .exchange("h.p.s")
         .expect_err("nothing listens");

@@ -102,6 +102,14 @@ enum Kind {
 
 type Handler = dyn Fn(&Request, usize) -> Reply + Send + Sync;
 
+/// A loopback address where nothing listens, for connection-refused tests: a port the OS
+/// just handed out and took back (another process could take it in between, which no test
+/// here has seen happen).
+pub fn refused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("a bound address")
+}
+
 impl Stub {
     /// Settings: lifetime, keep-alive, recording, TLS.
     pub fn builder() -> StubBuilder {
