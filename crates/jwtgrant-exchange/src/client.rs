@@ -113,9 +113,6 @@ struct HttpSettings {
     webpki_roots: bool,
     extra_roots: Vec<Certificate<'static>>,
     proxy_from_env: bool,
-    /// A fixed proxy instead of the environment's, so tests need not touch the environment.
-    #[cfg(test)]
-    proxy: Option<ureq::Proxy>,
     allow_insecure_http: bool,
 }
 
@@ -128,8 +125,6 @@ impl Default for HttpSettings {
             webpki_roots: true,
             extra_roots: Vec::new(),
             proxy_from_env: true,
-            #[cfg(test)]
-            proxy: None,
             allow_insecure_http: false,
         }
     }
@@ -644,8 +639,6 @@ fn build_agent(http: &HttpSettings, use_proxy: bool) -> Agent {
     };
     let proxy = if !use_proxy {
         None
-    } else if let Some(fixed) = test_proxy(http) {
-        Some(fixed)
     } else if http.proxy_from_env {
         ureq::Proxy::try_from_env()
     } else {
@@ -668,16 +661,6 @@ fn build_agent(http: &HttpSettings, use_proxy: bool) -> Agent {
         .user_agent(concat!("jwtgrant/", env!("CARGO_PKG_VERSION")))
         .build();
     Agent::new_with_config(config)
-}
-
-#[cfg(test)]
-fn test_proxy(http: &HttpSettings) -> Option<ureq::Proxy> {
-    http.proxy.clone()
-}
-
-#[cfg(not(test))]
-fn test_proxy(_: &HttpSettings) -> Option<ureq::Proxy> {
-    None
 }
 
 /// Reads the body up to the size limit.
@@ -855,94 +838,6 @@ mod tests {
         let debug = format!("{x:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(debug.contains("client_secret_basic"), "{debug}");
-    }
-
-    /// Accepts one connection on a loopback port, reads the request head (and a body of
-    /// `Content-Length` bytes), answers `reply`, and hands the request line to the returned
-    /// channel. The thread gives up after a few seconds so a test can never hang on it.
-    fn one_shot_server(reply: &'static str) -> (u16, std::sync::mpsc::Receiver<String>) {
-        use std::io::{BufRead, BufReader, Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            listener.set_nonblocking(true).unwrap();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let stream = loop {
-                match listener.accept() {
-                    Ok((stream, _)) => break stream,
-                    Err(_) if Instant::now() < deadline => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
-                    Err(_) => return,
-                }
-            };
-            stream.set_nonblocking(false).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut head = Vec::new();
-            let mut line = String::new();
-            let mut content_length = 0;
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
-                head.push(std::mem::take(&mut line));
-            }
-            let mut body = vec![0; content_length];
-            let _ = reader.read_exact(&mut body);
-            let _ = reader.get_mut().write_all(reply.as_bytes());
-            let _ = tx.send(head.first().cloned().unwrap_or_default());
-        });
-        (port, rx)
-    }
-
-    const TOKEN_REPLY: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 47\r\nConnection: close\r\n\r\n{\"access_token\":\"direct\",\"token_type\":\"Bearer\"}";
-    const PROXY_REPLY: &str =
-        "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-
-    fn with_proxy(url: &str, proxy_port: u16) -> Exchange {
-        let mut x = Exchange::new(url)
-            .unwrap()
-            .client_secret_post("c", "hunter2")
-            .allow_insecure_http(true)
-            .timeout(Duration::from_secs(5));
-        x.http.proxy = Some(ureq::Proxy::new(&format!("http://127.0.0.1:{proxy_port}")).unwrap());
-        x
-    }
-
-    #[test]
-    fn loopback_requests_bypass_the_proxy() {
-        assert_eq!(TOKEN_REPLY.split("\r\n\r\n").nth(1).map(str::len), Some(47));
-        let (proxy_port, proxy_saw) = one_shot_server(PROXY_REPLY);
-        let (server_port, server_saw) = one_shot_server(TOKEN_REPLY);
-        let x = with_proxy(&format!("http://127.0.0.1:{server_port}/token"), proxy_port);
-        let token = x
-            .exchange("h.p.s")
-            .map(|t| t.access_token.secret().to_owned());
-        assert_eq!(token.map_err(|e| e.to_string()), Ok("direct".to_owned()));
-        assert_eq!(
-            server_saw.recv_timeout(Duration::from_secs(5)).ok(),
-            Some("POST /token HTTP/1.1\r\n".to_owned())
-        );
-        // Through the proxy the answer would have been its 502; it saw no request either.
-        assert!(proxy_saw.recv_timeout(Duration::from_millis(200)).is_err());
-    }
-
-    #[test]
-    fn remote_requests_still_use_the_proxy() {
-        let (proxy_port, proxy_saw) = one_shot_server(PROXY_REPLY);
-        let x = with_proxy("http://kc.example/token", proxy_port);
-        assert!(x.exchange("h.p.s").is_err());
-        let request_line = proxy_saw.recv_timeout(Duration::from_secs(5)).ok();
-        assert!(
-            request_line
-                .as_deref()
-                .is_some_and(|l| l.contains("kc.example")),
-            "{request_line:?}"
-        );
     }
 
     #[test]
