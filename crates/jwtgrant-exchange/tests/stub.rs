@@ -731,6 +731,30 @@ fn https_to_a_plain_http_port_is_a_tls_error() {
 }
 
 #[test]
+fn https_trusts_a_ca_bundle_and_only_that() {
+    let stub = Stub::builder()
+        .tls()
+        .start(|_, _| token_json("over-tls", 60));
+    let url = stub.url("/token");
+    let token = exchange(&url)
+        .ca_bundle_pem(stub.ca_pem().as_bytes())
+        .expect("the stub's CA parses")
+        .exchange("h.p.s")
+        .expect("the stub's certificate chains to the bundle");
+    assert_eq!(token.access_token.secret(), "over-tls");
+    assert_eq!(stub.count(), 1);
+
+    // Without the bundle the stub's throwaway CA is unknown: a TLS error, no request sent.
+    let err = exchange(&url)
+        .retries(RetryPolicy::never())
+        .exchange("h.p.s")
+        .expect_err("unknown CA");
+    assert!(matches!(err, ExchangeError::Tls { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("TLS with {url} failed"));
+    assert_eq!(stub.count(), 1);
+}
+
+#[test]
 fn bad_ca_bundle_is_a_config_error() {
     let err = Exchange::new("https://kc.example/token")
         .expect("url")
