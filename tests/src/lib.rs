@@ -20,8 +20,9 @@ use std::time::Duration;
 use jwtgrant_exchange::admin::{
     AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, Secret, UserSpec,
 };
+use jwtgrant_exchange::keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
-use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified, keycloak_audience};
+use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use jwtgrant_test_support::{Reply, Stub};
 use serde_json::Value;
 
@@ -145,7 +146,7 @@ impl Seeded {
 
     /// `{base}/realms/{realm}`: the audience and the access token's issuer.
     pub fn realm_url(&self) -> String {
-        keycloak_audience(&self.kc.url, &self.realm)
+        keycloak_realm_url(&self.kc.url, &self.realm)
     }
 
     /// The seed's claims: `iss` = the IdP's issuer, `sub` = the linked id, `aud` = the realm.

@@ -15,7 +15,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use jwtgrant_exchange::Exchange;
 use jwtgrant_exchange::admin::{AdminSession, ClientAuth, IdpKey, JwtClient, JwtIdp, UserSpec};
-use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified, keycloak_audience};
+use jwtgrant_exchange::keycloak_realm_url;
+use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use serde_json::Value;
 
 use crate::keycloak::{self, StartOptions};
@@ -104,7 +105,7 @@ pub fn run(args: &[String]) -> Result<()> {
         4,
         "sign the assertion (the seed's Node.js program, in Rust)",
     );
-    let audience = keycloak_audience(&server.url, REALM);
+    let audience = keycloak_realm_url(&server.url, REALM);
     let assertion = signer.sign(&Claims::new(ISSUER, SUB, audience))?;
     let decoded = decode_unverified(&assertion)?;
     println!("   header: {}", decoded.header());

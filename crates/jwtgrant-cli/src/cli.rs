@@ -228,16 +228,24 @@ pub struct EndpointArgs {
     #[arg(long, env = "JWTGRANT_ISSUER_URL", value_name = "URL", value_parser = parse::http_url)]
     pub issuer_url: Option<String>,
 
-    /// PEM file of CA certificates to trust (instead of the built-in roots).
+    #[command(flatten)]
+    pub transport: TransportArgs,
+}
+
+/// How every request reaches Keycloak: token endpoint, discovery, JWKS and admin API alike.
+#[derive(Debug, Args, Clone)]
+pub struct TransportArgs {
+    /// PEM file of CA certificates to trust, in addition to the built-in roots (a Keycloak
+    /// behind a company CA).
     #[arg(long, env = "JWTGRANT_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// Request timeout: 10s, 1m, 30 (seconds).
+    /// Request timeout: 10s, 1m, 30 (seconds). Admin API requests get at least 30s.
     #[arg(long, env = "JWTGRANT_TIMEOUT", value_name = "DURATION", default_value = "10s",
           value_parser = parse::duration)]
     pub timeout: Duration,
 
-    /// Allow plain http to a host that is not loopback (the client secret and tokens travel in clear).
+    /// Allow plain http to a host that is not loopback (secrets, passwords and tokens travel in clear).
     #[arg(long)]
     pub allow_insecure_http: bool,
 }
@@ -250,6 +258,9 @@ pub enum ClientAuth {
     Basic,
     /// A client assertion signed with --client-key (private_key_jwt).
     PrivateKeyJwt,
+    /// Mutual TLS: the certificate from --client-cert (key in --client-key) authenticates;
+    /// no secret (tls_client_auth, RFC 8705).
+    Tls,
     /// Only client_id (Keycloak refuses public clients for this grant; for other servers).
     None,
 }
@@ -278,9 +289,21 @@ pub struct ClientArgs {
     #[arg(long, env = "JWTGRANT_CLIENT_AUTH", value_enum, default_value_t = ClientAuth::Post)]
     pub client_auth: ClientAuth,
 
-    /// Private key for --client-auth private-key-jwt.
+    /// The client's private key (PEM, mode 0600): signs the client assertion for
+    /// --client-auth private-key-jwt, and is the key of --client-cert.
     #[arg(long, env = "JWTGRANT_CLIENT_KEY", value_name = "FILE")]
     pub client_key: Option<PathBuf>,
+
+    /// Client certificate chain (PEM, the client's certificate first) presented in every TLS
+    /// handshake: mutual TLS for --client-auth tls and certificate-bound tokens (RFC 8705).
+    /// Its key is --client-key.
+    #[arg(
+        long,
+        env = "JWTGRANT_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
 
     /// Scope to request (space separated), e.g. "openid profile".
     #[arg(long, env = "JWTGRANT_SCOPE", value_name = "SCOPE")]
@@ -467,6 +490,8 @@ pub struct SetupArgs {
     pub keycloak: KeycloakArgs,
     #[command(flatten)]
     pub admin: AdminArgs,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 
     /// Issuer URL the assertions carry in `iss` (the identity provider's issuer).
     #[arg(long, env = "JWTGRANT_ISSUER", value_name = "URL", value_parser = parse::http_url)]

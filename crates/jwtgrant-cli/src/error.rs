@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use jwtgrant_exchange::admin::AdminError;
+use jwtgrant_exchange::{ErrorKind, ExchangeError};
+
 /// 0 success.
 pub const OK: u8 = 0;
 /// 1 any other failure.
@@ -93,11 +96,80 @@ pub fn classify(err: &anyhow::Error) -> Verdict {
             }
             break;
         }
-        if crate::cmd::classify_library_error(cause, &mut v) {
+        if let Some(e) = cause.downcast_ref::<ExchangeError>() {
+            classify_exchange_error(e, &mut v);
+            break;
+        }
+        if let Some(e) = cause.downcast_ref::<AdminError>() {
+            classify_admin_error(e, &mut v);
             break;
         }
     }
     v
+}
+
+/// Exit code and hint for the exchange crate's errors: the library's hint, or the same
+/// advice phrased with this binary's flags.
+fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
+    v.code = match e.kind() {
+        ErrorKind::Rejected => REJECTED,
+        ErrorKind::Unreachable | ErrorKind::BadResponse => UNREACHABLE,
+        ErrorKind::Config => match e {
+            ExchangeError::InvalidUrl { .. } | ExchangeError::InsecureHttp { .. } => USAGE,
+            _ => FAILURE,
+        },
+        _ => FAILURE,
+    };
+    let hint: Option<String> = match e {
+        ExchangeError::InsecureHttp { .. } => Some(
+            "use https, or pass --allow-insecure-http if you accept that secrets, passwords and tokens travel in clear text".into(),
+        ),
+        ExchangeError::Timeout { .. } => Some(
+            "check that the host is reachable from here (firewall, HTTPS_PROXY/NO_PROXY), or raise --timeout".into(),
+        ),
+        ExchangeError::Tls { .. } => Some(
+            "if the server's certificate comes from an internal CA, pass it with --ca-file PEM; check the host name matches the certificate".into(),
+        ),
+        ExchangeError::Discovery { .. } => Some(
+            "pass the issuer URL (for Keycloak <base>/realms/<realm>), or --token-endpoint / --keycloak and --realm".into(),
+        ),
+        ExchangeError::ClientCertificate { .. } => Some(
+            "pass --client-cert FILE (PEM, the client's certificate first) and --client-key FILE (its private key)".into(),
+        ),
+        ExchangeError::CertificateBinding { presented: None, .. } => Some(
+            "the client requires certificate-bound tokens: pass --client-cert FILE and --client-key FILE".into(),
+        ),
+        _ => e.hint().map(str::to_owned),
+    };
+    if let Some(h) = hint {
+        v.extra.push(format!("  hint: {h}"));
+    }
+}
+
+/// Exit codes and hints for admin API errors.
+fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
+    match e {
+        AdminError::Login { .. } => {
+            v.code = REJECTED;
+            v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file); admins log in to the master realm".into());
+        }
+        // What the transport said: refused before sending (plain http, a CA file), or no
+        // answer; the exchange's advice applies as it is.
+        AdminError::Transport { source, .. } => {
+            classify_exchange_error(source, v);
+            if source.kind() == ErrorKind::Unreachable {
+                v.extra.push("  hint: check --keycloak (the base URL, e.g. http://localhost:8080) and that Keycloak is running".into());
+            }
+        }
+        AdminError::InvalidResponse { .. } => v.code = UNREACHABLE,
+        AdminError::Rejected { status: 403, .. } => {
+            v.code = REJECTED;
+            v.extra
+                .push("  hint: the admin user lacks the realm-management roles for this".into());
+        }
+        AdminError::Rejected { .. } => v.code = REJECTED,
+        _ => {}
+    }
 }
 
 /// Print the error the way the CLI promises: one line with the cause chain, then extras.

@@ -1,7 +1,5 @@
 //! Where secrets come from. Never argv: a file, an environment variable or stdin.
 
-use std::fmt;
-
 use anyhow::Result;
 
 use crate::cli::{AdminArgs, ClientArgs, ClientAuth};
@@ -13,25 +11,7 @@ pub const CLIENT_SECRET_ENV: &str = "JWTGRANT_CLIENT_SECRET";
 /// Environment variable holding the Keycloak admin password (the name Keycloak's docs use).
 pub const ADMIN_PASSWORD_ENV: &str = "KEYCLOAK_ADMIN_PASSWORD";
 
-/// A secret string that never prints itself.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Self(s)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+pub use jwtgrant_exchange::Secret;
 
 const FLAG_REFUSED: &str = "--client-secret is not accepted: a secret given as a flag value is visible to every local user through `ps` and stays in shell history; use --client-secret-file FILE, the JWTGRANT_CLIENT_SECRET environment variable, or --client-secret-stdin";
 
@@ -54,7 +34,7 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
     refuse_secret_flags(Some(args), None)?;
     if matches!(
         args.client_auth,
-        ClientAuth::PrivateKeyJwt | ClientAuth::None
+        ClientAuth::PrivateKeyJwt | ClientAuth::None | ClientAuth::Tls
     ) {
         if args.client_secret_file.is_some() || args.client_secret_stdin {
             log::warn!("a client secret was given but --client-auth does not use one; ignoring it");
@@ -62,7 +42,7 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
         return Ok(None);
     }
     if let Some(path) = &args.client_secret_file {
-        return Ok(Some(Secret(files::read_secret_file(
+        return Ok(Some(Secret::new(files::read_secret_file(
             path,
             "client secret",
         )?)));
@@ -73,12 +53,12 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
                 "--client-secret-stdin and --assertion - both want stdin: pass the secret with --client-secret-file FILE or JWTGRANT_CLIENT_SECRET",
             ));
         }
-        return Ok(Some(Secret(files::read_stdin_line("client secret")?)));
+        return Ok(Some(Secret::new(files::read_stdin_line("client secret")?)));
     }
     if let Ok(s) = std::env::var(CLIENT_SECRET_ENV) {
         let s = s.trim_end().to_owned();
         if !s.is_empty() {
-            return Ok(Some(Secret(s)));
+            return Ok(Some(Secret::new(s)));
         }
     }
     Err(usage(
@@ -90,24 +70,15 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secr
 pub fn admin_password(args: &AdminArgs) -> Result<Secret> {
     refuse_secret_flags(None, Some(args))?;
     if let Some(path) = &args.admin_password_file {
-        return Ok(Secret(files::read_secret_file(path, "admin password")?));
+        return Ok(Secret::new(files::read_secret_file(
+            path,
+            "admin password",
+        )?));
     }
     match std::env::var(ADMIN_PASSWORD_ENV) {
-        Ok(s) if !s.is_empty() => Ok(Secret(s)),
+        Ok(s) if !s.is_empty() => Ok(Secret::new(s)),
         _ => Err(usage(
             "missing admin password: pass --admin-password-file FILE or set KEYCLOAK_ADMIN_PASSWORD",
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_do_not_debug_print() {
-        let s = Secret("hunter2".into());
-        assert_eq!(format!("{s:?}"), "Secret([redacted])");
-        assert_eq!(s.expose(), "hunter2");
     }
 }

@@ -50,12 +50,11 @@ pub struct Snapshot {
 impl Snapshot {
     /// An empty snapshot for `client_id` expecting the audiences of `base` and `realm`.
     pub fn new(base: &str, realm: &str, client_id: &str) -> Self {
-        let issuer = format!("{}/realms/{realm}", base.trim_end_matches('/'));
         Self {
             client_id: client_id.to_owned(),
             expected_audiences: vec![
-                issuer.clone(),
-                format!("{issuer}/protocol/openid-connect/token"),
+                crate::keycloak_realm_url(base, realm),
+                crate::keycloak_token_endpoint(base, realm),
             ],
             ..Self::default()
         }

@@ -44,11 +44,21 @@ pub fn keycloak_realm_url(base: &str, realm: &str) -> String {
     )
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
+/// Percent-encodes a path segment the way Keycloak writes realm names into its own URLs
+/// (its issuer, the `aud` it compares with): everything but RFC 3986 `pchar` (unreserved,
+/// sub-delims, `:` and `@`) is encoded, so `team a` is `team%20a`, `café` is `caf%C3%A9`,
+/// `100%` is `100%25`, while `a'b` stays `a'b` (measured on 26.7.3: docs/keycloak-notes.md).
 fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        let pchar = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'_' | b'~' // unreserved
+                    | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' // sub-delims
+                    | b':' | b'@'
+            );
+        if pchar {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -216,9 +226,21 @@ mod tests {
             keycloak_token_endpoint("http://localhost:8080//", "jwt-grant"),
             "http://localhost:8080/realms/jwt-grant/protocol/openid-connect/token"
         );
+        // The realm names Keycloak 26.7.3 accepts, with the issuer it announces for each.
+        for (realm, issuer) in [
+            ("team a", "http://kc/realms/team%20a"),
+            ("100%", "http://kc/realms/100%25"),
+            ("café", "http://kc/realms/caf%C3%A9"),
+            ("a'b", "http://kc/realms/a'b"),
+            ("a~b", "http://kc/realms/a~b"),
+            ("a\"b|c<d^e`f", "http://kc/realms/a%22b%7Cc%3Cd%5Ee%60f"),
+        ] {
+            assert_eq!(keycloak_realm_url("http://kc/", realm), issuer, "{realm}");
+        }
+        // Names Keycloak refuses still cannot escape their path segment.
         assert_eq!(
-            keycloak_realm_url("https://kc.example/auth", "a/b?c"),
-            "https://kc.example/auth/realms/a%2Fb%3Fc"
+            keycloak_realm_url("https://kc.example/auth", "a/b?c#d"),
+            "https://kc.example/auth/realms/a%2Fb%3Fc%23d"
         );
     }
 

@@ -191,6 +191,26 @@ pub enum ExchangeError {
         /// The signer's error.
         source: Source,
     },
+
+    /// The client certificate or its key cannot be used, or `tls_client_auth` was chosen
+    /// without one.
+    #[non_exhaustive]
+    ClientCertificate {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The server issued a token bound (RFC 8705 `cnf.x5t#S256`) to a certificate other than
+    /// the one this client presented: nobody holding our key can use it.
+    #[non_exhaustive]
+    CertificateBinding {
+        /// The token endpoint.
+        url: String,
+        /// The thumbprint of the certificate we presented, if any.
+        presented: Option<String>,
+        /// The thumbprint the token is bound to.
+        bound_to: String,
+    },
 }
 
 /// A coarse classification of [`ExchangeError`], for exit codes and metrics.
@@ -229,12 +249,14 @@ impl ExchangeError {
             | E::MissingAccessToken { .. }
             | E::InvalidResponse { .. }
             | E::BodyTooLarge { .. }
-            | E::Discovery { .. } => ErrorKind::BadResponse,
+            | E::Discovery { .. }
+            | E::CertificateBinding { .. } => ErrorKind::BadResponse,
             E::InvalidUrl { .. }
             | E::InsecureHttp { .. }
             | E::CaBundle { .. }
             | E::ReservedParameter { .. }
-            | E::ClientAssertion { .. } => ErrorKind::Config,
+            | E::ClientAssertion { .. }
+            | E::ClientCertificate { .. } => ErrorKind::Config,
             E::Assertion { .. } => ErrorKind::Assertion,
         }
     }
@@ -323,6 +345,17 @@ impl ExchangeError {
             ),
             E::Assertion { .. } => None,
             E::ClientAssertion { .. } => Some("check the client's private key and algorithm"),
+            E::ClientCertificate { .. } => Some(
+                "give the client certificate chain and its private key as PEM, the key matching the first certificate",
+            ),
+            E::CertificateBinding {
+                presented: None, ..
+            } => Some(
+                "the token is bound to a client certificate: present that certificate (mutual TLS) when requesting and using tokens",
+            ),
+            E::CertificateBinding { .. } => Some(
+                "the server bound the token to another certificate: check that a TLS-terminating proxy in front of it forwards this client's certificate",
+            ),
         }
     }
 }
@@ -430,6 +463,25 @@ impl fmt::Display for ExchangeError {
                 "refusing plain http to '{url}': the host is not loopback and the client credentials would travel in clear text"
             )?,
             E::CaBundle { reason } => write!(f, "cannot use the CA bundle: {reason}")?,
+            E::ClientCertificate { reason } => {
+                write!(f, "cannot use the client certificate: {reason}")?
+            }
+            E::CertificateBinding {
+                url,
+                presented: Some(ours),
+                bound_to,
+            } => write!(
+                f,
+                "{url} issued a token bound to certificate {bound_to}, not to ours ({ours})"
+            )?,
+            E::CertificateBinding {
+                url,
+                presented: None,
+                bound_to,
+            } => write!(
+                f,
+                "{url} issued a token bound to certificate {bound_to}, but this client presented none"
+            )?,
             E::ReservedParameter { name } => write!(
                 f,
                 "extra form parameter '{name}' is set by the client itself and cannot be overridden"

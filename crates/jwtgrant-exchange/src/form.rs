@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64ct::{Base64, Encoding};
 use url::form_urlencoded;
 
-use crate::secret::ClientSecret;
+use std::fmt;
+
+use crate::secret::Secret;
 
 /// `grant_type` of the JWT Authorization Grant (RFC 7523 section 2.1).
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -26,29 +28,218 @@ pub(crate) const RESERVED_PARAMS: &[&str] = &[
     "client_assertion_type",
 ];
 
-/// How the client authenticates, with what it needs at request time.
-///
-/// The `private_key_jwt` client assertion is signed per request by the IO layer and passed
-/// in here already signed, so this stays pure.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum AuthForm<'a> {
+/// How the client authenticates at the token endpoint: the one model of client
+/// authentication, used by [`crate::Exchange`], the admin API's service-account login and
+/// front ends alike.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ClientAuth {
     /// No client authentication at all (the caller authenticates some other way).
     Anonymous,
-    /// `client_id` only (`none`).
-    None { client_id: &'a str },
-    /// `client_id` and `client_secret` in the body.
-    SecretPost {
-        client_id: &'a str,
-        secret: &'a ClientSecret,
+    /// `client_id` only (authentication method `none`).
+    None {
+        /// The client id.
+        client_id: String,
     },
-    /// `Authorization: Basic`; nothing in the body.
-    SecretBasic,
-    /// `client_assertion_type`, `client_assertion` and `client_id`.
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    SecretPost {
+        /// The client id.
+        client_id: String,
+        /// The client secret.
+        secret: Secret,
+    },
+    /// HTTP Basic with the form-urlencoded id and secret (`client_secret_basic`).
+    SecretBasic {
+        /// The client id.
+        client_id: String,
+        /// The client secret.
+        secret: Secret,
+    },
+    /// Mutual TLS with a certificate Keycloak matches by subject DN (`tls_client_auth`, RFC
+    /// 8705 section 2.1): `client_id` in the body, the certificate on the transport
+    /// ([`crate::Transport::client_certificate_pem`]).
+    TlsClientAuth {
+        /// The client id.
+        client_id: String,
+    },
+    /// A JWT the client signs per request (`private_key_jwt`, RFC 7523 section 2.2).
     PrivateKeyJwt {
-        client_id: &'a str,
-        client_assertion: &'a str,
+        /// The client id (`iss` and `sub` of the client assertion).
+        client_id: String,
+        /// The client's key.
+        signer: jwtgrant_signer::Signer,
     },
 }
+
+impl ClientAuth {
+    /// The method's registered name (RFC 7591 `token_endpoint_auth_method`), or
+    /// `anonymous`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::None { .. } => "none",
+            Self::SecretPost { .. } => "client_secret_post",
+            Self::SecretBasic { .. } => "client_secret_basic",
+            Self::TlsClientAuth { .. } => "tls_client_auth",
+            Self::PrivateKeyJwt { .. } => "private_key_jwt",
+        }
+    }
+
+    /// The client id, when there is one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Anonymous => None,
+            Self::None { client_id }
+            | Self::TlsClientAuth { client_id }
+            | Self::SecretPost { client_id, .. }
+            | Self::SecretBasic { client_id, .. }
+            | Self::PrivateKeyJwt { client_id, .. } => Some(client_id),
+        }
+    }
+
+    /// The client secret, for the two secret methods.
+    pub(crate) fn secret(&self) -> Option<&Secret> {
+        match self {
+            Self::SecretPost { secret, .. } | Self::SecretBasic { secret, .. } => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// Appends this method's form fields; `client_assertion` is the signed JWT for
+    /// `private_key_jwt` (signed per request by the caller, so this stays pure).
+    fn append_to(
+        &self,
+        form: &mut form_urlencoded::Serializer<'_, String>,
+        client_assertion: &str,
+    ) {
+        match self {
+            Self::Anonymous | Self::SecretBasic { .. } => {}
+            Self::None { client_id } | Self::TlsClientAuth { client_id } => {
+                form.append_pair("client_id", client_id);
+            }
+            Self::SecretPost { client_id, secret } => {
+                form.append_pair("client_id", client_id);
+                form.append_pair("client_secret", secret.secret());
+            }
+            Self::PrivateKeyJwt { client_id, .. } => {
+                form.append_pair("client_assertion_type", JWT_BEARER_CLIENT_ASSERTION);
+                form.append_pair("client_assertion", client_assertion);
+                form.append_pair("client_id", client_id);
+            }
+        }
+    }
+
+    /// The `Authorization` header this method sends, if any.
+    pub(crate) fn authorization(&self) -> Option<String> {
+        match self {
+            Self::SecretBasic { client_id, secret } => Some(basic_auth_header(client_id, secret)),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("method", &self.method())
+            .field("client_id", &self.client_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A token request ready to send: the form body, the `Authorization` header, and every
+/// secret value in either (for scrubbing what a misbehaving server echoes back).
+pub(crate) struct Prepared {
+    pub body: String,
+    pub authorization: Option<String>,
+    pub sent_secrets: Vec<String>,
+}
+
+/// Builds the JWT Authorization Grant request. Pure: the `private_key_jwt` client assertion
+/// comes in signed.
+pub(crate) fn prepare(
+    assertion: &str,
+    scope: Option<&str>,
+    auth: &ClientAuth,
+    client_assertion: Option<&str>,
+    extra: &[(String, String)],
+) -> Prepared {
+    let client_assertion = client_assertion.unwrap_or_default();
+    let body = token_form(assertion, scope, auth, client_assertion, extra);
+    finish(body, auth, &[assertion, client_assertion])
+}
+
+/// Builds a token request for another grant (`params` start with `grant_type`), e.g. the
+/// admin API's password or client-credentials login; `secret_params` are the values among
+/// `params` that are secret.
+pub(crate) fn prepare_grant(
+    params: &[(&str, &str)],
+    secret_params: &[&str],
+    auth: &ClientAuth,
+    client_assertion: Option<&str>,
+) -> Prepared {
+    let client_assertion = client_assertion.unwrap_or_default();
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs(params);
+    auth.append_to(&mut form, client_assertion);
+    let mut secrets = secret_params.to_vec();
+    secrets.push(client_assertion);
+    finish(form.finish(), auth, &secrets)
+}
+
+fn finish(body: String, auth: &ClientAuth, sent: &[&str]) -> Prepared {
+    let authorization = auth.authorization();
+    let mut sent_secrets: Vec<String> = sent.iter().map(|s| (*s).to_owned()).collect();
+    if let Some(secret) = auth.secret() {
+        sent_secrets.push(secret.secret().to_owned());
+    }
+    // A form body echoed back carries its values form-urlencoded.
+    let encoded: Vec<String> = sent_secrets
+        .iter()
+        .map(|s| form_urlencoded::byte_serialize(s.as_bytes()).collect())
+        .collect();
+    sent_secrets.extend(encoded);
+    if let Some(header) = &authorization {
+        // An echoed `Authorization: Basic ...` carries the secret base64-encoded.
+        sent_secrets.push(header.trim_start_matches("Basic ").to_owned());
+    }
+    let mut seen = std::collections::HashSet::new();
+    sent_secrets.retain(|s| !s.is_empty() && seen.insert(s.clone()));
+    Prepared {
+        body,
+        authorization,
+        sent_secrets,
+    }
+}
+
+/// The signed `private_key_jwt` client assertion for a request to `token_endpoint`, fresh
+/// for every request; `None` for the other methods.
+pub(crate) fn client_assertion(
+    auth: &ClientAuth,
+    token_endpoint: &str,
+) -> Result<Option<String>, crate::ExchangeError> {
+    let ClientAuth::PrivateKeyJwt { client_id, signer } = auth else {
+        return Ok(None);
+    };
+    // Not `Claims`: those are for the grant's assertion and require an http(s) `iss`,
+    // while a client assertion's `iss` is the client id.
+    let payload = client_assertion_payload(
+        client_id,
+        token_endpoint,
+        SystemTime::now(),
+        CLIENT_ASSERTION_LIFETIME,
+        &uuid::Uuid::new_v4().to_string(),
+    );
+    signer
+        .sign_jws(signer.header_json().as_bytes(), payload.as_bytes())
+        .map(Some)
+        .map_err(|e| crate::ExchangeError::ClientAssertion {
+            source: std::sync::Arc::new(e),
+        })
+}
+
+/// Lifetime of the `private_key_jwt` client assertion.
+const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The `application/x-www-form-urlencoded` body of the token request.
 ///
@@ -56,7 +247,8 @@ pub(crate) enum AuthForm<'a> {
 pub(crate) fn token_form(
     assertion: &str,
     scope: Option<&str>,
-    auth: AuthForm<'_>,
+    auth: &ClientAuth,
+    client_assertion: &str,
     extra: &[(String, String)],
 ) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
@@ -65,24 +257,7 @@ pub(crate) fn token_form(
     if let Some(scope) = scope {
         form.append_pair("scope", scope);
     }
-    match auth {
-        AuthForm::Anonymous | AuthForm::SecretBasic => {}
-        AuthForm::None { client_id } => {
-            form.append_pair("client_id", client_id);
-        }
-        AuthForm::SecretPost { client_id, secret } => {
-            form.append_pair("client_id", client_id);
-            form.append_pair("client_secret", secret.secret());
-        }
-        AuthForm::PrivateKeyJwt {
-            client_id,
-            client_assertion,
-        } => {
-            form.append_pair("client_assertion_type", JWT_BEARER_CLIENT_ASSERTION);
-            form.append_pair("client_assertion", client_assertion);
-            form.append_pair("client_id", client_id);
-        }
-    }
+    auth.append_to(&mut form, client_assertion);
     for (name, value) in extra {
         form.append_pair(name, value);
     }
@@ -93,7 +268,7 @@ pub(crate) fn token_form(
 ///
 /// RFC 6749 section 2.3.1: the id and the secret are each form-urlencoded first, then joined
 /// with `:` and base64-encoded. (Without the encoding step a `:` in the id would split wrong.)
-pub(crate) fn basic_auth_header(client_id: &str, secret: &ClientSecret) -> String {
+pub(crate) fn basic_auth_header(client_id: &str, secret: &Secret) -> String {
     let id: String = form_urlencoded::byte_serialize(client_id.as_bytes()).collect();
     let pw: String = form_urlencoded::byte_serialize(secret.secret().as_bytes()).collect();
     format!(
@@ -141,31 +316,31 @@ mod tests {
 
     const GRANT: &str = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";
 
-    fn check(auth: AuthForm<'_>, scope: Option<&str>, extra: &[(String, String)], expected: &str) {
-        assert_eq!(token_form("h.p.s", scope, auth, extra), expected);
+    fn check(auth: ClientAuth, scope: Option<&str>, extra: &[(String, String)], expected: &str) {
+        assert_eq!(token_form("h.p.s", scope, &auth, "a.b.c", extra), expected);
     }
 
     #[test]
     fn form_per_client_auth_method() {
-        let secret = ClientSecret::new("s e&c=r+t");
+        let secret = Secret::new("s e&c=r+t");
         check(
-            AuthForm::Anonymous,
+            ClientAuth::Anonymous,
             None,
             &[],
             &format!("{GRANT}&assertion=h.p.s"),
         );
         check(
-            AuthForm::None {
-                client_id: "my client",
+            ClientAuth::None {
+                client_id: "my client".into(),
             },
             None,
             &[],
             &format!("{GRANT}&assertion=h.p.s&client_id=my+client"),
         );
         check(
-            AuthForm::SecretPost {
-                client_id: "custom-client",
-                secret: &secret,
+            ClientAuth::SecretPost {
+                client_id: "custom-client".into(),
+                secret: secret.clone(),
             },
             Some("openid profile"),
             &[],
@@ -174,15 +349,26 @@ mod tests {
             ),
         );
         check(
-            AuthForm::SecretBasic,
+            ClientAuth::SecretBasic {
+                client_id: "c".into(),
+                secret,
+            },
             None,
             &[("audience".into(), "api://x".into())],
             &format!("{GRANT}&assertion=h.p.s&audience=api%3A%2F%2Fx"),
         );
+        // A throwaway Ed25519 key for this test only (it guards nothing).
+        let key = b"-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
+-----END PRIVATE KEY-----
+";
+        let Ok(signer) = jwtgrant_signer::Signer::from_pem(key) else {
+            panic!("the test key")
+        };
         check(
-            AuthForm::PrivateKeyJwt {
-                client_id: "c1",
-                client_assertion: "a.b.c",
+            ClientAuth::PrivateKeyJwt {
+                client_id: "c1".into(),
+                signer,
             },
             None,
             &[],
@@ -193,16 +379,45 @@ mod tests {
     }
 
     #[test]
+    fn prepared_requests_list_every_secret_they_carry() {
+        let auth = ClientAuth::SecretBasic {
+            client_id: "c".into(),
+            secret: Secret::new("p w"),
+        };
+        let p = prepare("h.p.s", None, &auth, None, &[]);
+        assert_eq!(p.authorization.as_deref(), Some("Basic YzpwK3c="));
+        assert_eq!(p.sent_secrets, ["h.p.s", "p w", "p+w", "YzpwK3c="]);
+        let login = prepare_grant(
+            &[
+                ("grant_type", "password"),
+                ("username", "admin"),
+                ("password", "a&b"),
+            ],
+            &["a&b"],
+            &ClientAuth::None {
+                client_id: "admin-cli".into(),
+            },
+            None,
+        );
+        assert_eq!(
+            login.body,
+            "grant_type=password&username=admin&password=a%26b&client_id=admin-cli"
+        );
+        assert_eq!(login.sent_secrets, ["a&b", "a%26b"]);
+        assert!(!format!("{auth:?}").contains("p w"));
+    }
+
+    #[test]
     fn basic_header_form_encodes_before_base64() {
         // "client:1" / "p@ss w:rd" -> "client%3A1:p%40ss+w%3Ard"
-        let header = basic_auth_header("client:1", &ClientSecret::new("p@ss w:rd"));
+        let header = basic_auth_header("client:1", &Secret::new("p@ss w:rd"));
         let expected = format!(
             "Basic {}",
             Base64::encode_string(b"client%3A1:p%40ss+w%3Ard")
         );
         assert_eq!(header, expected);
         assert_eq!(
-            basic_auth_header("custom-client", &ClientSecret::new("secret")),
+            basic_auth_header("custom-client", &Secret::new("secret")),
             "Basic Y3VzdG9tLWNsaWVudDpzZWNyZXQ="
         );
     }

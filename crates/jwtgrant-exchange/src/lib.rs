@@ -85,12 +85,14 @@ mod response;
 mod retry;
 mod secret;
 mod source;
+mod transport;
 
-pub use client::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Exchange};
+pub use client::Exchange;
 pub use endpoint::{keycloak_realm_url, keycloak_token_endpoint, validate_url};
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
-pub use form::{JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
-pub use response::TokenResponse;
+pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
+pub use response::{Confirmation, TokenResponse};
 pub use retry::RetryPolicy;
-pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken};
+pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, TokenSource};
+pub use transport::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Transport};

@@ -43,7 +43,34 @@ pub struct TokenResponse {
     pub expires_at: Option<SystemTime>,
 }
 
+/// What a sender-constrained access token is bound to: its `cnf` claim (RFC 7800), read from
+/// a JWT access token such as Keycloak's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Confirmation {
+    /// `x5t#S256`: the SHA-256 thumbprint of the client certificate (RFC 8705, mutual TLS).
+    pub x5t_s256: Option<String>,
+    /// `jkt`: the RFC 7638 thumbprint of the DPoP proof key (RFC 9449).
+    pub jkt: Option<String>,
+}
+
 impl TokenResponse {
+    /// The access token's `cnf` claim, when the token is a JWT that carries one: `None` for a
+    /// plain bearer token (or an opaque one). Read without verifying the token's signature:
+    /// it tells the holder how to use the token, it does not authenticate anything.
+    pub fn confirmation(&self) -> Option<Confirmation> {
+        use base64ct::{Base64UrlUnpadded, Encoding as _};
+        let payload = self.access_token.secret().split('.').nth(1)?;
+        let bytes = Base64UrlUnpadded::decode_vec(payload.trim_end_matches('=')).ok()?;
+        let claims: Value = serde_json::from_slice(&bytes).ok()?;
+        let cnf = claims.get("cnf")?.as_object()?;
+        let text = |name: &str| cnf.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some(Confirmation {
+            x5t_s256: text("x5t#S256"),
+            jkt: text("jkt"),
+        })
+    }
+
     /// The response as a JSON object, tokens included in clear, plus `expires_at` in Unix
     /// seconds. Meant for output the user asked for (a CLI's `--json`), never for logs.
     pub fn to_json_including_tokens(&self) -> Value {
@@ -434,6 +461,33 @@ mod tests {
     }
 
     #[test]
+    fn confirmation_of_bound_tokens() {
+        use base64ct::{Base64UrlUnpadded, Encoding as _};
+        let token_with = |claims: &str| {
+            let payload = Base64UrlUnpadded::encode_string(claims.as_bytes());
+            let body = format!(r#"{{"access_token":"e30.{payload}.sig","token_type":"DPoP"}}"#);
+            interpret(URL, raw(200, &body), UNIX_EPOCH)
+                .ok()
+                .and_then(|t| t.confirmation())
+        };
+        assert_eq!(
+            token_with(r#"{"cnf":{"x5t#S256":"abc"}}"#),
+            Some(Confirmation {
+                x5t_s256: Some("abc".into()),
+                jkt: None
+            })
+        );
+        assert_eq!(
+            token_with(r#"{"cnf":{"jkt":"k1"}}"#).and_then(|c| c.jkt),
+            Some("k1".into())
+        );
+        assert_eq!(token_with(r#"{"sub":"x"}"#), None);
+        assert_eq!(token_with("not json"), None);
+        let opaque = interpret(URL, raw(200, r#"{"access_token":"opaque"}"#), UNIX_EPOCH);
+        assert_eq!(opaque.ok().and_then(|t| t.confirmation()), None);
+    }
+
+    #[test]
     fn keycloak_success() {
         let body = r#"{"access_token":"eyJhbGc.x.y","expires_in":300,"refresh_expires_in":0,"token_type":"Bearer","not-before-policy":0,"scope":"profile email"}"#;
         let t = interpret(URL, raw(200, body), UNIX_EPOCH).map_err(|e| e.to_string());
@@ -450,7 +504,7 @@ mod tests {
         assert!(!debug.contains("eyJ"), "{debug}");
         assert_eq!(
             debug,
-            r#"TokenResponse { access_token: AccessToken([redacted]), token_type: "Bearer", expires_in: Some(300), scope: Some("profile email"), refresh_token: None, id_token: None, extra_fields: ["not-before-policy", "refresh_expires_in"], expires_at: Some(SystemTime { tv_sec: 300, tv_nsec: 0 }) }"#
+            r#"TokenResponse { access_token: Secret([redacted]), token_type: "Bearer", expires_in: Some(300), scope: Some("profile email"), refresh_token: None, id_token: None, extra_fields: ["not-before-policy", "refresh_expires_in"], expires_at: Some(SystemTime { tv_sec: 300, tv_nsec: 0 }) }"#
         );
         let json = t.to_json_including_tokens();
         assert_eq!(json["access_token"], "eyJhbGc.x.y");

@@ -17,7 +17,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
-use jwtgrant_signer::{Algorithm, Claims, Signer, backend, keycloak_audience, verify};
+use jwtgrant_signer::{Algorithm, Claims, Signer, backend, verify};
 
 // The test keys of the signer's own suite (see tests/fixtures/README.md): RSA is 2048 bits.
 const RSA_2048: &str = include_str!("../tests/fixtures/rsa2048-pkcs8.pem");
@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let claims = Claims::new(
         "http://localhost:3000",
         "nodejsuser-1234",
-        keycloak_audience("http://localhost:8080", "acme"),
+        "http://localhost:8080/realms/acme",
     )
     .issued_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
     .jwt_id("0b6f2c4e-5d1a-4c8e-9a57-3f1e2d4c6b8a");

@@ -45,7 +45,8 @@ impl Claims {
     ///
     /// Keycloak needs `issuer` to be an absolute http(s) URL equal to its
     /// identity provider's issuer, `subject` to be the user id the Keycloak
-    /// user is linked with, and `audience` to be the realm URL (see [`keycloak_audience`]).
+    /// user is linked with, and `audience` to be the realm URL (`jwtgrant_exchange` builds it:
+    /// the signer knows no server's URL layout).
     pub fn new(
         issuer: impl Into<String>,
         subject: impl Into<String>,
@@ -276,15 +277,6 @@ impl Serialize for Payload<'_> {
     }
 }
 
-/// The audience Keycloak expects for `realm`: `{base_url without trailing slash}/realms/{realm}`.
-///
-/// `base_url` is the URL clients reach Keycloak on (for example
-/// `https://keycloak.example.com` or, for old WildFly-based servers, `.../auth`);
-/// Keycloak compares the audience with the URL the token request came in on.
-pub fn keycloak_audience(base_url: &str, realm: &str) -> String {
-    format!("{}/realms/{}", base_url.trim_end_matches('/'), realm)
-}
-
 /// Whether `s` is an absolute http or https URL with a non-empty host.
 ///
 /// Deliberately small instead of a full URL parser: Keycloak compares `iss`
@@ -364,22 +356,6 @@ mod tests {
         ] {
             assert!(!is_http_url(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn audience_helper_trims_one_or_more_slashes() {
-        assert_eq!(
-            keycloak_audience("https://kc.example.com/", "demo"),
-            "https://kc.example.com/realms/demo"
-        );
-        assert_eq!(
-            keycloak_audience("http://localhost:8080", "r"),
-            "http://localhost:8080/realms/r"
-        );
-        assert_eq!(
-            keycloak_audience("https://h/auth//", "r"),
-            "https://h/auth/realms/r"
-        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use jwtgrant_signer::{Claims, Signer, keycloak_audience, verify};
+//! use jwtgrant_signer::{Claims, Signer, verify};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A test key; real keys come from a file or `generate_private_key_pem`.
@@ -15,7 +15,7 @@
 //! let claims = Claims::new(
 //!     "https://issuer.example.com",                                // iss: the identity provider's issuer
 //!     "user-42",                                                   // sub: the linked user id
-//!     keycloak_audience("https://keycloak.example.com", "demo"),   // aud: the realm URL
+//!     "https://keycloak.example.com/realms/demo",                 // aud: the realm URL
 //! )
 //! .lifetime(Duration::from_secs(60))
 //! .claim("tenant", "acme");
@@ -73,11 +73,11 @@ mod signer;
 mod verify;
 
 pub use algorithm::{Algorithm, KeyType};
-pub use claims::{Claims, DEFAULT_LIFETIME, REGISTERED_CLAIMS, keycloak_audience};
+pub use claims::{Claims, DEFAULT_LIFETIME, REGISTERED_CLAIMS};
 pub use error::{BoxError, SignError, VerifyError};
 #[cfg(feature = "keygen")]
 pub use keygen::{DEFAULT_RSA_BITS, PrivateKeyPem, RSA_KEY_SIZES, generate_private_key_pem};
-pub use public::{Jwks, JwksKey, PublicKey};
+pub use public::{Jwks, JwksKey, PublicKey, sha256_base64url};
 pub use signer::Signer;
 pub use verify::{DecodedToken, VerifiedToken, decode_unverified, verify, verify_with_jwks};
 

@@ -591,6 +591,19 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
     Base64UrlUnpadded::encode_string(bytes)
 }
 
+/// `base64url(SHA-256(data))`, unpadded: the form of RFC 8705's `x5t#S256` certificate
+/// thumbprint (over the certificate's DER) and of RFC 9449's `ath` (over an access token).
+///
+/// ```
+/// assert_eq!(
+///     jwtgrant_signer::sha256_base64url(b"abc"),
+///     "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+/// );
+/// ```
+pub fn sha256_base64url(data: &[u8]) -> String {
+    b64(crypto::digest::digest(&crypto::digest::SHA256, data).as_ref())
+}
+
 fn coordinate_len(key_type: KeyType) -> usize {
     if key_type == KeyType::EcP384 { 48 } else { 32 }
 }

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use jwtgrant_signer::{
-    Algorithm, Claims, DecodedToken, Jwks, KeyType, PublicKey, Signer, decode_unverified,
-    keycloak_audience, verify, verify_with_jwks,
+    Algorithm, Claims, DecodedToken, Jwks, KeyType, PublicKey, Signer, decode_unverified, verify,
+    verify_with_jwks,
 };
 use serde_json::{Value, json};
 
@@ -36,7 +36,7 @@ fn claims() -> Claims {
     Claims::new(
         ISSUER,
         "user-42",
-        keycloak_audience("https://keycloak.example.com", "demo"),
+        "https://keycloak.example.com/realms/demo",
     )
     .claim("tenant", "acme")
     .claim("roles", json!(["a", "b"]))

@@ -3,15 +3,16 @@
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use jwtgrant_exchange::{ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse};
+use jwtgrant_exchange::{ClientAuth as LibAuth, Exchange, RetryPolicy, TokenResponse, Transport};
 use serde_json::Value;
 
 use super::Globals;
 use super::sign::Assertions;
 use crate::cli::{
     ClientArgs, ClientAuth, EndpointArgs, ExchangeCmd, KeycloakArgs, OutputArgs, TokenCmd,
+    TransportArgs,
 };
-use crate::error::{REJECTED, UNREACHABLE, USAGE, Verdict, usage};
+use crate::error::usage;
 use crate::files;
 use crate::secrets::{self, Secret};
 
@@ -27,66 +28,95 @@ pub fn client(
     // Read everything local before any network traffic (discovery), so a missing secret
     // or key file fails fast.
     let secret = secrets::client_secret(client, stdin_taken)?;
-    let auth = Auth::from_args(client, secret, g)?;
-    let ex = endpoint_client(endpoint, kc)?;
-    Ok(auth.apply(ex))
+    let auth = client_auth(client, secret, g)?;
+    let transport = client_transport(&endpoint.transport, client, g)?;
+    let ex = endpoint_client(endpoint, kc, transport)?;
+    Ok(authenticated(ex, auth, client))
 }
 
-/// How the client authenticates, with its secret or key loaded.
-pub struct Auth {
-    client_id: String,
-    method: ClientAuth,
-    secret: Option<Secret>,
-    signer: Option<jwtgrant_signer::Signer>,
-    scope: Option<String>,
-}
-
-impl Auth {
-    pub fn from_args(client: &ClientArgs, secret: Option<Secret>, g: Globals) -> Result<Self> {
-        let client_id = client
-            .client_id
-            .clone()
-            .ok_or_else(|| usage("missing --client-id ID (the confidential Keycloak client)"))?;
-        let signer = match client.client_auth {
-            ClientAuth::PrivateKeyJwt => {
-                let key = client.client_key.as_ref().ok_or_else(|| {
-                    usage("--client-auth private-key-jwt needs --client-key FILE (the client's private key)")
-                })?;
-                Some(super::keys::signer(key, g, None, None, false)?)
-            }
-            _ => None,
-        };
-        Ok(Self {
-            client_id,
-            method: client.client_auth,
-            secret,
-            signer,
-            scope: client.scope.clone(),
-        })
-    }
-
-    pub fn apply(self, ex: Exchange) -> Exchange {
-        let id = self.client_id;
-        let ex = match (self.method, self.secret, self.signer) {
-            (ClientAuth::Post, Some(s), _) => ex.client_secret_post(id, s.expose()),
-            (ClientAuth::Basic, Some(s), _) => ex.client_secret_basic(id, s.expose()),
-            (ClientAuth::PrivateKeyJwt, _, Some(signer)) => ex.private_key_jwt(id, signer),
-            _ => ex.client_none(id),
-        };
-        match self.scope {
-            Some(scope) => ex.scope(scope),
-            None => ex,
+/// The library's client authentication for these options, with the secret or key loaded. The flag spelling (`--client-auth post`, ...) maps onto
+/// [`jwtgrant_exchange::ClientAuth`] here and nowhere else.
+pub fn client_auth(client: &ClientArgs, secret: Option<Secret>, g: Globals) -> Result<LibAuth> {
+    let client_id = client
+        .client_id
+        .clone()
+        .ok_or_else(|| usage("missing --client-id ID (the confidential Keycloak client)"))?;
+    let auth = match (client.client_auth, secret) {
+        (ClientAuth::Post, Some(secret)) => LibAuth::SecretPost { client_id, secret },
+        (ClientAuth::Basic, Some(secret)) => LibAuth::SecretBasic { client_id, secret },
+        (ClientAuth::Tls, _) if client.client_cert.is_none() => {
+            return Err(usage(
+                "--client-auth tls needs --client-cert FILE and --client-key FILE (the certificate Keycloak matches by subject DN, and its key)",
+            ));
         }
+        (ClientAuth::Tls, _) => LibAuth::TlsClientAuth { client_id },
+        (ClientAuth::PrivateKeyJwt, _) => {
+            let key = client.client_key.as_ref().ok_or_else(|| {
+                usage("--client-auth private-key-jwt needs --client-key FILE (the client's private key)")
+            })?;
+            let signer = super::keys::signer(key, g, None, None, false)?;
+            LibAuth::PrivateKeyJwt { client_id, signer }
+        }
+        _ => LibAuth::None { client_id },
+    };
+    Ok(auth)
+}
+
+/// `ex` authenticating as these options say, with their scope.
+pub fn authenticated(ex: Exchange, auth: LibAuth, client: &ClientArgs) -> Exchange {
+    let ex = ex.client_auth(auth);
+    match &client.scope {
+        Some(scope) => ex.scope(scope.clone()),
+        None => ex,
     }
 }
 
-/// The token endpoint and transport settings, without client authentication.
-pub fn endpoint_client(endpoint: &EndpointArgs, kc: &KeycloakArgs) -> Result<Exchange> {
-    let ca = match &endpoint.ca_file {
-        Some(path) => Some((path, files::read(path, "CA file")?)),
-        None => None,
+/// The one transport every request of a command goes through, from the options.
+pub fn transport(args: &TransportArgs) -> Result<Transport> {
+    let mut transport = Transport::new()
+        .timeout(args.timeout)
+        .connect_timeout(args.timeout)
+        .allow_insecure_http(args.allow_insecure_http);
+    if let Some(path) = &args.ca_file {
+        let pem = files::read(path, "CA file")?;
+        transport = transport
+            .ca_bundle_pem(&pem)
+            .with_context(|| format!("cannot use CA file '{}'", path.display()))?;
+    }
+    Ok(transport)
+}
+
+/// [`transport`] presenting the client certificate of `client`, when it names one.
+pub fn client_transport(
+    args: &TransportArgs,
+    client: &ClientArgs,
+    g: Globals,
+) -> Result<Transport> {
+    let transport = transport(args)?;
+    let (Some(cert), Some(key)) = (&client.client_cert, &client.client_key) else {
+        return Ok(transport);
     };
-    let mut ex = if let Some(url) = &endpoint.token_endpoint {
+    let chain = files::read(cert, "client certificate")?;
+    let key_pem = files::read(key, "client key")?;
+    files::check_private_permissions(key, g.allow_insecure_key_permissions, "client key")?;
+    transport
+        .client_certificate_pem(&chain, &key_pem)
+        .with_context(|| {
+            format!(
+                "cannot use client certificate '{}' with key '{}'",
+                cert.display(),
+                key.display()
+            )
+        })
+}
+
+/// The token endpoint on `transport`, without client authentication.
+pub fn endpoint_client(
+    endpoint: &EndpointArgs,
+    kc: &KeycloakArgs,
+    transport: Transport,
+) -> Result<Exchange> {
+    let ex = if let Some(url) = &endpoint.token_endpoint {
         Exchange::new(url)?
     } else if let Some(url) = &endpoint.issuer_url {
         Exchange::new(url)?
@@ -97,15 +127,7 @@ pub fn endpoint_client(endpoint: &EndpointArgs, kc: &KeycloakArgs) -> Result<Exc
             "missing token endpoint: pass --token-endpoint URL, --issuer-url URL (discovery), or --keycloak URL and --realm REALM",
         ));
     };
-    ex = ex
-        .timeout(endpoint.timeout)
-        .connect_timeout(endpoint.timeout)
-        .allow_insecure_http(endpoint.allow_insecure_http);
-    if let Some((path, pem)) = ca {
-        ex = ex
-            .ca_bundle_pem(&pem)
-            .with_context(|| format!("cannot use CA file '{}'", path.display()))?;
-    }
+    let mut ex = ex.transport(transport);
     if let Some(url) = &endpoint.issuer_url
         && endpoint.token_endpoint.is_none()
     {
@@ -181,36 +203,5 @@ pub fn print_token(token: &TokenResponse, out: &OutputArgs) -> Result<()> {
             );
         }
         files::println(token.access_token.secret())
-    }
-}
-
-/// Exit code and hint for the exchange crate's errors, phrased for the CLI's flags.
-pub fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
-    v.code = match e.kind() {
-        ErrorKind::Rejected => REJECTED,
-        ErrorKind::Unreachable | ErrorKind::BadResponse => UNREACHABLE,
-        ErrorKind::Config => match e {
-            ExchangeError::InvalidUrl { .. } | ExchangeError::InsecureHttp { .. } => USAGE,
-            _ => crate::error::FAILURE,
-        },
-        _ => crate::error::FAILURE,
-    };
-    let hint: Option<String> = match e {
-        ExchangeError::InsecureHttp { .. } => Some(
-            "use https, or pass --allow-insecure-http if you accept that the client secret and tokens travel in clear text".into(),
-        ),
-        ExchangeError::Timeout { .. } => Some(
-            "check that the host is reachable from here (firewall, HTTPS_PROXY/NO_PROXY), or raise --timeout".into(),
-        ),
-        ExchangeError::Tls { .. } => Some(
-            "if the server's certificate comes from an internal CA, pass it with --ca-file PEM; check the host name matches the certificate".into(),
-        ),
-        ExchangeError::Discovery { .. } => Some(
-            "pass the issuer URL (for Keycloak <base>/realms/<realm>), or --token-endpoint / --keycloak and --realm".into(),
-        ),
-        _ => e.hint().map(str::to_owned),
-    };
-    if let Some(h) = hint {
-        v.extra.push(format!("  hint: {h}"));
     }
 }

@@ -2,24 +2,21 @@
 //! `jwtgrant_exchange::admin` and `jwtgrant_exchange::doctor`; this only wires and prints.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use jwtgrant_exchange::admin::{
-    AdminError, AdminSession, Change, ClientAuth as AdminClientAuth, IdpKey, JwtClient, JwtIdp,
-    UserSpec,
+    AdminLogin, AdminSession, Change, ClientAuth as AdminClientAuth, DEFAULT_ADMIN_TIMEOUT, IdpKey,
+    JwtClient, JwtIdp, UserSpec,
 };
 use jwtgrant_exchange::doctor::{self, Status};
 use serde_json::json;
 
 use super::Globals;
 use super::sign::Assertions;
-use crate::cli::{AdminArgs, ClientAuth, DoctorArgs, KeycloakArgs, SetupArgs};
-use crate::error::{Coded, REJECTED, UNREACHABLE, Verdict, usage};
+use crate::cli::{AdminArgs, ClientAuth, DoctorArgs, KeycloakArgs, SetupArgs, TransportArgs};
+use crate::error::{Coded, REJECTED, UNREACHABLE, usage};
 use crate::files;
 use crate::secrets;
-
-const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn base_and_realm(kc: &KeycloakArgs) -> Result<(String, String)> {
     match (&kc.keycloak, &kc.realm) {
@@ -30,13 +27,19 @@ fn base_and_realm(kc: &KeycloakArgs) -> Result<(String, String)> {
     }
 }
 
-fn login(base: &str, admin: &AdminArgs) -> Result<AdminSession> {
+/// Logs in through the same transport policy as the token endpoint (CA file, plain-http
+/// rule, proxy rule); admin requests get at least [`DEFAULT_ADMIN_TIMEOUT`].
+fn login(base: &str, admin: &AdminArgs, transport: &TransportArgs) -> Result<AdminSession> {
     let password = secrets::admin_password(admin)?;
+    let transport = super::exchange::transport(transport)?;
+    let timeout = transport.timeout_limit().max(DEFAULT_ADMIN_TIMEOUT);
     log::info!("logging in to {base} as admin user '{}'", admin.admin_user);
-    Ok(
-        AdminSession::password(base, &admin.admin_user, password.expose())?
-            .with_timeout(ADMIN_TIMEOUT),
-    )
+    let login = AdminLogin::password(admin.admin_user.clone(), password);
+    Ok(AdminSession::connect(
+        base,
+        login,
+        transport.timeout(timeout),
+    )?)
 }
 
 pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
@@ -55,7 +58,7 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
         .secret_out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.secret", args.client_id)));
-    let session = login(&base, &args.admin)?;
+    let session = login(&base, &args.admin, &args.transport)?;
 
     let mut outcomes = Vec::new();
     outcomes.push(session.ensure_realm(&realm)?);
@@ -171,9 +174,10 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
             Err(e) => return Err(e),
         }
     };
-    let session = login(&base, &args.admin)?;
+    let session = login(&base, &args.admin, &args.endpoint.transport)?;
     // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
-    let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak)?;
+    let transport = super::exchange::client_transport(&args.endpoint.transport, &args.client, g)?;
+    let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
     let fetched = doctor::fetch(&session, &transport, &base, &realm, &client_id, &assertion)?;
     let report = doctor::diagnose(
         &fetched.snapshot,
@@ -226,15 +230,15 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
             match session.client_secret(&realm, &client_id)? {
                 Some(s) => {
                     log::info!("using the client secret read through the admin API");
-                    Some(secrets::Secret::new(s.secret().to_owned()))
+                    Some(s)
                 }
                 None => None,
             }
         }
         None => None,
     };
-    let auth = super::exchange::Auth::from_args(&args.client, secret, g)?;
-    let ex = auth.apply(transport);
+    let auth = super::exchange::client_auth(&args.client, secret, g)?;
+    let ex = super::exchange::authenticated(transport, auth, &args.client);
     let answer = ex.exchange(&assertion);
     let mut out = String::new();
     let code = match (&answer, &local) {
@@ -302,26 +306,4 @@ fn failing(c: &doctor::Check) -> anyhow::Error {
         hint: c.fix.clone(),
     }
     .into()
-}
-
-/// Exit codes and hints for admin API errors.
-pub fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
-    match e {
-        AdminError::Login { .. } => {
-            v.code = REJECTED;
-            v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file); admins log in to the master realm".into());
-        }
-        AdminError::Transport { .. } => {
-            v.code = UNREACHABLE;
-            v.extra.push("  hint: check --keycloak (the base URL, e.g. http://localhost:8080) and that Keycloak is running".into());
-        }
-        AdminError::InvalidResponse { .. } => v.code = UNREACHABLE,
-        AdminError::Rejected { status: 403, .. } => {
-            v.code = REJECTED;
-            v.extra
-                .push("  hint: the admin user lacks the realm-management roles for this".into());
-        }
-        AdminError::Rejected { .. } => v.code = REJECTED,
-        _ => {}
-    }
 }

@@ -4,7 +4,6 @@ use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 use crate::cli::{Cli, Command, JwksSub, KeycloakCmd};
-use crate::error::Verdict;
 
 mod completions;
 pub mod exchange;
@@ -39,19 +38,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Keycloak(KeycloakCmd::Doctor(a)) => keycloak::doctor(a, g),
         Command::Completions(a) => completions::run(a),
     }
-}
-
-/// Set the exit code and hint for errors of the libraries; true when `cause` was one.
-pub fn classify_library_error(cause: &(dyn std::error::Error + 'static), v: &mut Verdict) -> bool {
-    if let Some(e) = cause.downcast_ref::<jwtgrant_exchange::ExchangeError>() {
-        exchange::classify_exchange_error(e, v);
-        return true;
-    }
-    if let Some(e) = cause.downcast_ref::<jwtgrant_exchange::admin::AdminError>() {
-        keycloak::classify_admin_error(e, v);
-        return true;
-    }
-    false
 }
 
 /// (header, claims) of a compact JWS, without verifying it (the signer's decoder).

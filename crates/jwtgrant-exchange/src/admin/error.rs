@@ -33,8 +33,8 @@ pub enum AdminError {
     Transport {
         /// What we were doing.
         operation: String,
-        /// The HTTP client's error.
-        source: Box<dyn StdError + Send + Sync>,
+        /// The transport's error: what the policy refused, or why no answer came.
+        source: crate::ExchangeError,
     },
     /// Keycloak answered 2xx but the body was not what its API promises.
     InvalidResponse {
@@ -133,6 +133,11 @@ impl fmt::Display for AdminError {
             }
             // The transport error is the source; printing it here too would repeat it in
             // every cause chain.
+            AdminError::Transport { operation, source }
+                if source.kind() == crate::ErrorKind::Config =>
+            {
+                f.write_str(operation)
+            }
             AdminError::Transport { operation, .. } => {
                 write!(f, "{operation}: no answer from keycloak")
             }
@@ -148,7 +153,7 @@ impl fmt::Display for AdminError {
 impl StdError for AdminError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            AdminError::Transport { source, .. } => Some(source.as_ref()),
+            AdminError::Transport { source, .. } => Some(source),
             _ => None,
         }
     }

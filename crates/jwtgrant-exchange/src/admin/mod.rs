@@ -33,7 +33,7 @@ mod session;
 mod spec;
 
 pub use error::AdminError;
-pub use session::{AdminSession, EnsuredClient, EnsuredUser};
+pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT, EnsuredClient, EnsuredUser};
 pub use spec::{
     ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS, Change, ClientAuth, IdpKey, JWT_IDP_PROVIDER_ID,
     JwtClient, JwtIdp, Outcome, Secret, UserSpec,

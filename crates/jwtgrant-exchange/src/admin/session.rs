@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use url::Url;
 
+use crate::endpoint;
+use crate::form::{self, ClientAuth as Authentication};
+use crate::transport::{Body, Method, Transport};
+
 use super::error::{AdminError, keycloak_message};
 use super::spec::{
     Change, ClientAuth, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret, UserSpec,
@@ -14,8 +18,9 @@ use super::spec::{
     user_create_body, user_fields, with_fields,
 };
 
-/// Default time limit for one admin request, connection included.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time limit for one admin request, connection included: creating a realm takes
+/// Keycloak a few seconds, more on a loaded machine.
+pub const DEFAULT_ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A logged-in connection to Keycloak's admin REST API.
 ///
@@ -25,16 +30,71 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// blocking.
 pub struct AdminSession {
     base: Url,
-    agent: ureq::Agent,
-    login: Login,
-    /// The realm whose token endpoint `login` uses (`master` for admin users).
-    login_realm: String,
+    transport: Transport,
+    login: AdminLogin,
     token: Mutex<Option<AdminToken>>,
 }
 
-enum Login {
-    Password { user: String, password: Secret },
-    ClientCredentials { client_id: String, secret: Secret },
+/// Who the session logs in as.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum AdminLogin {
+    /// An admin user of the `master` realm, through the `admin-cli` client (password grant).
+    Password {
+        /// The admin user name.
+        user: String,
+        /// The admin password.
+        password: Secret,
+    },
+    /// A confidential client of `realm` with service accounts enabled (client-credentials
+    /// grant), authenticating with any [`crate::ClientAuth`] method. Its service account
+    /// needs the `realm-management` roles for what it will do.
+    ServiceAccount {
+        /// The realm the client is in.
+        realm: String,
+        /// How the client authenticates.
+        auth: Authentication,
+    },
+}
+
+impl AdminLogin {
+    /// An admin user of the `master` realm.
+    pub fn password(user: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self::Password {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+
+    fn realm(&self) -> &str {
+        match self {
+            Self::Password { .. } => "master",
+            Self::ServiceAccount { realm, .. } => realm,
+        }
+    }
+
+    fn principal(&self) -> &str {
+        match self {
+            Self::Password { user, .. } => user,
+            Self::ServiceAccount { auth, .. } => auth.client_id().unwrap_or("-"),
+        }
+    }
+}
+
+impl fmt::Debug for AdminLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Password { user, .. } => f
+                .debug_struct("Password")
+                .field("user", user)
+                .finish_non_exhaustive(),
+            Self::ServiceAccount { realm, auth } => f
+                .debug_struct("ServiceAccount")
+                .field("realm", realm)
+                .field("auth", auth)
+                .finish(),
+        }
+    }
 }
 
 struct AdminToken {
@@ -45,17 +105,10 @@ struct AdminToken {
 
 impl fmt::Debug for AdminSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (kind, principal) = match &self.login {
-            Login::Password { user, .. } => ("password", user.as_str()),
-            Login::ClientCredentials { client_id, .. } => {
-                ("client_credentials", client_id.as_str())
-            }
-        };
         f.debug_struct("AdminSession")
             .field("base", &self.base.as_str())
-            .field("login", &kind)
-            .field("principal", &principal)
-            .field("login_realm", &self.login_realm)
+            .field("login", &self.login)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -90,14 +143,6 @@ pub struct EnsuredUser {
     pub id: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method {
-    Get,
-    Post,
-    Put,
-    Delete,
-}
-
 /// A Keycloak answer: status, body text, and the `Location` header (creates).
 struct Reply {
     status: u16,
@@ -124,50 +169,62 @@ impl Reply {
 
 impl AdminSession {
     /// Logs in as an admin user of the `master` realm through the `admin-cli` client
-    /// (password grant). `base_url` is Keycloak's root, e.g. `http://127.0.0.1:8080`.
+    /// (password grant), with the default transport and a 30 s timeout. `base_url` is
+    /// Keycloak's root, e.g. `http://127.0.0.1:8080`.
     pub fn password(
         base_url: &str,
         user: &str,
         password: &str,
     ) -> Result<AdminSession, AdminError> {
-        let session = AdminSession::new(
-            base_url,
-            "master",
-            Login::Password {
-                user: user.to_owned(),
-                password: Secret::new(password),
-            },
-        )?;
-        session.login()?;
-        Ok(session)
+        let transport = Transport::new().timeout(DEFAULT_ADMIN_TIMEOUT);
+        AdminSession::connect(base_url, AdminLogin::password(user, password), transport)
     }
 
     /// Logs in as a confidential client of `realm` with service accounts enabled
-    /// (client-credentials grant). Its service account needs the `realm-management`
-    /// roles for what it will do (e.g. `manage-realm`, `manage-clients`, `manage-users`,
-    /// or `realm-admin`).
+    /// (client-credentials grant, `client_secret_post`), with the default transport.
     pub fn client_credentials(
         base_url: &str,
         realm: &str,
         client_id: &str,
         secret: &str,
     ) -> Result<AdminSession, AdminError> {
-        let session = AdminSession::new(
-            base_url,
-            realm,
-            Login::ClientCredentials {
+        let login = AdminLogin::ServiceAccount {
+            realm: realm.to_owned(),
+            auth: Authentication::SecretPost {
                 client_id: client_id.to_owned(),
                 secret: Secret::new(secret),
             },
-        )?;
-        session.login()?;
-        Ok(session)
+        };
+        let transport = Transport::new().timeout(DEFAULT_ADMIN_TIMEOUT);
+        AdminSession::connect(base_url, login, transport)
     }
 
-    /// Replaces the per-request time limit (default 30 s).
-    pub fn with_timeout(mut self, timeout: Duration) -> AdminSession {
-        self.agent = agent(timeout);
-        self
+    /// Logs in as `login` and keeps the session, sending every request through
+    /// `transport`: the same policy as the token exchange (https off loopback unless
+    /// allowed, loopback never proxied, CA bundle, timeouts, body cap), so the admin
+    /// password never crosses the network in clear text.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use jwtgrant_exchange::Transport;
+    /// use jwtgrant_exchange::admin::{AdminLogin, AdminSession};
+    /// # let company_ca = b"";
+    /// let transport = Transport::new().ca_bundle_pem(company_ca)?;
+    /// let admin = AdminSession::connect(
+    ///     "https://sso.corp.example",
+    ///     AdminLogin::password("admin", "from-a-file"),
+    ///     transport,
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn connect(
+        base_url: &str,
+        login: AdminLogin,
+        transport: Transport,
+    ) -> Result<AdminSession, AdminError> {
+        let session = AdminSession::new(base_url, login, transport)?;
+        session.login()?;
+        Ok(session)
     }
 
     /// Keycloak's base URL, as given.
@@ -175,22 +232,30 @@ impl AdminSession {
         &self.base
     }
 
-    fn new(base_url: &str, login_realm: &str, login: Login) -> Result<AdminSession, AdminError> {
-        let base = Url::parse(base_url).map_err(|e| AdminError::InvalidInput {
-            detail: format!("invalid keycloak base url '{base_url}': {e}"),
+    /// The transport every request of this session goes through.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn new(
+        base_url: &str,
+        login: AdminLogin,
+        transport: Transport,
+    ) -> Result<AdminSession, AdminError> {
+        let base = endpoint::parse_url(base_url).map_err(|e| AdminError::InvalidInput {
+            detail: format!("invalid keycloak base url: {e} (e.g. http://127.0.0.1:8080)"),
         })?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        if base.cannot_be_a_base() {
             return Err(AdminError::InvalidInput {
                 detail: format!(
-                    "invalid keycloak base url '{base_url}': not an http(s) url (e.g. http://127.0.0.1:8080)"
+                    "invalid keycloak base url '{base}': not an http(s) url (e.g. http://127.0.0.1:8080)"
                 ),
             });
         }
         Ok(AdminSession {
             base,
-            agent: agent(DEFAULT_TIMEOUT),
+            transport,
             login,
-            login_realm: login_realm.to_owned(),
             token: Mutex::new(None),
         })
     }
@@ -668,7 +733,7 @@ impl AdminSession {
         self.url(
             &[
                 "realms",
-                &self.login_realm,
+                self.login.realm(),
                 "protocol",
                 "openid-connect",
                 "token",
@@ -680,24 +745,34 @@ impl AdminSession {
     /// Logs in and stores a fresh token.
     fn login(&self) -> Result<Secret, AdminError> {
         let token_url = self.token_url();
-        let (principal, form): (&str, Vec<(&str, &str)>) = match &self.login {
-            Login::Password { user, password } => (
-                user,
-                vec![
+        let principal = self.login.principal();
+        let transport_failed = |source| AdminError::Transport {
+            operation: format!("admin login as '{principal}' at {token_url}"),
+            source,
+        };
+        let prepared = match &self.login {
+            AdminLogin::Password { user, password } => form::prepare_grant(
+                &[
                     ("grant_type", "password"),
-                    ("client_id", "admin-cli"),
                     ("username", user),
                     ("password", password.secret()),
                 ],
+                &[password.secret()],
+                &Authentication::None {
+                    client_id: "admin-cli".into(),
+                },
+                None,
             ),
-            Login::ClientCredentials { client_id, secret } => (
-                client_id,
-                vec![
-                    ("grant_type", "client_credentials"),
-                    ("client_id", client_id),
-                    ("client_secret", secret.secret()),
-                ],
-            ),
+            AdminLogin::ServiceAccount { auth, .. } => {
+                let client_assertion =
+                    form::client_assertion(auth, token_url.as_str()).map_err(transport_failed)?;
+                form::prepare_grant(
+                    &[("grant_type", "client_credentials")],
+                    &[],
+                    auth,
+                    client_assertion.as_deref(),
+                )
+            }
         };
         let fail = |status: u16, message: Option<String>| AdminError::Login {
             token_url: token_url.to_string(),
@@ -706,25 +781,36 @@ impl AdminSession {
             message,
         };
         log::debug!("keycloak admin: logging in as '{principal}' at {token_url}");
-        let mut resp = self
-            .agent
-            .post(token_url.as_str())
-            .send_form(form)
-            .map_err(|e| AdminError::Transport {
-                operation: format!("admin login as '{principal}' at {token_url}"),
-                source: Box::new(e),
-            })?;
-        let status = resp.status().as_u16();
-        let body = resp.body_mut().read_to_string().unwrap_or_default();
-        if status != 200 {
-            return Err(fail(status, keycloak_message(&body)));
+        let mut headers = vec![("accept", "application/json")];
+        if let Some(value) = &prepared.authorization {
+            headers.push(("authorization", value));
+        }
+        let reply = self
+            .transport
+            .send(
+                Method::Post,
+                &token_url,
+                &headers,
+                Some(Body::Form(&prepared.body)),
+            )
+            .map_err(transport_failed)?;
+        let body = String::from_utf8_lossy(&reply.body);
+        if reply.status != 200 {
+            let echoed: Vec<&str> = prepared.sent_secrets.iter().map(String::as_str).collect();
+            let scrubbed = crate::response::scrub_body(body.as_bytes(), &echoed);
+            return Err(fail(
+                reply.status,
+                keycloak_message(&String::from_utf8_lossy(&scrubbed)),
+            ));
         }
         let (token, expires_in) = parse_token(&body)
             .ok_or_else(|| fail(0, Some("the answer holds no access_token".into())))?;
         let token = Secret::new(token);
+        let now = Instant::now();
         *self.lock() = Some(AdminToken {
             value: token.clone(),
-            renew_at: Instant::now() + renew_after(expires_in),
+            // A huge expires_in from the network must not overflow the clock.
+            renew_at: now.checked_add(renew_after(expires_in)).unwrap_or(now),
         });
         Ok(token)
     }
@@ -775,47 +861,24 @@ impl AdminSession {
     ) -> Result<Reply, AdminError> {
         log::debug!("keycloak admin: {method:?} {url}");
         let auth = format!("Bearer {}", token.secret());
-        let u = url.as_str();
-        let result = match (method, body) {
-            (Method::Get, _) => self.agent.get(u).header("authorization", &auth).call(),
-            (Method::Delete, _) => self.agent.delete(u).header("authorization", &auth).call(),
-            (Method::Post | Method::Put, body) => {
-                let req = if method == Method::Post {
-                    self.agent.post(u)
-                } else {
-                    self.agent.put(u)
-                };
-                let req = req.header("authorization", &auth);
-                match body {
-                    Some(b) => req
-                        .header("content-type", "application/json")
-                        .send(b.to_string()),
-                    None => req.send_empty(),
-                }
-            }
-        };
-        let mut resp = result.map_err(|e| AdminError::Transport {
-            operation: operation.to_owned(),
-            source: Box::new(e),
-        })?;
-        let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| AdminError::Transport {
+        let json = body.map(Value::to_string);
+        let reply = self
+            .transport
+            .send(
+                method,
+                url,
+                &[("authorization", &auth), ("accept", "application/json")],
+                json.as_deref().map(Body::Json),
+            )
+            .map_err(|source| AdminError::Transport {
                 operation: operation.to_owned(),
-                source: Box::new(e),
+                source,
             })?;
-        log::debug!("keycloak admin: {method:?} {url} -> {status}");
+        log::debug!("keycloak admin: {method:?} {url} -> {}", reply.status);
         Ok(Reply {
-            status,
-            body,
-            location,
+            status: reply.status,
+            location: reply.header("location").map(str::to_owned),
+            body: String::from_utf8_lossy(&reply.body).into_owned(),
         })
     }
 
@@ -869,18 +932,6 @@ impl AdminSession {
     }
 }
 
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        // Keycloak's error bodies carry the reason; keep them.
-        .http_status_as_error(false)
-        // The admin API does not redirect; a redirect means a wrong base URL.
-        .max_redirects(0)
-        .timeout_global(Some(timeout))
-        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-        .build()
-        .new_agent()
-}
-
 /// `(access_token, expires_in)` from a token endpoint answer.
 fn parse_token(body: &str) -> Option<(String, u64)> {
     let v: Value = serde_json::from_str(body).ok()?;
@@ -926,11 +977,8 @@ mod tests {
     fn urls_encode_each_segment() {
         let s = AdminSession::new(
             "http://127.0.0.1:8080/auth/",
-            "master",
-            Login::Password {
-                user: "admin".into(),
-                password: Secret::new("pw"),
-            },
+            AdminLogin::password("admin", "pw"),
+            Transport::new(),
         )
         .expect("valid base");
         assert_eq!(
@@ -952,15 +1000,9 @@ mod tests {
     #[test]
     fn bad_base_urls() {
         for base in ["127.0.0.1:8080", "ftp://x", "not a url", "mailto:a@b"] {
-            let err = AdminSession::new(
-                base,
-                "master",
-                Login::Password {
-                    user: "admin".into(),
-                    password: Secret::new("pw"),
-                },
-            )
-            .expect_err(base);
+            let err =
+                AdminSession::new(base, AdminLogin::password("admin", "pw"), Transport::new())
+                    .expect_err(base);
             assert!(
                 matches!(err, AdminError::InvalidInput { .. }),
                 "{base}: {err}"

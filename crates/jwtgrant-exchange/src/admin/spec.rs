@@ -2,8 +2,8 @@
 //! REST bodies and compare it with what exists. No IO here: the session module calls
 //! these and does the HTTP.
 
+pub use crate::secret::Secret;
 use std::fmt;
-use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
@@ -64,41 +64,6 @@ impl Outcome {
             change,
             description,
         }
-    }
-}
-
-/// A secret Keycloak holds or hands out (a client secret). `Debug` prints
-/// `[redacted]`; there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(Arc::from(value.into()))
-    }
-
-    /// The secret itself. Printing it is the caller's decision.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Secret {
-        Secret::new(value)
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Secret {
-        Secret::new(value)
     }
 }
 
