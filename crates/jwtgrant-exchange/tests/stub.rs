@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jwtgrant_exchange::{
-    ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource,
+    ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource, Transport,
 };
 use jwtgrant_test_support::{Reply, Request, Stub, refused_addr};
 
@@ -751,6 +751,58 @@ fn https_trusts_a_ca_bundle_and_only_that() {
         .expect_err("unknown CA");
     assert!(matches!(err, ExchangeError::Tls { .. }), "{err:?}");
     assert_eq!(err.to_string(), format!("TLS with {url} failed"));
+    assert_eq!(stub.count(), 1);
+}
+
+#[test]
+fn mtls_presents_the_client_certificate() {
+    let stub = Stub::builder().mtls().start(|_, _| token_json("bound", 60));
+    let url = stub.url("/token");
+    let with_ca = || {
+        Transport::new()
+            .ca_bundle_pem(stub.ca_pem().as_bytes())
+            .expect("the stub's CA parses")
+    };
+    let transport = with_ca()
+        .client_certificate_pem(
+            stub.client_cert_pem().as_bytes(),
+            stub.client_key_pem().as_bytes(),
+        )
+        .expect("the stub's client identity parses");
+    let token = exchange(&url)
+        .transport(transport)
+        .exchange("h.p.s")
+        .expect("mutual TLS");
+    assert_eq!(token.access_token.secret(), "bound");
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].client_cert.as_deref(), Some(stub.client_cert_der()));
+
+    // Without a client certificate the stub ends the handshake: no request reaches it. In
+    // TLS 1.3 the client's side of the handshake is already done by then, so whether the
+    // client reads the server's alert (a TLS error) or first fails to send the request on
+    // the closed connection (a broken pipe) is a race; both are "unreachable".
+    let err = exchange(&url)
+        .transport(with_ca())
+        .retries(RetryPolicy::never())
+        .exchange("h.p.s")
+        .expect_err("no client certificate");
+    assert!(
+        matches!(
+            err,
+            ExchangeError::Tls { .. } | ExchangeError::Connection { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        [
+            format!("TLS with {url} failed"),
+            format!("connection to {url} failed")
+        ]
+        .contains(&err.to_string()),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
     assert_eq!(stub.count(), 1);
 }
 
