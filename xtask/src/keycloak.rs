@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::util;
+use crate::{tls, util};
 
 /// The Keycloak release started when `--version` is not given: the newest 26.6+ line
 /// served by Maven Central (26.6.0 is the first with the grant supported and on by default).
@@ -39,6 +39,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub const LOCAL_ADMIN_USER: &str = "admin";
 /// See [`LOCAL_ADMIN_USER`].
 pub const LOCAL_ADMIN_PASSWORD: &str = "admin";
+/// HTTPS listens this far above the HTTP port (8080 -> 8443).
+const HTTPS_PORT_OFFSET: u16 = 363;
 /// The management interface (health, metrics) listens this far above the HTTP port, so
 /// that two servers on different ports do not both claim Keycloak's default 9000.
 const MANAGEMENT_PORT_OFFSET: u16 = 1000;
@@ -90,6 +92,12 @@ pub struct Server {
     pub admin_password: String,
     /// Whether this call started the process (and [`Server::stop_if_started`] ends it).
     pub started_by_us: bool,
+    /// The HTTPS URL (`https://localhost:P`), when known: always for a server started here;
+    /// from `KEYCLOAK_HTTPS_URL` for an external one.
+    pub https_url: Option<String>,
+    /// The directory of the test CA and certificates the HTTPS side trusts
+    /// ([`tls::Material`]): always for a server started here; `JWTGRANT_TLS_DIR` otherwise.
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for Server {
@@ -99,6 +107,7 @@ impl fmt::Debug for Server {
             .field("admin_user", &self.admin_user)
             .field("admin_password", &"[redacted]")
             .field("started_by_us", &self.started_by_us)
+            .field("https_url", &self.https_url)
             .finish()
     }
 }
@@ -136,6 +145,8 @@ pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
             admin_user,
             admin_password,
             started_by_us: false,
+            https_url: env_nonempty("KEYCLOAK_HTTPS_URL"),
+            tls_dir: env_nonempty("JWTGRANT_TLS_DIR").map(PathBuf::from),
         });
     }
     let (state, started_by_us) = start_local(opts)?;
@@ -144,6 +155,8 @@ pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
         admin_user: LOCAL_ADMIN_USER.into(),
         admin_password: LOCAL_ADMIN_PASSWORD.into(),
         started_by_us,
+        https_url: Some(state.https_url),
+        tls_dir: Some(tls_material()?.dir),
     })
 }
 
@@ -244,6 +257,10 @@ struct State {
     management_port: u16,
     version: String,
     url: String,
+    /// The HTTPS URL, served with a certificate from the test CA of `target/keycloak/tls`.
+    https_url: String,
+    /// [`tls::ca_fingerprint`] of that CA when the server started.
+    ca_fingerprint: String,
     log: PathBuf,
 }
 
@@ -255,6 +272,8 @@ impl State {
             "management_port": self.management_port,
             "version": self.version,
             "url": self.url,
+            "https_url": self.https_url,
+            "ca_fingerprint": self.ca_fingerprint,
             "log": self.log,
         });
         // Serializing a `Value` built from plain strings and numbers cannot fail.
@@ -269,6 +288,9 @@ impl State {
             management_port: u16::try_from(v["management_port"].as_u64()?).ok()?,
             version: v["version"].as_str()?.to_owned(),
             url: v["url"].as_str()?.to_owned(),
+            // A state from before TLS: no HTTPS, so never reused for the TLS suite.
+            https_url: v["https_url"].as_str().unwrap_or_default().to_owned(),
+            ca_fingerprint: v["ca_fingerprint"].as_str().unwrap_or_default().to_owned(),
             log: PathBuf::from(v["log"].as_str()?),
         })
     }
@@ -276,6 +298,17 @@ impl State {
 
 fn dir() -> PathBuf {
     util::root().join("target").join("keycloak")
+}
+
+/// The test CA and certificates every server started here uses for HTTPS and client
+/// certificates.
+pub fn tls_material() -> Result<tls::Material> {
+    tls::ensure(&dir().join("tls"))
+}
+
+/// The HTTPS port of a server whose HTTP port is `port` (8080 -> 8443).
+fn https_port(port: u16) -> u16 {
+    port + HTTPS_PORT_OFFSET
 }
 
 fn state_path() -> PathBuf {
@@ -309,8 +342,20 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
     fs::create_dir_all(dir()).with_context(|| format!("cannot create {}", dir().display()))?;
     let agent = agent();
 
+    let material = tls_material()?;
+    let ca_fingerprint = tls::ca_fingerprint(&material)?;
     if let Some(state) = read_state() {
         if group_alive(state.pid) {
+            if state.ca_fingerprint != ca_fingerprint {
+                bail!(
+                    "Keycloak {} on port {} (pid {}) was started with another test CA than the \
+                     one in {} (or without HTTPS); stop it with 'cargo xtask keycloak stop'",
+                    state.version,
+                    state.port,
+                    state.pid,
+                    material.dir.display()
+                );
+            }
             if state.version != opts.version || state.port != opts.port {
                 bail!(
                     "Keycloak {} already runs on port {} (pid {}); stop it first with \
@@ -343,7 +388,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
     }
 
     let management_port = opts.port + MANAGEMENT_PORT_OFFSET;
-    for port in [opts.port, management_port] {
+    for port in [opts.port, https_port(opts.port), management_port] {
         if port_in_use(port) {
             bail!(
                 "127.0.0.1:{port} is already in use by something we did not start \
@@ -368,7 +413,20 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         .arg("--hostname-strict=false")
         .arg("--health-enabled=true")
         // The management interface inherits http-host (loopback) when not set itself.
-        .arg(format!("--http-management-port={management_port}"));
+        .arg(format!("--http-management-port={management_port}"))
+        // HTTPS beside HTTP (dev mode keeps HTTP on anyway), with the test CA's certificate;
+        // client certificates are asked for, and trusted when that CA signed them.
+        .arg(format!("--https-port={}", https_port(opts.port)))
+        .arg(path_arg(
+            "--https-certificate-file",
+            &material.server_cert(),
+        ))
+        .arg(path_arg(
+            "--https-certificate-key-file",
+            &material.server_key(),
+        ))
+        .arg("--https-client-auth=request")
+        .arg(path_arg("--truststore-paths", &material.ca_cert()));
     if opts.version.starts_with("26.5.") {
         // 26.5 ships the grant as a preview feature; 26.6+ has it on by default.
         cmd.arg("--features=jwt-authorization-grant");
@@ -399,6 +457,8 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         management_port,
         version: opts.version.clone(),
         url,
+        https_url: format!("https://localhost:{}", https_port(opts.port)),
+        ca_fingerprint,
         log,
     };
     write_state(&state)?;
@@ -524,6 +584,11 @@ fn status() -> Result<()> {
             println!("ready: {}", if ready { "yes" } else { "no" });
             println!("url: {}", state.url);
             println!(
+                "https: {} (CA {})",
+                state.https_url,
+                tls_material()?.ca_cert().display()
+            );
+            println!(
                 "management: http://127.0.0.1:{}/health/ready",
                 state.management_port
             );
@@ -534,6 +599,10 @@ fn status() -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn path_arg(option: &str, path: &Path) -> String {
+    format!("{option}={}", path.display())
 }
 
 /// Makes sure `target/keycloak/keycloak-V/` holds the unpacked distribution and

@@ -8,6 +8,7 @@ mod demo;
 mod e2e;
 mod keycloak;
 mod keygen;
+mod tls;
 mod util;
 
 use anyhow::{Result, bail};
