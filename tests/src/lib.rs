@@ -25,6 +25,7 @@ use jwtgrant_exchange::admin::{
 use jwtgrant_exchange::keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
 use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
+use jwtgrant_test_support::{Reply, Stub};
 use serde_json::Value;
 
 /// The seed's identity provider alias.
@@ -284,44 +285,30 @@ pub fn get_json(url: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
-/// A loopback HTTP server publishing a JWKS document, standing in for an issuer's JWKS
-/// endpoint (the issuer is the test; the token endpoint it serves is the real Keycloak).
+/// A loopback stub publishing a JWKS document, standing in for an issuer's JWKS endpoint
+/// (the issuer is the test; the token endpoint it serves is the real Keycloak).
 #[derive(Debug)]
 pub struct JwksEndpoint {
     /// `http://127.0.0.1:PORT/jwks`.
     pub url: String,
     doc: std::sync::Arc<std::sync::Mutex<String>>,
-    hits: std::sync::Arc<AtomicU32>,
+    stub: Stub,
 }
 
 impl JwksEndpoint {
-    /// Starts serving `jwks` on an ephemeral loopback port (until the process exits).
+    /// Starts serving `jwks` on an ephemeral loopback port, for as long as the endpoint is
+    /// held (at most ten minutes: longer than any test here waits for Keycloak).
     pub fn start(jwks: &Value) -> JwksEndpoint {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
         let doc = std::sync::Arc::new(std::sync::Mutex::new(jwks.to_string()));
-        let hits = std::sync::Arc::new(AtomicU32::new(0));
-        let (d, h) = (doc.clone(), hits.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(&stream);
-                let mut line = String::new();
-                // Read the request head; the body of a GET is empty.
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                h.fetch_add(1, Ordering::SeqCst);
-                let body = d.lock().unwrap().clone();
-                let _ = write!(
-                    &stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        JwksEndpoint { url, doc, hits }
+        let published = std::sync::Arc::clone(&doc);
+        let stub = Stub::builder()
+            .lifetime(Duration::from_secs(600))
+            .start(move |_, _| Reply::json(200, published.lock().unwrap().clone()));
+        JwksEndpoint {
+            url: stub.url("/jwks"),
+            doc,
+            stub,
+        }
     }
 
     /// Replaces the published document (a key rotation).
@@ -331,7 +318,7 @@ impl JwksEndpoint {
 
     /// How many requests the endpoint has answered.
     pub fn hits(&self) -> u32 {
-        self.hits.load(Ordering::SeqCst)
+        u32::try_from(self.stub.count()).expect("fewer than 2^32 requests")
     }
 }
 

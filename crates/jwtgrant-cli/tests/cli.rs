@@ -1,16 +1,16 @@
 //! Runs the built `jwtgrant` binary and checks stdout, stderr and the exit code separately.
 //!
-//! Token endpoints here are loopback *stubs* (canned HTTP answers from a thread in this
-//! process); the real Keycloak tests live in the e2e package (`tests/tests/cli_keycloak.rs`).
+//! Token endpoints here are loopback *stubs* (`jwtgrant_test_support::Stub`: scripted HTTP
+//! answers from a thread in this process); the real Keycloak tests live in the e2e package (`tests/tests/cli_keycloak.rs`).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jwtgrant_test_support::{Reply, Request, Stub, refused_addr};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
@@ -134,112 +134,47 @@ fn sign_args(key: &str) -> Vec<&str> {
 
 // ---------------------------------------------------------------- the stub token endpoint
 
-/// A canned HTTP answer.
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-fn ok_token(token: &str) -> Answer {
-    Answer {
-        status: 200,
-        body: json!({"access_token": token, "token_type": "Bearer", "expires_in": 300,
-                     "refresh_expires_in": 0, "scope": "profile email", "not-before-policy": 0})
+fn ok_token(token: &str) -> Reply {
+    Reply::json(
+        200,
+        json!({"access_token": token, "token_type": "Bearer", "expires_in": 300,
+               "refresh_expires_in": 0, "scope": "profile email", "not-before-policy": 0})
         .to_string(),
-    }
+    )
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> Answer {
-    Answer {
+fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
+    Reply::json(
         status,
-        body: json!({"error": error, "error_description": description}).to_string(),
-    }
+        json!({"error": error, "error_description": description}).to_string(),
+    )
 }
 
-/// A loopback stub token endpoint answering the given answers in order (the last repeats).
-/// Records each request's form body.
-struct Stub {
+/// A loopback stub token endpoint (Keycloak's token path) answering the given replies in
+/// order (the last repeats); it records each request.
+struct TokenStub {
     url: String,
-    requests: Arc<Mutex<Vec<String>>>,
+    stub: Stub,
 }
 
-impl Stub {
-    fn start(answers: Vec<Answer>) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://{}/realms/acme/protocol/openid-connect/token",
-            listener.local_addr().unwrap()
-        );
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            let mut i = 0;
-            for conn in listener.incoming() {
-                let Ok(stream) = conn else { continue };
-                let answer = answers[i.min(answers.len() - 1)].clone();
-                i += 1;
-                if let Some(body) = serve_one(stream, &answer) {
-                    seen.lock().unwrap().push(body);
-                }
-            }
-        });
-        Stub { url, requests }
+impl TokenStub {
+    fn start(replies: Vec<Reply>) -> TokenStub {
+        let stub = Stub::replies(replies);
+        let url = stub.url("/realms/acme/protocol/openid-connect/token");
+        TokenStub { url, stub }
     }
 
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
+    fn requests(&self) -> Vec<Request> {
+        self.stub.requests()
     }
-}
-
-fn serve_one(stream: TcpStream, answer: &Answer) -> Option<String> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let lower = line.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    let mut out = stream;
-    let reason = if answer.status == 200 { "OK" } else { "Error" };
-    let _ = write!(
-        out,
-        "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        answer.status,
-        answer.body.len(),
-        answer.body
-    );
-    Some(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// A loopback port where nothing listens.
 fn refused_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    format!("http://{addr}/realms/acme/protocol/openid-connect/token")
-}
-
-fn form_value(form: &str, name: &str) -> Option<String> {
-    form.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == name).then(|| {
-            v.replace("%2B", "+")
-                .replace("%2F", "/")
-                .replace("%3D", "=")
-        })
-    })
+    format!(
+        "http://{}/realms/acme/protocol/openid-connect/token",
+        refused_addr()
+    )
 }
 
 // ---------------------------------------------------------------- top level
@@ -583,7 +518,7 @@ fn exchange_prints_the_bare_token_json_or_decoded() {
         json!({"alg": "RS256", "kid": "kc"}),
         json!({"sub": "kc-user", "azp": "custom-client"}),
     );
-    let stub = Stub::start(vec![ok_token(&access)]);
+    let stub = TokenStub::start(vec![ok_token(&access)]);
     let assertion = unsigned_jwt(json!({"alg": "RS256"}), json!({"iss": "i"}));
     let base = [
         "exchange",
@@ -601,14 +536,12 @@ fn exchange_prints_the_bare_token_json_or_decoded() {
     assert_eq!(r.stderr, "");
     let form = &stub.requests()[0];
     assert!(
-        form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
-        "{form}"
+        form.text()
+            .contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"),
+        "{form:?}"
     );
-    assert_eq!(form_value(form, "client_secret").as_deref(), Some(SECRET));
-    assert_eq!(
-        form_value(form, "assertion").as_deref(),
-        Some(assertion.as_str())
-    );
+    assert_eq!(form.form("client_secret").as_deref(), Some(SECRET));
+    assert_eq!(form.form("assertion").as_deref(), Some(assertion.as_str()));
 
     let mut args = base.to_vec();
     args.extend(["--assertion", &assertion, "--json", "--decode"]);
@@ -631,7 +564,7 @@ fn exchange_prints_the_bare_token_json_or_decoded() {
 
 #[test]
 fn exchange_rejection_exits_3_with_description_and_hint() {
-    let stub = Stub::start(vec![oauth_error(400, "invalid_grant", "User not found")]);
+    let stub = TokenStub::start(vec![oauth_error(400, "invalid_grant", "User not found")]);
     let assertion = unsigned_jwt(
         json!({"alg": "RS256"}),
         json!({"iss": "i", "sub": "nodejsuser-1234"}),
@@ -670,7 +603,7 @@ fn exchange_rejection_exits_3_with_description_and_hint() {
         r.stderr
     );
 
-    let stub = Stub::start(vec![oauth_error(
+    let stub = TokenStub::start(vec![oauth_error(
         401,
         "invalid_client",
         "Invalid client or Invalid client credentials",
@@ -715,10 +648,7 @@ fn unreachable_or_nonsense_exits_4() {
     assert!(r.stderr.contains("refused"), "{r:?}");
     assert!(r.stderr.contains("  hint: "), "{r:?}");
 
-    let stub = Stub::start(vec![Answer {
-        status: 200,
-        body: "<html>login</html>".into(),
-    }]);
+    let stub = TokenStub::start(vec![Reply::json(200, "<html>login</html>")]);
     let r = run_with(
         &[
             "exchange",
@@ -738,13 +668,7 @@ fn unreachable_or_nonsense_exits_4() {
 #[test]
 fn token_signs_exchanges_and_retries_with_a_fresh_assertion() {
     let (_d, key, _) = keypair("ES256");
-    let stub = Stub::start(vec![
-        Answer {
-            status: 503,
-            body: "busy".into(),
-        },
-        ok_token("the-access-token"),
-    ]);
+    let stub = TokenStub::start(vec![Reply::json(503, "busy"), ok_token("the-access-token")]);
     let mut args = vec![
         "token",
         "--token-endpoint",
@@ -759,8 +683,8 @@ fn token_signs_exchanges_and_retries_with_a_fresh_assertion() {
     assert_eq!(r.stdout, "the-access-token\n");
     let reqs = stub.requests();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
-    let a1 = form_value(&reqs[0], "assertion").unwrap();
-    let a2 = form_value(&reqs[1], "assertion").unwrap();
+    let a1 = reqs[0].form("assertion").unwrap();
+    let a2 = reqs[1].form("assertion").unwrap();
     assert_ne!(
         decode(&a1).1["jti"],
         decode(&a2).1["jti"],
@@ -788,7 +712,7 @@ fn token_signs_exchanges_and_retries_with_a_fresh_assertion() {
     );
     assert!(!r.stderr.contains("the-access-token"), "no token on stderr");
 
-    let stub = Stub::start(vec![oauth_error(400, "invalid_grant", "Invalid signature")]);
+    let stub = TokenStub::start(vec![oauth_error(400, "invalid_grant", "Invalid signature")]);
     let mut args = vec![
         "token",
         "--token-endpoint",
@@ -820,7 +744,7 @@ fn token_signs_exchanges_and_retries_with_a_fresh_assertion() {
 #[test]
 fn closed_stdout_is_not_an_error() {
     let big = "x".repeat(512 * 1024);
-    let stub = Stub::start(vec![ok_token(&big)]);
+    let stub = TokenStub::start(vec![ok_token(&big)]);
     let assertion = unsigned_jwt(json!({"alg": "RS256"}), json!({}));
     let script = format!(
         "'{BIN}' exchange --token-endpoint '{}' --client-id c --assertion '{assertion}' | head -c 5; echo; echo \"status=${{PIPESTATUS[0]}}\"",
@@ -1411,7 +1335,7 @@ fn command_line_options_beat_conflicting_environment_variables() {
 
     // exchange: JWTGRANT_CLIENT_SECRET_FILE exported, --client-secret-stdin given: the
     // secret from stdin is the one sent.
-    let stub = Stub::start(vec![ok_token("header.payload.sig")]);
+    let stub = TokenStub::start(vec![ok_token("header.payload.sig")]);
     let r = run_with(
         &[
             "exchange",
@@ -1428,7 +1352,7 @@ fn command_line_options_beat_conflicting_environment_variables() {
     );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(
-        form_value(&stub.requests()[0], "client_secret").as_deref(),
+        stub.requests()[0].form("client_secret").as_deref(),
         Some(SECRET)
     );
 }

@@ -5,18 +5,17 @@
 //! cargo run --release -p jwtgrant-exchange --example bench_token_source -- [--seconds S] [--threads N]
 //! ```
 //!
-//! The token endpoint is a loopback stub started here (std `TcpListener` on 127.0.0.1:0,
-//! HTTP/1.1 keep-alive, one canned `{"access_token":...,"expires_in":300}` answer). It is not
-//! Keycloak: its round trip is a floor on what a real exchange costs (no Keycloak-side
-//! signature check, no database, no network), so the hit/exchange ratio it gives is a lower bound.
+//! The token endpoint is a loopback stub started here (`jwtgrant_test_support::Stub` on
+//! 127.0.0.1:0, HTTP/1.1 keep-alive, one canned `{"access_token":...,"expires_in":300}`
+//! answer). It is not Keycloak: its round trip is a floor on what a real exchange costs (no
+//! Keycloak-side signature check, no database, no network), so the hit/exchange ratio it
+//! gives is a lower bound.
 //!
 //! Output is one line per result, tab-separated, for the xtask to parse:
 //! `<key>\t<value>\t<unit>`.
 
 use std::error::Error;
 use std::hint::black_box;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -25,13 +24,14 @@ use std::time::{Duration, Instant, SystemTime};
 use jwtgrant_exchange::keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
 use jwtgrant_signer::{Claims, Signer};
+use jwtgrant_test_support::{Reply, Stub};
 
 const RSA_2048: &str = include_str!("../../jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
 
 fn main() -> Result<(), Box<dyn Error>> {
     let opts = Options::parse()?;
-    let stub = Stub::start()?;
-    let exchange = Exchange::new(&stub.url)?
+    let stub = start_stub(&opts);
+    let exchange = Exchange::new(&stub.url("/realms/acme/protocol/openid-connect/token"))?
         .client_secret_post("bench-client", "bench-secret")
         .proxy_from_env(false)
         // A failed request must show up as an error, not as a slower row.
@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             signer.sign(&claims)
         })
     };
-    let requests_before = stub.requests.load(Ordering::SeqCst);
+    let requests_before = stub.count();
     source.token()?; // the fill: the one exchange this source should ever make here
 
     let single = hit_rate(&source, 1, &opts)?;
@@ -82,7 +82,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("hit_n\t{:.1}\tns", many.ns_per_call);
     println!("hit_n_total\t{:.0}\tcalls/s", many.calls_per_sec);
 
-    let sent = stub.requests.load(Ordering::SeqCst) - requests_before;
+    let sent = stub.count() - requests_before;
     println!("hit_exchanges\t{sent}\tcount");
     println!("hit_assertions\t{}\tcount", signed.load(Ordering::Relaxed));
 
@@ -227,79 +227,23 @@ fn hit_rate(
     })
 }
 
-/// A loopback token endpoint that answers every POST with the same token and counts requests.
-struct Stub {
-    url: String,
-    requests: Arc<AtomicU64>,
-}
-
-impl Stub {
-    fn start() -> Result<Stub, Box<dyn Error>> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let url = format!(
-            "http://{}/realms/acme/protocol/openid-connect/token",
-            listener.local_addr()?
-        );
-        let requests = Arc::new(AtomicU64::new(0));
-        // About the size of a Keycloak access token (a signed JWT of 1-1.5 KB).
-        let token = "x".repeat(1200);
-        let body =
-            format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":300}}"#);
-        let response: Arc<[u8]> = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
-        .into();
-        let counter = Arc::clone(&requests);
-        thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let (counter, response) = (Arc::clone(&counter), Arc::clone(&response));
-                thread::spawn(move || serve(conn, &counter, &response));
-            }
-        });
-        Ok(Stub { url, requests })
-    }
-}
-
-/// Answers requests on one keep-alive connection until the client closes it.
-fn serve(conn: TcpStream, counter: &AtomicU64, response: &[u8]) {
-    let _ = conn.set_nodelay(true);
-    let Ok(write_half) = conn.try_clone() else {
-        return;
-    };
-    let mut writer = write_half;
-    let mut reader = BufReader::new(conn);
-    let mut line = String::new();
-    loop {
-        let mut content_length = 0usize;
-        // Request line, then headers up to the blank line.
-        let mut first = true;
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-            if line == "\r\n" && !first {
-                break;
-            }
-            first = false;
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                content_length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; content_length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        counter.fetch_add(1, Ordering::SeqCst);
-        if writer.write_all(response).is_err() {
-            return;
-        }
-    }
+/// A loopback token endpoint (keep-alive) that answers every POST with the same token,
+/// counting requests without keeping them: the run's peak memory is one of the results.
+fn start_stub(opts: &Options) -> Stub {
+    // About the size of a Keycloak access token (a signed JWT of 1-1.5 KB).
+    let token = "x".repeat(1200);
+    let reply = Reply::json(
+        200,
+        format!(r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":300}}"#),
+    );
+    // Four measured phases of warm-up plus run each; the stub outlives them with room to spare
+    // and still ends if the bench is stuck.
+    let lifetime = (opts.warmup + opts.seconds) * 8 + Duration::from_secs(60);
+    Stub::builder()
+        .keep_alive(true)
+        .record(false)
+        .lifetime(lifetime)
+        .start(move |_, _| reply.clone())
 }
 
 /// The process's peak resident set size (`VmHWM`), in KiB; `None` off Linux.

@@ -1,11 +1,9 @@
 //! Fault and parsing tests against a loopback stub server started by each test.
 //!
-//! The stub is a few lines of `std::net` that answers canned responses; it is not Keycloak
-//! and not the end-to-end suite (that one runs against a real Keycloak).
+//! The stub (`jwtgrant_test_support::Stub`) answers scripted replies; it is not Keycloak and
+//! not the end-to-end suite (that one runs against a real Keycloak).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::thread;
@@ -13,46 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jwtgrant_exchange::{
-    ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource,
+    ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource, Transport,
 };
-
-/// One request as the stub saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn form(&self, name: &str) -> Option<String> {
-        url::form_urlencoded::parse(self.body.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-}
-
-/// What the stub does with a request.
-enum Reply {
-    Send(u16, Vec<(&'static str, String)>, Vec<u8>),
-    /// Keep the connection open and never answer.
-    Hang,
-}
+use jwtgrant_test_support::{Reply, Request, Stub, refused_addr};
 
 fn json(status: u16, body: &str) -> Reply {
-    Reply::Send(
-        status,
-        vec![("Content-Type", "application/json".into())],
-        body.as_bytes().to_vec(),
-    )
+    Reply::json(status, body)
 }
 
 fn token_json(token: &str, expires_in: u64) -> Reply {
@@ -62,103 +26,6 @@ fn token_json(token: &str, expires_in: u64) -> Reply {
             r#"{{"access_token":"{token}","expires_in":{expires_in},"refresh_expires_in":0,"token_type":"Bearer","not-before-policy":0,"scope":"profile"}}"#
         ),
     )
-}
-
-struct Stub {
-    base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Stub {
-    /// Starts a stub on 127.0.0.1:0; `handler` gets each request and its 0-based index.
-    fn start(handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the stub");
-        let base = format!("http://{}", listener.local_addr().expect("stub address"));
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let handler = Arc::new(handler);
-        let seen2 = Arc::clone(&seen);
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let handler = Arc::clone(&handler);
-                let seen = Arc::clone(&seen2);
-                thread::spawn(move || serve(conn, &*handler, &seen));
-            }
-        });
-        Stub { base, seen }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn count(&self) -> usize {
-        self.seen.lock().expect("stub log").len()
-    }
-
-    fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().expect("stub log").clone()
-    }
-}
-
-fn serve(
-    conn: TcpStream,
-    handler: &(dyn Fn(&Seen, usize) -> Reply + Send + Sync),
-    seen: &Mutex<Vec<Seen>>,
-) {
-    let mut reader = BufReader::new(conn.try_clone().expect("clone stream"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let path = parts.next().unwrap_or_default().to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.trim_end().split_once(':') {
-            headers.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    let len = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0usize);
-    let mut body = vec![0; len];
-    let _ = reader.read_exact(&mut body);
-    let req = Seen {
-        method,
-        path,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
-    let index = {
-        let mut log = seen.lock().expect("stub log");
-        log.push(req.clone());
-        log.len() - 1
-    };
-    let mut conn = conn;
-    match handler(&req, index) {
-        Reply::Hang => thread::sleep(Duration::from_secs(30)),
-        Reply::Send(status, headers, body) => {
-            let mut out = format!(
-                "HTTP/1.1 {status} Stub\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            let _ = conn.write_all(out.as_bytes());
-            let _ = conn.write_all(&body);
-            let _ = conn.flush();
-        }
-    }
 }
 
 /// A JWT-shaped assertion with a fresh `jti` (unsigned: the stub only reads the payload).
@@ -175,7 +42,7 @@ fn fake_assertion() -> Result<String, std::io::Error> {
 }
 
 /// The `jti` of the assertion in a request, decoded the way Keycloak would read it.
-fn jti_of(req: &Seen) -> Option<String> {
+fn jti_of(req: &Request) -> Option<String> {
     let assertion = req.form("assertion")?;
     let payload = assertion.split('.').nth(1)?;
     let bytes = Base64UrlUnpadded::decode_vec(payload).ok()?;
@@ -208,13 +75,13 @@ fn success_sends_the_exact_form() {
     let reqs = stub.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].method, "POST");
-    assert_eq!(reqs[0].path, "/token");
+    assert_eq!(reqs[0].target, "/token");
     assert_eq!(
         reqs[0].header("content-type"),
         Some("application/x-www-form-urlencoded")
     );
     assert_eq!(
-        reqs[0].body,
+        reqs[0].text(),
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=h.p.s&scope=profile&client_id=custom-client&client_secret=hunter2&audience=api"
     );
     assert_eq!(reqs[0].header("authorization"), None);
@@ -234,18 +101,14 @@ fn client_secret_basic_goes_in_the_header() {
         Some("Basic Y3VzdG9tLWNsaWVudDpzZSUzQWNyZXQ=") // custom-client:se%3Acret
     );
     assert_eq!(
-        req.body,
+        req.text(),
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=h.p.s"
     );
 }
 
 #[test]
 fn refused_connection() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let url = format!("http://127.0.0.1:{port}/token");
+    let url = format!("http://{}/token", refused_addr());
     let err = exchange(&url)
         .exchange("h.p.s")
         .expect_err("nothing listens");
@@ -275,7 +138,7 @@ fn refused_connection() {
 
 #[test]
 fn server_that_never_answers_times_out() {
-    let stub = Stub::start(|_, _| Reply::Hang);
+    let stub = Stub::start(|_, _| Reply::hang());
     // No stopwatch here (timings belong in benchmarks): the message names the 300 ms limit
     // that fired, which the 10 s default would not, and without any limit the call would hang.
     let err = exchange(&stub.url("/token"))
@@ -305,11 +168,8 @@ fn server_that_never_answers_times_out() {
 #[test]
 fn html_502_from_a_proxy() {
     let stub = Stub::start(|_, _| {
-        Reply::Send(
-            502,
-            vec![("Content-Type", "text/html".into())],
-            b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>"
-                .to_vec(),
+        Reply::status(502).header("Content-Type", "text/html").body(
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>nginx</body>\r\n</html>",
         )
     });
     let err = exchange(&stub.url("/token"))
@@ -340,7 +200,7 @@ fn html_502_from_a_proxy() {
 #[test]
 fn long_html_snippet_is_cut() {
     let page = format!("<html>{}</html>", "ü".repeat(1000));
-    let stub = Stub::start(move |_, _| Reply::Send(200, vec![], page.clone().into_bytes()));
+    let stub = Stub::start(move |_, _| Reply::status(200).body(page.clone()));
     let err = exchange(&stub.url("/token"))
         .exchange("h.p.s")
         .expect_err("html");
@@ -391,11 +251,9 @@ fn json_without_access_token() {
 #[test]
 fn rate_limited_then_success_honours_retry_after() {
     let stub = Stub::start(|_, i| match i {
-        0 => Reply::Send(
-            429,
-            vec![("Retry-After", "1".into())],
-            b"slow down".to_vec(),
-        ),
+        0 => Reply::status(429)
+            .header("Retry-After", "1")
+            .body("slow down"),
         _ => token_json("after-429", 300),
     });
     let started = Instant::now();
@@ -412,8 +270,7 @@ fn rate_limited_then_success_honours_retry_after() {
 
 #[test]
 fn retry_after_beyond_the_cap_gives_up() {
-    let stub =
-        Stub::start(|_, _| Reply::Send(429, vec![("Retry-After", "3600".into())], Vec::new()));
+    let stub = Stub::start(|_, _| Reply::status(429).header("Retry-After", "3600"));
     let err = exchange(&stub.url("/token"))
         .exchange_with(fake_assertion)
         .expect_err("gives up");
@@ -422,7 +279,7 @@ fn retry_after_beyond_the_cap_gives_up() {
 }
 
 /// The stub behaves like Keycloak about `jti`: a reused one is rejected.
-fn keycloak_like_jti_check() -> impl Fn(&Seen, usize) -> Reply + Send + Sync {
+fn keycloak_like_jti_check() -> impl Fn(&Request, usize) -> Reply + Send + Sync {
     let jtis = Mutex::new(HashSet::new());
     move |req, i| {
         let Some(jti) = jti_of(req) else {
@@ -438,7 +295,7 @@ fn keycloak_like_jti_check() -> impl Fn(&Seen, usize) -> Reply + Send + Sync {
             );
         }
         if i == 0 {
-            Reply::Send(503, vec![], b"Service Unavailable".to_vec())
+            Reply::status(503).body("Service Unavailable")
         } else {
             token_json("fresh", 300)
         }
@@ -516,13 +373,9 @@ fn invalid_client_401() {
 #[test]
 fn redirect_is_an_error_that_names_the_target() {
     let stub = Stub::start(|_, _| {
-        Reply::Send(
-            301,
-            vec![(
-                "Location",
-                "https://kc.example/realms/r/protocol/openid-connect/token".into(),
-            )],
-            Vec::new(),
+        Reply::status(301).header(
+            "Location",
+            "https://kc.example/realms/r/protocol/openid-connect/token",
         )
     });
     let err = exchange(&stub.url("/token"))
@@ -544,7 +397,7 @@ fn discovery_finds_the_token_endpoint() {
     let base2 = Arc::clone(&base);
     let stub = Stub::start(move |req, _| {
         let base = base2.lock().expect("base").clone();
-        match req.path.as_str() {
+        match req.target.as_str() {
             "/realms/r/.well-known/openid-configuration" => json(
                 200,
                 &format!(
@@ -552,10 +405,10 @@ fn discovery_finds_the_token_endpoint() {
                 ),
             ),
             "/realms/r/protocol/openid-connect/token" => token_json("discovered", 60),
-            _ => Reply::Send(404, vec![], b"not found".to_vec()),
+            _ => Reply::status(404).body("not found"),
         }
     });
-    *base.lock().expect("base") = stub.base.clone();
+    *base.lock().expect("base") = stub.base().to_owned();
     let x = Exchange::discover(&stub.url("/realms/r/")).expect("discovered");
     assert_eq!(
         x.token_endpoint(),
@@ -681,7 +534,7 @@ fn token_source_serves_valid_token_while_refreshing_and_on_failure() {
                 .lock()
                 .expect("rx")
                 .recv_timeout(Duration::from_secs(10));
-            Reply::Send(503, vec![], b"down".to_vec())
+            Reply::status(503).body("down")
         }
         _ => token_json("new", 300),
     });
@@ -698,9 +551,10 @@ fn token_source_serves_valid_token_while_refreshing_and_on_failure() {
         let source = source.clone();
         thread::spawn(move || source.token().map(|t| t.secret().to_owned()))
     };
-    while stub.count() < 2 {
-        thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        stub.wait_for(2, Duration::from_secs(10)),
+        "the refresh reached the stub"
+    );
     // The refresh hangs at the stub; this caller must not wait behind it.
     let (tx, rx) = mpsc::channel();
     {
@@ -820,7 +674,7 @@ fn exchange_signed_signs_anew_for_each_attempt() {
     let claims = jwtgrant_signer::Claims::new(
         "https://issuer.example",
         "user-1",
-        jwtgrant_exchange::keycloak_realm_url(&stub.base, "r"),
+        jwtgrant_exchange::keycloak_realm_url(stub.base(), "r"),
     );
     let token = exchange(&stub.url("/token"))
         .exchange_signed(&signer, &claims)
@@ -861,16 +715,10 @@ CvKSLwu5Npu8g+X+ooOiDZ1jhW6X1gHGyhxVQBbXmsE/CG8M/TtzAAIx1f3xDw==
 #[test]
 fn https_to_a_plain_http_port_is_a_tls_error() {
     // A "server" that answers plain HTTP to whatever arrives, TLS ClientHello included.
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-            thread::sleep(Duration::from_millis(200));
-        }
-    });
-    let url = format!("https://localhost:{port}/token");
+    let stub = Stub::builder().speak_first(Reply::raw(
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+    ));
+    let url = format!("https://localhost:{}/token", stub.port());
     let err = exchange(&url)
         .ca_bundle_pem(TEST_CA)
         .expect("the test CA parses")
@@ -880,6 +728,82 @@ fn https_to_a_plain_http_port_is_a_tls_error() {
     assert_eq!(err.to_string(), format!("TLS with {url} failed"));
     assert!(std::error::Error::source(&err).is_some());
     assert!(!err.is_transient());
+}
+
+#[test]
+fn https_trusts_a_ca_bundle_and_only_that() {
+    let stub = Stub::builder()
+        .tls()
+        .start(|_, _| token_json("over-tls", 60));
+    let url = stub.url("/token");
+    let token = exchange(&url)
+        .ca_bundle_pem(stub.ca_pem().as_bytes())
+        .expect("the stub's CA parses")
+        .exchange("h.p.s")
+        .expect("the stub's certificate chains to the bundle");
+    assert_eq!(token.access_token.secret(), "over-tls");
+    assert_eq!(stub.count(), 1);
+
+    // Without the bundle the stub's throwaway CA is unknown: a TLS error, no request sent.
+    let err = exchange(&url)
+        .retries(RetryPolicy::never())
+        .exchange("h.p.s")
+        .expect_err("unknown CA");
+    assert!(matches!(err, ExchangeError::Tls { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("TLS with {url} failed"));
+    assert_eq!(stub.count(), 1);
+}
+
+#[test]
+fn mtls_presents_the_client_certificate() {
+    let stub = Stub::builder().mtls().start(|_, _| token_json("bound", 60));
+    let url = stub.url("/token");
+    let with_ca = || {
+        Transport::new()
+            .ca_bundle_pem(stub.ca_pem().as_bytes())
+            .expect("the stub's CA parses")
+    };
+    let transport = with_ca()
+        .client_certificate_pem(
+            stub.client_cert_pem().as_bytes(),
+            stub.client_key_pem().as_bytes(),
+        )
+        .expect("the stub's client identity parses");
+    let token = exchange(&url)
+        .transport(transport)
+        .exchange("h.p.s")
+        .expect("mutual TLS");
+    assert_eq!(token.access_token.secret(), "bound");
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].client_cert.as_deref(), Some(stub.client_cert_der()));
+
+    // Without a client certificate the stub ends the handshake: no request reaches it. In
+    // TLS 1.3 the client's side of the handshake is already done by then, so whether the
+    // client reads the server's alert (a TLS error) or first fails to send the request on
+    // the closed connection (a broken pipe) is a race; both are "unreachable".
+    let err = exchange(&url)
+        .transport(with_ca())
+        .retries(RetryPolicy::never())
+        .exchange("h.p.s")
+        .expect_err("no client certificate");
+    assert!(
+        matches!(
+            err,
+            ExchangeError::Tls { .. } | ExchangeError::Connection { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        [
+            format!("TLS with {url} failed"),
+            format!("connection to {url} failed")
+        ]
+        .contains(&err.to_string()),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    assert_eq!(stub.count(), 1);
 }
 
 #[test]
@@ -898,11 +822,9 @@ fn bad_ca_bundle_is_a_config_error() {
 #[test]
 fn a_server_echoing_the_request_cannot_leak_the_secret_into_errors() {
     let stub = Stub::start(|req, _| {
-        Reply::Send(
-            403,
-            vec![("Content-Type", "text/html".into())],
-            format!("<p>Request blocked: {}</p>", req.body).into_bytes(),
-        )
+        Reply::status(403)
+            .header("Content-Type", "text/html")
+            .body(format!("<p>Request blocked: {}</p>", req.text()))
     });
     let assertion = fake_assertion().expect("assertion");
     let err = exchange(&stub.url("/token"))
