@@ -1954,3 +1954,43 @@ fn jwks_serve_tls_refuses_bad_certificates_and_keys_with_the_fix() {
         "{r:?}"
     );
 }
+
+/// Logging to a closed stderr must not kill a running server: `jwks serve ... 2>&1 | head -1`
+/// used to die at the first reload, when the logger's `eprintln!` panicked.
+#[test]
+fn jwks_serve_survives_a_closed_stderr() {
+    let (_d, _, public) = keypair("EdDSA");
+    let mut child = Child(
+        Command::new(BIN)
+            .env_clear()
+            .args([
+                "jwks",
+                "serve",
+                "--key",
+                p(&public),
+                "--addr",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    drop(stderr);
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    // A reload logs a warning, to the closed pipe.
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(child.0.try_wait().unwrap().is_none(), "the server died");
+    assert_eq!(http_get(&addr, "/jwks").0, 200);
+}
