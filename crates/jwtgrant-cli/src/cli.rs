@@ -392,10 +392,14 @@ pub enum JwksSub {
 The key files are re-read when their modification time changes (checked every second) and
 on SIGHUP, so keys rotate without a restart; if a reload fails the previous keys stay served.
 Point the Keycloak identity provider at it with useJwksUrl=true and jwksUrl=http://HOST:PORT/jwks.
+With --tls-cert and --tls-key it serves HTTPS only (jwksUrl=https://HOST:PORT/jwks); Keycloak must
+trust the certificate's CA, e.g. 'kc.sh start --truststore-paths ca.pem'. The certificate is read
+at start: restart to replace it.
 
 Examples:
   jwtgrant jwks serve --key public.pem
-  jwtgrant jwks serve --key current.pem --key next.pem --addr 0.0.0.0:3000")]
+  jwtgrant jwks serve --key current.pem --key next.pem --addr 0.0.0.0:3000
+  jwtgrant jwks serve --key public.pem --tls-cert jwks.crt --tls-key jwks.key")]
     Serve(ServeArgs),
 }
 
@@ -412,6 +416,25 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:3000"
     )]
     pub addr: String,
+
+    /// Serve HTTPS only, with this certificate chain (PEM, the server's certificate first;
+    /// its names must include the host in the JWKS URL). Its key is --tls-key.
+    #[arg(
+        long,
+        env = "JWTGRANT_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1; mode 0600).
+    #[arg(
+        long,
+        env = "JWTGRANT_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

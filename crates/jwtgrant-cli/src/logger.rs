@@ -3,6 +3,8 @@
 //! Libraries log through `log` and keep secrets out of their messages; the CLI logs
 //! endpoints, claims (never signatures), timings and retries.
 
+use std::io::{self, Write as _};
+
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 struct StderrLogger {
@@ -28,7 +30,9 @@ impl Log for StderrLogger {
             Level::Debug => "debug",
             Level::Trace => "trace",
         };
-        eprintln!("jwtgrant: {level}: {}", record.args());
+        // Not eprintln!, which panics when stderr is gone: a long-running `jwks serve`
+        // whose stderr pipe was closed (`... 2>&1 | head -1`) died at its first reload.
+        let _ = writeln!(io::stderr().lock(), "jwtgrant: {level}: {}", record.args());
     }
 
     fn flush(&self) {}

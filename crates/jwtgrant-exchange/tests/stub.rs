@@ -780,8 +780,9 @@ fn mtls_presents_the_client_certificate() {
 
     // Without a client certificate the stub ends the handshake: no request reaches it. In
     // TLS 1.3 the client's side of the handshake is already done by then, so whether the
-    // client reads the server's alert (a TLS error) or first fails to send the request on
-    // the closed connection (a broken pipe) is a race; both are "unreachable".
+    // client reads the server's alert (certificate_required: named as a refused client
+    // certificate) or first fails to send the request on the closed connection (a broken
+    // pipe) is a race; both are "unreachable".
     let err = exchange(&url)
         .transport(with_ca())
         .retries(RetryPolicy::never())
@@ -790,13 +791,18 @@ fn mtls_presents_the_client_certificate() {
     assert!(
         matches!(
             err,
-            ExchangeError::Tls { .. } | ExchangeError::Connection { .. }
+            ExchangeError::ClientCertificateRefused {
+                presented: false,
+                ..
+            } | ExchangeError::Connection { .. }
         ),
         "{err:?}"
     );
     assert!(
         [
-            format!("TLS with {url} failed"),
+            format!(
+                "{url} requires a client certificate in the TLS handshake, and none was presented"
+            ),
             format!("connection to {url} failed")
         ]
         .contains(&err.to_string()),

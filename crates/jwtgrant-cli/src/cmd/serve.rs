@@ -1,5 +1,6 @@
 //! `jwks serve`: wires key files to the tiny server in `crate::serve`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use anyhow::{Context as _, Result};
 
 use super::Globals;
 use crate::cli::ServeArgs;
+use crate::files;
 use crate::serve::{Document, PATHS, Server, Watcher, watch};
 
 pub fn run(args: &ServeArgs, g: Globals) -> Result<()> {
@@ -19,15 +21,24 @@ pub fn run(args: &ServeArgs, g: Globals) -> Result<()> {
         move || super::keys::jwks_document(&keys, g)
     };
     let doc = Document::new(load()?);
-    let server = Server::bind(&args.addr, doc.clone())
+    // Check the certificate and key before binding, so a mistake never leaves a port open.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key, g)?),
+        _ => None,
+    };
+    let mut server = Server::bind(&args.addr, doc.clone())
         .with_context(|| format!("cannot listen on {}", args.addr))?;
+    if let Some(config) = tls {
+        server = server.with_tls(config);
+    }
     let addr = server.local_addr()?;
+    let scheme = server.scheme();
     let hup = Arc::new(AtomicBool::new(false));
     #[cfg(unix)]
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .context("cannot install the SIGHUP handler")?;
     eprintln!(
-        "jwtgrant: serving the JWKS of {} key(s) at http://{addr}{} and {} (reloads on change and SIGHUP)",
+        "jwtgrant: serving the JWKS of {} key(s) at {scheme}://{addr}{} and {} (reloads on change and SIGHUP)",
         args.keys.keys.len(),
         PATHS[0],
         PATHS[1]
@@ -35,4 +46,13 @@ pub fn run(args: &ServeArgs, g: Globals) -> Result<()> {
     let watcher = Watcher::new(args.keys.keys.clone(), hup);
     std::thread::spawn(move || server.run());
     watch(watcher, Duration::from_secs(1), &doc, load)
+}
+
+/// The TLS configuration from `--tls-cert` and `--tls-key`; the key file follows the same
+/// permission rule as every other private key.
+fn tls_config(cert: &Path, key: &Path, g: Globals) -> Result<Arc<rustls::ServerConfig>> {
+    let chain = files::read(cert, "TLS certificate")?;
+    files::check_private_permissions(key, g.allow_insecure_key_permissions, "TLS key")?;
+    let key_pem = files::read(key, "TLS key")?;
+    crate::serve::tls_config(cert, &chain, key, &key_pem)
 }
