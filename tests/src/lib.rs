@@ -19,10 +19,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use jwtgrant_exchange::admin::{
+use jwtgrant_exchange::keycloak::admin::{
     AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, Secret, UserSpec,
 };
-use jwtgrant_exchange::keycloak_realm_url;
+use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
 use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use jwtgrant_test_support::{Reply, Stub};
@@ -339,8 +339,8 @@ pub fn doctor_report(
     seeded: &Seeded,
     client_id: &str,
     assertion: &str,
-) -> jwtgrant_exchange::doctor::Report {
-    use jwtgrant_exchange::doctor;
+) -> jwtgrant_exchange::keycloak::doctor::Report {
+    use jwtgrant_exchange::keycloak::doctor;
     let fetched = doctor::fetch(
         &seeded.admin,
         &seeded.exchange(),

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwtgrant_exchange::admin::AdminSession;
+use jwtgrant_exchange::keycloak::admin::AdminSession;
 
 const ISSUER: &str = "http://localhost:3000";
 const SUB: &str = "nodejsuser-1234";
@@ -411,9 +411,9 @@ fn cli_keycloak_other_client_auth_methods_and_discovery() {
     assert_eq!(jwks.code, 0, "{jwks:?}");
     let jwks: serde_json::Value = serde_json::from_str(&jwks.stdout).unwrap();
     let admin = AdminSession::password(&w.url, &w.admin_user, &w.admin_password).unwrap();
-    let client = jwtgrant_exchange::admin::JwtClient::new(
+    let client = jwtgrant_exchange::keycloak::admin::JwtClient::new(
         "jwt-client",
-        jwtgrant_exchange::admin::ClientAuthenticator::PrivateKeyJwt { jwks },
+        jwtgrant_exchange::keycloak::admin::ClientAuthenticator::PrivateKeyJwt { jwks },
         ["jwt-authorization-grant"],
     );
     admin.ensure_client(&w.realm, &client).unwrap();

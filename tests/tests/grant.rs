@@ -9,8 +9,9 @@ use jwtgrant_e2e::{
     CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, USERNAME, access_claims, assert_rejected,
     doctor_prediction, key,
 };
-use jwtgrant_exchange::admin::{ClientAuthenticator, JwtClient};
-use jwtgrant_exchange::{ErrorKind, Exchange, keycloak_token_endpoint};
+use jwtgrant_exchange::keycloak::admin::{ClientAuthenticator, JwtClient};
+use jwtgrant_exchange::keycloak::token_endpoint as keycloak_token_endpoint;
+use jwtgrant_exchange::{ErrorKind, Exchange};
 use jwtgrant_signer::{Algorithm, Claims, Jwks, verify_with_jwks};
 
 /// Signs with `alg`, exchanges, and checks the access token Keycloak issued.

@@ -12,10 +12,11 @@ use std::path::PathBuf;
 use jwtgrant_e2e::{
     CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, access_claims, assert_rejected, key,
 };
-use jwtgrant_exchange::admin::{AdminLogin, AdminSession, ClientAuthenticator, JwtClient};
-use jwtgrant_exchange::{
-    ClientAuth, ErrorKind, Exchange, ExchangeError, Transport, keycloak_realm_url,
+use jwtgrant_exchange::keycloak::admin::{
+    AdminLogin, AdminSession, ClientAuthenticator, JwtClient,
 };
+use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
+use jwtgrant_exchange::{ClientAuth, ErrorKind, Exchange, ExchangeError, Transport};
 use jwtgrant_signer::{Algorithm, Claims};
 
 /// The client certificate's subject and its CA's, as Keycloak compares them (RFC 2253).

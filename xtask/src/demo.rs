@@ -14,10 +14,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use jwtgrant_exchange::Exchange;
-use jwtgrant_exchange::admin::{
+use jwtgrant_exchange::keycloak::admin::{
     AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec,
 };
-use jwtgrant_exchange::keycloak_realm_url;
+use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use serde_json::Value;
 

@@ -44,6 +44,9 @@ pub fn for_check(check: Check) -> Option<&'static str> {
             "sign with --keycloak BASE --realm REALM (which derive aud), or pass --aud exactly"
         }
         Check::Scope => "request only the client's scopes with --scope",
+        Check::ClientCertificate => {
+            "pass --client-cert FILE and --client-key FILE (mutual TLS); `jwtgrant keycloak setup --client-auth tls --bound-tokens` provisions such a client"
+        }
         _ => return None,
     })
 }

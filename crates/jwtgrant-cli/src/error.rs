@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use jwtgrant_exchange::admin::AdminError;
+use jwtgrant_exchange::keycloak::admin::AdminError;
 use jwtgrant_exchange::{ErrorKind, ExchangeError};
 
 use crate::advice;

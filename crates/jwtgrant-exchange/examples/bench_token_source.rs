@@ -21,7 +21,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use jwtgrant_exchange::keycloak_realm_url;
+use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
 use jwtgrant_signer::{Claims, Signer};
 use jwtgrant_test_support::{Reply, Stub};

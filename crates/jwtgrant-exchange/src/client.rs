@@ -23,7 +23,7 @@ use crate::transport::{Body, Method, Reply, Transport};
 /// off loopback, loopback never proxied, no redirects, timeouts, body cap, CA bundle); the
 /// transport builder methods here (`timeout`, `ca_bundle_pem`, ...) change this exchange's
 /// copy, and [`Exchange::transport`] replaces it whole, e.g. with one shared with an
-/// [`crate::admin::AdminSession`].
+/// [`crate::keycloak::admin::AdminSession`].
 #[derive(Clone)]
 pub struct Exchange {
     endpoint: Url,
@@ -58,8 +58,8 @@ impl Exchange {
     /// [`Exchange::audience`] is then the realm URL `{base_url}/realms/{realm}`, the `aud`
     /// Keycloak expects in the assertion.
     pub fn keycloak(base_url: &str, realm: &str) -> Result<Self, ExchangeError> {
-        let mut exchange = Self::new(&endpoint::keycloak_token_endpoint(base_url, realm))?;
-        exchange.audience = Some(endpoint::keycloak_realm_url(base_url, realm));
+        let mut exchange = Self::new(&crate::keycloak::token_endpoint(base_url, realm))?;
+        exchange.audience = Some(crate::keycloak::realm_url(base_url, realm));
         Ok(exchange)
     }
 
@@ -274,7 +274,7 @@ impl Exchange {
 
     /// Trades a fresh assertion from `make_assertion` for a token, retrying transient failures
     /// under the [`RetryPolicy`]. `make_assertion` is called once per attempt, so every attempt
-    /// carries a new `jti` (Keycloak rejects a reused one with "Token reuse detected").
+    /// carries a new `jti` (an assertion is single-use: a reused one is rejected).
     pub fn exchange_with<F, E>(&self, mut make_assertion: F) -> Result<TokenResponse, ExchangeError>
     where
         F: FnMut() -> Result<String, E>,

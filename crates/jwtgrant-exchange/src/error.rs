@@ -1,4 +1,5 @@
-//! The one error type of this crate, and the hints that go with Keycloak's rejections.
+//! The one error type of this crate. What Keycloak's answers mean is the Keycloak zone's
+//! knowledge (`crate::keycloak::rejections`); this module only asks it.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -332,9 +333,7 @@ impl ExchangeError {
                 "use the URL the redirect points to (often https instead of http) as the token endpoint",
             ),
             E::UnexpectedStatus { status, .. } => match status {
-                404 => Some(
-                    "check the URL: Keycloak's token endpoint is {base}/realms/{realm}/protocol/openid-connect/token (very old versions put /auth before /realms)",
-                ),
+                404 => Some(crate::keycloak::rejections::NOT_FOUND_HINT),
                 405 => Some("the URL is not a token endpoint (it does not accept POST)"),
                 429 => Some("the server is rate limiting: slow down or retry later"),
                 502..=504 => Some(
@@ -351,9 +350,7 @@ impl ExchangeError {
             E::BodyTooLarge { .. } => {
                 Some("the URL probably points at something other than the token endpoint")
             }
-            E::Discovery { .. } => Some(
-                "pass the issuer URL (for Keycloak {base}/realms/{realm}), or the token endpoint directly",
-            ),
+            E::Discovery { .. } => Some(crate::keycloak::rejections::DISCOVERY_HINT),
             E::InvalidUrl { .. } => Some("give an absolute http(s) URL"),
             E::InsecureHttp { .. } => Some(
                 "use https; plain http is allowed only to loopback hosts or with allow_insecure_http(true)",
@@ -593,7 +590,7 @@ impl Rejection {
     pub fn hint(&self) -> Option<&'static str> {
         self.description()
             .map(Description::hint)
-            .or_else(|| oauth_hint(&self.error))
+            .or_else(|| crate::keycloak::rejections::for_error_code(&self.error))
     }
 
     /// The row of Keycloak's rejection table this answer matches, if any.
@@ -629,30 +626,6 @@ impl fmt::Display for Rejection {
         }
         Ok(())
     }
-}
-
-/// Hints for the RFC 6749 error codes, when the description is not one we know.
-fn oauth_hint(error: &str) -> Option<&'static str> {
-    let hint = match error {
-        "invalid_client" => {
-            "check the client id and secret (or key) and the client's authenticator in Keycloak"
-        }
-        "unsupported_grant_type" => {
-            "the server does not enable the JWT Authorization Grant: Keycloak 26.5 needs the preview feature jwt-authorization-grant, 26.6+ has it on by default"
-        }
-        "invalid_scope" => {
-            "request only client scopes assigned to the client (as default or optional scopes)"
-        }
-        "invalid_request" => {
-            "a form parameter is missing, malformed or sent twice: check the extra parameters"
-        }
-        "unauthorized_client" => {
-            "the client may not use this grant: enable the JWT Authorization Grant on the client"
-        }
-        "Realm does not exist" => "check the realm name in the URL (it is case-sensitive)",
-        _ => return None,
-    };
-    Some(hint)
 }
 
 /// Compile-time check that the error can cross threads (and be shared by a `TokenSource`).

@@ -74,8 +74,6 @@
     )
 )]
 
-pub mod admin;
-pub mod doctor;
 pub mod keycloak;
 
 mod client;
@@ -89,7 +87,7 @@ mod source;
 mod transport;
 
 pub use client::Exchange;
-pub use endpoint::{keycloak_realm_url, keycloak_token_endpoint, validate_url};
+pub use endpoint::validate_url;
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
 pub use response::{Confirmation, TokenResponse};

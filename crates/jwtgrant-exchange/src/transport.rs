@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 
 /// How every request reaches the server: TLS roots, timeouts, body cap, proxy and
 /// plain-http rules. Build it once and hand clones to an [`crate::Exchange`] and an
-/// [`crate::admin::AdminSession`]; clones share the connection pools.
+/// [`crate::keycloak::admin::AdminSession`]; clones share the connection pools.
 ///
 /// The policy, for every request:
 /// - plain `http://` is refused before a byte is sent unless the host is loopback

@@ -364,8 +364,9 @@ fn invalid_client_401() {
     assert_eq!(stub.count(), 1);
     assert_eq!(err.rejection().map(|r| r.status), Some(401));
     assert!(
-        err.hint()
-            .is_some_and(|h| h.contains("client id and secret"))
+        err.hint().is_some_and(
+            |h| h.contains("client id and its credentials (secret, key or certificate)")
+        )
     );
     no_secret_in(&err);
 }
@@ -674,7 +675,7 @@ fn exchange_signed_signs_anew_for_each_attempt() {
     let claims = jwtgrant_signer::Claims::new(
         "https://issuer.example",
         "user-1",
-        jwtgrant_exchange::keycloak_realm_url(stub.base(), "r"),
+        jwtgrant_exchange::keycloak::realm_url(stub.base(), "r"),
     );
     let token = exchange(&stub.url("/token"))
         .exchange_signed(&signer, &claims)

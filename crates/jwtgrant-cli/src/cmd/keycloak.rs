@@ -1,15 +1,15 @@
 //! `keycloak setup` and `keycloak doctor`: the admin API side. The logic lives in
-//! `jwtgrant_exchange::admin` and `jwtgrant_exchange::doctor`; this only wires and prints.
+//! `jwtgrant_exchange::keycloak::admin` and `jwtgrant_exchange::keycloak::doctor`; this only wires and prints.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use jwtgrant_exchange::ExchangeError;
-use jwtgrant_exchange::admin::{
+use jwtgrant_exchange::keycloak::admin::{
     AdminLogin, AdminSession, Change, ClientAuthenticator, DEFAULT_ADMIN_TIMEOUT, IdpKey,
     JwtClient, JwtIdp, UserSpec,
 };
-use jwtgrant_exchange::doctor::{self, Agreement, Status};
+use jwtgrant_exchange::keycloak::doctor::{self, Agreement, Status};
 use serde_json::json;
 
 use super::Globals;
@@ -114,8 +114,8 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
             "client_id": args.client_id,
             "client_secret": secret.as_ref().map(|s| s.secret()),
             "secret_file": secret.as_ref().map(|_| secret_out.display().to_string()),
-            "token_endpoint": jwtgrant_exchange::keycloak_token_endpoint(&base, &realm),
-            "audience": jwtgrant_exchange::keycloak_realm_url(&base, &realm),
+            "token_endpoint": jwtgrant_exchange::keycloak::token_endpoint(&base, &realm),
+            "audience": jwtgrant_exchange::keycloak::realm_url(&base, &realm),
         });
         return files::println(&serde_json::to_string(&v)?);
     }
@@ -140,8 +140,8 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
     }
     out.push_str(&format!(
         "token endpoint: {}\naudience: {}\n",
-        jwtgrant_exchange::keycloak_token_endpoint(&base, &realm),
-        jwtgrant_exchange::keycloak_realm_url(&base, &realm)
+        jwtgrant_exchange::keycloak::token_endpoint(&base, &realm),
+        jwtgrant_exchange::keycloak::realm_url(&base, &realm)
     ));
     files::stdout(&out)
 }

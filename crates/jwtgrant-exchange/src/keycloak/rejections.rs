@@ -56,6 +56,9 @@ pub enum Check {
     Scope,
     /// The assertion's one `aud` is the realm (or its token endpoint).
     Audience,
+    /// The client presents the certificate its authenticator (`client-x509`) or its token
+    /// binding (RFC 8705) needs. Runs before the grant.
+    ClientCertificate,
 }
 
 impl Check {
@@ -83,6 +86,7 @@ impl Check {
             Check::UserEnabled => "user-enabled",
             Check::Scope => "scope",
             Check::Audience => "audience",
+            Check::ClientCertificate => "client-certificate",
         }
     }
 
@@ -227,11 +231,44 @@ rejections! {
         "check the realm name in the URL (it is case-sensitive)";
     /// `Invalid client or Invalid client credentials`
     InvalidClient: Exact "Invalid client or Invalid client credentials" => Client,
-        "check the client id and secret (or key) and the client's authenticator in Keycloak";
+        "check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak";
     /// `Invalid client credentials`
     InvalidClientCredentials: Exact "Invalid client credentials" => Client,
-        "check the client id and secret (or key) and the client's authenticator in Keycloak";
+        "check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak";
+    /// `Client Certification missing for MTLS HoK Token Binding` (`invalid_request`)
+    CertificateMissingForBinding: Exact "Client Certification missing for MTLS HoK Token Binding" => ClientCertificate,
+        "the client requires certificate-bound tokens (tls.client.certificate.bound.access.tokens): present a client certificate over mutual TLS, or turn the binding off";
 }
+
+/// The hint for an RFC 6749 `error` code whose description the table does not know.
+pub fn for_error_code(error: &str) -> Option<&'static str> {
+    let hint = match error {
+        "invalid_client" => {
+            "check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak"
+        }
+        "unsupported_grant_type" => {
+            "the server does not enable the JWT Authorization Grant: Keycloak 26.5 needs the preview feature jwt-authorization-grant, 26.6+ has it on by default"
+        }
+        "invalid_scope" => {
+            "request only client scopes assigned to the client (as default or optional scopes)"
+        }
+        "invalid_request" => {
+            "a form parameter is missing, malformed or sent twice: check the extra parameters"
+        }
+        "unauthorized_client" => {
+            "the client may not use this grant: enable the JWT Authorization Grant on the client"
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// The hint for a 404 from what was taken for a token endpoint.
+pub const NOT_FOUND_HINT: &str = "check the URL: Keycloak's token endpoint is {base}/realms/{realm}/protocol/openid-connect/token (very old versions put /auth before /realms)";
+
+/// The hint for a discovery document that could not be used.
+pub const DISCOVERY_HINT: &str =
+    "pass the issuer URL (for Keycloak {base}/realms/{realm}), or the token endpoint directly";
 
 impl Description {
     /// The row matching Keycloak's `error_description`, if the table has one.

@@ -61,8 +61,8 @@ impl Snapshot {
         Self {
             client_id: client_id.to_owned(),
             expected_audiences: vec![
-                crate::keycloak_realm_url(base, realm),
-                crate::keycloak_token_endpoint(base, realm),
+                crate::keycloak::realm_url(base, realm),
+                crate::keycloak::token_endpoint(base, realm),
             ],
             ..Self::default()
         }
@@ -1016,13 +1016,13 @@ pub struct Fetched {
 /// JWKS URL, fetches that JWKS through `exchange`'s transport (the same TLS roots, timeouts
 /// and proxy rule the exchange itself uses). `base` is the URL Keycloak is reached at.
 pub fn fetch(
-    admin: &crate::admin::AdminSession,
+    admin: &crate::keycloak::admin::AdminSession,
     exchange: &crate::Exchange,
     base: &str,
     realm: &str,
     client_id: &str,
     assertion: &str,
-) -> Result<Fetched, crate::admin::AdminError> {
+) -> Result<Fetched, crate::keycloak::admin::AdminError> {
     let mut snapshot = Snapshot::new(base, realm, client_id);
     // The order of the checks depends on the release. An admin without the right to read
     // the server info still gets a report, in the newest release's order.
@@ -1618,11 +1618,11 @@ mod tests {
     fn signature_against_static_keys_in_every_format() {
         use jwtgrant_signer::{Claims, Jwks, Signer};
         let rsa = Signer::from_pem(include_bytes!(
-            "../../jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem"
+            "../../../jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem"
         ))
         .unwrap();
         let other = Signer::from_pem(include_bytes!(
-            "../../jwtgrant-signer/tests/fixtures/ed25519-pkcs8.pem"
+            "../../../jwtgrant-signer/tests/fixtures/ed25519-pkcs8.pem"
         ))
         .unwrap();
         let token = rsa

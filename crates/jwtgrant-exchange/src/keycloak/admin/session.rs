@@ -207,7 +207,7 @@ impl AdminSession {
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use jwtgrant_exchange::Transport;
-    /// use jwtgrant_exchange::admin::{AdminLogin, AdminSession};
+    /// use jwtgrant_exchange::keycloak::admin::{AdminLogin, AdminSession};
     /// # let company_ca = b"";
     /// let transport = Transport::new().ca_bundle_pem(company_ca)?;
     /// let admin = AdminSession::connect(
