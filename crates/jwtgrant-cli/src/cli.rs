@@ -240,7 +240,8 @@ pub struct TransportArgs {
     #[arg(long, env = "JWTGRANT_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// Request timeout: 10s, 1m, 30 (seconds). Admin API requests get at least 30s.
+    /// Time limit: 10s, 1m, 30 (seconds). For `token`/`exchange` it bounds the whole call,
+    /// every retry and wait included; admin API requests get at least 30s each.
     #[arg(long, env = "JWTGRANT_TIMEOUT", value_name = "DURATION", default_value = "10s",
           value_parser = parse::duration)]
     pub timeout: Duration,
@@ -354,8 +355,10 @@ pub struct TokenCmd {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Retries after a transient failure (network, 5xx), each with a freshly signed assertion.
-    #[arg(long, env = "JWTGRANT_RETRIES", value_name = "N", default_value_t = 2)]
+    /// Retries after a transient failure (network, 5xx), each with a freshly signed assertion
+    /// (at most 9; all within --timeout).
+    #[arg(long, env = "JWTGRANT_RETRIES", value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(0..=9))]
     pub retries: u32,
 }
 

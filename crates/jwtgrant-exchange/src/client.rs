@@ -33,6 +33,8 @@ pub struct Exchange {
     extra: Vec<(String, String)>,
     transport: Transport,
     retry: RetryPolicy,
+    /// The budget of one whole call, every attempt and wait included.
+    call_timeout: Option<Duration>,
 }
 
 impl Exchange {
@@ -49,6 +51,7 @@ impl Exchange {
             extra: Vec::new(),
             transport: Transport::default(),
             retry: RetryPolicy::default(),
+            call_timeout: None,
         })
     }
 
@@ -260,6 +263,16 @@ impl Exchange {
         self
     }
 
+    /// Bounds one whole call of [`Exchange::exchange`], [`Exchange::exchange_with`] or
+    /// [`Exchange::exchange_signed`]: every attempt, and every wait between attempts, ends
+    /// within `timeout` (default: no bound beyond the per-request [`Exchange::timeout`] times
+    /// the attempts). A retry that could not finish in time is not started; each request's
+    /// own timeouts shrink to the time left.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
     /// The retry policy in force.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
@@ -269,7 +282,7 @@ impl Exchange {
     /// single-use, so retrying needs a new one: see [`Exchange::exchange_with`]).
     pub fn exchange(&self, assertion: &str) -> Result<TokenResponse, ExchangeError> {
         self.preflight()?;
-        self.attempt(assertion, 1, 1)
+        self.attempt(assertion, 1, 1, self.deadline())
     }
 
     /// Trades a fresh assertion from `make_assertion` for a token, retrying transient failures
@@ -281,20 +294,23 @@ impl Exchange {
         E: Into<BoxError>,
     {
         self.preflight()?;
-        let max = self.retry.max_attempts.max(1);
+        let deadline = self.deadline();
+        let max = self.retry.attempts_in_total();
         let mut attempt = 1;
         loop {
             let assertion = make_assertion().map_err(|e| ExchangeError::Assertion {
                 source: Source::from(e.into()),
             })?;
-            let err = match self.attempt(&assertion, attempt, max) {
+            let err = match self.attempt(&assertion, attempt, max, deadline) {
                 Ok(token) => return Ok(token),
                 Err(err) => err,
             };
-            match self
+            let delay = self
                 .retry
                 .delay_after(attempt, &err, retry::random_jitter())
-            {
+                // A retry that cannot finish before the deadline is not worth its wait.
+                .filter(|delay| deadline.is_none_or(|d| Instant::now() + *delay < d));
+            match delay {
                 Some(delay) => {
                     log::warn!(
                         "token request to {} failed (attempt {attempt}/{max}): {err}; retrying in {} ms",
@@ -347,12 +363,19 @@ impl Exchange {
         Ok(())
     }
 
+    /// When the current call must end, if bounded.
+    fn deadline(&self) -> Option<Instant> {
+        self.call_timeout
+            .and_then(|t| Instant::now().checked_add(t))
+    }
+
     /// One POST to the token endpoint: prepare (pure), send, interpret and log.
     fn attempt(
         &self,
         assertion: &str,
         attempt: u32,
         max: u32,
+        deadline: Option<Instant>,
     ) -> Result<TokenResponse, ExchangeError> {
         let url = self.endpoint.as_str();
         let client_assertion = form::client_assertion(&self.auth, url)?;
@@ -371,7 +394,7 @@ impl Exchange {
         let started = Instant::now();
         let sent_at = SystemTime::now();
         let result = self
-            .post_form(&prepared)
+            .post_form(&prepared, deadline)
             .map(|reply| (reply.status, interpret(url, &reply, sent_at, &prepared)));
         log_outcome(url, &result, started, attempt, max);
         let token = result.and_then(|(_, outcome)| outcome)?;
@@ -396,16 +419,21 @@ impl Exchange {
         })
     }
 
-    fn post_form(&self, prepared: &Prepared) -> Result<Reply, ExchangeError> {
+    fn post_form(
+        &self,
+        prepared: &Prepared,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, ExchangeError> {
         let mut headers = vec![("accept", "application/json")];
         if let Some(value) = &prepared.authorization {
             headers.push(("authorization", value));
         }
-        self.transport.send(
+        self.transport.send_until(
             Method::Post,
             &self.endpoint,
             &headers,
             Some(Body::Form(&prepared.body)),
+            deadline,
         )
     }
 }
@@ -476,6 +504,7 @@ impl fmt::Debug for Exchange {
             )
             .field("transport", &self.transport)
             .field("retries", &self.retry)
+            .field("call_timeout", &self.call_timeout)
             .finish()
     }
 }

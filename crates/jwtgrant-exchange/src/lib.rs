@@ -93,5 +93,7 @@ pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
 pub use response::{Confirmation, TokenResponse};
 pub use retry::RetryPolicy;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
-pub use source::{DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, TokenSource};
+pub use source::{
+    DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, TokenSource,
+};
 pub use transport::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Transport};

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::error::ExchangeError;
 
+/// The most attempts a policy makes, whatever it is set to: a retry loop must stay bounded.
+pub const MAX_ATTEMPTS: u32 = 10;
+
 /// Bounded retries with exponential backoff and jitter for transient failures.
 ///
 /// Retried: connection refused or reset, timeouts, HTTP 429, 502, 503 and 504 (see
@@ -13,12 +16,14 @@ use crate::error::ExchangeError;
 /// The wait before retry `n` (1-based) is `base_delay * 2^(n-1)`, capped at `max_delay`,
 /// then scaled by a random factor in `[0.5, 1.0]` ("equal jitter"), so many clients that
 /// failed together do not come back together. A `Retry-After` from the server replaces
-/// that wait when it is at most `max_retry_after`; when it is longer, we give up at once
-/// and return the error (waiting less than the server asked would be pointless).
+/// that wait when it is at most `max_retry_after` (plus up to 20 % jitter, never less than
+/// asked); when it is longer, we give up at once and return the error (waiting less than the
+/// server asked would be pointless). At most [`MAX_ATTEMPTS`] attempts are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in total, including the first; `1` means no retries. `0` is treated as `1`.
+    /// Attempts in total, including the first; `1` means no retries. `0` is treated as `1`,
+    /// anything above [`MAX_ATTEMPTS`] as [`MAX_ATTEMPTS`].
     pub max_attempts: u32,
     /// The wait before the first retry, before jitter.
     pub base_delay: Duration,
@@ -75,6 +80,11 @@ impl RetryPolicy {
         self
     }
 
+    /// The attempts actually made: [`RetryPolicy::max_attempts`] within `1..=MAX_ATTEMPTS`.
+    pub fn attempts_in_total(&self) -> u32 {
+        self.max_attempts.clamp(1, MAX_ATTEMPTS)
+    }
+
     /// The backoff before retry number `retry` (1 = the first retry), without jitter.
     pub fn backoff(&self, retry: u32) -> Duration {
         let exp = retry.saturating_sub(1).min(31);
@@ -88,17 +98,19 @@ impl RetryPolicy {
     /// `jitter` is a number in `[0, 1)` (clamped); the wait is `backoff * (0.5 + jitter / 2)`.
     /// Pure, so the schedule can be tested with fixed jitter.
     pub fn delay_after(&self, attempt: u32, err: &ExchangeError, jitter: f64) -> Option<Duration> {
-        if attempt >= self.max_attempts.max(1) || !err.is_transient() {
+        if attempt >= self.attempts_in_total() || !err.is_transient() {
             return None;
-        }
-        if let Some(after) = err.retry_after() {
-            return (after <= self.max_retry_after).then_some(after);
         }
         let jitter = if jitter.is_finite() {
             jitter.clamp(0.0, 1.0)
         } else {
             0.0
         };
+        if let Some(after) = err.retry_after() {
+            // Never earlier than asked; a little later, so clients told the same instant do
+            // not all come back in it.
+            return (after <= self.max_retry_after).then(|| after.mul_f64(1.0 + jitter / 5.0));
+        }
         Some(self.backoff(attempt).mul_f64(0.5 + jitter / 2.0))
     }
 }
@@ -199,14 +211,32 @@ mod tests {
     #[test]
     fn retry_after_replaces_backoff_up_to_cap() {
         let p = RetryPolicy::default().max_retry_after(Duration::from_secs(10));
+        // Never earlier than asked, at most 20 % later.
         assert_eq!(
-            p.delay_after(1, &rate_limited(2), 0.9),
+            p.delay_after(1, &rate_limited(2), 0.0),
             Some(Duration::from_secs(2))
         );
         assert_eq!(
-            p.delay_after(1, &rate_limited(10), 0.9),
-            Some(Duration::from_secs(10))
+            p.delay_after(1, &rate_limited(2), 0.5),
+            Some(Duration::from_millis(2200))
         );
-        assert_eq!(p.delay_after(1, &rate_limited(11), 0.9), None);
+        assert_eq!(
+            p.delay_after(1, &rate_limited(10), 1.0),
+            Some(Duration::from_secs(12))
+        );
+        assert_eq!(p.delay_after(1, &rate_limited(11), 0.0), None);
+    }
+
+    #[test]
+    fn attempts_are_capped() {
+        assert_eq!(RetryPolicy::attempts(0).attempts_in_total(), 1);
+        assert_eq!(RetryPolicy::attempts(4).attempts_in_total(), 4);
+        assert_eq!(
+            RetryPolicy::attempts(u32::MAX).attempts_in_total(),
+            MAX_ATTEMPTS
+        );
+        let p = RetryPolicy::attempts(u32::MAX).max_delay(Duration::from_millis(1));
+        assert!(p.delay_after(MAX_ATTEMPTS - 1, &transient(), 0.0).is_some());
+        assert_eq!(p.delay_after(MAX_ATTEMPTS, &transient(), 0.0), None);
     }
 }

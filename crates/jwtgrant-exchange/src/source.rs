@@ -3,7 +3,7 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use crate::client::Exchange;
 use crate::error::{BoxError, ExchangeError, Source};
@@ -13,12 +13,21 @@ use crate::secret::AccessToken;
 pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(30);
 /// Assumed lifetime of a token whose response carried no `expires_in`.
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
-/// After a failed refresh while the old token is still valid, wait this long (at most) before
-/// the next try, so an outage does not turn every call into a request.
-const FAILED_REFRESH_COOLDOWN: Duration = Duration::from_secs(5);
+/// After a failed refresh, no new one starts for this long (doubling per failure in a row, up
+/// to [`MAX_FAILURE_BACKOFF`]), token or not: an outage must not turn every call into a
+/// request. Callers meanwhile get the cached token while it is valid, else the last error.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait after failures in a row.
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(30);
+/// The shortest lifetime a token is cached for: a server answering `expires_in: 0` (or 1)
+/// would otherwise send every call to the token endpoint.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(5);
+/// The longest lifetime a token is cached for, whatever `expires_in` says: a wrong huge
+/// value must not keep a token (perhaps revoked) in use for days.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 type MakeAssertion = dyn Fn() -> Result<String, BoxError> + Send + Sync;
-type Clock = dyn Fn() -> SystemTime + Send + Sync;
+type Clock = dyn Fn() -> Instant + Send + Sync;
 
 /// An access token for many threads: cached until shortly before it expires, then renewed
 /// with a fresh assertion through [`Exchange::exchange_with`] (retries included).
@@ -28,7 +37,12 @@ type Clock = dyn Fn() -> SystemTime + Send + Sync;
 /// - Callers never wait behind a refresh while the cached token is still valid: during the
 ///   refresh margin one caller refreshes and the others get the cached token at once.
 /// - A refresh that fails while the cached token is still valid is logged with `log::warn!`
-///   and the cached token keeps being served (retried at most every 5 s).
+///   and the cached token keeps being served.
+/// - After a failed refresh no new one starts for a while (1 s, doubling per failure in a
+///   row, at most 30 s), even when there is no token: callers get the last error at once
+///   instead of a request each.
+/// - Times are monotonic ([`Instant`]): a wall clock stepping back or forth changes nothing.
+///   `expires_in` is clamped to [`MIN_LIFETIME`]`..=`[`MAX_LIFETIME`].
 ///
 /// The refresh margin is 30 s by default, clamped to half the token's lifetime for short-lived
 /// tokens. Cloning is cheap and clones share the cache.
@@ -54,14 +68,16 @@ struct State {
     generation: u64,
     /// What the last finished refresh produced, for the threads that waited for it.
     last: Option<Result<AccessToken, ExchangeError>>,
-    /// No new refresh attempt before this, while the cached token is still valid.
-    quiet_until: Option<SystemTime>,
+    /// No new refresh attempt before this (after a failure).
+    quiet_until: Option<Instant>,
+    /// Failed refreshes in a row, for the backoff.
+    failures: u32,
 }
 
 struct Cached {
     token: AccessToken,
-    refresh_at: SystemTime,
-    expires_at: SystemTime,
+    refresh_at: Instant,
+    expires_at: Instant,
 }
 
 impl TokenSource {
@@ -76,7 +92,7 @@ impl TokenSource {
             inner: Arc::new(Inner {
                 exchange,
                 make_assertion: Box::new(move || make_assertion().map_err(Into::into)),
-                clock: Box::new(SystemTime::now),
+                clock: Box::new(Instant::now),
                 margin: DEFAULT_REFRESH_MARGIN,
                 state: Mutex::new(State::default()),
                 refreshed: Condvar::new(),
@@ -99,8 +115,8 @@ impl TokenSource {
         self.rebuild(|inner| inner.margin = margin)
     }
 
-    /// Replaces the clock (default [`SystemTime::now`]), for tests. Call before sharing.
-    pub fn clock(self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    /// Replaces the monotonic clock (default [`Instant::now`]), for tests. Call before sharing.
+    pub fn clock(self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
         self.rebuild(|inner| inner.clock = Box::new(clock))
     }
 
@@ -115,15 +131,22 @@ impl TokenSource {
         let mut state = inner.lock();
         loop {
             let now = (inner.clock)();
+            let quiet = state.quiet_until.is_some_and(|t| now < t);
             if let Some(cached) = &state.cached {
                 let valid = now < cached.expires_at;
                 if now < cached.refresh_at {
                     return Ok(cached.token.clone());
                 }
-                let quiet = state.quiet_until.is_some_and(|t| now < t);
                 if valid && (state.refreshing || quiet) {
                     return Ok(cached.token.clone());
                 }
+            }
+            // No valid token, and the last refresh failed moments ago: its error, at once.
+            if quiet
+                && !state.refreshing
+                && let Some(Err(err)) = &state.last
+            {
+                return Err(err.clone());
             }
             if !state.refreshing {
                 break;
@@ -160,10 +183,7 @@ impl TokenSource {
         state.generation = state.generation.wrapping_add(1);
         let outcome = match result {
             Ok(Ok(response)) => {
-                let lifetime = response
-                    .expires_in
-                    .map(Duration::from_secs)
-                    .unwrap_or(DEFAULT_LIFETIME);
+                let lifetime = clamp_lifetime(response.expires_in);
                 let expires_at = started.checked_add(lifetime).unwrap_or(started);
                 let refresh_at = expires_at
                     .checked_sub(effective_margin(lifetime, inner.margin))
@@ -179,6 +199,7 @@ impl TokenSource {
                     expires_at,
                 });
                 state.quiet_until = None;
+                state.failures = 0;
                 Ok(response.access_token)
             }
             Ok(Err(err)) => Err(err),
@@ -195,6 +216,8 @@ impl TokenSource {
             Ok(token) => Ok(token),
             Err(err) => {
                 let now = (inner.clock)();
+                state.failures = state.failures.saturating_add(1);
+                state.quiet_until = now.checked_add(failure_backoff(state.failures));
                 let still_valid = state
                     .cached
                     .as_ref()
@@ -205,9 +228,8 @@ impl TokenSource {
                         log::warn!(
                             "token source: refreshing the token from {} failed, still serving the cached one ({} s left): {err}",
                             inner.exchange.token_endpoint(),
-                            expires_at.duration_since(now).unwrap_or_default().as_secs()
+                            expires_at.saturating_duration_since(now).as_secs()
                         );
-                        state.quiet_until = now.checked_add(FAILED_REFRESH_COOLDOWN);
                         Ok(token)
                     }
                     None => Err(err),
@@ -259,6 +281,21 @@ impl fmt::Debug for TokenSource {
     }
 }
 
+/// How long to cache a token the server said lives `expires_in` seconds.
+pub(crate) fn clamp_lifetime(expires_in: Option<u64>) -> Duration {
+    expires_in
+        .map_or(DEFAULT_LIFETIME, Duration::from_secs)
+        .clamp(MIN_LIFETIME, MAX_LIFETIME)
+}
+
+/// The quiet time after `failures` failed refreshes in a row (1 s, 2 s, 4 s, ... 30 s).
+pub(crate) fn failure_backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    FAILURE_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_FAILURE_BACKOFF)
+}
+
 /// The margin actually used: the configured one, but at most half the lifetime.
 pub(crate) fn effective_margin(lifetime: Duration, margin: Duration) -> Duration {
     margin.min(lifetime / 2)
@@ -273,6 +310,21 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_are_clamped() {
+        assert_eq!(clamp_lifetime(None), DEFAULT_LIFETIME);
+        assert_eq!(clamp_lifetime(Some(0)), MIN_LIFETIME);
+        assert_eq!(clamp_lifetime(Some(300)), Duration::from_secs(300));
+        assert_eq!(clamp_lifetime(Some(u64::MAX)), MAX_LIFETIME);
+    }
+
+    #[test]
+    fn failures_back_off_to_a_cap() {
+        let secs: Vec<u64> = (1..=7).map(|n| failure_backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(failure_backoff(u32::MAX), MAX_FAILURE_BACKOFF);
+    }
 
     #[test]
     fn margin_is_clamped_for_short_lived_tokens() {

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::io;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::Agent;
 use ureq::http::{self, HeaderMap};
@@ -279,7 +279,32 @@ impl Transport {
         headers: &[(&str, &str)],
         body: Option<Body<'_>>,
     ) -> Result<Reply, ExchangeError> {
+        self.send_until(method, url, headers, body, None)
+    }
+
+    /// [`Transport::send`], finished by `deadline` at the latest: the request's own timeouts
+    /// shrink to the time left, and no request starts once it has passed.
+    pub(crate) fn send_until(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Option<Body<'_>>,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, ExchangeError> {
         self.preflight(url)?;
+        let limits = self.limits(deadline);
+        if limits.global.is_zero() {
+            return Err(ExchangeError::Timeout {
+                url: url.as_str().to_owned(),
+                limit: Duration::ZERO,
+                connecting: true,
+                source: std::sync::Arc::new(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the deadline passed before the request could start",
+                )),
+            });
+        }
         let text = url.as_str();
         let mut builder = http::Request::builder()
             .method(match method {
@@ -311,11 +336,11 @@ impl Transport {
         let agent = self.agent(url);
         let result = if has_body {
             let (parts, ()) = request.into_parts();
-            agent.run(http::Request::from_parts(parts, bytes))
+            run(agent, http::Request::from_parts(parts, bytes), limits)
         } else {
-            agent.run(request)
+            run(agent, request, limits)
         };
-        let mut resp = result.map_err(|e| self.error(text, e))?;
+        let mut resp = result.map_err(|e| transport_error(text, e, &self.settings, limits))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp
@@ -323,7 +348,7 @@ impl Transport {
             .with_config()
             .limit(self.settings.max_body)
             .read_to_vec()
-            .map_err(|e| self.error(text, e))?;
+            .map_err(|e| transport_error(text, e, &self.settings, limits))?;
         Ok(Reply {
             status,
             headers,
@@ -350,9 +375,15 @@ impl Transport {
         }
     }
 
-    /// Maps ureq's errors onto ours; ureq's error stays the source.
-    fn error(&self, url: &str, err: ureq::Error) -> ExchangeError {
-        transport_error(url, err, &self.settings)
+    /// The timeouts of one request: the configured ones, cut to what is left before
+    /// `deadline`.
+    fn limits(&self, deadline: Option<Instant>) -> Limits {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let cut = |limit: Duration| left.map_or(limit, |left| limit.min(left));
+        Limits {
+            connect: cut(self.settings.connect_timeout),
+            global: cut(self.settings.timeout),
+        }
     }
 }
 
@@ -374,6 +405,27 @@ impl fmt::Debug for Transport {
             )
             .finish()
     }
+}
+
+/// Runs `request` on `agent` with `limits` as its own timeouts.
+fn run<S: ureq::AsSendBody>(
+    agent: &Agent,
+    request: http::Request<S>,
+    limits: Limits,
+) -> Result<http::Response<ureq::Body>, ureq::Error> {
+    let request = agent
+        .configure_request(request)
+        .timeout_global(Some(limits.global))
+        .timeout_connect(Some(limits.connect))
+        .build();
+    agent.run(request)
+}
+
+/// The timeouts in force for one request.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    connect: Duration,
+    global: Duration,
 }
 
 /// An agent for `settings`; `use_proxy` false means connect directly whatever they say.
@@ -444,14 +496,19 @@ fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<Certificate<'static>>, ExchangeErro
 }
 
 /// Maps ureq's transport errors onto ours; ureq's error stays the source.
-fn transport_error(url: &str, err: ureq::Error, settings: &Settings) -> ExchangeError {
+fn transport_error(
+    url: &str,
+    err: ureq::Error,
+    settings: &Settings,
+    limits: Limits,
+) -> ExchangeError {
     let url = url.to_owned();
     let timeout = |connecting: bool, source: Source| ExchangeError::Timeout {
         url: url.clone(),
         limit: if connecting {
-            settings.connect_timeout
+            limits.connect
         } else {
-            settings.timeout
+            limits.global
         },
         connecting,
         source,
@@ -542,7 +599,12 @@ mod tests {
     const URL: &str = "https://kc/t";
 
     fn mapped(err: ureq::Error) -> String {
-        let e = transport_error(URL, err, &Settings::default());
+        let settings = Settings::default();
+        let limits = Limits {
+            connect: settings.connect_timeout,
+            global: settings.timeout,
+        };
+        let e = transport_error(URL, err, &settings, limits);
         format!("{:?} | {e}", e.kind())
     }
 

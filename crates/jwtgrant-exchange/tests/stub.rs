@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jwtgrant_exchange::{
@@ -429,17 +429,13 @@ fn discovery_finds_the_token_endpoint() {
     );
 }
 
-/// A settable clock in whole seconds since the Unix epoch.
-fn test_clock(
-    start: u64,
-) -> (
-    Arc<AtomicU64>,
-    impl Fn() -> SystemTime + Send + Sync + 'static,
-) {
+/// A settable monotonic clock: whole seconds after the moment it was made.
+fn test_clock(start: u64) -> (Arc<AtomicU64>, impl Fn() -> Instant + Send + Sync + 'static) {
+    let base = Instant::now();
     let now = Arc::new(AtomicU64::new(start));
     let now2 = Arc::clone(&now);
     (now, move || {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(now2.load(Ordering::SeqCst))
+        base + Duration::from_secs(now2.load(Ordering::SeqCst))
     })
 }
 
@@ -851,4 +847,77 @@ fn a_server_echoing_the_request_cannot_leak_the_secret_into_errors() {
     let text = format!("{err:?}");
     assert!(!text.contains("p%40ss+w%2Frd"), "{text}");
     assert!(text.contains("client_secret=[redacted]"), "{text}");
+}
+
+#[test]
+fn the_call_timeout_bounds_every_attempt_and_wait_together() {
+    // Accepts, never answers: without a bound for the whole call, three attempts of the
+    // per-request timeout each would run back to back.
+    let stub = Stub::replies(vec![Reply::hang()]);
+    let err = exchange(&stub.url("/token"))
+        .timeout(Duration::from_secs(5))
+        .call_timeout(Duration::from_millis(600))
+        .exchange_with(fake_assertion)
+        .expect_err("nothing answers");
+    let ExchangeError::Timeout {
+        limit, connecting, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    // The request's own limit was cut to the call's budget, not the 5 s per request ...
+    assert!(*limit <= Duration::from_millis(600), "{limit:?}");
+    assert!(!connecting);
+    // ... and no retry started after the budget was spent.
+    assert_eq!(stub.count(), 1);
+    no_secret_in(&err);
+
+    // A fast failure leaves budget for the retries, which still happen.
+    let refused = Stub::replies(vec![
+        Reply::status(503).body("down"),
+        Reply::status(503).body("down"),
+        token_json("late", 60),
+    ]);
+    let token = exchange(&refused.url("/token"))
+        .call_timeout(Duration::from_secs(20))
+        .exchange_with(fake_assertion)
+        .map(|t| t.access_token.secret().to_owned());
+    assert_eq!(token.ok().as_deref(), Some("late"));
+    assert_eq!(refused.count(), 3);
+}
+
+#[test]
+fn a_ten_second_outage_costs_a_handful_of_requests_not_one_per_call() {
+    // The token endpoint is down for the whole test; the source has no token to fall back on.
+    let stub = Stub::replies(vec![Reply::status(503).body("down")]);
+    let base = Instant::now();
+    let now_ms = Arc::new(AtomicU64::new(0));
+    let clock = {
+        let now_ms = Arc::clone(&now_ms);
+        move || base + Duration::from_millis(now_ms.load(Ordering::SeqCst))
+    };
+    let source = TokenSource::new(
+        exchange(&stub.url("/token")).retries(RetryPolicy::never()),
+        fake_assertion,
+    )
+    .clock(clock);
+    let mut calls = 0;
+    // Ten seconds of the clock, ten callers every 100 ms: a thousand calls.
+    for _step in 0..100 {
+        for _ in 0..10 {
+            let err = source.token().expect_err("the endpoint is down");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{} answered HTTP 503 Service Unavailable: down",
+                    stub.url("/token")
+                )
+            );
+            calls += 1;
+        }
+        now_ms.fetch_add(100, Ordering::SeqCst);
+    }
+    assert_eq!(calls, 1000);
+    // Attempts at 0 s, then after 1, 2 and 4 s of quiet (t = 1, 3, 7): four requests.
+    assert_eq!(stub.count(), 4, "requests during the outage");
 }

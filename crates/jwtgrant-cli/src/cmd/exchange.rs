@@ -127,7 +127,10 @@ pub fn endpoint_client(
             "missing token endpoint: pass --token-endpoint URL, --issuer-url URL (discovery), or --keycloak URL and --realm REALM",
         ));
     };
-    let mut ex = ex.transport(transport);
+    // --timeout bounds the whole call: every attempt and every wait between attempts.
+    let mut ex = ex
+        .call_timeout(endpoint.transport.timeout)
+        .transport(transport);
     if let Some(url) = &endpoint.issuer_url
         && endpoint.token_endpoint.is_none()
     {
