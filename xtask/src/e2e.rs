@@ -61,6 +61,10 @@ pub fn run_suite() -> Result<Tally> {
     if let Some(dir) = &server.tls_dir {
         tests.env("JWTGRANT_TLS_DIR", dir);
     }
+    // The fault tests pause and resume this process group (SIGSTOP/SIGCONT).
+    if let Some(pid) = server.pid {
+        tests.env("KEYCLOAK_PID", pid.to_string());
+    }
     let result = run_tests(
         tests
             .env("KEYCLOAK_URL", &server.url)

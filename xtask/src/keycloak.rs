@@ -128,6 +128,9 @@ pub struct Server {
     pub tls_dir: Option<PathBuf>,
     /// The version asked for (the recorded one when started here).
     pub version: String,
+    /// The process group of a server started (or reused) here, for the fault tests that
+    /// pause it; `None` for an external server.
+    pub pid: Option<u32>,
 }
 
 impl fmt::Debug for Server {
@@ -188,6 +191,7 @@ pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
             https_url: env_nonempty("KEYCLOAK_HTTPS_URL"),
             tls_dir: env_nonempty("JWTGRANT_TLS_DIR").map(PathBuf::from),
             version: opts.version.clone(),
+            pid: None,
         });
     }
     let (state, started_by_us) = start_local(opts)?;
@@ -199,6 +203,7 @@ pub fn ensure_running(opts: &StartOptions) -> Result<Server> {
         https_url: Some(state.https_url),
         tls_dir: Some(tls_material()?.dir),
         version: state.version,
+        pid: Some(state.pid),
     })
 }
 

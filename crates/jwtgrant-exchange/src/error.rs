@@ -378,6 +378,18 @@ impl ExchangeError {
     }
 }
 
+/// A limit as people read it: a budget cut to the time left (999.77 ms) shows as the whole
+/// it came from (1 s); tenths of a second from 0.95 s up, milliseconds below.
+fn shown(limit: Duration) -> Duration {
+    let ms = limit.as_millis();
+    let rounded = if ms >= 950 {
+        (ms + 50) / 100 * 100
+    } else {
+        ms.max(1)
+    };
+    Duration::from_millis(u64::try_from(rounded).unwrap_or(u64::MAX))
+}
+
 /// Reason phrase for common statuses, for messages only.
 fn reason_phrase(status: u16) -> &'static str {
     ureq::http::StatusCode::from_u16(status)
@@ -426,10 +438,12 @@ impl fmt::Display for ExchangeError {
                 limit,
                 connecting: true,
                 ..
-            } => write!(f, "timed out after {limit:?} connecting to {url}")?,
-            E::Timeout { url, limit, .. } => {
-                write!(f, "timed out after {limit:?} waiting for {url} to answer")?
-            }
+            } => write!(f, "timed out after {:?} connecting to {url}", shown(*limit))?,
+            E::Timeout { url, limit, .. } => write!(
+                f,
+                "timed out after {:?} waiting for {url} to answer",
+                shown(*limit)
+            )?,
             E::Connection { url, .. } => write!(f, "connection to {url} failed")?,
             E::Redirected {
                 url,

@@ -27,8 +27,11 @@
 #![warn(missing_docs)]
 
 mod http;
+mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;
+
+pub use proxy::{Fault, FaultProxy};
 
 use std::fmt;
 use std::io::{Read, Write};

@@ -1,0 +1,201 @@
+//! Faults against the real Keycloak: the process paused and resumed, and a fault proxy
+//! between client and server that drops, delays, resets and truncates, and severs pooled
+//! connections as a restart would. Each case asserts the error variant, that the call ends
+//! within its time bound, and what a `TokenSource` serves meanwhile.
+//!
+//! Needs `KEYCLOAK_PID` (the server's process group, which `cargo xtask e2e` passes) for the
+//! pause; fails, never skips, without it. The cases run one at a time: a paused server would
+//! otherwise stall its neighbours.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jwtgrant_e2e::{CLIENT_ID, ISSUER, SUB, Seeded, key};
+use jwtgrant_exchange::keycloak::realm_url;
+use jwtgrant_exchange::{ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenSource};
+use jwtgrant_signer::{Algorithm, Claims};
+use jwtgrant_test_support::{Fault, FaultProxy};
+
+/// One fault at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Keycloak's address, for the proxy to forward to.
+fn upstream(seeded: &Seeded) -> SocketAddr {
+    let hostport = seeded.kc.url.trim_start_matches("http://");
+    hostport.to_socket_addrs().unwrap().next().unwrap()
+}
+
+/// An exchange for `seeded`'s realm reached at `base` (the proxy), with a whole-call budget,
+/// and a fresh assertion maker whose `aud` is the realm as reached there.
+fn through(seeded: &Seeded, base: &str, budget: Duration, retries: u32) -> Exchange {
+    Exchange::keycloak(base, &seeded.realm)
+        .unwrap()
+        .client_secret_post(CLIENT_ID, seeded.secret.secret())
+        .timeout(budget)
+        .call_timeout(budget)
+        .retries(
+            RetryPolicy::attempts(retries + 1)
+                .base_delay(Duration::from_millis(50))
+                .max_delay(Duration::from_millis(200)),
+        )
+}
+
+fn claims_for(seeded: &Seeded, base: &str) -> Claims {
+    Claims::new(ISSUER, SUB, realm_url(base, &seeded.realm))
+}
+
+/// Runs `f`, asserting it returned within `budget` plus scheduling slack; returns its result.
+fn bounded<T>(budget: Duration, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    assert!(
+        took <= budget + Duration::from_secs(2),
+        "took {took:?}, the budget was {budget:?}"
+    );
+    out
+}
+
+/// Resumes the paused server when dropped, whatever happened in between.
+struct Paused(String);
+
+impl Paused {
+    fn new() -> Paused {
+        let pid = std::env::var("KEYCLOAK_PID").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
+            panic!("KEYCLOAK_PID is not set: the fault tests pause the local Keycloak (run them with `cargo xtask e2e`)")
+        });
+        signal("STOP", &pid);
+        Paused(pid)
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        signal("CONT", &self.0);
+    }
+}
+
+fn signal(name: &str, pid: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} -{pid}");
+}
+
+#[test]
+fn a_paused_keycloak_times_out_within_the_bound_and_the_cache_keeps_serving() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let seeded = Seeded::new("fault-pause", key(Algorithm::ES256));
+    let base = seeded.kc.url.clone();
+    let budget = Duration::from_secs(2);
+    let ex = through(&seeded, &base, budget, 2);
+    let source = TokenSource::signed(
+        ex.clone(),
+        seeded.signer.clone(),
+        claims_for(&seeded, &base),
+    );
+    let cached = source.token().unwrap();
+
+    let paused = Paused::new();
+    let err = bounded(budget, || {
+        ex.exchange_signed(&seeded.signer, &claims_for(&seeded, &base))
+    })
+    .unwrap_err();
+    assert!(matches!(err, ExchangeError::Timeout { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+    // The cached token is still valid: served at once, no request.
+    let served = bounded(Duration::ZERO, || source.token()).unwrap();
+    assert_eq!(served.secret(), cached.secret());
+    drop(paused);
+
+    // Resumed: the next call gets a token again.
+    let token = ex
+        .exchange_signed(&seeded.signer, &claims_for(&seeded, &base))
+        .unwrap();
+    assert!(!token.access_token.secret().is_empty());
+}
+
+#[test]
+fn proxy_faults_end_in_named_errors_within_the_bound() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let seeded = Seeded::new("fault-proxy", key(Algorithm::ES256));
+    let proxy = FaultProxy::start(upstream(&seeded));
+    let base = proxy.base();
+    let budget = Duration::from_secs(3);
+    let once = through(&seeded, &base, budget, 0);
+    let call = |ex: &Exchange| {
+        bounded(budget, || {
+            ex.exchange_signed(&seeded.signer, &claims_for(&seeded, &base))
+        })
+    };
+
+    // Untouched: the proxy is transparent.
+    assert!(call(&once).is_ok());
+
+    // Dropped connections: unreachable, and transient (worth a retry).
+    proxy.set(Fault::Drop);
+    let err = call(&once).unwrap_err();
+    assert!(matches!(err, ExchangeError::Connection { .. }), "{err:?}");
+    assert!(err.is_transient());
+
+    // An answer later than the budget: a timeout at the budget, not at 10 s.
+    proxy.set(Fault::Delay(Duration::from_secs(5)));
+    let err = call(&once).unwrap_err();
+    let ExchangeError::Timeout { limit, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(*limit <= budget, "{limit:?}");
+
+    // Reset in the middle of the answer.
+    proxy.set(Fault::ResetAfter(40));
+    let err = call(&once).unwrap_err();
+    assert!(matches!(err, ExchangeError::Connection { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
+
+    // Cut short after the status line and part of the headers.
+    proxy.set(Fault::TruncateAfter(60));
+    let err = call(&once).unwrap_err();
+    assert!(
+        matches!(err, ExchangeError::Connection { .. }),
+        "a truncated answer is a broken connection, not a token: {err:?}"
+    );
+
+    // With retries, a fault that heals within the budget costs nothing but time.
+    proxy.set(Fault::Pass);
+    let retrying = through(&seeded, &base, budget, 3);
+    assert!(call(&retrying).is_ok());
+}
+
+#[test]
+fn a_restart_between_two_calls_on_one_pooled_connection_is_survived() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let seeded = Seeded::new("fault-restart", key(Algorithm::ES256));
+    let proxy = FaultProxy::start(upstream(&seeded));
+    let base = proxy.base();
+    let ex = through(&seeded, &base, Duration::from_secs(5), 2);
+    let claims = claims_for(&seeded, &base);
+    assert!(ex.exchange_signed(&seeded.signer, &claims).is_ok());
+    assert_eq!(proxy.connections(), 1);
+    // The same connection again: it is pooled.
+    assert!(ex.exchange_signed(&seeded.signer, &claims).is_ok());
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "the second call reused the pooled connection"
+    );
+
+    // The server side of every connection goes away, as in a restart.
+    proxy.sever_all();
+    let token = ex.exchange_signed(&seeded.signer, &claims);
+    assert!(token.is_ok(), "{:?}", token.err());
+    assert_eq!(
+        proxy.connections(),
+        2,
+        "one new connection after the restart"
+    );
+}
