@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::client::Exchange;
@@ -56,8 +57,24 @@ struct Inner {
     make_assertion: Box<MakeAssertion>,
     clock: Box<Clock>,
     margin: Duration,
+    /// Refresh in a background thread ahead of expiry ([`TokenSource::refresh_ahead`]).
+    ahead: bool,
+    /// That thread, once started: unparked when the source goes away so it can end.
+    refresher: Mutex<Option<Thread>>,
     state: Mutex<State>,
     refreshed: Condvar,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let refresher = self
+            .refresher
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(thread) = refresher.take() {
+            thread.unpark();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -94,6 +111,8 @@ impl TokenSource {
                 make_assertion: Box::new(move || make_assertion().map_err(Into::into)),
                 clock: Box::new(Instant::now),
                 margin: DEFAULT_REFRESH_MARGIN,
+                ahead: false,
+                refresher: Mutex::new(None),
                 state: Mutex::new(State::default()),
                 refreshed: Condvar::new(),
             }),
@@ -113,6 +132,23 @@ impl TokenSource {
     /// Call before sharing the source.
     pub fn refresh_margin(self, margin: Duration) -> Self {
         self.rebuild(|inner| inner.margin = margin)
+    }
+
+    /// Refreshes in a background thread, ahead of expiry, so that no caller waits once the
+    /// first token is there: [`TokenSource::token`] then only reads the cache (a mutex, no
+    /// I/O) while the token is valid. The refresh still happens once per lifetime (at the
+    /// start of the refresh margin), still with a fresh assertion and retries, and still
+    /// under the failure backoff; a failed one is tried again in the background while the
+    /// cached token is served. Call before sharing the source.
+    ///
+    /// From an async service: do the first fill off the executor (`spawn_blocking(move ||
+    /// source.token())` at startup); after that `token()` returns from the cache without
+    /// blocking. It blocks on the network only when no valid token is left, i.e. when the
+    /// background refreshes have failed for the token's whole lifetime (an outage): keep
+    /// that call in `spawn_blocking` too if the executor must never block. The thread holds
+    /// the source weakly and ends when the last clone is dropped.
+    pub fn refresh_ahead(self) -> Self {
+        self.rebuild(|inner| inner.ahead = true)
     }
 
     /// Replaces the monotonic clock (default [`Instant::now`]), for tests. Call before sharing.
@@ -137,7 +173,8 @@ impl TokenSource {
                 if now < cached.refresh_at {
                     return Ok(cached.token.clone());
                 }
-                if valid && (state.refreshing || quiet) {
+                // In the background mode the refresher thread renews; callers only read.
+                if valid && (state.refreshing || quiet || inner.ahead) {
                     return Ok(cached.token.clone());
                 }
             }
@@ -168,12 +205,74 @@ impl TokenSource {
         }
         state.refreshing = true;
         drop(state);
-        self.refresh()
+        let result = self.inner.refresh();
+        if inner.ahead && result.is_ok() {
+            start_refresher(&self.inner);
+        }
+        result
     }
+}
 
+/// Starts the background refresher of `inner` unless it runs already. A thread that cannot
+/// be spawned is logged, and callers refresh as without the background mode.
+fn start_refresher(inner: &Arc<Inner>) {
+    let mut refresher = inner
+        .refresher
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if refresher.is_some() {
+        return;
+    }
+    let weak = Arc::downgrade(inner);
+    match std::thread::Builder::new()
+        .name("jwtgrant-token-refresh".into())
+        .spawn(move || refresh_ahead_loop(&weak))
+    {
+        Ok(handle) => *refresher = Some(handle.thread().clone()),
+        Err(e) => log::warn!(
+            "token source: cannot start the background refresher ({e}); callers will refresh"
+        ),
+    }
+}
+
+/// The background refresher: sleeps until the cached token's refresh time (or the end of a
+/// failure backoff), refreshes, repeats. Holds the source only weakly between rounds, and
+/// ends when it is gone. Wakes at least once a second to notice that.
+fn refresh_ahead_loop(weak: &Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let wait = {
+            let mut state = inner.lock();
+            let now = (inner.clock)();
+            let Some(cached) = &state.cached else { return };
+            let due = cached
+                .refresh_at
+                .max(state.quiet_until.unwrap_or(cached.refresh_at));
+            if now >= due && !state.refreshing {
+                state.refreshing = true;
+                None
+            } else {
+                Some(due.saturating_duration_since(now))
+            }
+        };
+        match wait {
+            None => {
+                let _ = inner.refresh();
+            }
+            Some(wait) => {
+                drop(inner);
+                std::thread::park_timeout(
+                    wait.clamp(Duration::from_millis(10), Duration::from_secs(1)),
+                );
+            }
+        }
+    }
+}
+
+impl Inner {
     /// Runs one refresh; the caller has set `refreshing`.
     fn refresh(&self) -> Result<AccessToken, ExchangeError> {
-        let inner = &*self.inner;
+        let inner = self;
         let started = (inner.clock)();
         let result = catch_unwind(AssertUnwindSafe(|| {
             inner.exchange.exchange_with(|| (inner.make_assertion)())
@@ -241,7 +340,9 @@ impl TokenSource {
         inner.refreshed.notify_all();
         outcome
     }
+}
 
+impl TokenSource {
     /// Applies a configuration change; only valid before the source is shared.
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
         match Arc::try_unwrap(self.inner) {

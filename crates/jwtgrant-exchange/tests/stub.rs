@@ -921,3 +921,48 @@ fn a_ten_second_outage_costs_a_handful_of_requests_not_one_per_call() {
     // Attempts at 0 s, then after 1, 2 and 4 s of quiet (t = 1, 3, 7): four requests.
     assert_eq!(stub.count(), 4, "requests during the outage");
 }
+
+#[test]
+fn refresh_ahead_renews_in_the_background_so_no_caller_waits() {
+    // The refresh request blocks at the stub until the test lets it go: were a caller doing
+    // it, that caller would block too.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let stub = Stub::start(move |_, i| match i {
+        0 => token_json("first", 60),
+        1 => {
+            let _ = release_rx
+                .lock()
+                .expect("rx")
+                .recv_timeout(Duration::from_secs(10));
+            token_json("second", 60)
+        }
+        _ => token_json("later", 60),
+    });
+    let (now, clock) = test_clock(1_000);
+    let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion)
+        .clock(clock)
+        .refresh_ahead();
+    assert_eq!(source.token().expect("first fill").secret(), "first");
+    assert_eq!(stub.count(), 1);
+
+    // Into the refresh margin (refresh at 30 s, expiry at 60 s): the background thread
+    // renews; callers keep getting the cached token at once, even while that request hangs.
+    now.fetch_add(35, Ordering::SeqCst);
+    assert!(
+        stub.wait_for(2, Duration::from_secs(5)),
+        "the background thread sent the refresh without any caller"
+    );
+    for _ in 0..100 {
+        assert_eq!(source.token().expect("cached").secret(), "first");
+    }
+    release_tx.send(()).expect("release the refresh");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while source.token().expect("token").secret() != "second" {
+        assert!(Instant::now() < deadline, "the refreshed token arrived");
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Once per lifetime: nothing more until the new token's margin.
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(stub.count(), 2);
+}
