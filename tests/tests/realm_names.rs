@@ -26,6 +26,13 @@ fn grant_in_realm_named(label: &str) {
         "{label}"
     );
 
+    // The CLI's `sign --keycloak --realm` derives the same aud.
+    assert_eq!(
+        cli_sign_aud(&seeded.kc.url, &seeded.realm),
+        audience,
+        "{label}"
+    );
+
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
     let decoded = decode_unverified(&assertion).unwrap();
     let claims = decoded.claims();
@@ -42,6 +49,40 @@ fn grant_in_realm_named(label: &str) {
         .exchange(&assertion)
         .unwrap_or_else(|e| panic!("realm named with {label:?}: {e:#}"));
     assert_eq!(access_claims(&token)["iss"], audience, "{label}");
+}
+
+/// The `aud` of an assertion `jwtgrant sign --keycloak BASE --realm REALM` prints.
+fn cli_sign_aud(base: &str, realm: &str) -> String {
+    let bin = std::env::var("JWTGRANT_BIN")
+        .expect("JWTGRANT_BIN is not set: `cargo xtask e2e` sets it to the built jwtgrant binary");
+    let dir = std::env::temp_dir().join(format!("jwtgrant-realm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .env_clear()
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["keygen", "--alg", "ES256", "--out-dir", "k", "--force"]);
+    let jwt = run(&[
+        "sign",
+        "--key",
+        "k/private.pem",
+        "--iss",
+        "http://localhost:3000",
+        "--sub",
+        "s",
+        "--keycloak",
+        base,
+        "--realm",
+        realm,
+    ]);
+    let decoded = decode_unverified(jwt.trim()).unwrap();
+    decoded.claims()["aud"].as_str().unwrap().to_owned()
 }
 
 #[test]
