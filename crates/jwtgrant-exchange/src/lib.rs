@@ -85,6 +85,7 @@ mod retry;
 mod secret;
 mod source;
 mod transport;
+mod x509;
 
 pub use client::Exchange;
 pub use endpoint::validate_url;
@@ -95,3 +96,4 @@ pub use retry::RetryPolicy;
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, TokenSource};
 pub use transport::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Transport};
+pub use x509::PresentedCertificate;
