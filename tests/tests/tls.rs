@@ -247,23 +247,26 @@ fn mtls_failures_have_exact_words() {
         })
         .retries(jwtgrant_exchange::RetryPolicy::attempts(1));
     let err = ex.exchange_signed(&seeded.signer, &claims).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ExchangeError::ClientCertificateRefused {
-                presented: true,
-                ..
-            }
+    // In TLS 1.3 the client may write its request before it reads the server's alert; the
+    // write then fails first (a broken pipe: 12 of 30 runs against 26.7.3). Either way no
+    // HTTP answer comes back, and each outcome has exact words.
+    match &err {
+        ExchangeError::ClientCertificateRefused {
+            presented: true, ..
+        } => assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "{} refused the client certificate in the TLS handshake (hint: the server does not trust the client certificate: use one issued by a CA in the server's truststore)",
+                ex.token_endpoint()
+            )
         ),
-        "{err:?}"
-    );
-    assert_eq!(
-        format!("{err:#}"),
-        format!(
-            "{} refused the client certificate in the TLS handshake (hint: the server does not trust the client certificate: use one issued by a CA in the server's truststore)",
-            ex.token_endpoint()
-        )
-    );
+        ExchangeError::Connection { .. } => assert_eq!(
+            err.to_string(),
+            format!("connection to {} failed", ex.token_endpoint())
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Unreachable);
 
     // tls_client_auth without a certificate: refused before anything is sent.
     let (ex, _) = over_https(&seeded, trusting());

@@ -11,7 +11,7 @@ use jwtgrant_exchange::keycloak::Check;
 pub fn for_check(check: Check) -> Option<&'static str> {
     Some(match check {
         Check::Client => {
-            "check --client-id and --client-auth, and pass the secret `jwtgrant keycloak setup` wrote with --client-secret-file <client-id>.secret"
+            "check --client-id and --client-auth, and pass the secret `jwtgrant keycloak setup` wrote with --client-secret-file <client-id>.secret (a certificate client: --client-auth tls --client-cert FILE --client-key FILE)"
         }
         Check::Realm => "check --realm (names are case-sensitive)",
         Check::AssertionParameter | Check::Jwt => {

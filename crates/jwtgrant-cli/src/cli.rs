@@ -251,6 +251,16 @@ pub struct TransportArgs {
     pub allow_insecure_http: bool,
 }
 
+/// How a client `keycloak setup` provisions authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupClientAuth {
+    /// A client secret (Keycloak's client-secret; use it with --client-auth post or basic).
+    #[value(alias = "post", alias = "basic")]
+    Secret,
+    /// The TLS client certificate (Keycloak's client-x509, tls_client_auth); no secret.
+    Tls,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClientAuth {
     /// client_id and client_secret in the form body (client_secret_post).
@@ -556,6 +566,30 @@ pub struct SetupArgs {
     /// Where to write the client secret (mode 0600); default CLIENT_ID.secret.
     #[arg(long, env = "JWTGRANT_SECRET_OUT", value_name = "FILE")]
     pub secret_out: Option<PathBuf>,
+
+    /// How the client authenticates at the token endpoint: with a secret Keycloak generates
+    /// (written to --secret-out), or with its TLS client certificate (matched by
+    /// --client-cert-dn; no secret).
+    #[arg(long, value_enum, default_value_t = SetupClientAuth::Secret)]
+    pub client_auth: SetupClientAuth,
+
+    /// Subject DN of the client certificate, for --client-auth tls: RFC 2253, most specific
+    /// part first, no spaces after commas, e.g. 'CN=billing,O=Acme' (values are
+    /// case-sensitive).
+    #[arg(long, env = "JWTGRANT_CLIENT_CERT_DN", value_name = "DN")]
+    pub client_cert_dn: Option<String>,
+
+    /// Subject DN of the CA that issues the client certificate, for --client-auth tls: only
+    /// a certificate from that CA authenticates the client (the CA must also be in
+    /// Keycloak's truststore).
+    #[arg(long, env = "JWTGRANT_CA_DN", value_name = "DN")]
+    pub ca_dn: Option<String>,
+
+    /// Bind access tokens to the client certificate of the token request (RFC 8705, claim
+    /// cnf.x5t#S256): every token request must then present a client certificate, and the
+    /// token works only over connections presenting it. Works with secret clients too.
+    #[arg(long)]
+    pub bound_tokens: bool,
 
     /// Print the changes and the client secret as one JSON object on stdout.
     #[arg(long)]

@@ -1919,3 +1919,58 @@ fn jwks_serve_survives_a_closed_stderr() {
     assert!(child.0.try_wait().unwrap().is_none(), "the server died");
     assert_eq!(http_get(&addr, "/jwks").0, 200);
 }
+
+/// `keycloak setup` refuses mTLS options that do not fit together, before any network
+/// traffic, with exit 2 and the fix.
+#[test]
+fn setup_refuses_inconsistent_client_auth_options() {
+    let (_dir, _private, public) = keypair("ES256");
+    let public = public.to_str().unwrap();
+    for (extra, message) in [
+        (
+            &["--client-cert-dn", "CN=a"][..],
+            "jwtgrant: --client-cert-dn is for a certificate client: add --client-auth tls, or drop --client-cert-dn for a secret client\n",
+        ),
+        (
+            &["--ca-dn", "CN=ca"][..],
+            "jwtgrant: --ca-dn is for a certificate client: add --client-auth tls and --client-cert-dn DN, or drop --ca-dn\n",
+        ),
+        (
+            &["--client-auth", "tls"][..],
+            "jwtgrant: --client-auth tls needs --client-cert-dn DN: the client certificate's subject, RFC 2253 with the most specific part first (e.g. 'CN=billing,O=Acme')\n",
+        ),
+        (
+            &[
+                "--client-auth",
+                "tls",
+                "--client-cert-dn",
+                "CN=a",
+                "--secret-out",
+                "x.secret",
+            ][..],
+            "jwtgrant: --secret-out has nothing to write: a certificate client (--client-auth tls) has no secret; drop --secret-out\n",
+        ),
+    ] {
+        let mut args = vec![
+            "keycloak",
+            "setup",
+            "--keycloak",
+            "http://127.0.0.1:9",
+            "--realm",
+            "r",
+            "--issuer",
+            "http://i",
+            "--public-key",
+            public,
+            "--client-id",
+            "c",
+        ];
+        args.extend_from_slice(extra);
+        let r = run_with(&args, &[("KEYCLOAK_ADMIN_PASSWORD", "x")], None);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (2, "", message),
+            "{extra:?}"
+        );
+    }
+}

@@ -85,6 +85,7 @@ mod retry;
 mod secret;
 mod source;
 mod transport;
+mod x509;
 
 pub use client::Exchange;
 pub use endpoint::validate_url;
@@ -97,3 +98,4 @@ pub use source::{
     DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, TokenSource,
 };
 pub use transport::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Transport};
+pub use x509::PresentedCertificate;

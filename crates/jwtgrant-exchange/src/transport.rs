@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::endpoint;
 use crate::error::{ExchangeError, Source};
+use crate::x509::PresentedCertificate;
 
 /// The default overall timeout of one HTTP request, and of connecting.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,8 +59,9 @@ struct Settings {
     /// A fixed proxy instead of the environment's, so tests need not touch the environment.
     fixed_proxy: Option<ureq::Proxy>,
     allow_insecure_http: bool,
-    /// The client certificate chain and key for mutual TLS, with the leaf's `x5t#S256`.
-    client_cert: Option<(ClientCert, String)>,
+    /// The client certificate chain and key for mutual TLS, with the leaf's `x5t#S256` and
+    /// names.
+    client_cert: Option<(ClientCert, String, PresentedCertificate)>,
 }
 
 impl Default for Settings {
@@ -226,6 +228,8 @@ impl Transport {
             ));
         };
         let thumbprint = jwtgrant_signer::sha256_base64url(leaf.der());
+        let names = PresentedCertificate::from_der(leaf.der())
+            .map_err(|e| bad(format!("the client certificate does not parse ({e})")))?;
         let mut key = None;
         for item in ureq::tls::parse_pem(key_pem) {
             match item {
@@ -244,14 +248,24 @@ impl Transport {
                     .into(),
             )
         })?;
-        self.settings.client_cert = Some((ClientCert::new_with_certs(&chain, key), thumbprint));
+        self.settings.client_cert =
+            Some((ClientCert::new_with_certs(&chain, key), thumbprint, names));
         Ok(self.reset())
     }
 
     /// The RFC 8705 `x5t#S256` thumbprint of the client certificate, when one is set: what a
     /// certificate-bound token's `cnf` must carry.
     pub fn client_certificate_thumbprint(&self) -> Option<&str> {
-        self.settings.client_cert.as_ref().map(|(_, t)| t.as_str())
+        self.settings
+            .client_cert
+            .as_ref()
+            .map(|(_, t, _)| t.as_str())
+    }
+
+    /// The subject and issuer of the client certificate, when one is set: what a server
+    /// matches a `tls_client_auth` client by.
+    pub fn client_certificate(&self) -> Option<&PresentedCertificate> {
+        self.settings.client_cert.as_ref().map(|(_, _, n)| n)
     }
 
     /// The overall timeout in force.
@@ -401,7 +415,7 @@ impl fmt::Debug for Transport {
             .field("allow_insecure_http", &s.allow_insecure_http)
             .field(
                 "client_certificate",
-                &s.client_cert.as_ref().map(|(_, t)| t.as_str()),
+                &s.client_cert.as_ref().map(|(_, t, _)| t.as_str()),
             )
             .finish()
     }
@@ -465,7 +479,7 @@ fn build_agent(settings: &Settings, use_proxy: bool) -> Agent {
         .tls_config(
             TlsConfig::builder()
                 .root_certs(roots)
-                .client_cert(settings.client_cert.as_ref().map(|(c, _)| c.clone()))
+                .client_cert(settings.client_cert.as_ref().map(|(c, _, _)| c.clone()))
                 .build(),
         )
         .user_agent(concat!("jwtgrant/", env!("CARGO_PKG_VERSION")))

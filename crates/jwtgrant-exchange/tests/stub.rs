@@ -766,6 +766,17 @@ fn mtls_presents_the_client_certificate() {
             stub.client_key_pem().as_bytes(),
         )
         .expect("the stub's client identity parses");
+    // The names a server matches a tls_client_auth client by, read from the certificate
+    // rcgen made (a CN-only subject under the stub's CA).
+    let names = transport
+        .client_certificate()
+        .expect("a client certificate");
+    assert_eq!(names.subject_dn, "CN=jwtgrant-test-support client");
+    assert!(
+        names.issuer_dn.starts_with("CN=jwtgrant-test-support "),
+        "{names:?}"
+    );
+    assert_eq!(Transport::new().client_certificate(), None);
     let token = exchange(&url)
         .transport(transport)
         .exchange("h.p.s")

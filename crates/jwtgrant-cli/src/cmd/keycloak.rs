@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::Globals;
 use super::sign::Assertions;
-use crate::cli::{AdminArgs, DoctorArgs, KeycloakArgs, SetupArgs, TransportArgs};
+use crate::cli::{AdminArgs, DoctorArgs, KeycloakArgs, SetupArgs, SetupClientAuth, TransportArgs};
 use crate::error::{Coded, REJECTED, UNREACHABLE, usage};
 use crate::secrets::{self, Given};
 use crate::{advice, files};
@@ -43,9 +43,52 @@ fn login(base: &str, admin: &AdminArgs, transport: &TransportArgs) -> Result<Adm
     )?)
 }
 
+/// What `setup` says about a certificate client's secret (text and JSON).
+const NO_SECRET: &str =
+    "no client secret: the client authenticates with its certificate (no secret file written)";
+
+/// What `setup --bound-tokens` says callers must do.
+const BOUND_NOTE: &str = "access tokens are bound to the client certificate (cnf x5t#S256): present it (--client-cert, --client-key) on every token request, and use the token only over connections presenting it";
+
+/// `subject 'DN'`, and the CA when one is required.
+fn x509_summary(args: &SetupArgs) -> String {
+    let subject = args.client_cert_dn.as_deref().unwrap_or_default().trim();
+    match &args.ca_dn {
+        Some(ca) => format!("subject '{subject}', issued by '{}'", ca.trim()),
+        None => format!("subject '{subject}'"),
+    }
+}
+
+/// The client's authenticator from the options; combinations that make no sense are usage
+/// errors naming the fix.
+fn setup_authenticator(args: &SetupArgs) -> Result<ClientAuthenticator> {
+    let tls = args.client_auth == SetupClientAuth::Tls;
+    match (&args.client_cert_dn, &args.ca_dn) {
+        (Some(_), _) if !tls => Err(usage(
+            "--client-cert-dn is for a certificate client: add --client-auth tls, or drop --client-cert-dn for a secret client",
+        )),
+        (None, Some(_)) if !tls => Err(usage(
+            "--ca-dn is for a certificate client: add --client-auth tls and --client-cert-dn DN, or drop --ca-dn",
+        )),
+        (None, _) if tls => Err(usage(
+            "--client-auth tls needs --client-cert-dn DN: the client certificate's subject, RFC 2253 with the most specific part first (e.g. 'CN=billing,O=Acme')",
+        )),
+        _ if tls && args.secret_out.is_some() => Err(usage(
+            "--secret-out has nothing to write: a certificate client (--client-auth tls) has no secret; drop --secret-out",
+        )),
+        (Some(dn), ca) => Ok(ClientAuthenticator::X509 {
+            subject_dn: dn.trim().to_owned(),
+            ca_subject_dn: ca.as_ref().map(|c| c.trim().to_owned()),
+        }),
+        (None, _) => Ok(ClientAuthenticator::Secret(None)),
+    }
+}
+
 pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
     secrets::refuse_secret_flags(None, Some(&args.admin))?;
     let (base, realm) = base_and_realm(&args.keycloak)?;
+    let authenticator = setup_authenticator(args)?;
+    let x509 = matches!(authenticator, ClientAuthenticator::X509 { .. });
     // Everything local first: the key file and the admin password.
     let key = match (&args.public_key, &args.jwks_url) {
         (Some(path), _) => IdpKey::Static {
@@ -67,11 +110,8 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
         .push(session.ensure_jwt_idp(&realm, &JwtIdp::new(&args.idp_alias, &args.issuer, key))?);
     let client = session.ensure_client(
         &realm,
-        &JwtClient::new(
-            &args.client_id,
-            ClientAuthenticator::Secret(None),
-            [args.idp_alias.as_str()],
-        ),
+        &JwtClient::new(&args.client_id, authenticator, [args.idp_alias.as_str()])
+            .certificate_bound_tokens(args.bound_tokens),
     )?;
     outcomes.push(client.outcome.clone());
     for (sub, username) in &args.links {
@@ -79,7 +119,9 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
         outcomes.push(user.outcome.clone());
         outcomes.push(session.ensure_idp_link(&realm, &user.id, &args.idp_alias, sub, username)?);
     }
+    // A certificate client has no secret to write, even if Keycloak kept one from before.
     let secret = match client.secret {
+        _ if x509 => None,
         Some(s) => Some(s),
         None => session.client_secret(&realm, &args.client_id)?,
     };
@@ -112,8 +154,13 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
             "changes": outcomes.iter().map(|o| json!({"change": o.change.to_string(), "what": o.description})).collect::<Vec<_>>(),
             "changed": !changed.is_empty() || secret_note.is_some(),
             "client_id": args.client_id,
+            "client_auth": if x509 { "tls" } else { "secret" },
+            "client_cert_dn": args.client_cert_dn,
+            "ca_dn": args.ca_dn,
+            "bound_tokens": args.bound_tokens,
             "client_secret": secret.as_ref().map(|s| s.secret()),
             "secret_file": secret.as_ref().map(|_| secret_out.display().to_string()),
+            "secret_note": x509.then_some(NO_SECRET),
             "token_endpoint": jwtgrant_exchange::keycloak::token_endpoint(&base, &realm),
             "audience": jwtgrant_exchange::keycloak::realm_url(&base, &realm),
         });
@@ -137,6 +184,14 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
     }
     if secret.is_some() {
         out.push_str(&format!("client secret: {}\n", secret_out.display()));
+    }
+    if x509 {
+        out.push_str(&format!("client certificate: {}\n", x509_summary(args)));
+        out.push_str(&format!("{NO_SECRET}\n"));
+    }
+    if args.bound_tokens {
+        out.push_str(BOUND_NOTE);
+        out.push('\n');
     }
     out.push_str(&format!(
         "token endpoint: {}\naudience: {}\n",

@@ -19,6 +19,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::PresentedCertificate;
 use crate::keycloak::{Check as KeycloakCheck, Description, Order, Stage, Version};
 
 /// `providerId` of a JWT Authorization Grant identity provider.
@@ -29,6 +30,16 @@ pub const CLIENT_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
 pub const CLIENT_ALLOWED_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
 /// Keycloak's default for `jwtAuthorizationGrantMaxAllowedAssertionExpiration`, in seconds.
 pub const DEFAULT_MAX_EXPIRATION: i64 = 300;
+/// `clientAuthenticatorType` of a client that authenticates with its certificate.
+pub const X509_AUTHENTICATOR: &str = "client-x509";
+/// Client attribute: the subject DN the client certificate must have.
+pub const CLIENT_SUBJECT_DN: &str = "x509.subjectdn";
+/// Client attribute: the issuing CA's subject DN.
+pub const CLIENT_CA_SUBJECT_DN: &str = "x509.casubjectdn";
+/// Client attribute: `"false"` compares the subject DN exactly, anything else as a regex.
+pub const CLIENT_DN_REGEX: &str = "x509.allow.regex.pattern.comparison";
+/// Client attribute: `"true"` binds access tokens to the client certificate (RFC 8705).
+pub const CLIENT_BOUND_TOKENS: &str = "tls.client.certificate.bound.access.tokens";
 
 /// What the admin API said about the realm, as raw JSON representations.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +64,9 @@ pub struct Snapshot {
     /// The server's release (`/admin/serverinfo`); `None` when unknown, and the checks then
     /// run in the newest release's order.
     pub server_version: Option<Version>,
+    /// The client certificate the exchange will present (mutual TLS), or `None` when it
+    /// presents none.
+    pub presented_certificate: Option<PresentedCertificate>,
 }
 
 impl Snapshot {
@@ -202,6 +216,7 @@ pub fn diagnose(
             Stage::Signature => validate_authorization_grant_assertion(&ctx),
             Stage::User => lookup_user_by_federated_identity(&ctx),
             Stage::Audience => validate_token_audience(&ctx),
+            Stage::TokenBinding => bind_token_to_certificate(&ctx),
         });
     }
     Report {
@@ -258,15 +273,295 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Client authentication, before the grant runs: the client exists.
+/// Client authentication, before the grant runs: the client exists and, for a certificate
+/// client (`client-x509`), the presented certificate matches it.
 fn client_authentication(ctx: &Context<'_>) -> Vec<Check> {
     let id = &ctx.snapshot.client_id;
     vec![match &ctx.snapshot.client {
+        Some(c)
+            if c.get("clientAuthenticatorType").and_then(Value::as_str)
+                == Some(X509_AUTHENTICATOR) =>
+        {
+            x509_client_authentication(id, c, ctx.snapshot.presented_certificate.as_ref())
+        }
         Some(_) => pass(KeycloakCheck::Client, format!("client '{id}' exists")),
         None => fail(
             Description::InvalidClient,
             format!("no client '{id}' in the realm"),
             "create a confidential client with the JWT Authorization Grant enabled, or use the client id of an existing one",
+        ),
+    }]
+}
+
+/// `X509ClientAuthenticator`: a certificate is presented, its subject equals the client's
+/// `x509.subjectdn` and its issuer the `x509.casubjectdn` (when set). With regular
+/// expressions off Keycloak parses the attribute as a DN and compares both sides' RFC 2253
+/// forms exactly (spaces and keyword case do not matter, values' case and the order of the
+/// parts do); with them on it matches the pattern against the DN written with `, `.
+fn x509_client_authentication(
+    id: &str,
+    client: &Value,
+    presented: Option<&PresentedCertificate>,
+) -> Check {
+    let wanted = attr(client, CLIENT_SUBJECT_DN).unwrap_or_default();
+    let Some(cert) = presented else {
+        return fail(
+            Description::InvalidClient,
+            format!(
+                "client '{id}' authenticates with a client certificate ({X509_AUTHENTICATOR}) and none will be presented"
+            ),
+            &format!(
+                "present a client certificate with subject '{wanted}' over mutual TLS (tls_client_auth)"
+            ),
+        );
+    };
+    if wanted.trim().is_empty() {
+        return fail(
+            Description::InvalidClient,
+            format!("client '{id}' has no {CLIENT_SUBJECT_DN}, so no certificate matches it"),
+            &format!(
+                "set the client's {CLIENT_SUBJECT_DN} to the certificate's subject, '{}'",
+                cert.subject_dn
+            ),
+        );
+    }
+    let regex = attr(client, CLIENT_DN_REGEX).as_deref() != Some("false");
+    let subject = if regex {
+        regex_subject_match(&wanted, &cert.subject_dn)
+    } else {
+        normalize_dn(&wanted).map(|w| w == cert.subject_dn)
+    };
+    match subject {
+        None => {
+            return Check {
+                status: Status::Warn,
+                fix: Some(format!(
+                    "set {CLIENT_DN_REGEX}=\"false\" and {CLIENT_SUBJECT_DN} to the RFC 2253 DN '{}'",
+                    cert.subject_dn
+                )),
+                ..pass(
+                    KeycloakCheck::Client,
+                    format!(
+                        "cannot replay how Keycloak matches {CLIENT_SUBJECT_DN} '{wanted}' against the certificate's subject '{}'",
+                        cert.subject_dn
+                    ),
+                )
+            };
+        }
+        Some(false) if regex => {
+            return fail(
+                Description::InvalidClient,
+                format!(
+                    "{CLIENT_DN_REGEX} is not \"false\", so Keycloak matches {CLIENT_SUBJECT_DN} '{wanted}' as a regular expression against '{}', and it does not match",
+                    java_subject(&cert.subject_dn).unwrap_or_default()
+                ),
+                &format!(
+                    "set the client's {CLIENT_DN_REGEX}=\"false\" so {CLIENT_SUBJECT_DN} is compared as the DN '{}'",
+                    cert.subject_dn
+                ),
+            );
+        }
+        Some(false) => {
+            return fail(
+                Description::InvalidClient,
+                format!(
+                    "the certificate's subject '{}' differs from the client's {CLIENT_SUBJECT_DN} '{wanted}'",
+                    cert.subject_dn
+                ),
+                &format!(
+                    "present the certificate with subject '{wanted}', or set {CLIENT_SUBJECT_DN} to '{}' (RFC 2253, most specific part first; values are case-sensitive)",
+                    cert.subject_dn
+                ),
+            );
+        }
+        Some(true) => {}
+    }
+    if let Some(ca) = attr(client, CLIENT_CA_SUBJECT_DN).filter(|c| !c.trim().is_empty()) {
+        match normalize_dn(&ca).map(|c| c == cert.issuer_dn) {
+            Some(true) => {}
+            Some(false) => {
+                return fail(
+                    Description::InvalidClient,
+                    format!(
+                        "the certificate's issuer '{}' differs from the client's {CLIENT_CA_SUBJECT_DN} '{ca}'",
+                        cert.issuer_dn
+                    ),
+                    &format!(
+                        "present a certificate issued by '{ca}', or set {CLIENT_CA_SUBJECT_DN} to '{}'",
+                        cert.issuer_dn
+                    ),
+                );
+            }
+            None => {
+                return Check {
+                    status: Status::Warn,
+                    fix: Some(format!(
+                        "write {CLIENT_CA_SUBJECT_DN} as the RFC 2253 DN '{}'",
+                        cert.issuer_dn
+                    )),
+                    ..pass(
+                        KeycloakCheck::Client,
+                        format!(
+                            "cannot compare {CLIENT_CA_SUBJECT_DN} '{ca}' with the certificate's issuer '{}'",
+                            cert.issuer_dn
+                        ),
+                    )
+                };
+            }
+        }
+    }
+    pass(
+        KeycloakCheck::Client,
+        format!(
+            "client '{id}' authenticates with the presented certificate '{}' (issued by '{}')",
+            cert.subject_dn, cert.issuer_dn
+        ),
+    )
+}
+
+/// With regular expressions on, Keycloak matches the whole pattern against the subject as
+/// `X500Principal.getName()` writes it: the parts joined with `, `. Replayed only for
+/// patterns without regex operators (`.` and `-` are taken literally) and plain DNs;
+/// `None` when it cannot be replayed.
+fn regex_subject_match(pattern: &str, subject_rfc2253: &str) -> Option<bool> {
+    if pattern.chars().any(|c| "\\^$|?*+()[]{}".contains(c)) {
+        return None;
+    }
+    Some(java_subject(subject_rfc2253)? == pattern)
+}
+
+/// A plain RFC 2253 DN (no escapes, single-valued parts) joined with `, ` instead of `,`.
+fn java_subject(rfc2253: &str) -> Option<String> {
+    if rfc2253.contains(['\\', '+', '"', '#']) {
+        return None;
+    }
+    Some(rfc2253.replace(',', ", "))
+}
+
+/// A DN as Keycloak reads a client attribute (`new X500Principal(dn)`) and writes it back in
+/// RFC 2253: parts split at unescaped `,` or `;`, spaces around them and around `=` dropped,
+/// keywords upper-cased, values unquoted and escaped again. `None` for what the doctor
+/// cannot read the same way (types other than RFC 2253's keywords, `#hex` values).
+fn normalize_dn(dn: &str) -> Option<String> {
+    let mut rdns = Vec::new();
+    for rdn in split_unescaped(dn, &[',', ';']) {
+        let mut avas = Vec::new();
+        for ava in split_unescaped(&rdn, &['+']) {
+            let (ty, value) = ava.split_once('=')?;
+            let ty = ty.trim().to_ascii_uppercase();
+            let ty = ty.strip_prefix("OID.").unwrap_or(&ty);
+            let keyword = match ty {
+                "CN" | "C" | "L" | "ST" | "O" | "OU" | "STREET" | "DC" | "UID" => ty,
+                "2.5.4.3" => "CN",
+                "2.5.4.6" => "C",
+                "2.5.4.7" => "L",
+                "2.5.4.8" => "ST",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                _ => return None,
+            };
+            let value = dn_value(value)?;
+            avas.push(format!("{keyword}={}", crate::x509::escape(&value)));
+        }
+        rdns.push(avas.join("+"));
+    }
+    Some(rdns.join(","))
+}
+
+/// Splits at the separators that are neither escaped nor quoted.
+fn split_unescaped(s: &str, separators: &[char]) -> Vec<String> {
+    let (mut parts, mut current) = (Vec::new(), String::new());
+    let (mut escaped, mut quoted) = (false, false);
+    for c in s.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if !quoted && separators.contains(&c) {
+            parts.push(std::mem::take(&mut current));
+            continue;
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    parts
+}
+
+/// An attribute value's text: unescaped (`\,` and `\2C`), unquoted, unescaped spaces at
+/// either end dropped. `None` for `#hex` values.
+fn dn_value(raw: &str) -> Option<String> {
+    let raw = raw.trim_start();
+    if raw.starts_with('#') {
+        return None;
+    }
+    if let Some(inner) = raw.trim_end().strip_prefix('"') {
+        return inner.strip_suffix('"').map(|v| v.replace("\\\"", "\""));
+    }
+    // (char, escaped); `\hh` pairs are UTF-8 bytes, decoded once a run of them ends.
+    let mut chars: Vec<(char, bool)> = Vec::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let flush = |bytes: &mut Vec<u8>, chars: &mut Vec<(char, bool)>| -> Option<()> {
+        if !bytes.is_empty() {
+            let text = String::from_utf8(std::mem::take(bytes)).ok()?;
+            chars.extend(text.chars().map(|c| (c, true)));
+        }
+        Some(())
+    };
+    let mut it = raw.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            flush(&mut bytes, &mut chars)?;
+            chars.push((c, false));
+            continue;
+        }
+        let next = it.next()?;
+        match (next.to_digit(16), it.peek().and_then(|c| c.to_digit(16))) {
+            (Some(hi), Some(lo)) => {
+                it.next();
+                bytes.push(u8::try_from(hi * 16 + lo).ok()?);
+            }
+            _ => {
+                flush(&mut bytes, &mut chars)?;
+                chars.push((next, true));
+            }
+        }
+    }
+    flush(&mut bytes, &mut chars)?;
+    while chars.last().is_some_and(|(c, e)| *c == ' ' && !e) {
+        chars.pop();
+    }
+    Some(chars.into_iter().map(|(c, _)| c).collect())
+}
+
+/// RFC 8705 token binding: a client asking for certificate-bound tokens must present a
+/// certificate. Keycloak checks it when it builds the token response, after the grant.
+fn bind_token_to_certificate(ctx: &Context<'_>) -> Vec<Check> {
+    let Some(c) = &ctx.snapshot.client else {
+        return skips(&[KeycloakCheck::ClientCertificate]);
+    };
+    let bound = attr(c, CLIENT_BOUND_TOKENS).as_deref() == Some("true");
+    vec![match (bound, &ctx.snapshot.presented_certificate) {
+        (false, _) => pass(
+            KeycloakCheck::ClientCertificate,
+            "the client gets plain bearer tokens (no certificate binding)",
+        ),
+        (true, Some(cert)) => pass(
+            KeycloakCheck::ClientCertificate,
+            format!(
+                "tokens will be bound to the presented certificate '{}' (cnf x5t#S256)",
+                cert.subject_dn
+            ),
+        ),
+        (true, None) => fail(
+            Description::CertificateMissingForBinding,
+            format!(
+                "the client binds its tokens to the client certificate ({CLIENT_BOUND_TOKENS}=\"true\") and none will be presented"
+            ),
+            &format!(
+                "present a client certificate over mutual TLS, or set the client's {CLIENT_BOUND_TOKENS}=\"false\""
+            ),
         ),
     }]
 }
@@ -1024,6 +1319,7 @@ pub fn fetch(
     assertion: &str,
 ) -> Result<Fetched, crate::keycloak::admin::AdminError> {
     let mut snapshot = Snapshot::new(base, realm, client_id);
+    snapshot.presented_certificate = exchange.transport_ref().client_certificate().cloned();
     // The order of the checks depends on the release. An admin without the right to read
     // the server info still gets a report, in the newest release's order.
     snapshot.server_version = match admin.server_version() {
@@ -1151,8 +1447,270 @@ mod tests {
             Some(&valid()),
         );
         assert!(r.ok(), "{r:#?}");
-        assert_eq!(r.checks.len(), 17);
+        assert_eq!(r.checks.len(), 18);
         assert!(r.checks.iter().all(|c| c.status == Status::Pass), "{r:#?}");
+    }
+
+    const CLIENT_DN: &str = "CN=jwtgrant-e2e-client,O=jwtgrant test";
+    const CA_DN: &str = "CN=jwtgrant test CA,O=jwtgrant test";
+
+    /// The seed's snapshot with a certificate client (`client-x509`) and what it presents.
+    fn mtls(attributes: Value, presented: Option<PresentedCertificate>) -> Snapshot {
+        let mut s = snapshot();
+        let mut attrs = json!({CLIENT_GRANT_ENABLED: "true", CLIENT_ALLOWED_IDPS: "jwt-authorization-grant",
+            CLIENT_SUBJECT_DN: CLIENT_DN, CLIENT_DN_REGEX: "false", CLIENT_CA_SUBJECT_DN: CA_DN});
+        for (k, v) in attributes.as_object().unwrap() {
+            attrs[k] = v.clone();
+        }
+        s.client = Some(json!({"clientId": "custom-client", "publicClient": false,
+            "clientAuthenticatorType": "client-x509", "attributes": attrs}));
+        s.presented_certificate = presented;
+        s
+    }
+
+    fn ours() -> Option<PresentedCertificate> {
+        Some(PresentedCertificate::new(CLIENT_DN, CA_DN))
+    }
+
+    /// The first failure's name, detail, fix and Keycloak's words, for a good assertion.
+    fn failure(
+        s: &Snapshot,
+        sig: &SignatureOutcome,
+    ) -> Option<(&'static str, String, String, &'static str)> {
+        let r = diagnose(
+            s,
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(sig),
+        );
+        r.first_failure().map(|c| {
+            (
+                c.name,
+                c.detail.clone(),
+                c.fix.clone().unwrap_or_default(),
+                c.keycloak_error().unwrap_or_default(),
+            )
+        })
+    }
+
+    const INVALID_CLIENT: &str = "Invalid client or Invalid client credentials";
+
+    #[test]
+    fn a_certificate_client_needs_a_matching_certificate() {
+        let r = diagnose(
+            &mtls(json!({}), ours()),
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(&valid()),
+        );
+        assert!(r.ok(), "{r:#?}");
+        assert_eq!(
+            r.get("client").unwrap().detail,
+            "client 'custom-client' authenticates with the presented certificate 'CN=jwtgrant-e2e-client,O=jwtgrant test' (issued by 'CN=jwtgrant test CA,O=jwtgrant test')"
+        );
+
+        assert_eq!(
+            failure(&mtls(json!({}), None), &valid()),
+            Some((
+                "client",
+                "client 'custom-client' authenticates with a client certificate (client-x509) and none will be presented".into(),
+                "present a client certificate with subject 'CN=jwtgrant-e2e-client,O=jwtgrant test' over mutual TLS (tls_client_auth)".into(),
+                INVALID_CLIENT
+            ))
+        );
+
+        let other = Some(PresentedCertificate::new(
+            "CN=someone-else,O=jwtgrant test",
+            CA_DN,
+        ));
+        assert_eq!(
+            failure(&mtls(json!({}), other), &valid()),
+            Some((
+                "client",
+                "the certificate's subject 'CN=someone-else,O=jwtgrant test' differs from the client's x509.subjectdn 'CN=jwtgrant-e2e-client,O=jwtgrant test'".into(),
+                "present the certificate with subject 'CN=jwtgrant-e2e-client,O=jwtgrant test', or set x509.subjectdn to 'CN=someone-else,O=jwtgrant test' (RFC 2253, most specific part first; values are case-sensitive)".into(),
+                INVALID_CLIENT
+            ))
+        );
+
+        let stranger = Some(PresentedCertificate::new(
+            CLIENT_DN,
+            "CN=someone else's CA,O=jwtgrant test",
+        ));
+        assert_eq!(
+            failure(&mtls(json!({}), stranger), &valid()),
+            Some((
+                "client",
+                "the certificate's issuer 'CN=someone else's CA,O=jwtgrant test' differs from the client's x509.casubjectdn 'CN=jwtgrant test CA,O=jwtgrant test'".into(),
+                "present a certificate issued by 'CN=jwtgrant test CA,O=jwtgrant test', or set x509.casubjectdn to 'CN=someone else's CA,O=jwtgrant test'".into(),
+                INVALID_CLIENT
+            ))
+        );
+
+        // As measured on 26.7.3: spaces and keyword case do not matter, order and value case do.
+        let with_dn = |dn: &str| {
+            mtls(
+                json!({CLIENT_SUBJECT_DN: dn, CLIENT_CA_SUBJECT_DN: "cn=jwtgrant test CA ; o=jwtgrant test"}),
+                ours(),
+            )
+        };
+        assert_eq!(
+            failure(
+                &with_dn("cn=jwtgrant-e2e-client, o=jwtgrant test"),
+                &valid()
+            ),
+            None
+        );
+        assert_eq!(
+            failure(&with_dn("O=jwtgrant test,CN=jwtgrant-e2e-client"), &valid())
+                .unwrap()
+                .0,
+            "client"
+        );
+        assert_eq!(
+            failure(&with_dn("CN=JWTGRANT-E2E-CLIENT,O=jwtgrant test"), &valid())
+                .unwrap()
+                .0,
+            "client"
+        );
+
+        // No certificate comes first: the grant's checks never run.
+        assert_eq!(
+            failure(
+                &mtls(json!({}), None),
+                &SignatureOutcome::Invalid("bad".into())
+            )
+            .unwrap()
+            .0,
+            "client"
+        );
+    }
+
+    #[test]
+    fn regex_comparison_matches_the_dn_written_with_comma_space() {
+        // The attribute absent means regular expressions on (measured: the exact DN fails).
+        let mut s = mtls(json!({}), ours());
+        s.client.as_mut().unwrap()["attributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove(CLIENT_DN_REGEX);
+        assert_eq!(
+            failure(&s, &valid()),
+            Some((
+                "client",
+                "x509.allow.regex.pattern.comparison is not \"false\", so Keycloak matches x509.subjectdn 'CN=jwtgrant-e2e-client,O=jwtgrant test' as a regular expression against 'CN=jwtgrant-e2e-client, O=jwtgrant test', and it does not match".into(),
+                "set the client's x509.allow.regex.pattern.comparison=\"false\" so x509.subjectdn is compared as the DN 'CN=jwtgrant-e2e-client,O=jwtgrant test'".into(),
+                INVALID_CLIENT
+            ))
+        );
+        let regex = |dn: &str| {
+            mtls(
+                json!({CLIENT_DN_REGEX: "true", CLIENT_SUBJECT_DN: dn}),
+                ours(),
+            )
+        };
+        assert_eq!(
+            failure(&regex("CN=jwtgrant-e2e-client, O=jwtgrant test"), &valid()),
+            None
+        );
+        // A real pattern is not replayed: a warning, not a prediction.
+        let r = diagnose(
+            &regex("CN=(.*), O=jwtgrant test"),
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(&valid()),
+        );
+        assert!(r.ok());
+        assert_eq!(r.get("client").unwrap().status, Status::Warn);
+    }
+
+    #[test]
+    fn bound_tokens_need_a_certificate_after_every_grant_check() {
+        let mut s = snapshot();
+        s.client.as_mut().unwrap()["attributes"][CLIENT_BOUND_TOKENS] = json!("true");
+        assert_eq!(
+            failure(&s, &valid()),
+            Some((
+                "client-certificate",
+                "the client binds its tokens to the client certificate (tls.client.certificate.bound.access.tokens=\"true\") and none will be presented".into(),
+                "present a client certificate over mutual TLS, or set the client's tls.client.certificate.bound.access.tokens=\"false\"".into(),
+                "Client Certification missing for MTLS HoK Token Binding"
+            ))
+        );
+        // Checked when the token response is built: a grant failure is answered first.
+        assert_eq!(
+            failure(&s, &SignatureOutcome::Invalid("bad".into()))
+                .unwrap()
+                .0,
+            "signature"
+        );
+        let mut at_26_5 = s.clone();
+        at_26_5.server_version = Version::parse("26.5.6");
+        assert_eq!(failure(&at_26_5, &valid()).unwrap().0, "client-certificate");
+
+        s.presented_certificate = ours();
+        let r = diagnose(
+            &s,
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(&valid()),
+        );
+        assert!(r.ok(), "{r:#?}");
+        assert_eq!(
+            r.get("client-certificate").unwrap().detail,
+            "tokens will be bound to the presented certificate 'CN=jwtgrant-e2e-client,O=jwtgrant test' (cnf x5t#S256)"
+        );
+
+        // Both mTLS predictions agree with Keycloak's real answers.
+        use crate::{ExchangeError, Rejection};
+        let rejected = |status, error: &str, desc: &str| {
+            ExchangeError::Rejected(Rejection::new(status, error, Some(desc.to_owned()), None))
+        };
+        let token = jwt(json!({"alg": "RS256"}), good_claims());
+        s.presented_certificate = None;
+        assert_eq!(
+            compare(
+                &diagnose(&s, &token, NOW, Some(&valid())),
+                Err(&rejected(
+                    400,
+                    "invalid_request",
+                    "Client Certification missing for MTLS HoK Token Binding"
+                ))
+            ),
+            Agreement::SameRejection {
+                check: KeycloakCheck::ClientCertificate
+            }
+        );
+        assert_eq!(
+            compare(
+                &diagnose(&mtls(json!({}), None), &token, NOW, Some(&valid())),
+                Err(&rejected(401, "invalid_client", INVALID_CLIENT))
+            ),
+            Agreement::SameRejection {
+                check: KeycloakCheck::Client
+            }
+        );
+    }
+
+    #[test]
+    fn dns_normalize_the_way_keycloak_parses_them() {
+        for (input, expected) in [
+            ("CN=a,O=b", Some("CN=a,O=b")),
+            ("cn = a , o = b", Some("CN=a,O=b")),
+            ("CN=a;O=b", Some("CN=a,O=b")),
+            ("OID.2.5.4.3=a,2.5.4.10=b", Some("CN=a,O=b")),
+            ("CN=Acme\\, Inc.,O=b", Some("CN=Acme\\, Inc.,O=b")),
+            ("CN=\"Acme, Inc.\",O=b", Some("CN=Acme\\, Inc.,O=b")),
+            ("CN=Acme\\2C Inc.", Some("CN=Acme\\, Inc.")),
+            ("CN=caf\\C3\\A9", Some("CN=café")),
+            ("CN=a\\ ", Some("CN=a\\ ")),
+            ("OU=x+CN=y,O=z", Some("OU=x+CN=y,O=z")),
+            ("EMAILADDRESS=a@b,CN=x", None),
+            ("CN=#0c0161", None),
+            ("no equals sign", None),
+        ] {
+            assert_eq!(normalize_dn(input).as_deref(), expected, "{input}");
+        }
     }
 
     #[test]

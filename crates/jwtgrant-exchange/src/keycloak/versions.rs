@@ -12,6 +12,9 @@
 //! - 26.7.0 and later (read: 26.7.0, 26.7.3; keycloak PR #49877, fix for #49215): the
 //!   signature is verified right after the algorithm, before `validateTokenActive`; the
 //!   audience moved behind the user lookup (after consent, scopes and client policies).
+//! - Every release: the certificate binding of RFC 8705 comes last, when the token response
+//!   is built (measured on 26.7.3: a bound client without a certificate and a bad signature
+//!   gets `Invalid signature`).
 
 use std::fmt;
 
@@ -39,6 +42,10 @@ pub enum Stage {
     User,
     /// `validateTokenAudience`.
     Audience,
+    /// Certificate-bound tokens (RFC 8705): when the client asks for them, the request must
+    /// present a client certificate. Keycloak checks this while building the token response
+    /// (`OAuth2GrantTypeBase.createTokenResponse`), after every check of the grant.
+    TokenBinding,
 }
 
 /// A release line's order of stages.
@@ -62,6 +69,7 @@ const BEFORE_26_7: &[Stage] = &[
     Stage::Audience,
     Stage::Signature,
     Stage::User,
+    Stage::TokenBinding,
 ];
 
 const SINCE_26_7: &[Stage] = &[
@@ -75,6 +83,7 @@ const SINCE_26_7: &[Stage] = &[
     Stage::TokenActive,
     Stage::User,
     Stage::Audience,
+    Stage::TokenBinding,
 ];
 
 impl Order {
@@ -197,9 +206,13 @@ mod tests {
             let stages = order.stages();
             let unique: std::collections::HashSet<_> = stages.iter().collect();
             assert_eq!(unique.len(), stages.len(), "{order:?}");
-            assert_eq!(stages.len(), 10, "{order:?}");
+            assert_eq!(stages.len(), 11, "{order:?}");
         }
         let pos = |o: Order, s: Stage| o.stages().iter().position(|x| *x == s).unwrap();
+        // The certificate binding is checked when the token response is built: last.
+        for order in [Order::Before26_7, Order::Since26_7] {
+            assert_eq!(order.stages().last(), Some(&Stage::TokenBinding));
+        }
         // The 26.7 change: the signature moved ahead of time/jti and the audience.
         assert!(
             pos(Order::Before26_7, Stage::TokenActive) < pos(Order::Before26_7, Stage::Signature)
