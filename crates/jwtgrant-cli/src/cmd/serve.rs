@@ -68,7 +68,7 @@ fn off_loopback_warning(addr: SocketAddr) -> String {
 /// permission rule as every other private key.
 fn tls_config(cert: &Path, key: &Path, g: Globals) -> Result<Arc<rustls::ServerConfig>> {
     let chain = files::read(cert, "TLS certificate")?;
-    files::check_private_permissions(key, g.allow_insecure_key_permissions, "TLS key")?;
-    let key_pem = files::read(key, "TLS key")?;
-    crate::serve::tls_config(cert, &chain, key, &key_pem)
+    let key_file = files::PrivateFile::open(key, "TLS key")?;
+    key_file.check(key, "TLS key", g.allow_insecure_key_permissions)?;
+    crate::serve::tls_config(cert, &chain, key, key_file.bytes())
 }
