@@ -233,3 +233,54 @@ fn json_include_secret_needs_json() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------- secrets in argv
+
+const ARGV_WARNING: &str = "jwtgrant: warning: --assertion JWT puts the assertion on the command line, where every local user can read it through `ps` until it expires; pass --assertion - and the JWT on stdin, or set JWTGRANT_ASSERTION\n";
+
+/// The exchange up to the (refused) endpoint, with the client secret from the environment.
+fn exchange(args: &[&str], env: &[(&str, &str)], stdin: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("JWTGRANT_CLIENT_SECRET", "s")
+        .envs(env.iter().copied())
+        .args([
+            "exchange",
+            "--token-endpoint",
+            "http://127.0.0.1:9/t",
+            "--client-id",
+            "c",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn an_assertion_in_argv_is_warned_about_once() {
+    let (code, stderr) = exchange(&["--assertion", "h.p.s"], &[], "");
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.starts_with(ARGV_WARNING), "{stderr}");
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+    // From stdin or the environment: nobody else can read it, no warning.
+    let (code, stderr) = exchange(&["--assertion", "-"], &[], "h.p.s\n");
+    assert_eq!(code, 4, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let (code, stderr) = exchange(&[], &[("JWTGRANT_ASSERTION", "h.p.s")], "");
+    assert_eq!(code, 4, "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+}

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::Globals;
 use super::sign::Assertions;
 use crate::cli::{AdminArgs, DoctorArgs, KeycloakArgs, SetupArgs, TransportArgs};
-use crate::error::{Coded, REJECTED, UNREACHABLE, usage};
+use crate::error::{Coded, REJECTED, UNREACHABLE, terminal_safe, usage};
 use crate::secrets::{self, Given};
 use crate::{advice, files};
 
@@ -211,7 +211,10 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         super::sign::unix_now(),
         fetched.signature.as_ref(),
     );
-    files::stdout(&render_report(&report, &client_id, &realm, &base))?;
+    // The report and the answer quote the realm's configuration and Keycloak's words.
+    files::stdout(&terminal_safe(&render_report(
+        &report, &client_id, &realm, &base,
+    )))?;
     let local = report.first_failure().cloned();
     if args.no_exchange {
         return local.map_or(Ok(()), |c| Err(failing(&c)));
@@ -230,7 +233,10 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         .exchange(&assertion)
         .map(|_| ());
     let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));
-    files::stdout(&render_answer(answer.as_ref().err(), &agreement))?;
+    files::stdout(&terminal_safe(&render_answer(
+        answer.as_ref().err(),
+        &agreement,
+    )))?;
     match (agreement, local) {
         (Agreement::BothAccept | Agreement::UnexpectedToken { .. }, _) => Ok(()),
         (_, Some(c)) => Err(failing(&c)),
