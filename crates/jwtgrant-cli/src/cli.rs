@@ -39,7 +39,8 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Accept private key files that group or others can read (refused by default, as ssh does).
+    /// Accept key and secret files that group or others can read, or that another user owns
+    /// (refused by default, as ssh does).
     #[arg(long, global = true)]
     pub allow_insecure_key_permissions: bool,
 
@@ -143,7 +144,8 @@ pub struct KeygenArgs {
     )]
     pub out_dir: PathBuf,
 
-    /// Replace existing files.
+    /// Replace existing files (without it, existing files are never touched, even one
+    /// created at the same moment).
     #[arg(long)]
     pub force: bool,
 }
@@ -473,7 +475,8 @@ Runs the seed article's steps 2-4 through the admin REST API: a JWT Authorizatio
 identity provider for --issuer, a confidential client with the grant enabled and the provider
 allowed, and federated-identity links from each --link SUB=USERNAME (the user is created if
 missing). A second run prints \"nothing to change\". The client secret goes to --secret-out
-(mode 0600), never to stdout unless --json.
+(mode 0600; a file holding something else is replaced only with --force), never to stdout
+unless --json-include-secret.
 
 Examples:
   export KEYCLOAK_ADMIN_PASSWORD=admin
@@ -563,7 +566,7 @@ pub struct SetupArgs {
     #[arg(long = "link", env = "JWTGRANT_LINK", value_name = "SUB=USERNAME", value_parser = parse::link)]
     pub links: Vec<(String, String)>,
 
-    /// Where to write the client secret (mode 0600); default CLIENT_ID.secret.
+    /// Where to write the client secret (mode 0600, a new file); default CLIENT_ID.secret.
     #[arg(long, env = "JWTGRANT_SECRET_OUT", value_name = "FILE")]
     pub secret_out: Option<PathBuf>,
 
@@ -591,9 +594,18 @@ pub struct SetupArgs {
     #[arg(long)]
     pub bound_tokens: bool,
 
-    /// Print the changes and the client secret as one JSON object on stdout.
+    /// Replace a --secret-out file that holds something other than this client's secret.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print the changes as one JSON object on stdout (with the secret file's path, not the
+    /// secret: CI logs keep stdout).
     #[arg(long)]
     pub json: bool,
+
+    /// With --json, also put the client secret itself into the object.
+    #[arg(long, requires = "json")]
+    pub json_include_secret: bool,
 }
 
 #[derive(Debug, Args)]

@@ -38,11 +38,33 @@ fn main() -> ExitCode {
         eprintln!("jwtgrant: {msg}");
         return ExitCode::from(error::USAGE);
     }
+    warn_assertion_in_argv(&matches);
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e)),
     }
 }
+
+/// `--assertion JWT` on the command line works, but every local user can read it through
+/// `ps` while the command runs (stdin and JWTGRANT_ASSERTION cannot be read that way): say
+/// so, once.
+fn warn_assertion_in_argv(m: &clap::ArgMatches) {
+    let sub = match m.subcommand() {
+        Some(("exchange", s)) => s,
+        Some(("keycloak", k)) => match k.subcommand() {
+            Some(("doctor", d)) => d,
+            _ => return,
+        },
+        _ => return,
+    };
+    let in_argv = sub.value_source("assertion") == Some(clap::parser::ValueSource::CommandLine);
+    if in_argv && sub.get_one::<String>("assertion").is_some_and(|a| a != "-") {
+        eprintln!("jwtgrant: {ASSERTION_IN_ARGV}");
+    }
+}
+
+/// The warning for an assertion passed as a flag value.
+const ASSERTION_IN_ARGV: &str = "warning: --assertion JWT puts the assertion on the command line, where every local user can read it through `ps` until it expires; pass --assertion - and the JWT on stdin, or set JWTGRANT_ASSERTION";
 
 /// A usage error's text without clap's `error: ` prefix. For a value our parser refused, the
 /// parser's own message stands in for clap's `invalid value '<raw>'`: the raw value may hold

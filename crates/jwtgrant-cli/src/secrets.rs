@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::{AdminArgs, ClientArgs, ClientAuth};
+use crate::cmd::Globals;
 use crate::error::usage;
 use crate::files;
 
@@ -31,8 +32,8 @@ pub fn refuse_secret_flags(client: Option<&ClientArgs>, admin: Option<&AdminArgs
 /// The client secret for `post`/`basic` authentication; `None` for the other methods.
 /// `stdin_taken` is true when stdin already carries the assertion. A secret-based method
 /// without any secret given is a usage error.
-pub fn client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Option<Secret>> {
-    match given_client_secret(args, stdin_taken)? {
+pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: Globals) -> Result<Option<Secret>> {
+    match given_client_secret(args, stdin_taken, g)? {
         Given::Secret(s) => Ok(Some(s)),
         Given::NotUsed => Ok(None),
         Given::Missing => Err(usage(
@@ -53,7 +54,8 @@ pub enum Given {
 }
 
 /// The client secret the options give, without deciding whether a missing one is an error.
-pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Given> {
+/// A secret file must pass the same mode and owner checks as a private key.
+pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool, g: Globals) -> Result<Given> {
     refuse_secret_flags(Some(args), None)?;
     if matches!(
         args.client_auth,
@@ -68,6 +70,7 @@ pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Given
         return Ok(Given::Secret(Secret::new(files::read_secret_file(
             path,
             "client secret",
+            g.allow_insecure_key_permissions,
         )?)));
     }
     if args.client_secret_stdin {
@@ -89,13 +92,15 @@ pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool) -> Result<Given
     Ok(Given::Missing)
 }
 
-/// The Keycloak admin password: --admin-password-file, else KEYCLOAK_ADMIN_PASSWORD.
-pub fn admin_password(args: &AdminArgs) -> Result<Secret> {
+/// The Keycloak admin password: --admin-password-file (checked like a private key), else
+/// KEYCLOAK_ADMIN_PASSWORD.
+pub fn admin_password(args: &AdminArgs, g: Globals) -> Result<Secret> {
     refuse_secret_flags(None, Some(args))?;
     if let Some(path) = &args.admin_password_file {
         return Ok(Secret::new(files::read_secret_file(
             path,
             "admin password",
+            g.allow_insecure_key_permissions,
         )?));
     }
     match std::env::var(ADMIN_PASSWORD_ENV) {

@@ -1,13 +1,27 @@
 //! `jwtgrant jwks serve`: a tiny HTTP/1.1 server for one JSON document, and a watcher that
-//! notices key files changing. No framework: std::net, a thread per connection, a shared
-//! document swapped atomically on reload; optionally HTTPS through rustls (the TLS library
-//! ureq already brings in), with the handshake done in the connection's own thread.
+//! notices key files changing. No framework: std::net, a shared document swapped atomically
+//! on reload; optionally HTTPS through rustls (the TLS library ureq already brings in).
+//!
+//! Bounded everywhere, so that nobody who can open connections can hold it down:
+//! - one thread accepts connections and keeps them in a *waiting room* (non-blocking, at
+//!   most [`Limits::waiting`]) until their first byte arrives; an idle or half-open
+//!   connection costs a file descriptor there, never a thread, and is dropped after
+//!   [`Limits::first_byte`] (or earlier, oldest first, when the room is full);
+//! - a connection that has spoken goes to a bounded queue read by a fixed pool of worker
+//!   threads; when the queue is full it is answered `503` at once (plain HTTP) or closed
+//!   (TLS) instead of waiting;
+//! - a worker gives each connection one deadline for everything (TLS handshake, request
+//!   head, answer) and caps the request head's size and header count;
+//! - accept errors (out of file descriptors, say) back off instead of spinning, and a worker
+//!   that cannot be spawned leaves a smaller pool rather than a panic.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead as _, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Result, anyhow};
@@ -18,10 +32,47 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 /// Paths the JWKS is served at.
 pub const PATHS: &[&str] = &["/.well-known/jwks.json", "/jwks"];
 
-/// How long one connection may take from accept to the last byte of the answer, TLS
-/// handshake included. A deadline rather than only per-read timeouts: a client sending a
-/// byte every few seconds would otherwise hold its thread for ever.
-const CONNECTION_DEADLINE: Duration = Duration::from_secs(10);
+/// The server's bounds. [`Limits::default`] is what `jwtgrant jwks serve` uses; the numbers
+/// and why they are what they are are in `docs/cli.md` ("jwks serve limits").
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Worker threads: how many connections are served at once. Answering is microseconds,
+    /// so these are only busy with slow clients; a few of those cannot stall the rest.
+    pub workers: usize,
+    /// Connections that have sent a first byte and wait for a worker. Beyond it: 503.
+    pub queue: usize,
+    /// Connections that have not sent a byte yet. Beyond it the oldest is dropped.
+    pub waiting: usize,
+    /// How long a connection may stay silent after accept before it is dropped.
+    pub first_byte: Duration,
+    /// How long a worker gives one connection in all: TLS handshake, request head, answer.
+    pub deadline: Duration,
+    /// Most bytes of a request head (request line and headers); beyond it: 431.
+    pub max_head_bytes: usize,
+    /// Most header lines in a request; beyond them: 431.
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            workers: 8,
+            queue: 32,
+            waiting: 512,
+            first_byte: Duration::from_secs(5),
+            deadline: Duration::from_secs(10),
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// The longest pause after repeated accept failures.
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+/// How often waiting connections are looked at while any wait.
+const WAITING_POLL: Duration = Duration::from_millis(5);
+/// The answer to a connection that finds the queue full (plain HTTP only).
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n";
 
 /// The document being served; clone it to swap in a new one from another thread.
 #[derive(Clone, Debug)]
@@ -54,7 +105,18 @@ pub struct Server {
     listener: TcpListener,
     doc: Document,
     tls: Option<Arc<ServerConfig>>,
+    limits: Limits,
 }
+
+/// A connection accepted and not yet spoken.
+#[derive(Debug)]
+struct Waiting {
+    stream: TcpStream,
+    accepted: Instant,
+}
+
+/// What a worker gets: a connection that has sent its first byte, and when it was accepted.
+type Job = (TcpStream, Instant);
 
 impl Server {
     pub fn bind(addr: &str, doc: Document) -> io::Result<Self> {
@@ -62,12 +124,20 @@ impl Server {
             listener: TcpListener::bind(addr)?,
             doc,
             tls: None,
+            limits: Limits::default(),
         })
     }
 
     /// Speak TLS on every connection (a plain-HTTP request gets no answer).
     pub fn with_tls(mut self, config: Arc<ServerConfig>) -> Self {
         self.tls = Some(config);
+        self
+    }
+
+    /// Other bounds than [`Limits::default`] (tests use small ones).
+    #[cfg_attr(not(test), allow(dead_code, reason = "the binary uses the defaults"))]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -80,23 +150,173 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accept connections forever, one short-lived thread each. Nothing but `accept` runs
-    /// on this thread: a client that stalls in the TLS handshake stalls only its own thread.
-    pub fn run(self) {
-        for conn in self.listener.incoming() {
-            match conn {
-                Ok(stream) => {
-                    let doc = self.doc.clone();
-                    let tls = self.tls.clone();
-                    std::thread::spawn(move || {
-                        let peer = stream.peer_addr().ok();
-                        if let Err(e) = serve_connection(stream, &doc, tls) {
-                            log_failure(peer, &e);
-                        }
-                    });
-                }
-                Err(e) => log::warn!("accept failed: {e}"),
+    /// Start the worker pool, then accept connections on this thread for ever. Fails only
+    /// when not a single worker thread can be started.
+    pub fn run(self) -> io::Result<()> {
+        let limits = self.limits;
+        let (jobs, queue) = mpsc::sync_channel::<Job>(limits.queue.max(1));
+        let queue = Arc::new(Mutex::new(queue));
+        let mut started = 0;
+        for i in 0..limits.workers.max(1) {
+            let queue = Arc::clone(&queue);
+            let doc = self.doc.clone();
+            let tls = self.tls.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("jwks-worker-{i}"))
+                .spawn(move || work(&queue, &doc, tls.as_ref(), limits));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => log::warn!("cannot start worker thread {i}: {e}"),
             }
+        }
+        if started == 0 {
+            return Err(io::Error::other("cannot start any worker thread"));
+        }
+        if started < limits.workers {
+            log::warn!(
+                "serving with {started} of {} worker threads",
+                limits.workers
+            );
+        }
+        accept_loop(&self.listener, &jobs, self.tls.is_some(), limits);
+        Ok(())
+    }
+}
+
+/// Accept connections into the waiting room and pass those that speak to the workers. The
+/// listener blocks while nobody waits (an idle server sleeps in `accept`) and is polled
+/// while someone does.
+fn accept_loop(listener: &TcpListener, jobs: &SyncSender<Job>, tls: bool, limits: Limits) {
+    let mut room: VecDeque<Waiting> = VecDeque::new();
+    let mut backoff = Duration::ZERO;
+    let mut blocking = true;
+    loop {
+        let want_blocking = room.is_empty();
+        if want_blocking != blocking && listener.set_nonblocking(!want_blocking).is_ok() {
+            blocking = want_blocking;
+        }
+        // Take every connection that is ready (one, when blocking).
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    backoff = Duration::ZERO;
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    if room.len() >= limits.waiting.max(1) {
+                        // The oldest silent connection makes room: a real client speaks at once.
+                        room.pop_front();
+                    }
+                    room.push_back(Waiting {
+                        stream,
+                        accepted: Instant::now(),
+                    });
+                    if blocking {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE, ENOBUFS and the like: retrying at once would spin. Wait a
+                    // little longer each time, up to a second.
+                    backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_ACCEPT_BACKOFF);
+                    log::warn!(
+                        "accept failed: {e} (retrying in {} ms)",
+                        backoff.as_millis()
+                    );
+                    std::thread::sleep(backoff);
+                    break;
+                }
+            }
+        }
+        let now = Instant::now();
+        for w in std::mem::take(&mut room) {
+            if let Some(w) = dispatch(w, now, jobs, tls, limits) {
+                room.push_back(w);
+            }
+        }
+        if !room.is_empty() {
+            std::thread::sleep(WAITING_POLL);
+        }
+    }
+}
+
+/// One waiting connection: still silent (kept, unless it waited too long), spoke (to a
+/// worker, or answered 503 when the queue is full), or closed.
+fn dispatch(
+    w: Waiting,
+    now: Instant,
+    jobs: &SyncSender<Job>,
+    tls: bool,
+    limits: Limits,
+) -> Option<Waiting> {
+    let mut byte = [0u8; 1];
+    match w.stream.peek(&mut byte) {
+        Ok(0) => None,
+        Ok(_) => {
+            if w.stream.set_nonblocking(false).is_err() {
+                return None;
+            }
+            if let Err(TrySendError::Full((stream, _))) = jobs.try_send((w.stream, w.accepted)) {
+                log::warn!(
+                    "all {} workers busy and {} connections queued: answered 503",
+                    limits.workers,
+                    limits.queue
+                );
+                if !tls {
+                    busy(&stream);
+                }
+            }
+            None
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            (now.saturating_duration_since(w.accepted) < limits.first_byte).then_some(w)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Answer 503 without blocking the accept thread: read what the client has sent so far
+/// (closing a socket with unread data would reset the connection and lose the answer),
+/// write the short answer into the empty socket buffer, and close our side.
+fn busy(stream: &TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let mut sink = [0u8; 4096];
+    for _ in 0..4 {
+        match (&*stream).read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let _ = (&*stream).write_all(BUSY);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// A worker: take a connection, serve it, repeat. A panic while serving one connection
+/// (there should be none) costs that connection, not the worker.
+fn work(
+    queue: &Mutex<Receiver<Job>>,
+    doc: &Document,
+    tls: Option<&Arc<ServerConfig>>,
+    limits: Limits,
+) {
+    loop {
+        // Holding the lock while waiting is fine: whoever holds it takes the next job.
+        let job = match queue.lock() {
+            Ok(q) => q.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok((stream, accepted)) = job else { return };
+        let peer = stream.peer_addr().ok();
+        let tls = tls.cloned();
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            serve_connection(stream, accepted + limits.deadline, doc, tls, limits)
+        }));
+        match served {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log_failure(peer, &e),
+            Err(_) => log::warn!("serving a connection panicked; the worker goes on"),
         }
     }
 }
@@ -192,22 +412,25 @@ pub fn respond(method: &str, target: &str, doc: &str) -> (&'static str, &'static
     ("200 OK", "application/json", doc.to_owned())
 }
 
-/// One connection: the TLS handshake when configured, one request, one answer, close.
+/// One connection: the TLS handshake when configured, one request, one answer, close; all
+/// of it before `until`.
 fn serve_connection(
     stream: TcpStream,
+    until: Instant,
     doc: &Document,
     tls: Option<Arc<ServerConfig>>,
+    limits: Limits,
 ) -> io::Result<()> {
-    let stream = Deadline::new(stream, Instant::now() + CONNECTION_DEADLINE)?;
+    let stream = Deadline::new(stream, until)?;
     let Some(config) = tls else {
-        return handle(stream, doc);
+        return handle(stream, doc, limits);
     };
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
     let mut tls = StreamOwned::new(conn, stream);
     while tls.conn.is_handshaking() {
         tls.conn.complete_io(&mut tls.sock)?;
     }
-    handle(&mut tls, doc)?;
+    handle(&mut tls, doc, limits)?;
     tls.conn.send_close_notify();
     while tls.conn.wants_write() {
         tls.conn.write_tls(&mut tls.sock)?;
@@ -244,10 +467,12 @@ struct Deadline {
 
 impl Deadline {
     fn new(stream: TcpStream, until: Instant) -> io::Result<Self> {
+        let this = Self { stream, until };
         // Timeouts from the start, before any TLS handshake byte is awaited.
-        stream.set_read_timeout(Some(CONNECTION_DEADLINE))?;
-        stream.set_write_timeout(Some(CONNECTION_DEADLINE))?;
-        Ok(Self { stream, until })
+        let left = this.left()?;
+        this.stream.set_read_timeout(Some(left))?;
+        this.stream.set_write_timeout(Some(left))?;
+        Ok(this)
     }
 
     fn left(&self) -> io::Result<Duration> {
@@ -280,25 +505,78 @@ impl Write for Deadline {
     }
 }
 
-/// Read one request (bounded) and write the answer, over plain TCP or TLS alike.
-fn handle(stream: impl Read + Write, doc: &Document) -> io::Result<()> {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    reader.by_ref().take(8192).read_line(&mut request_line)?;
-    // Drain the headers (bounded) so the client sees a clean close.
-    let mut total = 0usize;
+/// A request head as read.
+#[derive(Debug, PartialEq, Eq)]
+enum Head {
+    /// Within the caps: the request line (the header lines are counted, not kept).
+    Read(String),
+    /// Larger than [`Limits::max_head_bytes`] or more than [`Limits::max_headers`] lines.
+    TooLarge,
+}
+
+/// Read a request head: the request line, then header lines up to the empty line, within
+/// the byte and line caps. Returns the request line.
+fn read_head(reader: &mut impl io::BufRead, limits: Limits) -> io::Result<Head> {
+    let mut left = limits.max_head_bytes;
+    let mut request_line = None;
+    let mut headers = 0usize;
     loop {
-        let mut line = String::new();
-        let n = reader.by_ref().take(8192).read_line(&mut line)?;
-        total += n;
-        if n == 0 || line == "\r\n" || line == "\n" || total > 64 * 1024 {
-            break;
+        let mut line = Vec::new();
+        let n = reader
+            .by_ref()
+            .take(left as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if n > left {
+            return Ok(Head::TooLarge);
+        }
+        left -= n;
+        let ended = line.ends_with(b"\n");
+        let text = String::from_utf8_lossy(&line).into_owned();
+        match request_line {
+            None => {
+                request_line = Some(text);
+                if !ended {
+                    break;
+                }
+            }
+            Some(_) => {
+                if !ended || line == b"\r\n" || line == b"\n" {
+                    break;
+                }
+                headers += 1;
+                if headers > limits.max_headers {
+                    return Ok(Head::TooLarge);
+                }
+            }
         }
     }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let target = parts.next().unwrap_or("");
-    let (status, ctype, body) = respond(method, target, &doc.get());
+    Ok(Head::Read(request_line.unwrap_or_default()))
+}
+
+/// Read one request (bounded) and write the answer, over plain TCP or TLS alike.
+fn handle(stream: impl Read + Write, doc: &Document, limits: Limits) -> io::Result<()> {
+    let mut reader = BufReader::new(stream);
+    let head = read_head(&mut reader, limits)?;
+    let (method, target, (status, ctype, body)) = match &head {
+        Head::Read(request_line) => {
+            let mut parts = request_line.split_whitespace();
+            let method = parts.next().unwrap_or("");
+            let target = parts.next().unwrap_or("");
+            (method, target, respond(method, target, &doc.get()))
+        }
+        Head::TooLarge => (
+            "",
+            "",
+            (
+                "431 Request Header Fields Too Large",
+                "text/plain; charset=utf-8",
+                format!(
+                    "request head too large: at most {} bytes and {} header lines\n",
+                    limits.max_head_bytes, limits.max_headers
+                ),
+            ),
+        ),
+    };
     log::info!("{method} {target} -> {status}");
     let out = reader.get_mut();
     let head = format!(
@@ -421,6 +699,109 @@ mod tests {
         doc.set(r#"{"keys":[2]}"#.to_owned());
         assert!(get(addr, "/jwks").ends_with("{\"keys\":[2]}"));
         assert!(get(addr, "/nope").starts_with("HTTP/1.1 404"));
+    }
+
+    fn head(input: &str) -> Head {
+        let limits = Limits {
+            max_head_bytes: 64,
+            max_headers: 2,
+            ..Limits::default()
+        };
+        read_head(&mut io::Cursor::new(input.as_bytes()), limits).unwrap()
+    }
+
+    #[test]
+    fn request_heads_are_capped_in_bytes_and_lines() {
+        let ok = |line: &str| Head::Read(line.to_owned());
+        assert_eq!(
+            head("GET /jwks HTTP/1.1\r\n\r\n"),
+            ok("GET /jwks HTTP/1.1\r\n")
+        );
+        assert_eq!(
+            head("GET /jwks HTTP/1.1\r\nA: 1\r\nB: 2\r\n\r\nignored"),
+            ok("GET /jwks HTTP/1.1\r\n")
+        );
+        assert_eq!(
+            head("GET /jwks HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"),
+            Head::TooLarge
+        );
+        assert_eq!(
+            head(&format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(60))),
+            Head::TooLarge
+        );
+        assert_eq!(
+            head(&format!("GET / HTTP/1.1\r\nA: {}\r\n\r\n", "x".repeat(50))),
+            Head::TooLarge
+        );
+        // Exactly at the byte cap is still fine; a head cut short ends it.
+        let line = format!("GET /{} HTTP/1.1\r\n", "x".repeat(46));
+        assert_eq!(line.len() + 2, 64);
+        assert_eq!(head(&format!("{line}\r\n")), ok(&line));
+        assert_eq!(head("GET /jwks"), ok("GET /jwks"));
+        assert_eq!(head(""), ok(""));
+    }
+
+    fn start(limits: Limits) -> SocketAddr {
+        let doc = Document::new(r#"{"keys":[]}"#.to_owned());
+        let server = Server::bind("127.0.0.1:0", doc)
+            .unwrap()
+            .with_limits(limits);
+        let addr = server.local_addr().unwrap();
+        std::thread::spawn(move || server.run());
+        addr
+    }
+
+    #[test]
+    fn oversized_heads_get_431() {
+        let addr = start(Limits::default());
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut request = "GET /jwks HTTP/1.1\r\n".to_owned();
+        for i in 0..65 {
+            request.push_str(&format!("X-{i}: y\r\n"));
+        }
+        request.push_str("\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(
+            out.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(
+                "\r\n\r\nrequest head too large: at most 16384 bytes and 64 header lines\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_full_queue_is_answered_503_at_once_and_silence_costs_no_worker() {
+        let addr = start(Limits {
+            workers: 1,
+            queue: 1,
+            first_byte: Duration::from_secs(30),
+            deadline: Duration::from_secs(30),
+            ..Limits::default()
+        });
+        // Silent connections wait in the room, not in a worker: a request still gets through.
+        let silent: Vec<_> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        assert!(get(addr, "/jwks").ends_with("{\"keys\":[]}"));
+        // One byte each: the first holds the only worker, the second the queue's one place.
+        let mut slow: Vec<_> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        for s in &mut slow {
+            s.write_all(b"G").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let started = Instant::now();
+        let busy = get(addr, "/jwks");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            busy,
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n"
+        );
+        drop((silent, slow));
     }
 
     #[test]

@@ -554,7 +554,11 @@ fn exchange_prints_the_bare_token_json_or_decoded() {
     assert_eq!(v["expires_in"], 300);
     assert_eq!(v["access_token_header"]["kid"], "kc");
     assert_eq!(v["access_token_claims"]["sub"], "kc-user");
-    assert_eq!(r.stderr, "");
+    // The assertion was in argv: the one line on stderr says why that is unwise.
+    assert_eq!(
+        r.stderr,
+        "jwtgrant: warning: --assertion JWT puts the assertion on the command line, where every local user can read it through `ps` until it expires; pass --assertion - and the JWT on stdin, or set JWTGRANT_ASSERTION\n"
+    );
 
     let mut args = base.to_vec();
     args.extend(["--assertion", &assertion, "--decode"]);
@@ -589,7 +593,11 @@ fn exchange_rejection_exits_3_with_description_and_hint() {
     let last: Vec<&str> = r
         .stderr
         .lines()
-        .filter(|l| !l.starts_with("jwtgrant: info") && !l.starts_with("jwtgrant: debug"))
+        .filter(|l| {
+            !l.starts_with("jwtgrant: info")
+                && !l.starts_with("jwtgrant: debug")
+                && !l.starts_with("jwtgrant: warning: --assertion JWT")
+        })
         .collect();
     assert_eq!(last.len(), 2, "{}", r.stderr);
     assert!(last[0].starts_with("jwtgrant: "), "{}", r.stderr);
@@ -748,7 +756,7 @@ fn closed_stdout_is_not_an_error() {
     let stub = TokenStub::start(vec![ok_token(&big)]);
     let assertion = unsigned_jwt(json!({"alg": "RS256"}), json!({}));
     let script = format!(
-        "'{BIN}' exchange --token-endpoint '{}' --client-id c --assertion '{assertion}' | head -c 5; echo; echo \"status=${{PIPESTATUS[0]}}\"",
+        "printf %s '{assertion}' | '{BIN}' exchange --token-endpoint '{}' --client-id c --assertion - | head -c 5; s=${{PIPESTATUS[1]}}; echo; echo \"status=$s\"",
         stub.url
     );
     let out = Command::new("bash")

@@ -266,8 +266,9 @@ fn seconds(v: &Value) -> Option<u64> {
 /// Removes `secrets` (the client secret, the assertion) from the server-supplied text of an
 /// error, in case a proxy or a server echoes the request back. Empty strings are ignored.
 pub(crate) fn scrub(err: ExchangeError, secrets: &[&str]) -> ExchangeError {
+    let secrets = with_json_escapes(secrets);
     let clean = |text: &mut String| {
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        for secret in &secrets {
             if text.contains(secret) {
                 *text = text.replace(secret, "[redacted]");
             }
@@ -298,17 +299,60 @@ pub(crate) fn scrub(err: ExchangeError, secrets: &[&str]) -> ExchangeError {
 /// can reach an error message (scrubbing after the snippet is cut could miss a cut secret).
 /// Borrowed unchanged in the usual case where no secret occurs.
 pub(crate) fn scrub_body<'a>(body: &'a [u8], secrets: &[&str]) -> std::borrow::Cow<'a, [u8]> {
-    let found = |secret: &&&str| {
-        !secret.is_empty() && body.windows(secret.len()).any(|w| w == secret.as_bytes())
-    };
-    if !secrets.iter().any(|s| found(&s)) {
+    let secrets = with_json_escapes(secrets);
+    let found = |secret: &String| body.windows(secret.len()).any(|w| w == secret.as_bytes());
+    if !secrets.iter().any(found) {
         return std::borrow::Cow::Borrowed(body);
     }
     let mut text = String::from_utf8_lossy(body).into_owned();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        text = text.replace(secret, "[redacted]");
+    for secret in &secrets {
+        text = text.replace(secret.as_str(), "[redacted]");
     }
     std::borrow::Cow::Owned(text.into_bytes())
+}
+
+/// `secrets` (empty ones dropped) and the forms a JSON echo of them takes: a server that puts
+/// the request into a JSON error body writes `"` as `\"`, `\` as `\\`, control characters
+/// as `\uXXXX`, and may write `/` as `\/` and anything beyond ASCII as `\uXXXX` (in lower or
+/// upper case hex). Longest first, so a form that contains another is replaced whole.
+fn with_json_escapes(secrets: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let serde = serde_json::to_string(secret).unwrap_or_default();
+        let plain = serde
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_owned();
+        let slashes = plain.replace('/', "\\/");
+        let mut ascii_lower = String::new();
+        let mut ascii_upper = String::new();
+        for c in plain.chars() {
+            if c.is_ascii() {
+                ascii_lower.push(c);
+                ascii_upper.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    ascii_lower.push_str(&format!("\\u{unit:04x}"));
+                    ascii_upper.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+        }
+        for form in [
+            (*secret).to_owned(),
+            plain,
+            slashes,
+            ascii_lower,
+            ascii_upper,
+        ] {
+            if !form.is_empty() && !out.contains(&form) {
+                out.push(form);
+            }
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out
 }
 
 /// `Retry-After` (RFC 9110 section 10.2.3): delta-seconds, or an HTTP-date counted from `now`
@@ -403,14 +447,18 @@ fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
 
 /// The start of a body for an error message: lossy UTF-8, control characters and runs of
 /// whitespace collapsed to one space, cut at [`SNIPPET_CHARS`] characters (never inside a
-/// character). A body that mentions `access_token` is withheld: it might carry one.
+/// character). A body that names a token field (`access_token`, `refresh_token`,
+/// `id_token`) is withheld whole: it might carry one.
 pub(crate) fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    if text.contains("access_token") {
-        return "[body withheld: it mentions access_token]".into();
+    if let Some(field) = TOKEN_FIELDS.iter().find(|f| text.contains(*f)) {
+        return format!("[body withheld: it mentions {field}]");
     }
     sanitize(&text, SNIPPET_CHARS)
 }
+
+/// Field names whose presence withholds a whole error body.
+const TOKEN_FIELDS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 
 /// Control characters and whitespace runs become one space; trimmed; cut at `max` chars with `...`.
 pub(crate) fn sanitize(text: &str, max: usize) -> String {
@@ -733,6 +781,57 @@ mod tests {
             scrub_body(b"clean", &[secret]),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn json_escaped_echoes_are_scrubbed_before_the_cut() {
+        let secret = "pa\"ss/wörd\\x";
+        // Each way a JSON body may carry it, placed where the snippet would cut it in two.
+        for echoed in [
+            r#"pa\"ss/wörd\\x"#,
+            r#"pa\"ss\/wörd\\x"#,
+            r#"pa\"ss/w\u00f6rd\\x"#,
+            r#"pa\"ss/w\u00F6rd\\x"#,
+        ] {
+            let body = format!(r#"{{"echo":"{}{echoed}"}}"#, "x".repeat(SNIPPET_CHARS - 14));
+            let scrubbed = scrub_body(body.as_bytes(), &[secret]);
+            let s = snippet(&scrubbed);
+            assert!(!s.contains("pa\\\"") && !s.contains("rd"), "{echoed}: {s}");
+            assert!(s.ends_with("[reda..."), "{echoed}: {s}");
+            // Whole, in a rejection's description: `scrub` knows the escaped forms too.
+            let body =
+                format!(r#"{{"error":"invalid_client","error_description":"bad {echoed}"}}"#);
+            let err = interpret(URL, raw(401, &body), UNIX_EPOCH).err();
+            let text = err
+                .map(|e| scrub(e, &[secret]).to_string())
+                .unwrap_or_default();
+            assert_eq!(
+                text,
+                "token endpoint rejected the client: invalid_client: bad [redacted]"
+            );
+        }
+        assert_eq!(
+            with_json_escapes(&["a/b", ""]),
+            vec![r"a\/b".to_owned(), "a/b".to_owned()]
+        );
+    }
+
+    #[test]
+    fn bodies_naming_any_token_field_are_withheld_whole() {
+        for (field, status) in [
+            ("access_token", 502),
+            ("refresh_token", 400),
+            ("id_token", 200),
+        ] {
+            let body = format!(r#"<p>{{"{field}":"eyJ.secret.sig"}}"#);
+            let err = interpret(URL, raw(status, &body), UNIX_EPOCH).err();
+            let text = err.map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                text.ends_with(&format!("[body withheld: it mentions {field}]")),
+                "{text}"
+            );
+            assert!(!text.contains("eyJ"), "{text}");
+        }
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub fn client(
     secrets::refuse_secret_flags(Some(client), None)?;
     // Read everything local before any network traffic (discovery), so a missing secret
     // or key file fails fast.
-    let secret = secrets::client_secret(client, stdin_taken)?;
+    let secret = secrets::client_secret(client, stdin_taken, g)?;
     let auth = client_auth(client, secret, g)?;
     let transport = client_transport(&endpoint.transport, client, g)?;
     let ex = endpoint_client(endpoint, kc, transport)?;
@@ -97,10 +97,10 @@ pub fn client_transport(
         return Ok(transport);
     };
     let chain = files::read(cert, "client certificate")?;
-    let key_pem = files::read(key, "client key")?;
-    files::check_private_permissions(key, g.allow_insecure_key_permissions, "client key")?;
+    let key_file = files::PrivateFile::open(key, "client key")?;
+    key_file.check(key, "client key", g.allow_insecure_key_permissions)?;
     transport
-        .client_certificate_pem(&chain, &key_pem)
+        .client_certificate_pem(&chain, key_file.bytes())
         .with_context(|| {
             format!(
                 "cannot use client certificate '{}' with key '{}'",

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::Globals;
 use super::sign::Assertions;
 use crate::cli::{AdminArgs, DoctorArgs, KeycloakArgs, SetupArgs, SetupClientAuth, TransportArgs};
-use crate::error::{Coded, REJECTED, UNREACHABLE, usage};
+use crate::error::{Coded, REJECTED, UNREACHABLE, terminal_safe, usage};
 use crate::secrets::{self, Given};
 use crate::{advice, files};
 
@@ -30,8 +30,13 @@ fn base_and_realm(kc: &KeycloakArgs) -> Result<(String, String)> {
 
 /// Logs in through the same transport policy as the token endpoint (CA file, plain-http
 /// rule, proxy rule); admin requests get at least [`DEFAULT_ADMIN_TIMEOUT`].
-fn login(base: &str, admin: &AdminArgs, transport: &TransportArgs) -> Result<AdminSession> {
-    let password = secrets::admin_password(admin)?;
+fn login(
+    base: &str,
+    admin: &AdminArgs,
+    transport: &TransportArgs,
+    g: Globals,
+) -> Result<AdminSession> {
+    let password = secrets::admin_password(admin, g)?;
     let transport = super::exchange::transport(transport)?;
     let timeout = transport.timeout_limit().max(DEFAULT_ADMIN_TIMEOUT);
     log::info!("logging in to {base} as admin user '{}'", admin.admin_user);
@@ -102,7 +107,7 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
         .secret_out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.secret", args.client_id)));
-    let session = login(&base, &args.admin, &args.transport)?;
+    let session = login(&base, &args.admin, &args.transport, g)?;
 
     let mut outcomes = Vec::new();
     outcomes.push(session.ensure_realm(&realm)?);
@@ -126,23 +131,10 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
         None => session.client_secret(&realm, &args.client_id)?,
     };
 
-    // The secret goes to a 0600 file; rewritten only when it differs.
+    // The secret goes to a 0600 file, written only when it differs from what the file holds.
     let mut secret_note = None;
     if let Some(s) = &secret {
-        let current = std::fs::read_to_string(&secret_out).ok();
-        if current.as_deref().map(str::trim_end) != Some(s.secret()) {
-            files::write_private(&secret_out, format!("{}\n", s.secret()).as_bytes(), true)?;
-            secret_note = Some(format!(
-                "wrote the client secret to {} (mode 0600)",
-                secret_out.display()
-            ));
-        } else {
-            files::check_private_permissions(
-                &secret_out,
-                g.allow_insecure_key_permissions,
-                "client secret file",
-            )?;
-        }
+        secret_note = save_secret(&secret_out, s, &args.client_id, args.force, g)?;
     }
     let changed: Vec<_> = outcomes
         .iter()
@@ -158,13 +150,20 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
             "client_cert_dn": args.client_cert_dn,
             "ca_dn": args.ca_dn,
             "bound_tokens": args.bound_tokens,
-            "client_secret": secret.as_ref().map(|s| s.secret()),
             "secret_file": secret.as_ref().map(|_| secret_out.display().to_string()),
             "secret_note": x509.then_some(NO_SECRET),
             "token_endpoint": jwtgrant_exchange::keycloak::token_endpoint(&base, &realm),
             "audience": jwtgrant_exchange::keycloak::realm_url(&base, &realm),
         });
-        return files::println(&serde_json::to_string(&v)?);
+        let mut v = v;
+        // CI logs keep stdout: the secret goes there only when asked for by name.
+        if let (true, Some(s), serde_json::Value::Object(map)) =
+            (args.json_include_secret, &secret, &mut v)
+        {
+            map.insert("client_secret".into(), s.secret().into());
+        }
+        let text = zeroize::Zeroizing::new(serde_json::to_string(&v)?);
+        return files::println(&text);
     }
     let mut out = String::new();
     if changed.is_empty() && secret_note.is_none() {
@@ -201,6 +200,40 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
     files::stdout(&out)
 }
 
+/// Write the client secret to `path` (mode 0600, a new file) unless it already holds it;
+/// replace a file holding something else only with `force`. Returns the note to print when
+/// it wrote.
+fn save_secret(
+    path: &std::path::Path,
+    secret: &secrets::Secret,
+    client_id: &str,
+    force: bool,
+    g: Globals,
+) -> Result<Option<String>> {
+    let what = "client secret file";
+    let exists = std::fs::symlink_metadata(path).is_ok();
+    if exists {
+        let current = files::PrivateFile::open(path, what)?;
+        let first = current.bytes().split(|b| *b == b'\n').next().unwrap_or(&[]);
+        if first.trim_ascii_end() == secret.secret().as_bytes() {
+            current.check(path, what, g.allow_insecure_key_permissions)?;
+            return Ok(None);
+        }
+        if !force {
+            anyhow::bail!(
+                "'{}' holds something other than the secret of client '{client_id}': pass --force to replace it, or --secret-out FILE to write the secret elsewhere",
+                path.display()
+            );
+        }
+    }
+    let contents = zeroize::Zeroizing::new(format!("{}\n", secret.secret()));
+    files::write_private(path, contents.as_bytes(), exists)?;
+    Ok(Some(format!(
+        "wrote the client secret to {} (mode 0600)",
+        path.display()
+    )))
+}
+
 pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
     secrets::refuse_secret_flags(Some(&args.client), Some(&args.admin))?;
     let (base, realm) = base_and_realm(&args.keycloak)?;
@@ -220,9 +253,9 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
     let given_secret = if args.no_exchange {
         Given::NotUsed
     } else {
-        secrets::given_client_secret(&args.client, from_stdin)?
+        secrets::given_client_secret(&args.client, from_stdin, g)?
     };
-    let session = login(&base, &args.admin, &args.endpoint.transport)?;
+    let session = login(&base, &args.admin, &args.endpoint.transport, g)?;
     // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
     let transport = super::exchange::client_transport(&args.endpoint.transport, &args.client, g)?;
     let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
@@ -233,7 +266,10 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         super::sign::unix_now(),
         fetched.signature.as_ref(),
     );
-    files::stdout(&render_report(&report, &client_id, &realm, &base))?;
+    // The report and the answer quote the realm's configuration and Keycloak's words.
+    files::stdout(&terminal_safe(&render_report(
+        &report, &client_id, &realm, &base,
+    )))?;
     let local = report.first_failure().cloned();
     if args.no_exchange {
         return local.map_or(Ok(()), |c| Err(failing(&c)));
@@ -252,7 +288,10 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
         .exchange(&assertion)
         .map(|_| ());
     let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));
-    files::stdout(&render_answer(answer.as_ref().err(), &agreement))?;
+    files::stdout(&terminal_safe(&render_answer(
+        answer.as_ref().err(),
+        &agreement,
+    )))?;
     match (agreement, local) {
         (Agreement::BothAccept | Agreement::UnexpectedToken { .. }, _) => Ok(()),
         (_, Some(c)) => Err(failing(&c)),

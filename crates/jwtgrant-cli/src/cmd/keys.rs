@@ -28,11 +28,12 @@ pub fn signer(
 ) -> Result<Signer> {
     let what = "private key";
     // Parse before the permission check: a public key or certificate passed by mistake
-    // (usually mode 0644) is better reported as what it is than as a chmod problem.
-    let bytes = files::read(path, what)?;
+    // (usually mode 0644) is better reported as what it is than as a chmod problem. The
+    // check is on the file as opened for reading, not on the path again.
+    let file = files::PrivateFile::open(path, what)?;
     let ctx = || format!("cannot read {what} '{}'", path.display());
-    let mut signer = Signer::from_key_bytes(&bytes).with_context(ctx)?;
-    files::check_private_permissions(path, g.allow_insecure_key_permissions, what)?;
+    let mut signer = Signer::from_key_bytes(file.bytes()).with_context(ctx)?;
+    file.check(path, what, g.allow_insecure_key_permissions)?;
     if let Some(alg) = alg {
         signer = signer.with_algorithm(algorithm(alg)?).with_context(|| {
             format!(
@@ -50,28 +51,33 @@ pub fn signer(
 }
 
 fn looks_like_pem(bytes: &[u8]) -> bool {
-    bytes.windows(11).any(|w| w == b"-----BEGIN ")
+    contains(bytes, b"-----BEGIN ")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A public key from a file holding either a public key (SPKI PEM/DER) or a private key
 /// (whose public part is taken; the private file must pass the permission check).
 pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
-    let bytes = files::read(path, "key")?;
-    let text = String::from_utf8_lossy(&bytes);
-    if text.contains("PUBLIC KEY-----") {
-        return PublicKey::from_pem(&bytes)
+    // Opened as a private file (wiped when dropped), checked only if it turns out to be one.
+    let file = files::PrivateFile::open(path, "key")?;
+    let bytes = file.bytes();
+    if contains(bytes, b"PUBLIC KEY-----") {
+        return PublicKey::from_pem(bytes)
             .with_context(|| format!("cannot read public key '{}'", path.display()));
     }
-    if !looks_like_pem(&bytes)
-        && let Ok(k) = PublicKey::from_der(&bytes)
+    if !looks_like_pem(bytes)
+        && let Ok(k) = PublicKey::from_der(bytes)
     {
         return Ok(k);
     }
     // Parse before the permission check, as `signer` does: a file that is no key at all
     // is reported as what it is, not as a chmod problem.
-    let signer = Signer::from_key_bytes(&bytes)
+    let signer = Signer::from_key_bytes(bytes)
         .with_context(|| format!("cannot read key '{}'", path.display()))?;
-    files::check_private_permissions(path, g.allow_insecure_key_permissions, "private key")?;
+    file.check(path, "private key", g.allow_insecure_key_permissions)?;
     Ok(signer.public_key())
 }
 
@@ -102,13 +108,22 @@ pub fn keygen(args: &KeygenArgs) -> Result<()> {
             .into());
         }
     };
+    // A `PrivateKeyPem`: wiped when dropped.
     let pem = jwtgrant_signer::generate_private_key_pem(alg, bits.map(|b| b as usize))
         .with_context(|| format!("cannot generate a {alg} key"))?;
     let public_pem = Signer::from_pem(pem.as_bytes())
         .context("cannot read back the generated key")?
         .public_key_pem();
+    // The check above is for a friendly early error; the writes themselves refuse to replace
+    // a file (O_EXCL) unless --force, so one created meanwhile is never clobbered.
     files::write_private(&private, pem.as_bytes(), args.force)?;
-    files::write_public(&public, public_pem.as_bytes(), args.force)?;
+    if let Err(e) = files::write_public(&public, public_pem.as_bytes(), args.force) {
+        if !args.force {
+            // Half a pair is worse than none: the private key was created by this call.
+            let _ = std::fs::remove_file(&private);
+        }
+        return Err(e);
+    }
     let size = bits.map(|b| format!(" {b}-bit")).unwrap_or_default();
     eprintln!(
         "jwtgrant: wrote {} ({alg}{size}, PKCS#8, mode 0600) and {} (SPKI)",

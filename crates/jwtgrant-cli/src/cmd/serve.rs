@@ -1,5 +1,6 @@
 //! `jwks serve`: wires key files to the tiny server in `crate::serve`.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -43,16 +44,31 @@ pub fn run(args: &ServeArgs, g: Globals) -> Result<()> {
         PATHS[0],
         PATHS[1]
     );
+    if !addr.ip().is_loopback() {
+        eprintln!("jwtgrant: warning: {}", off_loopback_warning(addr));
+    }
     let watcher = Watcher::new(args.keys.keys.clone(), hup);
-    std::thread::spawn(move || server.run());
-    watch(watcher, Duration::from_secs(1), &doc, load)
+    std::thread::Builder::new()
+        .name("jwks-watcher".into())
+        .spawn(move || watch(watcher, Duration::from_secs(1), &doc, load))
+        .context("cannot start the thread that watches the key files")?;
+    // Runs until it cannot go on (no worker thread could be started).
+    server.run().context("cannot serve the JWKS")
+}
+
+/// Why listening off loopback deserves a second thought: the JWKS decides which assertions
+/// Keycloak believes.
+fn off_loopback_warning(addr: SocketAddr) -> String {
+    format!(
+        "listening on {addr}, which is not a loopback address: other hosts can reach this JWKS, and whoever can swap the keys it serves (on this host, or on the network path without --tls-cert) can forge assertions for every user linked to this issuer; prefer 127.0.0.1 unless Keycloak runs on another host, and then serve HTTPS (--tls-cert, --tls-key)"
+    )
 }
 
 /// The TLS configuration from `--tls-cert` and `--tls-key`; the key file follows the same
 /// permission rule as every other private key.
 fn tls_config(cert: &Path, key: &Path, g: Globals) -> Result<Arc<rustls::ServerConfig>> {
     let chain = files::read(cert, "TLS certificate")?;
-    files::check_private_permissions(key, g.allow_insecure_key_permissions, "TLS key")?;
-    let key_pem = files::read(key, "TLS key")?;
-    crate::serve::tls_config(cert, &chain, key, &key_pem)
+    let key_file = files::PrivateFile::open(key, "TLS key")?;
+    key_file.check(key, "TLS key", g.allow_insecure_key_permissions)?;
+    crate::serve::tls_config(cert, &chain, key, key_file.bytes())
 }
