@@ -546,7 +546,7 @@ fn cli_tls_mtls_failures_have_exact_words_and_the_doctor_predicts_them() {
     );
     let broken = format!(
         "jwtgrant: connection to {} failed: io: Broken pipe (os error 32)\n  \
-         hint: the connection broke: check proxies and load balancers in between\n",
+         hint: the connection broke right under the request: the server may have refused the client certificate (TLS 1.3 reports that only after the request is sent), so check that a CA in its truststore issued it; else check proxies and load balancers in between\n",
         w.token_endpoint()
     );
     assert_eq!((r.code, r.stdout.as_str()), (4, ""), "{r:?}");

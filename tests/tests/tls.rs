@@ -260,9 +260,15 @@ fn mtls_failures_have_exact_words() {
                 ex.token_endpoint()
             )
         ),
-        ExchangeError::Connection { .. } => assert_eq!(
-            err.to_string(),
-            format!("connection to {} failed", ex.token_endpoint())
+        ExchangeError::Connection {
+            client_certificate: true,
+            ..
+        } => assert_eq!(
+            format!("{err:#}"),
+            format!(
+                "connection to {} failed (hint: the connection broke right under the request: the server may have refused the client certificate (TLS 1.3 reports that only after the request is sent), so check that a CA in its truststore issued it; else check proxies and load balancers in between)",
+                ex.token_endpoint()
+            )
         ),
         other => panic!("{other:?}"),
     }

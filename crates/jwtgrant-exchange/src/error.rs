@@ -82,6 +82,10 @@ pub enum ExchangeError {
     Connection {
         /// The URL being requested.
         url: String,
+        /// True when the connection was TLS with a client certificate: a server refusing
+        /// that certificate in TLS 1.3 often shows only as a connection broken under the
+        /// request (the client's side of the handshake was already done).
+        client_certificate: bool,
         /// The transport error.
         source: Source,
     },
@@ -325,6 +329,12 @@ impl ExchangeError {
             } => Some("the server requires a client certificate: present one (mutual TLS)"),
             E::Timeout { .. } => Some(
                 "check that the host is reachable from here (firewall, HTTPS_PROXY/NO_PROXY), or raise the timeout",
+            ),
+            E::Connection {
+                client_certificate: true,
+                ..
+            } => Some(
+                "the connection broke right under the request: the server may have refused the client certificate (TLS 1.3 reports that only after the request is sent), so check that a CA in its truststore issued it; else check proxies and load balancers in between",
             ),
             E::Connection { .. } => {
                 Some("the connection broke: check proxies and load balancers in between")

@@ -567,6 +567,7 @@ fn transport_error(
                 }
             }
             _ => ExchangeError::Connection {
+                client_certificate: url.starts_with("https:") && settings.client_cert.is_some(),
                 url,
                 source: Arc::new(err),
             },
@@ -579,6 +580,7 @@ fn transport_error(
         ureq::Error::BadUri(reason) => ExchangeError::InvalidUrl { url, reason },
         other => ExchangeError::Connection {
             url,
+            client_certificate: false,
             source: Arc::new(other),
         },
     }
