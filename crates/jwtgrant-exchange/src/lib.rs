@@ -77,6 +77,7 @@
 pub mod keycloak;
 
 mod client;
+mod dpop;
 mod endpoint;
 mod error;
 mod form;
@@ -87,6 +88,7 @@ mod source;
 mod transport;
 
 pub use client::Exchange;
+pub use dpop::{DPOP_HEADER, DPOP_PROOF_TYPE, Dpop, USE_DPOP_NONCE, proof_claims};
 pub use endpoint::validate_url;
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
