@@ -447,7 +447,8 @@ impl Exchange {
             }),
             None => None,
         };
-        let challenged = matches!(&outcome, Err(ExchangeError::Rejected(r)) if r.error == dpop::USE_DPOP_NONCE);
+        let challenged =
+            matches!(&outcome, Err(ExchangeError::Rejected(r)) if r.error == dpop::USE_DPOP_NONCE);
         Ok(if challenged && new_nonce == Some(true) {
             Sent::NonceChallenge(outcome)
         } else {

@@ -108,14 +108,7 @@ impl Dpop {
             .map_or(0, |d| d.as_secs());
         let jti = uuid::Uuid::new_v4().to_string();
         let nonce = self.nonce();
-        let claims = proof_claims(
-            method,
-            url,
-            access_token,
-            nonce.as_deref(),
-            now,
-            &jti,
-        )?;
+        let claims = proof_claims(method, url, access_token, nonce.as_deref(), now, &jti)?;
         let header = json!({
             "typ": DPOP_PROOF_TYPE,
             "alg": self.signer.algorithm().as_str(),
@@ -195,10 +188,11 @@ mod tests {
 
     #[test]
     fn claims_of_a_proof() {
-        let check = |method: &str, url: &str, token: Option<&str>, nonce: Option<&str>, want: Value| {
-            let got = proof_claims(method, url, token, nonce, 1_800_000_000, "j-1").unwrap();
-            assert_eq!(got, want, "{method} {url}");
-        };
+        let check =
+            |method: &str, url: &str, token: Option<&str>, nonce: Option<&str>, want: Value| {
+                let got = proof_claims(method, url, token, nonce, 1_800_000_000, "j-1").unwrap();
+                assert_eq!(got, want, "{method} {url}");
+            };
         check(
             "post",
             "https://kc.example/realms/a/token?x=1#frag",

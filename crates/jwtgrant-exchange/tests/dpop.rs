@@ -144,11 +144,16 @@ fn the_proof_never_reaches_an_error_or_debug() {
         let proof = req.header("dpop").unwrap_or_default().to_owned();
         Reply::json(
             400,
-            format!(r#"{{"error":"invalid_request","error_description":"DPoP verification failure: {proof}"}}"#),
+            format!(
+                r#"{{"error":"invalid_request","error_description":"DPoP verification failure: {proof}"}}"#
+            ),
         )
     });
     let err = exchange(&stub.url("/token")).exchange("h.p.s").unwrap_err();
-    let proof = stub.requests()[0].header("dpop").unwrap_or_default().to_owned();
+    let proof = stub.requests()[0]
+        .header("dpop")
+        .unwrap_or_default()
+        .to_owned();
     let text = format!("{err} {err:#} {err:?}");
     assert!(!text.contains(&proof), "{text}");
     assert!(text.contains("DPoP verification failure"), "{text}");
@@ -164,7 +169,10 @@ fn token_source_caches_a_bound_token() {
     assert_eq!(a.secret(), b.secret());
     assert_eq!(stub.count(), 1);
     assert_eq!(
-        source.exchange().dpop_ref().map(|d| d.thumbprint().to_owned()),
+        source
+            .exchange()
+            .dpop_ref()
+            .map(|d| d.thumbprint().to_owned()),
         Some(signer().thumbprint())
     );
 }

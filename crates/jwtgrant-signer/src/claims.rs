@@ -480,7 +480,9 @@ mod tests {
             "invalid claim 'client_id': the ID-JAG's client_id is empty (use the client id the token endpoint authenticates)"
         );
         assert_eq!(
-            err(Claims::new("https://i", "s", "a").id_jag("x").claim("client_id", "y")),
+            err(Claims::new("https://i", "s", "a")
+                .id_jag("x")
+                .claim("client_id", "y")),
             "invalid claim 'client_id': an ID-JAG's client_id is set by id_jag, not as a custom claim"
         );
     }

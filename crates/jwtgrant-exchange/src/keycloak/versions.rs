@@ -21,6 +21,9 @@ use std::fmt;
 pub enum Stage {
     /// Client authentication (before the grant runs).
     ClientAuthentication,
+    /// The token endpoint's DPoP check (`DPoPUtil.handleDPoPHeader`), after client
+    /// authentication and before the grant: a proof when one is sent or the client requires it.
+    Dpop,
     /// The assertion parses as a JWT.
     AssertionFormat,
     /// `validateClient`: confidential, grant enabled.
@@ -53,6 +56,7 @@ pub enum Order {
 
 const BEFORE_26_7: &[Stage] = &[
     Stage::ClientAuthentication,
+    Stage::Dpop,
     Stage::AssertionFormat,
     Stage::ClientGrant,
     Stage::MandatoryClaims,
@@ -66,6 +70,7 @@ const BEFORE_26_7: &[Stage] = &[
 
 const SINCE_26_7: &[Stage] = &[
     Stage::ClientAuthentication,
+    Stage::Dpop,
     Stage::AssertionFormat,
     Stage::ClientGrant,
     Stage::MandatoryClaims,
@@ -197,7 +202,7 @@ mod tests {
             let stages = order.stages();
             let unique: std::collections::HashSet<_> = stages.iter().collect();
             assert_eq!(unique.len(), stages.len(), "{order:?}");
-            assert_eq!(stages.len(), 10, "{order:?}");
+            assert_eq!(stages.len(), 11, "{order:?}");
         }
         let pos = |o: Order, s: Stage| o.stages().iter().position(|x| *x == s).unwrap();
         // The 26.7 change: the signature moved ahead of time/jti and the audience.
