@@ -1165,12 +1165,21 @@ pub fn fetch(
     assertion: &str,
 ) -> Result<Fetched, crate::keycloak::admin::AdminError> {
     let mut snapshot = Snapshot::new(base, realm, client_id);
+    snapshot.dpop_proof = exchange.dpop_ref().is_some();
     // The order of the checks depends on the release. An admin without the right to read
     // the server info still gets a report, in the newest release's order.
     snapshot.server_version = match admin.server_version() {
         Ok(v) => v.as_deref().and_then(Version::parse),
         Err(e) => {
             log::warn!("cannot read the server's version, assuming the newest order: {e}");
+            None
+        }
+    };
+    // Whether the ID-JAG validator is on; unknown features assume it is.
+    snapshot.features = match admin.server_features() {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("cannot read the server's features: {e}");
             None
         }
     };
