@@ -188,6 +188,17 @@ impl Seeded {
         self.exchange().exchange(&assertion)
     }
 
+    /// Makes the seed's client require DPoP-bound tokens (`dpop.bound.access.tokens`).
+    pub fn require_dpop(&self) {
+        self.admin
+            .ensure_client(
+                &self.realm,
+                &JwtClient::new(CLIENT_ID, ClientAuthenticator::Secret(None), [IDP_ALIAS])
+                    .dpop_bound_tokens(true),
+            )
+            .expect("require DPoP on the client");
+    }
+
     /// Adds another confidential client to the realm.
     pub fn add_client(&self, client: &JwtClient) -> Option<Secret> {
         self.admin
@@ -340,10 +351,35 @@ pub fn doctor_report(
     client_id: &str,
     assertion: &str,
 ) -> jwtgrant_exchange::keycloak::doctor::Report {
+    doctor_report_via(seeded, &seeded.exchange(), client_id, assertion)
+}
+
+/// [`doctor_prediction`] for a request made with `exchange` (e.g. one sending DPoP proofs).
+pub fn doctor_prediction_via(
+    seeded: &Seeded,
+    exchange: &Exchange,
+    client_id: &str,
+    assertion: &str,
+) -> Option<String> {
+    let report = doctor_report_via(seeded, exchange, client_id, assertion);
+    report.first_failure().map(|c| {
+        c.keycloak_error()
+            .unwrap_or("(a check without Keycloak's message)")
+            .to_owned()
+    })
+}
+
+/// [`doctor_report`] for a request made with `exchange`.
+pub fn doctor_report_via(
+    seeded: &Seeded,
+    exchange: &Exchange,
+    client_id: &str,
+    assertion: &str,
+) -> jwtgrant_exchange::keycloak::doctor::Report {
     use jwtgrant_exchange::keycloak::doctor;
     let fetched = doctor::fetch(
         &seeded.admin,
-        &seeded.exchange(),
+        exchange,
         &seeded.kc.url,
         &seeded.realm,
         client_id,

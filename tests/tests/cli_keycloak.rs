@@ -463,3 +463,145 @@ fn cli_keycloak_other_client_auth_methods_and_discovery() {
         r.stderr
     );
 }
+
+/// `keycloak setup --require-dpop`, then the doctor naming the missing proof, `token
+/// --dpop-key`, and `dpop proof` for a userinfo call with the bound token.
+#[test]
+fn cli_dpop_require_token_doctor_and_proof() {
+    let w = World::new("dpop");
+    let (private, public) = w.keygen("keys");
+    let (dpop_key, _) = w.keygen("dpop");
+    let r = w.setup(&["--public-key", &public, "--require-dpop"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let secret_file = w.path("custom-client.secret");
+
+    let doctor = w.doctor(&private, ISSUER, SUB);
+    assert_eq!(doctor.code, 3, "{doctor:?}");
+    assert!(
+        doctor.stdout.contains("[FAIL] dpop                 the client requires DPoP-bound tokens (dpop.bound.access.tokens = \"true\") and the request carries no DPoP proof"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor
+            .stdout
+            .contains("keycloak: 400 invalid_request: DPoP proof is missing"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor
+            .stdout
+            .contains("agreement: Keycloak names the same failing check"),
+        "{}",
+        doctor.stdout
+    );
+
+    let plain = w.run(&token_args(&private, &secret_file));
+    assert_eq!(plain.code, 3, "{plain:?}");
+    assert!(
+        plain.stderr.starts_with(
+            "jwtgrant: token endpoint rejected the grant: invalid_request: DPoP proof is missing"
+        ),
+        "{}",
+        plain.stderr
+    );
+    assert!(plain.stderr.contains("--dpop-key FILE"), "{}", plain.stderr);
+
+    let mut args = token_args(&private, &secret_file);
+    // userinfo wants the openid scope.
+    args.extend(["--dpop-key", &dpop_key, "--json", "--scope", "openid"]);
+    let r = w.run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    let token: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(token["token_type"], "DPoP");
+    let at = token["access_token"].as_str().unwrap();
+    let jkt = w.run(&["jwks", "--key", &dpop_key]);
+    let jwks: serde_json::Value = serde_json::from_str(&jkt.stdout).unwrap();
+    assert_eq!(claims_of(at)["cnf"]["jkt"], jwks["keys"][0]["kid"]);
+
+    let userinfo = format!(
+        "{}/realms/{}/protocol/openid-connect/userinfo",
+        w.url, w.realm
+    );
+    let token_file = w.path("access-token");
+    std::fs::write(&token_file, at).unwrap();
+    let proof = w.run(&[
+        "dpop",
+        "proof",
+        "--key",
+        &dpop_key,
+        "--method",
+        "GET",
+        "--url",
+        &userinfo,
+        "--access-token-file",
+        &token_file,
+    ]);
+    assert_eq!(proof.code, 0, "{proof:?}");
+    let mut resp = ureq::get(&userinfo)
+        .header("authorization", &format!("DPoP {at}"))
+        .header("DPoP", proof.stdout.trim())
+        .call()
+        .unwrap();
+    let info: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(info["preferred_username"], "alice");
+}
+
+/// `token --id-jag` (client_id from --client-id) and the doctor on an ID-JAG for another client.
+#[test]
+fn cli_id_jag_token_and_doctor() {
+    let w = World::new("idjag");
+    let (private, public) = w.keygen("keys");
+    assert_eq!(w.setup(&["--public-key", &public]).code, 0);
+    let secret_file = w.path("custom-client.secret");
+
+    let mut args = token_args(&private, &secret_file);
+    args.push("--id-jag");
+    let r = w.run(&args);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(claims_of(&r.stdout)["azp"], CLIENT);
+
+    let mut args = token_args(&private, &secret_file);
+    args.extend(["--id-jag", "--id-jag-client-id", "agent-at-the-idp"]);
+    let r = w.run(&args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.starts_with("jwtgrant: token endpoint rejected the grant: invalid_grant: client id in assertion : agent-at-the-idp and client id in request header/body : custom-client"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--id-jag-client-id"), "{}", r.stderr);
+
+    let doctor = w.run(&[
+        "keycloak",
+        "doctor",
+        "--client-id",
+        CLIENT,
+        "--key",
+        &private,
+        "--iss",
+        ISSUER,
+        "--sub",
+        SUB,
+        "--client-secret-file",
+        &secret_file,
+        "--id-jag",
+        "--id-jag-client-id",
+        "agent-at-the-idp",
+    ]);
+    assert_eq!(doctor.code, 3, "{doctor:?}");
+    assert!(
+        doctor.stdout.contains("[FAIL] id-jag-client-id     the ID-JAG's client_id is 'agent-at-the-idp' but the client that authenticates is 'custom-client'"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        doctor
+            .stdout
+            .contains("agreement: Keycloak names the same failing check"),
+        "{}",
+        doctor.stdout
+    );
+}

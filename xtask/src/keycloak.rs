@@ -330,7 +330,25 @@ struct State {
     https_url: String,
     /// [`tls::ca_fingerprint`] of that CA when the server started.
     ca_fingerprint: String,
+    /// The `--features` it was started with ([`features_for`]); a state from before this
+    /// field has none, so it is never reused where a feature is needed.
+    features: Vec<String>,
     log: PathBuf,
+}
+
+/// The server features every start of `version` enables: 26.5 has the JWT Authorization
+/// Grant only as a preview feature; 26.7 and later get the experimental
+/// `identity-assertion-jwt` (ID-JAG), which the end-to-end suite exercises. 26.6 has the
+/// grant on by default and no ID-JAG.
+pub fn features_for(version: &str) -> Vec<String> {
+    let mut numbers = version.split('.').map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0));
+    let features: &[&str] = match (major, minor) {
+        (26, 5) => &["jwt-authorization-grant"],
+        (26, 7..) | (27.., _) => &["identity-assertion-jwt"],
+        _ => &[],
+    };
+    features.iter().map(|f| (*f).to_owned()).collect()
 }
 
 impl State {
@@ -343,6 +361,7 @@ impl State {
             "url": self.url,
             "https_url": self.https_url,
             "ca_fingerprint": self.ca_fingerprint,
+            "features": self.features,
             "log": self.log,
         });
         // Serializing a `Value` built from plain strings and numbers cannot fail.
@@ -360,6 +379,14 @@ impl State {
             // A state from before TLS: no HTTPS, so never reused for the TLS suite.
             https_url: v["https_url"].as_str().unwrap_or_default().to_owned(),
             ca_fingerprint: v["ca_fingerprint"].as_str().unwrap_or_default().to_owned(),
+            features: v["features"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
             log: PathBuf::from(v["log"].as_str()?),
         })
     }
@@ -442,6 +469,20 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
                     material.dir.display()
                 );
             }
+            let features = features_for(&opts.version);
+            if state.features != features {
+                bail!(
+                    "Keycloak {} on port {} (pid {}) was started with features [{}], not [{}] \
+                     (the ID-JAG tests need identity-assertion-jwt); stop it with \
+                     'cargo xtask keycloak stop --version {}' and start it again",
+                    state.version,
+                    state.port,
+                    state.pid,
+                    state.features.join(","),
+                    features.join(","),
+                    state.version
+                );
+            }
             if state.version != opts.version || state.port != opts.port {
                 bail!(
                     "Keycloak {} already runs on port {} (pid {}); stop it first with \
@@ -514,9 +555,12 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         ))
         .arg("--https-client-auth=request")
         .arg(path_arg("--truststore-paths", &material.ca_cert()));
-    if opts.version.starts_with("26.5.") {
-        // 26.5 ships the grant as a preview feature; 26.6+ has it on by default.
-        cmd.arg("--features=jwt-authorization-grant");
+    let features = features_for(&opts.version);
+    if !features.is_empty() {
+        // 26.5 ships the grant as a preview feature (26.6+ has it on by default); 26.7+
+        // gets the experimental ID-JAG validator. Recorded in the state, so a server started
+        // without them is never silently reused.
+        cmd.arg(format!("--features={}", features.join(",")));
     }
     cmd.current_dir(&home)
         .env("JAVA_HOME", &java_home.path)
@@ -546,6 +590,7 @@ fn start_local(opts: &StartOptions) -> Result<(State, bool)> {
         url,
         https_url: format!("https://localhost:{}", https_port(opts.port)),
         ca_fingerprint,
+        features,
         log,
     };
     write_state(&vdir, &state)?;
@@ -1053,9 +1098,11 @@ mod tests {
             url: "http://127.0.0.1:8080".into(),
             https_url: "https://localhost:8443".into(),
             ca_fingerprint: "abc".into(),
+            features: vec!["identity-assertion-jwt".into()],
             log: PathBuf::from("/x/keycloak-26.7.3.log"),
         };
         let back = State::from_json(&s.to_json()).expect("round trip");
+        assert_eq!(back.features, s.features);
         assert_eq!(
             (back.https_url.as_str(), back.ca_fingerprint.as_str()),
             ("https://localhost:8443", "abc")
@@ -1066,6 +1113,18 @@ mod tests {
         );
         assert_eq!(back.url, s.url);
         assert_eq!(back.version, s.version);
+    }
+
+    #[test]
+    fn features_per_version() {
+        let f = |v: &str| features_for(v).join(",");
+        assert_eq!(f("26.5.6"), "jwt-authorization-grant");
+        assert_eq!(f("26.6.1"), "");
+        assert_eq!(f("26.7.3"), "identity-assertion-jwt");
+        assert_eq!(f("27.0.0"), "identity-assertion-jwt");
+        // A state written before features were recorded reads as none: never reused for 26.7.
+        let old = r#"{"pid":1,"port":8080,"management_port":9080,"version":"26.7.3","url":"u","log":"l"}"#;
+        assert_eq!(State::from_json(old).map(|s| s.features), Some(vec![]));
     }
 
     #[test]

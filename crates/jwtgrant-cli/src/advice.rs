@@ -47,6 +47,12 @@ pub fn for_check(check: Check) -> Option<&'static str> {
         Check::ClientCertificate => {
             "pass --client-cert FILE and --client-key FILE (mutual TLS); `jwtgrant keycloak setup --client-auth tls --bound-tokens` provisions such a client"
         }
+        Check::Dpop => {
+            "pass --dpop-key FILE so every token request carries a DPoP proof; `jwtgrant keycloak setup` without --require-dpop turns the requirement off"
+        }
+        Check::IdJagClientId => {
+            "`jwtgrant sign --id-jag` sets client_id from --id-jag-client-id (token and doctor: from --client-id)"
+        }
         _ => return None,
     })
 }
@@ -64,6 +70,8 @@ mod tests {
             (Check::UserLinked, "--link SUB=USERNAME"),
             (Check::IdentityProvider, "--issuer"),
             (Check::Signature, "jwtgrant pubkey"),
+            (Check::Dpop, "--dpop-key FILE"),
+            (Check::IdJagClientId, "--id-jag-client-id"),
         ] {
             let advice = for_check(check).unwrap_or_default();
             assert!(advice.contains(needle), "{check:?}: {advice}");

@@ -75,7 +75,7 @@ Examples:
       --realm acme --client-id custom-client --client-secret-file client-secret
   jwtgrant exchange --assertion \"$JWT\" --issuer-url https://sso.example/realms/acme \\
       --client-id custom-client --client-secret-stdin --json < secret.txt")]
-    Exchange(ExchangeCmd),
+    Exchange(Box<ExchangeCmd>),
 
     /// Sign an assertion and exchange it in one step (retries transient failures with a fresh assertion).
     #[command(after_help = "\
@@ -84,7 +84,7 @@ Examples:
   jwtgrant token --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234 \\
       --keycloak http://localhost:8080 --realm acme --client-id custom-client
   jwtgrant token ... --json --decode | jq .access_token_claims")]
-    Token(TokenCmd),
+    Token(Box<TokenCmd>),
 
     /// Print the public key (SPKI PEM) of a private key.
     #[command(after_help = "\
@@ -114,6 +114,10 @@ Examples:
     /// Configure Keycloak (setup) or diagnose why it rejects an assertion (doctor).
     #[command(subcommand)]
     Keycloak(KeycloakCmd),
+
+    /// DPoP (RFC 9449): make the proof a resource call with a DPoP-bound token needs.
+    #[command(subcommand)]
+    Dpop(DpopCmd),
 
     /// Print a shell completion script.
     #[command(after_help = "\
@@ -209,6 +213,87 @@ pub struct SignArgs {
     /// JSON object file of extra claims (applied before --claim).
     #[arg(long, env = "JWTGRANT_CLAIMS_JSON", value_name = "FILE")]
     pub claims_json: Option<PathBuf>,
+
+    /// Sign an ID-JAG (Identity Assertion JWT Authorization Grant): header typ
+    /// oauth-id-jag+jwt and a client_id claim (--id-jag-client-id, else --client-id).
+    /// Keycloak 26.7+ needs the experimental feature identity-assertion-jwt.
+    #[arg(long)]
+    pub id_jag: bool,
+
+    /// The ID-JAG's client_id claim: the client that will exchange it (default: --client-id).
+    #[arg(
+        long,
+        env = "JWTGRANT_ID_JAG_CLIENT_ID",
+        value_name = "ID",
+        requires = "id_jag"
+    )]
+    pub id_jag_client_id: Option<String>,
+}
+
+/// DPoP (RFC 9449) for the token request: the token gets bound to this key.
+#[derive(Debug, Args, Clone)]
+pub struct DpopArgs {
+    /// Private key (PEM or DER, mode 0600) to sign a DPoP proof with on every token request:
+    /// the token is then bound to it (token_type DPoP) and every use needs a proof from it
+    /// (`jwtgrant dpop proof`). EC P-256 (ES256) is the usual choice; RSA and Ed25519 work too.
+    #[arg(long, env = "JWTGRANT_DPOP_KEY", value_name = "FILE")]
+    pub dpop_key: Option<PathBuf>,
+
+    /// Algorithm of the DPoP proofs (default: the key's, e.g. ES256; PS256 for an RSA key).
+    #[arg(long, env = "JWTGRANT_DPOP_ALG", value_name = "ALG", value_parser = parse::algorithm,
+          requires = "dpop_key")]
+    pub dpop_alg: Option<crate::parse::Alg>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DpopCmd {
+    /// Print a fresh DPoP proof for one HTTP request (with ath when given the access token).
+    #[command(after_help = "\
+The access token comes from --access-token-file, --access-token-stdin or the environment
+variable JWTGRANT_ACCESS_TOKEN (never a flag value). Each call prints a new proof: a proof is
+single-use.
+
+Examples:
+  TOKEN=$(jwtgrant token ... --dpop-key dpop.pem)
+  JWTGRANT_ACCESS_TOKEN=$TOKEN jwtgrant dpop proof --key dpop.pem --method GET \\
+      --url http://localhost:8080/realms/acme/protocol/openid-connect/userinfo
+  curl -H \"Authorization: DPoP $TOKEN\" -H \"DPoP: $(JWTGRANT_ACCESS_TOKEN=$TOKEN jwtgrant dpop proof ...)\" URL")]
+    Proof(DpopProofArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DpopProofArgs {
+    /// The DPoP private key (the one the token is bound to).
+    #[arg(long, env = "JWTGRANT_DPOP_KEY", value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// Algorithm (default: the key's).
+    #[arg(long, value_name = "ALG", value_parser = parse::algorithm)]
+    pub alg: Option<crate::parse::Alg>,
+
+    /// The request's HTTP method (htm).
+    #[arg(long, default_value = "GET", value_name = "METHOD", value_parser = parse::http_method)]
+    pub method: String,
+
+    /// The request's URL (htu; query and fragment are left out).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+
+    /// File holding the access token the request carries (adds ath).
+    #[arg(long, value_name = "FILE")]
+    pub access_token_file: Option<PathBuf>,
+
+    /// Read the access token from the first line of stdin.
+    #[arg(long)]
+    pub access_token_stdin: bool,
+
+    /// Not accepted: a token in argv is visible to every user through `ps`.
+    #[arg(long, hide = true, num_args = 0..=1, value_name = "TOKEN")]
+    pub access_token: Option<Option<String>>,
+
+    /// Nonce the server sent in DPoP-Nonce.
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +436,8 @@ pub struct ExchangeCmd {
     #[command(flatten)]
     pub client: ClientArgs,
     #[command(flatten)]
+    pub dpop: DpopArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
 }
 
@@ -364,6 +451,8 @@ pub struct TokenCmd {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub client: ClientArgs,
+    #[command(flatten)]
+    pub dpop: DpopArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -606,6 +695,11 @@ pub struct SetupArgs {
     /// With --json, also put the client secret itself into the object.
     #[arg(long, requires = "json")]
     pub json_include_secret: bool,
+
+    /// Require DPoP-bound tokens on the client (attribute dpop.bound.access.tokens): every
+    /// token request must carry a DPoP proof (--dpop-key), and tokens are bound to its key.
+    #[arg(long)]
+    pub require_dpop: bool,
 }
 
 #[derive(Debug, Args)]
@@ -632,6 +726,9 @@ pub struct DoctorArgs {
 
     #[command(flatten)]
     pub endpoint: EndpointArgs,
+
+    #[command(flatten)]
+    pub dpop: DpopArgs,
 
     /// Only run the local checks; do not call the token endpoint.
     #[arg(long)]

@@ -146,6 +146,10 @@ fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
         ExchangeError::CertificateBinding { presented: None, .. } => Some(
             "the client requires certificate-bound tokens: pass --client-cert FILE and --client-key FILE".into(),
         ),
+        ExchangeError::DpopBinding { presented: None, .. } => Some(
+            "the token is bound to a DPoP key: pass the key it is bound to with --dpop-key FILE"
+                .to_owned(),
+        ),
         _ => e.hint().map(str::to_owned),
     };
     if let Some(h) = hint {

@@ -120,6 +120,17 @@ pub fn http_url(s: &str) -> Result<String, String> {
     Ok(s.trim().trim_end_matches('/').to_owned())
 }
 
+/// An HTTP method for a DPoP proof's `htm`: letters only, upper-cased (`get` -> `GET`).
+pub fn http_method(s: &str) -> Result<String, String> {
+    let m = s.trim();
+    if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!(
+            "'{s}' is not an HTTP method (use GET, POST, PUT, ...)"
+        ));
+    }
+    Ok(m.to_ascii_uppercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

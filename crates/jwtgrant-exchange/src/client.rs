@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
 
+use crate::dpop::{self, Dpop};
 use crate::endpoint::{self, Discovered};
 use crate::error::{BoxError, ExchangeError, Source};
 use crate::form::{self, ClientAuth, Prepared};
@@ -35,6 +36,7 @@ pub struct Exchange {
     retry: RetryPolicy,
     /// The budget of one whole call, every attempt and wait included.
     call_timeout: Option<Duration>,
+    dpop: Option<Dpop>,
 }
 
 impl Exchange {
@@ -52,6 +54,7 @@ impl Exchange {
             transport: Transport::default(),
             retry: RetryPolicy::default(),
             call_timeout: None,
+            dpop: None,
         })
     }
 
@@ -278,6 +281,30 @@ impl Exchange {
         self.retry
     }
 
+    /// Sends a DPoP proof (RFC 9449) made with `signer`'s key with every token request, so the
+    /// server binds the access token to that key (`token_type` `DPoP`, `cnf.jkt` in the token).
+    ///
+    /// Every attempt, retries included, gets a fresh proof (new `jti` and `iat`, `htm` POST,
+    /// `htu` the token endpoint). When the server answers `use_dpop_nonce` with a `DPoP-Nonce`
+    /// header, the request is sent once more with that nonce, and the nonce is kept for later
+    /// proofs. A token bound to another key is refused with [`ExchangeError::DpopBinding`].
+    /// Whoever uses the token must prove the same key: keep the signer (see
+    /// [`Dpop::resource_proof`]).
+    pub fn dpop(self, signer: jwtgrant_signer::Signer) -> Self {
+        self.dpop_with(Dpop::new(signer))
+    }
+
+    /// Like [`Exchange::dpop`] with a [`Dpop`] shared with other code (its nonce included).
+    pub fn dpop_with(mut self, dpop: Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
+    /// The DPoP key in force, if any: use it for resource calls with a bound token.
+    pub fn dpop_ref(&self) -> Option<&Dpop> {
+        self.dpop.as_ref()
+    }
+
     /// Trades `assertion` for a token: exactly one attempt, no retries (an assertion is
     /// single-use, so retrying needs a new one: see [`Exchange::exchange_with`]).
     pub fn exchange(&self, assertion: &str) -> Result<TokenResponse, ExchangeError> {
@@ -369,7 +396,9 @@ impl Exchange {
             .and_then(|t| Instant::now().checked_add(t))
     }
 
-    /// One POST to the token endpoint: prepare (pure), send, interpret and log.
+    /// One POST to the token endpoint: prepare (pure), send, interpret and log; once more
+    /// when a DPoP server asks for a nonce it just sent (RFC 9449 section 8). The nonce retry
+    /// reuses the assertion: the server refused the proof before it looked at the grant.
     fn attempt(
         &self,
         assertion: &str,
@@ -377,29 +406,107 @@ impl Exchange {
         max: u32,
         deadline: Option<Instant>,
     ) -> Result<TokenResponse, ExchangeError> {
+        let first = self.send_once(assertion, attempt, max, deadline)?;
+        let token = match first {
+            Sent::Done(result) => result?,
+            Sent::NonceChallenge(_) => {
+                log::info!(
+                    "{} asked for a DPoP nonce; sending the request again with it",
+                    self.endpoint
+                );
+                match self.send_once(assertion, attempt, max, deadline)? {
+                    Sent::Done(result) | Sent::NonceChallenge(result) => result?,
+                }
+            }
+        };
+        self.check_binding(&token)?;
+        self.check_dpop_binding(&token)?;
+        Ok(token)
+    }
+
+    /// One POST with a fresh client assertion and a fresh DPoP proof.
+    fn send_once(
+        &self,
+        assertion: &str,
+        attempt: u32,
+        max: u32,
+        deadline: Option<Instant>,
+    ) -> Result<Sent, ExchangeError> {
         let url = self.endpoint.as_str();
         let client_assertion = form::client_assertion(&self.auth, url)?;
-        let prepared = form::prepare(
+        let mut prepared = form::prepare(
             assertion,
             self.scope.as_deref(),
             &self.auth,
             client_assertion.as_deref(),
             &self.extra,
         );
+        let proof = match &self.dpop {
+            Some(d) => Some(d.proof("POST", url)?),
+            None => None,
+        };
+        if let Some(p) = &proof {
+            prepared.sent_secrets.push(p.secret().to_owned());
+        }
         log::debug!(
-            "POST {url} (attempt {attempt}/{max}, client auth {}, client_id {})",
+            "POST {url} (attempt {attempt}/{max}, client auth {}, client_id {}{})",
             self.auth.method(),
-            self.auth.client_id().unwrap_or("-")
+            self.auth.client_id().unwrap_or("-"),
+            if proof.is_some() { ", DPoP" } else { "" }
         );
         let started = Instant::now();
         let sent_at = SystemTime::now();
-        let result = self
-            .post_form(&prepared, deadline)
-            .map(|reply| (reply.status, interpret(url, &reply, sent_at, &prepared)));
-        log_outcome(url, &result, started, attempt, max);
-        let token = result.and_then(|(_, outcome)| outcome)?;
-        self.check_binding(&token)?;
-        Ok(token)
+        let (reply, outcome) = match self.post_form(&prepared, proof.as_ref(), deadline) {
+            Ok(reply) => {
+                let outcome = interpret(url, &reply, sent_at, &prepared);
+                (reply, outcome)
+            }
+            Err(err) => {
+                log_failure(url, &err, started, attempt, max);
+                return Err(err);
+            }
+        };
+        log_answer(url, reply.status, &outcome, started, attempt, max);
+        // Any answer may carry a new nonce (RFC 9449 section 8.2); keep the latest.
+        let new_nonce = match &self.dpop {
+            Some(d) => reply.header("dpop-nonce").map(|n| {
+                let changed = d.nonce().as_deref() != Some(n);
+                d.set_nonce(n);
+                changed
+            }),
+            None => None,
+        };
+        let challenged =
+            matches!(&outcome, Err(ExchangeError::Rejected(r)) if r.error == dpop::USE_DPOP_NONCE);
+        Ok(if challenged && new_nonce == Some(true) {
+            Sent::NonceChallenge(outcome)
+        } else {
+            Sent::Done(outcome)
+        })
+    }
+
+    /// A token bound to a DPoP key must be bound to ours (RFC 9449 section 6): otherwise no
+    /// request this client makes can use it. An opaque token cannot be checked here.
+    fn check_dpop_binding(&self, token: &TokenResponse) -> Result<(), ExchangeError> {
+        let bound_to = token.confirmation().and_then(|c| c.jkt);
+        let ours = self.dpop.as_ref().map(Dpop::thumbprint);
+        match (bound_to, ours) {
+            (Some(jkt), Some(ours)) if jkt == ours => Ok(()),
+            (Some(bound_to), presented) => Err(ExchangeError::DpopBinding {
+                url: self.endpoint.to_string(),
+                presented: presented.map(str::to_owned),
+                bound_to,
+            }),
+            (None, Some(_)) if !token.is_dpop() => {
+                log::warn!(
+                    "{} answered token_type '{}' to a request with a DPoP proof: the token is not bound to the key",
+                    self.endpoint,
+                    token.token_type
+                );
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        }
     }
 
     /// A token bound to a certificate must be bound to ours (RFC 8705 section 3): otherwise
@@ -422,11 +529,15 @@ impl Exchange {
     fn post_form(
         &self,
         prepared: &Prepared,
+        proof: Option<&Secret>,
         deadline: Option<Instant>,
     ) -> Result<Reply, ExchangeError> {
         let mut headers = vec![("accept", "application/json")];
         if let Some(value) = &prepared.authorization {
             headers.push(("authorization", value));
+        }
+        if let Some(proof) = proof {
+            headers.push((dpop::DPOP_HEADER, proof.secret()));
         }
         self.transport.send_until(
             Method::Post,
@@ -464,13 +575,24 @@ fn interpret(
     })
 }
 
-type Outcome = Result<(u16, Result<TokenResponse, ExchangeError>), ExchangeError>;
+/// What one POST came to: a result, or a DPoP nonce challenge worth one more request.
+enum Sent {
+    Done(Result<TokenResponse, ExchangeError>),
+    NonceChallenge(Result<TokenResponse, ExchangeError>),
+}
 
-/// One `info` line per attempt: what came back, how long it took.
-fn log_outcome(url: &str, result: &Outcome, started: Instant, attempt: u32, max: u32) {
+/// One `info` line per attempt that got an answer: what came back, how long it took.
+fn log_answer(
+    url: &str,
+    status: u16,
+    outcome: &Result<TokenResponse, ExchangeError>,
+    started: Instant,
+    attempt: u32,
+    max: u32,
+) {
     let ms = started.elapsed().as_millis();
-    match result {
-        Ok((status, Ok(token))) => {
+    match outcome {
+        Ok(token) => {
             let lifetime = token.expires_in.map_or_else(
                 || "no expires_in".to_owned(),
                 |s| format!("expires in {s} s"),
@@ -480,15 +602,20 @@ fn log_outcome(url: &str, result: &Outcome, started: Instant, attempt: u32, max:
                 token.token_type,
             );
         }
-        Ok((status, Err(ExchangeError::Rejected(r)))) => log::info!(
+        Err(ExchangeError::Rejected(r)) => log::info!(
             "{url} rejected the grant: HTTP {status} {} ({ms} ms, attempt {attempt}/{max})",
             r.error
         ),
-        Ok((status, Err(_))) => log::info!(
+        Err(_) => log::info!(
             "{url} answered HTTP {status} without a token ({ms} ms, attempt {attempt}/{max})"
         ),
-        Err(err) => log::info!("{url}: {err} ({ms} ms, attempt {attempt}/{max})"),
     }
+}
+
+/// One `info` line per attempt that got no answer.
+fn log_failure(url: &str, err: &ExchangeError, started: Instant, attempt: u32, max: u32) {
+    let ms = started.elapsed().as_millis();
+    log::info!("{url}: {err} ({ms} ms, attempt {attempt}/{max})");
 }
 
 impl fmt::Debug for Exchange {
@@ -505,6 +632,7 @@ impl fmt::Debug for Exchange {
             .field("transport", &self.transport)
             .field("retries", &self.retry)
             .field("call_timeout", &self.call_timeout)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }

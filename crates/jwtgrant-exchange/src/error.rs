@@ -230,6 +230,26 @@ pub enum ExchangeError {
         /// The thumbprint the token is bound to.
         bound_to: String,
     },
+
+    /// Signing a DPoP proof failed (RFC 9449).
+    #[non_exhaustive]
+    DpopProof {
+        /// The signer's error.
+        source: Source,
+    },
+
+    /// The server issued a token bound (RFC 9449 `cnf.jkt`) to a DPoP key other than the one
+    /// this client proves, or bound one when this client sent no proof: nobody holding our
+    /// key can use it.
+    #[non_exhaustive]
+    DpopBinding {
+        /// The token endpoint.
+        url: String,
+        /// The thumbprint of our DPoP key, if DPoP is on.
+        presented: Option<String>,
+        /// The thumbprint the token is bound to.
+        bound_to: String,
+    },
 }
 
 /// A coarse classification of [`ExchangeError`], for a caller's own outcome classes (a
@@ -268,13 +288,15 @@ impl ExchangeError {
             | E::InvalidResponse { .. }
             | E::BodyTooLarge { .. }
             | E::Discovery { .. }
-            | E::CertificateBinding { .. } => ErrorKind::BadResponse,
+            | E::CertificateBinding { .. }
+            | E::DpopBinding { .. } => ErrorKind::BadResponse,
             E::InvalidUrl { .. }
             | E::InsecureHttp { .. }
             | E::CaBundle { .. }
             | E::ReservedParameter { .. }
             | E::ClientAssertion { .. }
-            | E::ClientCertificate { .. } => ErrorKind::Config,
+            | E::ClientCertificate { .. }
+            | E::DpopProof { .. } => ErrorKind::Config,
             E::Assertion { .. } => ErrorKind::Assertion,
         }
     }
@@ -383,6 +405,15 @@ impl ExchangeError {
             ),
             E::CertificateBinding { .. } => Some(
                 "the server bound the token to another certificate: check that a TLS-terminating proxy in front of it forwards this client's certificate",
+            ),
+            E::DpopProof { .. } => Some("check the DPoP private key and its algorithm"),
+            E::DpopBinding {
+                presented: None, ..
+            } => Some(
+                "the token is bound to a DPoP key: turn DPoP on with the key the token is bound to",
+            ),
+            E::DpopBinding { .. } => Some(
+                "the server bound the token to another key than the one in the DPoP proof: check that nothing in between rewrites the DPoP header",
             ),
         }
     }
@@ -540,6 +571,23 @@ impl fmt::Display for ExchangeError {
                 f,
                 "{url} issued a token bound to certificate {bound_to}, but this client presented none"
             )?,
+            E::DpopProof { .. } => write!(f, "cannot sign the DPoP proof")?,
+            E::DpopBinding {
+                url,
+                presented: Some(ours),
+                bound_to,
+            } => write!(
+                f,
+                "{url} issued a token bound to DPoP key {bound_to}, not to ours ({ours})"
+            )?,
+            E::DpopBinding {
+                url,
+                presented: None,
+                bound_to,
+            } => write!(
+                f,
+                "{url} issued a token bound to DPoP key {bound_to}, but this client sent no DPoP proof"
+            )?,
             E::ReservedParameter { name } => write!(
                 f,
                 "extra form parameter '{name}' is set by the client itself and cannot be overridden"
@@ -568,7 +616,8 @@ impl StdError for ExchangeError {
             | E::Timeout { source, .. }
             | E::Connection { source, .. }
             | E::Assertion { source }
-            | E::ClientAssertion { source } => Some(&**source),
+            | E::ClientAssertion { source }
+            | E::DpopProof { source } => Some(&**source),
             _ => None,
         }
     }

@@ -77,6 +77,7 @@
 pub mod keycloak;
 
 mod client;
+mod dpop;
 mod endpoint;
 mod error;
 mod form;
@@ -88,11 +89,12 @@ mod transport;
 mod x509;
 
 pub use client::Exchange;
+pub use dpop::{DPOP_HEADER, DPOP_PROOF_TYPE, Dpop, USE_DPOP_NONCE, proof_claims};
 pub use endpoint::validate_url;
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
 pub use response::{Confirmation, TokenResponse};
-pub use retry::RetryPolicy;
+pub use retry::{MAX_ATTEMPTS, RetryPolicy};
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{
     DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, TokenSource,

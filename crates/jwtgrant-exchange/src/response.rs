@@ -71,6 +71,12 @@ impl TokenResponse {
         })
     }
 
+    /// True when the token is DPoP-bound (`token_type` `DPoP`, RFC 9449): every use needs
+    /// `Authorization: DPoP <token>` and a fresh proof with the same key.
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("DPoP")
+    }
+
     /// The response as a JSON object, tokens included in clear, plus `expires_at` in Unix
     /// seconds. Meant for output the user asked for (a CLI's `--json`), never for logs.
     pub fn to_json_including_tokens(&self) -> Value {

@@ -21,6 +21,15 @@ pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(60);
 /// The registered claims the crate sets itself and that [`Claims::claim`] must not set.
 pub const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
 
+/// The JWS `typ` of an Identity Assertion JWT Authorization Grant (ID-JAG,
+/// draft-ietf-oauth-identity-assertion-authz-grant). A server tells an ID-JAG from a plain
+/// RFC 7523 assertion by this header alone: the same claims under `typ: JWT` are a plain
+/// assertion, and none of the ID-JAG rules apply.
+pub const ID_JAG_TYPE: &str = "oauth-id-jag+jwt";
+
+/// The JWS `typ` of a plain assertion.
+pub const JWT_TYPE: &str = "JWT";
+
 /// The claims of one assertion: `iss`, `sub`, `aud`, `iat`, `exp`, `jti`, optional `nbf`, and custom claims.
 ///
 /// The builder methods never fail; [`crate::Signer::sign`] (or [`Claims::validate`])
@@ -37,6 +46,8 @@ pub struct Claims {
     not_before: Option<SystemTime>,
     issued_at: Option<SystemTime>,
     jwt_id: Option<String>,
+    /// `Some(client_id)` for the ID-JAG profile.
+    id_jag_client_id: Option<String>,
     custom: Vec<(String, Value)>,
 }
 
@@ -60,7 +71,42 @@ impl Claims {
             not_before: None,
             issued_at: None,
             jwt_id: None,
+            id_jag_client_id: None,
             custom: Vec::new(),
+        }
+    }
+
+    /// Makes these the claims of an ID-JAG (Identity Assertion JWT Authorization Grant) for
+    /// the OAuth client `client_id`: the header gets `typ: oauth-id-jag+jwt` ([`ID_JAG_TYPE`])
+    /// and the payload a `client_id` claim (`iat` is always set). The server then requires
+    /// `client_id` to equal the client that authenticates, and every `jti` is single-use.
+    pub fn id_jag(mut self, client_id: impl Into<String>) -> Claims {
+        self.id_jag_client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the `resource` claim (the resource the grant is meant for; RFC 8707 words).
+    pub fn resource(self, resource: impl Into<String>) -> Claims {
+        self.claim("resource", resource.into())
+    }
+
+    /// Sets the `scope` claim (space-separated scopes the assertion allows).
+    pub fn scope(self, scope: impl Into<String>) -> Claims {
+        self.claim("scope", scope.into())
+    }
+
+    /// The `client_id` of an ID-JAG, `None` for a plain assertion.
+    pub fn id_jag_client_id(&self) -> Option<&str> {
+        self.id_jag_client_id.as_deref()
+    }
+
+    /// The JWS `typ` the signer puts in the header: [`ID_JAG_TYPE`] for an ID-JAG, else
+    /// [`JWT_TYPE`].
+    pub fn jws_type(&self) -> &'static str {
+        if self.id_jag_client_id.is_some() {
+            ID_JAG_TYPE
+        } else {
+            JWT_TYPE
         }
     }
 
@@ -179,6 +225,20 @@ impl Claims {
                 "the audience is empty (use the realm URL, e.g. 'https://keycloak.example.com/realms/myrealm')",
             ));
         }
+        if let Some(client_id) = &self.id_jag_client_id {
+            if client_id.trim().is_empty() {
+                return Err(invalid(
+                    "client_id",
+                    "the ID-JAG's client_id is empty (use the client id the token endpoint authenticates)",
+                ));
+            }
+            if self.custom.iter().any(|(name, _)| name == "client_id") {
+                return Err(invalid(
+                    "client_id",
+                    "an ID-JAG's client_id is set by id_jag, not as a custom claim",
+                ));
+            }
+        }
         if self.lifetime.as_secs() == 0 {
             return Err(invalid("exp", "the lifetime must be at least one second"));
         }
@@ -270,6 +330,9 @@ impl Serialize for Payload<'_> {
         }
         map.serialize_entry("exp", &self.exp)?;
         map.serialize_entry("jti", self.jti)?;
+        if let Some(client_id) = &self.claims.id_jag_client_id {
+            map.serialize_entry("client_id", client_id)?;
+        }
         for (name, value) in &self.claims.custom {
             map.serialize_entry(name, value)?;
         }
@@ -392,5 +455,35 @@ mod tests {
         assert!(iat.abs_diff(now) <= 2);
         assert_eq!(a["exp"].as_u64().unwrap() - iat, 60);
         assert!(a.get("nbf").is_none());
+    }
+
+    #[test]
+    fn id_jag_profile() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let claims = Claims::new("https://idp.example", "user-1", "https://kc/realms/r")
+            .issued_at(t)
+            .jwt_id("j")
+            .id_jag("agent")
+            .resource("https://api.example")
+            .scope("read");
+        assert_eq!(claims.jws_type(), "oauth-id-jag+jwt");
+        assert_eq!(claims.id_jag_client_id(), Some("agent"));
+        let json = String::from_utf8(claims.payload_bytes().unwrap()).unwrap();
+        assert_eq!(
+            json,
+            r#"{"iss":"https://idp.example","sub":"user-1","aud":"https://kc/realms/r","iat":1700000000,"exp":1700000060,"jti":"j","client_id":"agent","resource":"https://api.example","scope":"read"}"#
+        );
+        assert_eq!(Claims::new("https://i", "s", "a").jws_type(), "JWT");
+        let err = |c: Claims| c.validate().unwrap_err().to_string();
+        assert_eq!(
+            err(Claims::new("https://i", "s", "a").id_jag(" ")),
+            "invalid claim 'client_id': the ID-JAG's client_id is empty (use the client id the token endpoint authenticates)"
+        );
+        assert_eq!(
+            err(Claims::new("https://i", "s", "a")
+                .id_jag("x")
+                .claim("client_id", "y")),
+            "invalid claim 'client_id': an ID-JAG's client_id is set by id_jag, not as a custom claim"
+        );
     }
 }

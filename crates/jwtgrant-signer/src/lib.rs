@@ -73,7 +73,7 @@ mod signer;
 mod verify;
 
 pub use algorithm::{Algorithm, KeyType};
-pub use claims::{Claims, DEFAULT_LIFETIME, REGISTERED_CLAIMS};
+pub use claims::{Claims, DEFAULT_LIFETIME, ID_JAG_TYPE, JWT_TYPE, REGISTERED_CLAIMS};
 pub use error::{BoxError, SignError, VerifyError};
 #[cfg(feature = "keygen")]
 pub use keygen::{DEFAULT_RSA_BITS, PrivateKeyPem, RSA_KEY_SIZES, generate_private_key_pem};

@@ -36,7 +36,7 @@ struct KeyMaterial {
 #[derive(Serialize)]
 struct Header<'a> {
     alg: &'static str,
-    typ: &'static str,
+    typ: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     kid: Option<&'a str>,
 }
@@ -136,22 +136,31 @@ impl Signer {
 
     /// The JOSE header every token gets: `{"alg":...,"typ":"JWT"}` plus `kid` when set.
     pub fn header_json(&self) -> String {
+        self.header_json_typed(crate::claims::JWT_TYPE)
+    }
+
+    /// The JOSE header with `typ` instead of `JWT` (e.g. `oauth-id-jag+jwt`).
+    pub fn header_json_typed(&self, typ: &str) -> String {
         let header = Header {
             alg: self.algorithm.as_str(),
-            typ: "JWT",
+            typ,
             kid: self.kid.as_deref(),
         };
         // Serializing two static strings and an optional string cannot fail.
         serde_json::to_string(&header).unwrap_or_default()
     }
 
-    /// Validates `claims`, stamps `iat`/`exp`/`jti`, and returns the compact JWS.
+    /// Validates `claims`, stamps `iat`/`exp`/`jti`, and returns the compact JWS. The
+    /// header's `typ` is `JWT`, or `oauth-id-jag+jwt` for [`Claims::id_jag`].
     ///
     /// Each call makes a new `jti` (unless the claims fix one), so each result is
     /// a distinct single-use assertion.
     pub fn sign(&self, claims: &Claims) -> Result<String, SignError> {
         let payload = claims.payload_bytes()?;
-        self.sign_encoded_header(&self.header_b64, &payload)
+        match claims.jws_type() {
+            crate::claims::JWT_TYPE => self.sign_encoded_header(&self.header_b64, &payload),
+            typ => self.sign_encoded_header(&b64(self.header_json_typed(typ).as_bytes()), &payload),
+        }
     }
 
     /// Signs exactly the given header and payload bytes: base64url of each, joined by `.`, then the signature.
@@ -238,5 +247,24 @@ impl fmt::Debug for Signer {
             .field("kid", &self.kid)
             .field("private_key", &"[redacted]")
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_jag_header_type() {
+        let pem = include_str!("../tests/fixtures/es256-pkcs8.pem");
+        let signer = Signer::from_pem(pem.as_bytes()).unwrap();
+        let claims = Claims::new("https://idp.example", "u", "https://kc/realms/r");
+        let plain = crate::decode_unverified(&signer.sign(&claims).unwrap()).unwrap();
+        assert_eq!(plain.header()["typ"], "JWT");
+        let jag = signer.sign(&claims.clone().id_jag("agent")).unwrap();
+        let jag = crate::verify(&jag, &signer.public_key()).unwrap();
+        assert_eq!(jag.header()["typ"], "oauth-id-jag+jwt");
+        assert_eq!(jag.header()["alg"], "ES256");
+        assert_eq!(jag.claims()["client_id"], "agent");
     }
 }

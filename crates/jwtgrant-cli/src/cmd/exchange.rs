@@ -144,6 +144,7 @@ pub fn run_exchange(cmd: &ExchangeCmd, g: Globals) -> Result<()> {
     secrets::refuse_secret_flags(Some(&cmd.client), None)?;
     let from_stdin = cmd.assertion == "-";
     let ex = client(&cmd.endpoint, &cmd.keycloak, &cmd.client, g, from_stdin)?;
+    let ex = super::dpop::with_dpop(ex, &cmd.dpop, g)?;
     let assertion = if from_stdin {
         files::read_stdin_trimmed("assertion")?
     } else {
@@ -157,9 +158,11 @@ pub fn run_exchange(cmd: &ExchangeCmd, g: Globals) -> Result<()> {
 
 pub fn run_token(cmd: &TokenCmd, g: Globals) -> Result<()> {
     secrets::refuse_secret_flags(Some(&cmd.client), None)?;
-    let assertions = Assertions::from_args(&cmd.sign, &cmd.keycloak, g)?;
+    let assertions =
+        Assertions::from_args(&cmd.sign, &cmd.keycloak, cmd.client.client_id.as_deref(), g)?;
     let ex = client(&cmd.endpoint, &cmd.keycloak, &cmd.client, g, false)?
         .retries(RetryPolicy::attempts(cmd.retries.saturating_add(1)));
+    let ex = super::dpop::with_dpop(ex, &cmd.dpop, g)?;
     let started = Instant::now();
     let token = ex.exchange_with(|| {
         assertions

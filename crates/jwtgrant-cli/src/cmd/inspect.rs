@@ -213,6 +213,42 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
             D::NotActive
         ));
     }
+    w.extend(id_jag_warnings(header, claims));
+    w
+}
+
+/// ID-JAG (typ `oauth-id-jag+jwt`): the trap of ID-JAG claims under another `typ`, the
+/// server feature it needs, and its own rules.
+fn id_jag_warnings(header: &Value, claims: &Value) -> Vec<String> {
+    use jwtgrant_exchange::keycloak::Description as D;
+    let typ = header.get("typ").and_then(Value::as_str);
+    let typed = typ == Some(jwtgrant_signer::ID_JAG_TYPE);
+    let client_id = claims.get("client_id").and_then(Value::as_str);
+    let mut w = Vec::new();
+    if !typed && client_id.is_some() {
+        w.push(format!(
+            "client_id is set but typ is {}, not {}: Keycloak accepts this as a plain RFC 7523 assertion and applies none of the ID-JAG rules (sign it with --id-jag)",
+            typ.map_or("absent".to_owned(), |t| format!("'{t}'")),
+            jwtgrant_signer::ID_JAG_TYPE
+        ));
+    }
+    if typed {
+        w.push(
+            "an ID-JAG: Keycloak applies the ID-JAG rules only with the experimental server feature identity-assertion-jwt (26.7+); without it this is a plain assertion (`jwtgrant keycloak doctor` reads the server's features)".to_owned(),
+        );
+        if client_id.is_none() {
+            w.push(format!(
+                "an ID-JAG without client_id: Keycloak answers \"{}null and client id in request header/body : <client>\"",
+                D::IdJagClientMismatch.text().to_owned() + " "
+            ));
+        }
+        if claims.get("iat").is_none() {
+            w.push(format!(
+                "an ID-JAG without iat: Keycloak answers \"{}\"",
+                D::IatRequired
+            ));
+        }
+    }
     w
 }
 
@@ -263,6 +299,32 @@ mod tests {
             "exp \"soon\" is not a NumericDate",
         );
         check(rs(), ("iat", json!(true)), "iat true is not a NumericDate");
+        let mut jag = good.clone();
+        jag["client_id"] = json!("agent");
+        check(
+            rs(),
+            ("client_id", json!("agent")),
+            "client_id is set but typ is absent, not oauth-id-jag+jwt",
+        );
+        check(
+            json!({"alg": "RS256", "typ": "JWT"}),
+            ("client_id", json!("agent")),
+            "typ is 'JWT'",
+        );
+        let typed = json!({"alg": "RS256", "typ": "oauth-id-jag+jwt"});
+        let w = warnings(&typed, &jag, now);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("identity-assertion-jwt"), "{w:?}");
+        check(
+            typed.clone(),
+            ("client_id", Value::Null),
+            "Keycloak answers \"client id in assertion : null and client id in request header/body : <client>\"",
+        );
+        check(
+            typed,
+            ("iat", Value::Null),
+            "an ID-JAG without iat: Keycloak answers \"Token iat claim is required\"",
+        );
         // A fractional NumericDate is a date, not a missing one.
         let mut c = good.clone();
         c["exp"] = json!(1_000_030.5);

@@ -116,7 +116,8 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
     let client = session.ensure_client(
         &realm,
         &JwtClient::new(&args.client_id, authenticator, [args.idp_alias.as_str()])
-            .certificate_bound_tokens(args.bound_tokens),
+            .certificate_bound_tokens(args.bound_tokens)
+            .dpop_bound_tokens(args.require_dpop),
     )?;
     outcomes.push(client.outcome.clone());
     for (sub, username) in &args.links {
@@ -246,7 +247,7 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
     let assertion = match &args.assertion {
         Some(a) if a == "-" => files::read_stdin_trimmed("assertion")?,
         Some(a) => a.trim().to_owned(),
-        None => Assertions::from_args(&args.sign, &args.keycloak, g)?.make()?,
+        None => Assertions::from_args(&args.sign, &args.keycloak, Some(&client_id), g)?.make()?,
     };
     // Read the secret options before any network traffic so option errors come first; a
     // missing secret is read through the admin API later.
@@ -259,6 +260,8 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
     // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
     let transport = super::exchange::client_transport(&args.endpoint.transport, &args.client, g)?;
     let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
+    // DPoP: the doctor predicts with it, and the real exchange sends a proof.
+    let transport = super::dpop::with_dpop(transport, &args.dpop, g)?;
     let fetched = doctor::fetch(&session, &transport, &base, &realm, &client_id, &assertion)?;
     let report = doctor::diagnose(
         &fetched.snapshot,

@@ -3,9 +3,10 @@
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 
-use crate::cli::{Cli, Command, JwksSub, KeycloakCmd};
+use crate::cli::{Cli, Command, DpopCmd, JwksSub, KeycloakCmd};
 
 mod completions;
+pub mod dpop;
 pub mod exchange;
 mod inspect;
 mod keycloak;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect::run(a, g),
         Command::Keycloak(KeycloakCmd::Setup(a)) => keycloak::setup(a, g),
         Command::Keycloak(KeycloakCmd::Doctor(a)) => keycloak::doctor(a, g),
+        Command::Dpop(DpopCmd::Proof(a)) => dpop::proof(a, g),
         Command::Completions(a) => completions::run(a),
     }
 }

@@ -21,6 +21,8 @@ pub struct Assertions {
     lifetime: Duration,
     nbf: bool,
     extra: Vec<(String, Value)>,
+    /// The ID-JAG's `client_id` (`--id-jag`), `None` for a plain assertion.
+    id_jag: Option<String>,
 }
 
 /// `--aud`, else `<keycloak>/realms/<realm>`.
@@ -37,7 +39,13 @@ pub fn audience(sign: &SignArgs, kc: &KeycloakArgs) -> Result<String> {
 }
 
 impl Assertions {
-    pub fn from_args(sign: &SignArgs, kc: &KeycloakArgs, g: Globals) -> Result<Self> {
+    /// `client_id`: the `--client-id` of the command, the default of an ID-JAG's `client_id`.
+    pub fn from_args(
+        sign: &SignArgs,
+        kc: &KeycloakArgs,
+        client_id: Option<&str>,
+        g: Globals,
+    ) -> Result<Self> {
         let key = sign
             .key
             .as_ref()
@@ -68,6 +76,14 @@ impl Assertions {
             extra.extend(map);
         }
         extra.extend(sign.claims.iter().cloned());
+        let id_jag = id_jag_client_id(sign, client_id)?;
+        if id_jag.is_some()
+            && let Some((name, _)) = extra.iter().find(|(name, _)| name == "client_id")
+        {
+            return Err(usage(format!(
+                "claim '{name}' is set by --id-jag (from --id-jag-client-id or --client-id); drop --claim client_id"
+            )));
+        }
         let signer = super::keys::signer(
             key,
             g,
@@ -83,6 +99,7 @@ impl Assertions {
             lifetime: sign.lifetime,
             nbf: sign.nbf,
             extra,
+            id_jag,
         })
     }
 
@@ -95,6 +112,9 @@ impl Assertions {
         for (name, value) in &self.extra {
             claims = claims.claim(name, value.clone());
         }
+        if let Some(client_id) = &self.id_jag {
+            claims = claims.id_jag(client_id);
+        }
         let token = self
             .signer
             .sign(&claims)
@@ -105,6 +125,19 @@ impl Assertions {
             log::info!("assertion header {header}, claims {claims}");
         }
         Ok(token)
+    }
+}
+
+/// The `client_id` of an ID-JAG: `--id-jag-client-id`, else the command's `--client-id`.
+fn id_jag_client_id(sign: &SignArgs, client_id: Option<&str>) -> Result<Option<String>> {
+    if !sign.id_jag {
+        return Ok(None);
+    }
+    match sign.id_jag_client_id.as_deref().or(client_id) {
+        Some(id) if !id.trim().is_empty() => Ok(Some(id.to_owned())),
+        _ => Err(usage(
+            "--id-jag needs the client that will exchange it: pass --id-jag-client-id ID (token and doctor default it to --client-id)",
+        )),
     }
 }
 
@@ -120,7 +153,7 @@ pub fn unix_now() -> i64 {
 }
 
 pub fn run(cmd: &SignCmd, g: Globals) -> Result<()> {
-    let a = Assertions::from_args(&cmd.sign, &cmd.keycloak, g)?;
+    let a = Assertions::from_args(&cmd.sign, &cmd.keycloak, None, g)?;
     let token = a.make().map_err(|e| anyhow!("{e:#}"))?;
     files::println(&token)
 }

@@ -28,6 +28,10 @@ pub const PROVIDER_ID: &str = "jwt-authorization-grant";
 pub const CLIENT_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
 /// Client attribute listing the allowed identity provider aliases, joined with `##`.
 pub const CLIENT_ALLOWED_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
+/// Client attribute requiring DPoP-bound tokens (RFC 9449): every token request needs a proof.
+pub const CLIENT_REQUIRES_DPOP: &str = "dpop.bound.access.tokens";
+/// The server feature that switches on the ID-JAG validator for `typ: oauth-id-jag+jwt`.
+pub const ID_JAG_FEATURE: &str = "identity-assertion-jwt";
 /// Keycloak's default for `jwtAuthorizationGrantMaxAllowedAssertionExpiration`, in seconds.
 pub const DEFAULT_MAX_EXPIRATION: i64 = 300;
 /// `clientAuthenticatorType` of a client that authenticates with its certificate.
@@ -67,6 +71,11 @@ pub struct Snapshot {
     /// The client certificate the exchange will present (mutual TLS), or `None` when it
     /// presents none.
     pub presented_certificate: Option<PresentedCertificate>,
+    /// True when the token request carries a DPoP proof (RFC 9449).
+    pub dpop_proof: bool,
+    /// The server's enabled features (`/admin/serverinfo`, e.g. `identity-assertion-jwt`);
+    /// `None` when unknown.
+    pub features: Option<Vec<String>>,
 }
 
 impl Snapshot {
@@ -207,8 +216,13 @@ pub fn diagnose(
     for stage in order.stages() {
         checks.extend(match stage {
             Stage::ClientAuthentication => client_authentication(&ctx),
+            Stage::Dpop => validate_dpop(&ctx),
             Stage::AssertionFormat => assertion_format(&decoded),
-            Stage::ClientGrant => validate_client(&ctx),
+            Stage::ClientGrant => {
+                let mut checks = validate_client(&ctx);
+                checks.extend(validate_id_jag_client(&ctx));
+                checks
+            }
             Stage::MandatoryClaims => validate_issuer_and_subject(&ctx),
             Stage::IdentityProvider => lookup_identity_provider(&ctx),
             Stage::TokenActive => validate_token_active(&ctx),
@@ -239,6 +253,9 @@ struct Context<'a> {
     idp: Option<&'a Value>,
     now: i64,
     signature: Option<&'a SignatureOutcome>,
+    /// The assertion's header says `typ: oauth-id-jag+jwt` and the server's feature is on
+    /// (or its features are unknown): Keycloak's ID-JAG validator applies.
+    id_jag: bool,
 }
 
 impl<'a> Context<'a> {
@@ -265,12 +282,119 @@ impl<'a> Context<'a> {
             idp: matching_idp.filter(|p| enabled_idp(p)),
             now,
             signature,
+            id_jag: has_id_jag_type(decoded.map(|d| &d.header))
+                && snapshot.id_jag_feature() != Some(false),
         }
     }
 
     fn claims(&self) -> Option<&'a Value> {
         self.decoded.map(|d| &d.claims)
     }
+}
+
+impl Snapshot {
+    /// Whether the server's `identity-assertion-jwt` feature is on; `None` when the
+    /// features are unknown.
+    pub fn id_jag_feature(&self) -> Option<bool> {
+        self.features
+            .as_ref()
+            .map(|f| f.iter().any(|name| name == ID_JAG_FEATURE))
+    }
+}
+
+/// True when a JWS header says `typ: oauth-id-jag+jwt` (Keycloak compares it exactly).
+fn has_id_jag_type(header: Option<&Value>) -> bool {
+    header.and_then(|h| h.get("typ")).and_then(Value::as_str) == Some(jwtgrant_signer::ID_JAG_TYPE)
+}
+
+/// `DPoPUtil.handleDPoPHeader`, before the grant: a client that requires DPoP-bound tokens
+/// gets a proof. (A proof's own validity is for the server to judge: it is made per request.)
+fn validate_dpop(ctx: &Context<'_>) -> Vec<Check> {
+    let Some(c) = &ctx.snapshot.client else {
+        return skips(&[KeycloakCheck::Dpop]);
+    };
+    let required = attr(c, CLIENT_REQUIRES_DPOP).as_deref() == Some("true");
+    vec![match (required, ctx.snapshot.dpop_proof) {
+        (true, false) => fail(
+            Description::DpopMissing,
+            format!(
+                "the client requires DPoP-bound tokens ({CLIENT_REQUIRES_DPOP} = \"true\") and the request carries no DPoP proof"
+            ),
+            "send a DPoP proof with the token request, or turn the client's DPoP requirement off",
+        ),
+        (true, true) => pass(
+            KeycloakCheck::Dpop,
+            "the client requires DPoP and the request carries a proof: the token will be bound to its key",
+        ),
+        (false, true) => pass(
+            KeycloakCheck::Dpop,
+            "the request carries a DPoP proof: the token will be bound to its key",
+        ),
+        (false, false) => pass(
+            KeycloakCheck::Dpop,
+            "no DPoP proof, and the client does not require one: the token will be a Bearer token",
+        ),
+    }]
+}
+
+/// `IDJWTAuthorizationGrantValidator.validateClient`: an ID-JAG's `client_id` is the client
+/// that authenticates. Also warns when the ID-JAG rules will not apply although the
+/// assertion looks like an ID-JAG (the trap), or the server's feature is off.
+fn validate_id_jag_client(ctx: &Context<'_>) -> Vec<Check> {
+    let Some(d) = ctx.decoded else {
+        return Vec::new();
+    };
+    let typed = has_id_jag_type(Some(&d.header));
+    let claim = d.claims.get("client_id");
+    let warn = |detail: String, fix: &str| Check {
+        status: Status::Warn,
+        fix: Some(fix.to_owned()),
+        ..pass(KeycloakCheck::IdJagClientId, detail)
+    };
+    if typed && !ctx.id_jag {
+        return vec![warn(
+            format!(
+                "the assertion is an ID-JAG (typ {}), but the server's feature {ID_JAG_FEATURE} is off: Keycloak treats it as a plain assertion and none of the ID-JAG rules apply",
+                jwtgrant_signer::ID_JAG_TYPE
+            ),
+            "start Keycloak with the experimental feature identity-assertion-jwt",
+        )];
+    }
+    if !typed {
+        return match claim {
+            Some(_) => vec![warn(
+                format!(
+                    "the assertion carries client_id but its typ is {}, not {}: Keycloak accepts it as a plain RFC 7523 assertion and none of the ID-JAG rules apply",
+                    d.header
+                        .get("typ")
+                        .map_or("absent".to_owned(), |t| t.to_string()),
+                    jwtgrant_signer::ID_JAG_TYPE
+                ),
+                "sign ID-JAGs with the header typ oauth-id-jag+jwt",
+            )],
+            None => Vec::new(),
+        };
+    }
+    if ctx.snapshot.client.is_none() {
+        return skips(&[KeycloakCheck::IdJagClientId]);
+    }
+    let ours = &ctx.snapshot.client_id;
+    vec![match claim.and_then(Value::as_str) {
+        Some(id) if id == ours => pass(
+            KeycloakCheck::IdJagClientId,
+            format!("the ID-JAG's client_id '{id}' is the authenticating client"),
+        ),
+        other => fail(
+            Description::IdJagClientMismatch,
+            format!(
+                "the ID-JAG's client_id is {} but the client that authenticates is '{ours}'",
+                other.map_or("absent".to_owned(), |id| format!("'{id}'"))
+            ),
+            &format!(
+                "set the ID-JAG's client_id to '{ours}', the client the token request authenticates as"
+            ),
+        ),
+    }]
 }
 
 /// Client authentication, before the grant runs: the client exists and, for a certificate
@@ -772,8 +896,25 @@ fn validate_token_active(ctx: &Context<'_>) -> Vec<Check> {
     let (Some(idp), Some(claims)) = (ctx.idp, ctx.claims()) else {
         return skips(&time_checks);
     };
-    let rules = TimeRules::of(idp);
+    let mut rules = TimeRules::of(idp);
     let num = |name: &str| claims.get(name).and_then(Value::as_f64).map(|f| f as i64);
+    if ctx.id_jag {
+        // The ID-JAG validator requires iat before anything else and ignores the
+        // provider's reuse setting: every jti is single-use.
+        rules.reuse = false;
+        if num("iat").is_none() {
+            return vec![
+                fail(
+                    Description::IatRequired,
+                    "the ID-JAG has no iat claim".into(),
+                    "add iat (the signing time) to the ID-JAG",
+                ),
+                skip(KeycloakCheck::Expiration),
+                skip(KeycloakCheck::Active),
+                jti_check(claims, false),
+            ];
+        }
+    }
     let Some(exp) = num("exp") else {
         return vec![
             fail(
@@ -1320,12 +1461,21 @@ pub fn fetch(
 ) -> Result<Fetched, crate::keycloak::admin::AdminError> {
     let mut snapshot = Snapshot::new(base, realm, client_id);
     snapshot.presented_certificate = exchange.transport_ref().client_certificate().cloned();
+    snapshot.dpop_proof = exchange.dpop_ref().is_some();
     // The order of the checks depends on the release. An admin without the right to read
     // the server info still gets a report, in the newest release's order.
     snapshot.server_version = match admin.server_version() {
         Ok(v) => v.as_deref().and_then(Version::parse),
         Err(e) => {
             log::warn!("cannot read the server's version, assuming the newest order: {e}");
+            None
+        }
+    };
+    // Whether the ID-JAG validator is on; unknown features assume it is.
+    snapshot.features = match admin.server_features() {
+        Ok(f) => f,
+        Err(e) => {
+            log::warn!("cannot read the server's features: {e}");
             None
         }
     };
@@ -1439,6 +1589,98 @@ mod tests {
     }
 
     #[test]
+    fn dpop_required_by_the_client() {
+        let token = jwt(json!({"alg": "RS256", "typ": "JWT"}), good_claims());
+        let mut snap = snapshot();
+        if let Some(c) = snap.client.as_mut() {
+            c["attributes"][CLIENT_REQUIRES_DPOP] = json!("true");
+        }
+        assert_eq!(
+            first(&snap, &token, Some(&valid())),
+            Some(("dpop", Some("DPoP proof is missing")))
+        );
+        let r = diagnose(&snap, &token, NOW, Some(&valid()));
+        assert_eq!(
+            r.get("dpop").map(|c| c.detail.as_str()),
+            Some(
+                "the client requires DPoP-bound tokens (dpop.bound.access.tokens = \"true\") and the request carries no DPoP proof"
+            )
+        );
+        // It runs right after client authentication: before any fault of the assertion.
+        let expired = jwt(
+            json!({"alg": "RS256"}),
+            json!({"iss": "http://localhost:3000"}),
+        );
+        assert_eq!(first(&snap, &expired, None).map(|f| f.0), Some("dpop"));
+        snap.dpop_proof = true;
+        assert_eq!(first(&snap, &token, Some(&valid())), None);
+    }
+
+    #[test]
+    fn id_jag_rules_and_traps() {
+        let jag = |claims: Value| jwt(json!({"alg": "RS256", "typ": "oauth-id-jag+jwt"}), claims);
+        let mut claims = good_claims();
+        claims["client_id"] = json!("custom-client");
+        let mut snap = snapshot();
+        snap.features = Some(vec!["identity-assertion-jwt".into()]);
+        assert_eq!(first(&snap, &jag(claims.clone()), Some(&valid())), None);
+
+        claims["client_id"] = json!("someone-else");
+        assert_eq!(
+            first(&snap, &jag(claims.clone()), Some(&valid())),
+            Some(("id-jag-client-id", Some("client id in assertion :")))
+        );
+        let r = diagnose(&snap, &jag(claims.clone()), NOW, Some(&valid()));
+        assert_eq!(
+            r.get("id-jag-client-id").map(|c| c.detail.as_str()),
+            Some(
+                "the ID-JAG's client_id is 'someone-else' but the client that authenticates is 'custom-client'"
+            )
+        );
+
+        claims["client_id"] = json!("custom-client");
+        claims.as_object_mut().map(|c| c.remove("iat"));
+        assert_eq!(
+            first(&snap, &jag(claims.clone()), Some(&valid())),
+            Some(("iat", Some("Token iat claim is required")))
+        );
+
+        // The trap: ID-JAG claims under typ JWT pass as a plain assertion, with a warning.
+        let mut plain = good_claims();
+        plain["client_id"] = json!("someone-else");
+        let r = diagnose(
+            &snap,
+            &jwt(json!({"alg": "RS256", "typ": "JWT"}), plain),
+            NOW,
+            Some(&valid()),
+        );
+        assert!(r.ok(), "{r:#?}");
+        let warn = r.get("id-jag-client-id").expect("a warning");
+        assert_eq!(warn.status, Status::Warn);
+        assert!(
+            warn.detail.starts_with(
+                "the assertion carries client_id but its typ is \"JWT\", not oauth-id-jag+jwt"
+            ),
+            "{}",
+            warn.detail
+        );
+
+        // The feature off: the ID-JAG is a plain assertion to Keycloak, with a warning.
+        snap.features = Some(vec![]);
+        claims["client_id"] = json!("someone-else");
+        let r = diagnose(&snap, &jag(claims), NOW, Some(&valid()));
+        assert!(r.ok(), "{r:#?}");
+        let warn = r.get("id-jag-client-id").expect("a warning");
+        assert_eq!(warn.status, Status::Warn);
+        assert!(
+            warn.detail
+                .contains("feature identity-assertion-jwt is off"),
+            "{}",
+            warn.detail
+        );
+    }
+
+    #[test]
     fn all_good() {
         let r = diagnose(
             &snapshot(),
@@ -1447,7 +1689,7 @@ mod tests {
             Some(&valid()),
         );
         assert!(r.ok(), "{r:#?}");
-        assert_eq!(r.checks.len(), 18);
+        assert_eq!(r.checks.len(), 19);
         assert!(r.checks.iter().all(|c| c.status == Status::Pass), "{r:#?}");
     }
 

@@ -59,6 +59,12 @@ pub enum Check {
     /// The client presents the certificate its authenticator (`client-x509`) or its token
     /// binding (RFC 8705) needs. Runs before the grant.
     ClientCertificate,
+    /// The DPoP proof (RFC 9449) is present when the client requires one, and valid. Runs
+    /// at the token endpoint before the grant.
+    Dpop,
+    /// An ID-JAG's `client_id` claim equals the authenticated client (part of
+    /// `validateClient` when the assertion's `typ` is `oauth-id-jag+jwt`).
+    IdJagClientId,
 }
 
 impl Check {
@@ -87,6 +93,8 @@ impl Check {
             Check::Scope => "scope",
             Check::Audience => "audience",
             Check::ClientCertificate => "client-certificate",
+            Check::Dpop => "dpop",
+            Check::IdJagClientId => "id-jag-client-id",
         }
     }
 
@@ -238,6 +246,36 @@ rejections! {
     /// `Client Certification missing for MTLS HoK Token Binding` (`invalid_request`)
     CertificateMissingForBinding: Exact "Client Certification missing for MTLS HoK Token Binding" => ClientCertificate,
         "the client requires certificate-bound tokens (tls.client.certificate.bound.access.tokens): present a client certificate over mutual TLS, or turn the binding off";
+    // DPoP (RFC 9449): DPoPUtil.validateDPoP, run by the token endpoint before the grant;
+    // every answer is `invalid_request`.
+    /// `DPoP proof is missing` (`invalid_request`)
+    DpopMissing: Exact "DPoP proof is missing" => Dpop,
+        "the client requires DPoP-bound tokens (dpop.bound.access.tokens): send a DPoP proof with every token request, or turn the requirement off";
+    /// `DPoP HTTP URL mismatch` (`invalid_request`)
+    DpopUrlMismatch: Exact "DPoP HTTP URL mismatch" => Dpop,
+        "the proof's htu must be the token endpoint URL as Keycloak sees it (scheme, host, port and path; a proxy in front changes them)";
+    /// `DPoP HTTP method mismatch` (`invalid_request`)
+    DpopMethodMismatch: Exact "DPoP HTTP method mismatch" => Dpop,
+        "the proof's htm must be the request's method, POST at the token endpoint";
+    /// `DPoP proof has already been used` (`invalid_request`)
+    DpopReplayed: Exact "DPoP proof has already been used" => Dpop,
+        "a DPoP proof is single-use: make a fresh one (new jti) for every request, retries included";
+    /// `Invalid or missing type in DPoP header: <typ>` (`invalid_request`)
+    DpopType: Prefix "Invalid or missing type in DPoP header:" => Dpop,
+        "the value of the DPoP header must be a DPoP proof (JWS typ dpop+jwt), not an access token or an assertion";
+    /// `DPoP proof is not active` (`invalid_request`)
+    DpopNotActive: Exact "DPoP proof is not active" => Dpop,
+        "the proof's iat is outside Keycloak's window (10 s lifetime, 15 s skew): sign it right before sending and check both clocks";
+    /// `DPoP verification failure: <why>` (`invalid_request`)
+    DpopVerification: Prefix "DPoP verification failure:" => Dpop,
+        "the proof does not verify with the jwk in its own header, or lacks jti, htm, htu or iat: sign it with the key whose public half it carries";
+    // ID-JAG (typ oauth-id-jag+jwt, feature identity-assertion-jwt): IDJWTAuthorizationGrantValidator.
+    /// `client id in assertion : <X> and client id in request header/body : <Y>`
+    IdJagClientMismatch: Prefix "client id in assertion :" => IdJagClientId,
+        "an ID-JAG's client_id claim must equal the client id that authenticates at the token endpoint";
+    /// `Token iat claim is required` (ID-JAG)
+    IatRequired: Exact "Token iat claim is required" => IssuedAt,
+        "an ID-JAG needs an iat claim: set it to the signing time";
 }
 
 /// The hint for an RFC 6749 `error` code whose description the table does not know.

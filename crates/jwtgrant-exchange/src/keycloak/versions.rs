@@ -24,6 +24,9 @@ use std::fmt;
 pub enum Stage {
     /// Client authentication (before the grant runs).
     ClientAuthentication,
+    /// The token endpoint's DPoP check (`DPoPUtil.handleDPoPHeader`), after client
+    /// authentication and before the grant: a proof when one is sent or the client requires it.
+    Dpop,
     /// The assertion parses as a JWT.
     AssertionFormat,
     /// `validateClient`: confidential, grant enabled.
@@ -60,6 +63,7 @@ pub enum Order {
 
 const BEFORE_26_7: &[Stage] = &[
     Stage::ClientAuthentication,
+    Stage::Dpop,
     Stage::AssertionFormat,
     Stage::ClientGrant,
     Stage::MandatoryClaims,
@@ -74,6 +78,7 @@ const BEFORE_26_7: &[Stage] = &[
 
 const SINCE_26_7: &[Stage] = &[
     Stage::ClientAuthentication,
+    Stage::Dpop,
     Stage::AssertionFormat,
     Stage::ClientGrant,
     Stage::MandatoryClaims,
@@ -206,7 +211,7 @@ mod tests {
             let stages = order.stages();
             let unique: std::collections::HashSet<_> = stages.iter().collect();
             assert_eq!(unique.len(), stages.len(), "{order:?}");
-            assert_eq!(stages.len(), 11, "{order:?}");
+            assert_eq!(stages.len(), 12, "{order:?}");
         }
         let pos = |o: Order, s: Stage| o.stages().iter().position(|x| *x == s).unwrap();
         // The certificate binding is checked when the token response is built: last.

@@ -35,6 +35,7 @@ mod spec;
 pub use error::AdminError;
 pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT, EnsuredClient, EnsuredUser};
 pub use spec::{
-    ATTR_CERTIFICATE_BOUND_TOKENS, ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS, Change,
-    ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret, UserSpec,
+    ATTR_CERTIFICATE_BOUND_TOKENS, ATTR_DPOP_BOUND_TOKENS, ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS,
+    Change, ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret,
+    UserSpec,
 };

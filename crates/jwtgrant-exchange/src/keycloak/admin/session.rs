@@ -283,6 +283,22 @@ impl AdminSession {
             .map(str::to_owned))
     }
 
+    /// The server's enabled features as `/admin/serverinfo` lists them, in the spelling of
+    /// `kc.sh --features` (`IDENTITY_ASSERTION_JWT` becomes `identity-assertion-jwt`);
+    /// `None` when the answer carries no feature list.
+    pub fn server_features(&self) -> Result<Option<Vec<String>>, AdminError> {
+        let info = self.get_optional(
+            "reading the server's features",
+            &["admin", "serverinfo"],
+            &[],
+        )?;
+        Ok(info
+            .as_ref()
+            .and_then(|v| v.get("features"))
+            .and_then(Value::as_array)
+            .map(|features| enabled_features(features)))
+    }
+
     /// Makes sure an enabled realm of this name exists.
     pub fn ensure_realm(&self, realm: &str) -> Result<Outcome, AdminError> {
         let what = format!("realm '{realm}'");
@@ -986,6 +1002,16 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The enabled features of a serverinfo `features` array, named as `--features` names them.
+fn enabled_features(features: &[Value]) -> Vec<String> {
+    features
+        .iter()
+        .filter(|f| f.get("enabled").and_then(Value::as_bool) == Some(true))
+        .filter_map(|f| f.get("name").and_then(Value::as_str))
+        .map(|name| name.to_ascii_lowercase().replace('_', "-"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1012,6 +1038,19 @@ mod tests {
         );
         let debug = format!("{s:?}");
         assert!(debug.contains("admin") && !debug.contains("pw"), "{debug}");
+    }
+
+    #[test]
+    fn features_as_kc_sh_names_them() {
+        let features = serde_json::json!([
+            {"name": "IDENTITY_ASSERTION_JWT", "type": "EXPERIMENTAL", "enabled": true},
+            {"name": "DPOP", "type": "DEFAULT", "enabled": true},
+            {"name": "TOKEN_EXCHANGE", "type": "PREVIEW", "enabled": false},
+        ]);
+        assert_eq!(
+            enabled_features(features.as_array().unwrap()),
+            vec!["identity-assertion-jwt", "dpop"]
+        );
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub const ATTR_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
 pub const ATTR_GRANT_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
 /// Client attribute: access tokens are bound to the client certificate (RFC 8705).
 pub const ATTR_CERTIFICATE_BOUND_TOKENS: &str = "tls.client.certificate.bound.access.tokens";
+/// Client attribute: every token request needs a DPoP proof, and tokens are bound to its
+/// key (RFC 9449; "Require DPoP bound tokens" in the console).
+pub const ATTR_DPOP_BOUND_TOKENS: &str = crate::keycloak::doctor::CLIENT_REQUIRES_DPOP;
 
 /// What an `ensure_*` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,6 +186,9 @@ pub struct JwtClient {
     /// Whether access tokens are bound to the client certificate of the request (RFC 8705
     /// `cnf.x5t#S256`; attribute `tls.client.certificate.bound.access.tokens`).
     pub certificate_bound_tokens: bool,
+    /// Whether every token request must carry a DPoP proof, binding the token to its key
+    /// (RFC 9449 `cnf.jkt`; attribute `dpop.bound.access.tokens`).
+    pub dpop_bound_tokens: bool,
 }
 
 impl JwtClient {
@@ -199,7 +205,14 @@ impl JwtClient {
             allowed_idps: allowed_idps.into_iter().map(Into::into).collect(),
             enabled: true,
             certificate_bound_tokens: false,
+            dpop_bound_tokens: false,
         }
+    }
+
+    /// Sets [`JwtClient::dpop_bound_tokens`] (require DPoP).
+    pub fn dpop_bound_tokens(mut self, required: bool) -> JwtClient {
+        self.dpop_bound_tokens = required;
+        self
     }
 
     /// Sets [`JwtClient::certificate_bound_tokens`].
@@ -487,6 +500,7 @@ pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
             ATTR_CERTIFICATE_BOUND_TOKENS,
             client.certificate_bound_tokens.to_string(),
         ),
+        attr(ATTR_DPOP_BOUND_TOKENS, client.dpop_bound_tokens.to_string()),
     ];
     match &client.auth {
         ClientAuthenticator::Secret(_) => {
@@ -686,6 +700,7 @@ mod tests {
                     "oauth2.jwt.authorization.grant.enabled": "true",
                     "oauth2.jwt.authorization.grant.idp": "jwt-authorization-grant",
                     "tls.client.certificate.bound.access.tokens": "false",
+                    "dpop.bound.access.tokens": "false",
                 }
             })
         );
@@ -697,7 +712,8 @@ mod tests {
             },
             ["a"],
         )
-        .certificate_bound_tokens(true);
+        .certificate_bound_tokens(true)
+        .dpop_bound_tokens(true);
         let body = client_create_body(&mtls);
         assert_eq!(body["clientAuthenticatorType"], "client-x509");
         assert_eq!(body.get("secret"), None);
@@ -707,6 +723,7 @@ mod tests {
                 "oauth2.jwt.authorization.grant.enabled": "true",
                 "oauth2.jwt.authorization.grant.idp": "a",
                 "tls.client.certificate.bound.access.tokens": "true",
+                "dpop.bound.access.tokens": "true",
                 "x509.subjectdn": "CN=m,O=Acme",
                 "x509.allow.regex.pattern.comparison": "false",
                 "x509.casubjectdn": "CN=Acme CA",
