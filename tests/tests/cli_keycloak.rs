@@ -526,6 +526,8 @@ fn cli_dpop_require_token_doctor_and_proof() {
     );
     let token_file = w.path("access-token");
     std::fs::write(&token_file, at).unwrap();
+    // A token file is a secret file: owner-only, or the CLI refuses it.
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let proof = w.run(&[
         "dpop",
         "proof",

@@ -53,7 +53,14 @@ pub fn run_suite() -> Result<Tally> {
 
     let t1 = Instant::now();
     let mut tests = cargo();
-    tests.args(["test", "--locked", "--package", "jwtgrant-e2e"]);
+    // Every test file runs even when one fails, so a run reports all failures at once.
+    tests.args([
+        "test",
+        "--locked",
+        "--no-fail-fast",
+        "--package",
+        "jwtgrant-e2e",
+    ]);
     // The TLS suite fails, never skips, without these: an external server must name them.
     if let Some(url) = &server.https_url {
         tests.env("KEYCLOAK_HTTPS_URL", url);
