@@ -65,6 +65,7 @@ mod backend;
 mod claims;
 mod der;
 mod error;
+mod key;
 #[cfg(feature = "keygen")]
 mod keygen;
 mod keys;
@@ -75,6 +76,7 @@ mod verify;
 pub use algorithm::{Algorithm, KeyType};
 pub use claims::{Claims, DEFAULT_LIFETIME, REGISTERED_CLAIMS};
 pub use error::{BoxError, SignError, VerifyError};
+pub use key::SigningKey;
 #[cfg(feature = "keygen")]
 pub use keygen::{DEFAULT_RSA_BITS, PrivateKeyPem, RSA_KEY_SIZES, generate_private_key_pem};
 pub use public::{Jwks, JwksKey, PublicKey, sha256_base64url};
