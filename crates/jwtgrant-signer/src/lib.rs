@@ -69,6 +69,8 @@ mod key;
 #[cfg(feature = "keygen")]
 mod keygen;
 mod keys;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 mod public;
 mod signer;
 mod verify;
