@@ -235,9 +235,21 @@ impl Pkcs11Key {
             }
         };
         let public = read_public_key(&session, handle, uri)?;
-        let mechanisms = ctx
-            .get_mechanism_list(slot)
-            .map_err(failed("listing the token's mechanisms"))?;
+        // Asked one by one: C_GetMechanismList would also return vendor mechanisms,
+        // which cryptoki logs as errors when it does not know them.
+        let mechanisms = [
+            MechanismType::SHA256_RSA_PKCS,
+            MechanismType::SHA384_RSA_PKCS,
+            MechanismType::SHA512_RSA_PKCS,
+            MechanismType::SHA256_RSA_PKCS_PSS,
+            MechanismType::SHA384_RSA_PKCS_PSS,
+            MechanismType::SHA512_RSA_PKCS_PSS,
+            MechanismType::ECDSA,
+            MechanismType::EDDSA,
+        ]
+        .into_iter()
+        .filter(|m| ctx.get_mechanism_info(slot, *m).is_ok())
+        .collect();
         let key = Pkcs11Key {
             ctx,
             slot,
