@@ -91,14 +91,13 @@ mod imp {
         let key = Pkcs11Key::generate(&parsed, g.pkcs11_module, &pin, key_type, bits)
             .map_err(with_flags)
             .with_context(ctx)?;
-        let size = if alg.is_rsa() {
-            format!(" {bits}-bit")
+        let what = if alg.is_rsa() {
+            format!("a {bits}-bit RSA")
         } else {
-            String::new()
+            format!("an {key_type}")
         };
         eprintln!(
-            "jwtgrant: generated a{size} {} key pair in token '{}' (private key sensitive, never extractable): {}",
-            key_type,
+            "jwtgrant: generated {what} key pair in token '{}' (private key sensitive, never extractable): {}",
             key.token_label(),
             key.uri()
         );
