@@ -59,6 +59,14 @@ fn without_the_feature_a_pkcs11_uri_says_how_to_get_it() {
 mod hsm {
     use super::*;
 
+    /// The token's PIN flags are shared by every process: a login elsewhere between our wrong
+    /// PIN and the flags being read would reset "count low". The tests here take turns.
+    static TURNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn turn() -> std::sync::MutexGuard<'static, ()> {
+        TURNS.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     struct Token {
         env: Vec<(&'static str, String)>,
         token: String,
@@ -102,6 +110,7 @@ mod hsm {
 
     #[test]
     fn keygen_in_the_token_then_every_key_command_takes_the_uri() {
+        let _turn = turn();
         let t = token();
         let uri = t.uri("es256");
         let r = t.run(
@@ -196,6 +205,7 @@ mod hsm {
 
     #[test]
     fn errors_name_the_cause_and_never_the_pin() {
+        let _turn = turn();
         let t = token();
         let uri = t.uri("missing");
         let wrong = "wrong-pin-9876";
