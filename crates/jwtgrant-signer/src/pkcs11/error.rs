@@ -101,7 +101,7 @@ pub enum Pkcs11Error {
     },
     /// The key is of a type this crate does not sign with (DSA, Ed25519 through PKCS#11, P-521, ...).
     UnsupportedKey {
-        /// What the key is.
+        /// What the key is, with the fix.
         reason: String,
     },
     /// The token does not offer the mechanism an algorithm needs.
@@ -180,10 +180,7 @@ impl fmt::Display for Pkcs11Error {
                 f,
                 "token '{token}' already holds a key with {wanted} (choose another object= label, or use the existing key)"
             ),
-            Pkcs11Error::UnsupportedKey { reason } => write!(
-                f,
-                "unsupported key in the token: {reason} (use an RSA (2048 bits or more), EC P-256 or EC P-384 key)"
-            ),
+            Pkcs11Error::UnsupportedKey { reason } => write!(f, "unsupported key in the token: {reason}"),
             Pkcs11Error::UnsupportedMechanism { algorithm, mechanism } => write!(
                 f,
                 "the token does not offer {mechanism}, which {algorithm} needs (choose another algorithm the key fits, or a token that has the mechanism)"
@@ -209,5 +206,61 @@ impl From<Pkcs11Error> for crate::SignError {
         crate::SignError::KeyBackend {
             source: Box::new(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(err: Pkcs11Error, expected: &str) {
+        assert_eq!(err.to_string(), expected);
+    }
+
+    #[test]
+    fn messages_the_softhsm_tests_cannot_provoke() {
+        let wrong = |attempts| Pkcs11Error::WrongPin {
+            token: "hsm".into(),
+            attempts,
+        };
+        check(
+            wrong(PinAttempts::FinalTry),
+            "wrong PIN for token 'hsm' (one attempt is left before the token locks the PIN; check the PIN source before trying again)",
+        );
+        check(
+            wrong(PinAttempts::Locked),
+            "wrong PIN for token 'hsm' (no attempts are left: the PIN is now locked; the token's security officer must unlock it)",
+        );
+        check(
+            wrong(PinAttempts::Unknown),
+            "wrong PIN for token 'hsm' (the token does not say how many attempts are left; check the PIN source)",
+        );
+        check(
+            Pkcs11Error::PinLocked {
+                token: "hsm".into(),
+            },
+            "the user PIN of token 'hsm' is locked (the token's security officer must unlock or reset it)",
+        );
+        check(
+            Pkcs11Error::UnsupportedMechanism {
+                algorithm: Algorithm::PS256,
+                mechanism: "CKM_SHA256_RSA_PKCS_PSS",
+            },
+            "the token does not offer CKM_SHA256_RSA_PKCS_PSS, which PS256 needs (choose another algorithm the key fits, or a token that has the mechanism)",
+        );
+        check(
+            Pkcs11Error::TokenNotFound {
+                wanted: "token 'a'".into(),
+                present: vec![],
+            },
+            "no token matches token 'a': the module sees no token at all (initialize one, e.g. 'softhsm2-util --init-token --free --label NAME', or check the module's configuration such as SOFTHSM2_CONF)",
+        );
+        check(
+            Pkcs11Error::AmbiguousKey {
+                wanted: "any private key".into(),
+                count: 2,
+            },
+            "2 private keys match any private key (add object= or id= to the URI to pick one)",
+        );
     }
 }

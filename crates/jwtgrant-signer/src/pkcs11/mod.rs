@@ -567,6 +567,9 @@ fn bytes(
     })
 }
 
+/// The fix for a key this crate cannot use.
+const FIX: &str = "use an RSA (2048 bits or more), EC P-256 or EC P-384 key";
+
 /// The public half: RSA from the private object's public attributes, EC from the
 /// matching public object (PKCS#11 keeps `CKA_EC_POINT` there only).
 fn read_public_key(
@@ -577,7 +580,7 @@ fn read_public_key(
     let unsupported = |reason: String| Pkcs11Error::UnsupportedKey { reason };
     let key_type = match attribute(session, private, AttributeType::KeyType)? {
         Some(Attribute::KeyType(kt)) => kt,
-        _ => return Err(unsupported("the key has no CKA_KEY_TYPE".into())),
+        _ => return Err(unsupported(format!("the key has no CKA_KEY_TYPE ({FIX})"))),
     };
     // The public object that pairs with the private one: same CKA_ID (or label when there is none).
     let public_object = || -> Result<ObjectHandle, Pkcs11Error> {
@@ -604,7 +607,9 @@ fn read_public_key(
             e = bytes(session, public, AttributeType::PublicExponent)?;
         }
         let (Some(n), Some(e)) = (n, e) else {
-            return Err(unsupported("an RSA key without a readable modulus".into()));
+            return Err(unsupported(format!(
+                "an RSA key without a readable modulus ({FIX})"
+            )));
         };
         PublicKey::rsa(&n, &e).map_err(|err| unsupported(err.to_string()))
     } else if key_type == CkKeyType::EC {
@@ -617,9 +622,9 @@ fn read_public_key(
                 &rest[1..]
             }
             _ => {
-                return Err(unsupported(
-                    "an EC key with named-curve parameters missing".into(),
-                ));
+                return Err(unsupported(format!(
+                    "an EC key without named-curve parameters ({FIX})"
+                )));
             }
         };
         let key_type =
@@ -627,7 +632,7 @@ fn read_public_key(
         let point = bytes(session, public, AttributeType::EcPoint)?.unwrap_or_default();
         PublicKey::ec(key_type, ec_point(&point)).map_err(|err| unsupported(err.to_string()))
     } else {
-        Err(unsupported(format!("key type {key_type}")))
+        Err(unsupported(format!("key type {key_type} ({FIX})")))
     }
 }
 
