@@ -5,7 +5,9 @@
 //! 1. Release builds of two cargo examples: `bench_sign` twice (ring in `target/bench-ring`,
 //!    aws-lc-rs in `target/bench-awslc`: separate target dirs, so the two feature sets never
 //!    overwrite each other's binary) and `bench_token_source` (ring).
-//! 2. `bench_sign` on each backend: RS256 (2048-bit key), ES256 and EdDSA, sign and verify.
+//! 2. `bench_sign` on each backend: RS256 (2048-bit key), ES256 and EdDSA, sign and verify;
+//!    the ring build (feature `pkcs11`) also signs RS256 and ES256 through a fresh SoftHSM2
+//!    token (`softhsm::setup`), on one thread and on four sharing one `Signer`.
 //! 3. `openssl speed -seconds S rsa2048`, the RS256 reference; skipped when openssl is missing.
 //! 4. The seed's Node issuer, `node tests/node/issue.js --bench N` (after `npm ci` when
 //!    `node_modules` is missing), N picked for about S seconds; skipped when node is missing.
@@ -63,11 +65,18 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let secs = format!("{seconds}");
 
-    eprintln!("bench: signing with ring ({seconds} s per row, 6 rows)");
-    let ring = run_example(
+    // In-memory and SoftHSM2 rows from one process, so their ratio is from the same run.
+    let hsm = crate::softhsm::setup()?;
+    eprintln!("bench: signing with ring, and through SoftHSM2 ({seconds} s per row, 10 rows)");
+    let ring = run_example_with(
         &ring_dir.join("release/examples/bench_sign"),
         &["--seconds", &secs],
-    )?;
+        |cmd| {
+            hsm.env(cmd);
+        },
+    );
+    crate::softhsm::cleanup(&hsm);
+    let ring = ring?;
     expect_backend(&ring, "ring")?;
     eprintln!("bench: signing with aws-lc-rs ({seconds} s per row, 6 rows)");
     let awslc = run_example(
@@ -116,6 +125,9 @@ fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
         "jwtgrant-signer",
         "--example",
         "bench_sign",
+        // The SoftHSM2 rows (sign.pkcs11.*) come from the ring build.
+        "--features",
+        "pkcs11",
         "--target-dir",
         &target(ring_dir),
     ]))?;
@@ -148,13 +160,23 @@ fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
 type Results = BTreeMap<String, (String, String)>;
 
 fn run_example(program: &Path, args: &[&str]) -> Result<Results> {
+    run_example_with(program, args, |_| {})
+}
+
+fn run_example_with(
+    program: &Path,
+    args: &[&str],
+    setup: impl FnOnce(&mut Command),
+) -> Result<Results> {
     if !program.exists() {
         bail!(
             "'{}' is missing (run 'cargo xtask bench' without --no-build)",
             program.display()
         );
     }
-    let out = Command::new(program)
+    let mut cmd = Command::new(program);
+    setup(&mut cmd);
+    let out = cmd
         .args(args)
         .stderr(Stdio::inherit())
         .output()
@@ -529,6 +551,27 @@ fn rows(
             None => String::new(),
         },
     ));
+
+    const HSM: &str = "Through PKCS#11: SoftHSM2, the key never leaves the token";
+    for alg in ["RS256", "ES256"] {
+        let memory = num(ring, &format!("sign.{alg}"));
+        let one = num(ring, &format!("sign.pkcs11.{alg}"));
+        let four = num(ring, &format!("sign.pkcs11.{alg}.threads4"));
+        rows.push(row(
+            HSM,
+            &format!("{alg} sign, SoftHSM2, 1 thread"),
+            one,
+            "signs/s",
+            times(one, memory, "in-memory ring, same run"),
+        ));
+        rows.push(row(
+            HSM,
+            &format!("{alg} sign, SoftHSM2, 4 threads, one Signer"),
+            four,
+            "signs/s",
+            times(four, one, "1 thread"),
+        ));
+    }
 
     let mib = |kib: Option<f64>| kib.map(|k| k / 1024.0);
     let ring_rss = mib(num(ring, "peak_rss"));

@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: the checks CI runs, from the fastest to the slowest.
 //!
 //! Format, lints (default features and the aws-lc-rs backend), every unit, integration,
-//! stub and CLI test, docs with warnings denied, and last the end-to-end suite against a
+//! stub and CLI test, the HSM tests against a fresh SoftHSM2 token (feature `pkcs11`), docs with warnings denied, and last the end-to-end suite against a
 //! real Keycloak (`cargo xtask e2e`: the default line and 26.5 for the doctor's
 //! version-order tests), which this command starts and stops.
 
@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 
 use crate::e2e;
+use crate::softhsm;
 use crate::util::{Tally, cargo, run as sh, run_tests};
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -31,6 +32,10 @@ pub fn run(args: &[String]) -> Result<()> {
         .arg("clippy")
         .args(AWS_LC_SIGNER)
         .args(["--all-targets", "--", "-D", "warnings"]))?;
+    sh(cargo()
+        .args(["clippy", "--all-targets", "--locked"])
+        .args(PKCS11)
+        .args(["--", "-D", "warnings"]))?;
     // The end-to-end package needs a running Keycloak: it runs last, under `e2e`.
     let mut tally = Tally::default();
     tally.add(run_tests(cargo().args([
@@ -42,6 +47,11 @@ pub fn run(args: &[String]) -> Result<()> {
     ]))?);
     // The second crypto backend passes the same signer tests.
     tally.add(run_tests(cargo().arg("test").args(AWS_LC_SIGNER))?);
+    // Keys inside a real PKCS#11 token: SoftHSM2, found or installed, with a fresh token.
+    let hsm = softhsm::setup()?;
+    let hsm_tests = run_tests(hsm.env(cargo().args(["test", "--locked"]).args(PKCS11)));
+    softhsm::cleanup(&hsm);
+    tally.add(hsm_tests?);
     sh(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
@@ -51,6 +61,16 @@ pub fn run(args: &[String]) -> Result<()> {
     println!("ci: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
 }
+
+/// The crates with a `pkcs11` feature, built with it (after the cargo subcommand).
+pub const PKCS11: &[&str] = &[
+    "--package",
+    "jwtgrant-signer",
+    "--package",
+    "jwtgrant-cli",
+    "--features",
+    "jwtgrant-signer/pkcs11,jwtgrant-cli/pkcs11",
+];
 
 /// The signer built on aws-lc-rs instead of ring (after the cargo subcommand).
 const AWS_LC_SIGNER: &[&str] = &[

@@ -4,13 +4,15 @@
 //! per-version check order, installs the Node.js packages the interop test needs, builds the
 //! `jwtgrant` binary for the CLI tests, runs the `jwtgrant-e2e` package with the servers'
 //! coordinates in the environment (`KEYCLOAK_URL`, `KEYCLOAK_URL_26_5`, ...), and stops the
-//! servers it started. The suite fails (never skips) when either Keycloak cannot be reached.
+//! servers it started. `tests/hsm.rs` signs in a fresh SoftHSM2 token (`softhsm::setup`).
+//! The suite fails (never skips) when either Keycloak cannot be reached.
 
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use crate::keycloak::{self, StartOptions};
+use crate::softhsm;
 use crate::util::{Tally, cargo, root, run as sh, run_tests};
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -25,7 +27,16 @@ pub fn run(args: &[String]) -> Result<()> {
 /// Runs the suite and returns its test counts.
 pub fn run_suite() -> Result<Tally> {
     npm_ci()?;
-    sh(cargo().args(["build", "--locked", "--package", "jwtgrant-cli"]))?;
+    // With PKCS#11: the HSM tests run the binary with `pkcs11:` keys.
+    sh(cargo().args([
+        "build",
+        "--locked",
+        "--package",
+        "jwtgrant-cli",
+        "--features",
+        "pkcs11",
+    ]))?;
+    let hsm = softhsm::setup()?;
     let t0 = Instant::now();
     let server = keycloak::ensure_running(&StartOptions::default())?;
     eprintln!(
@@ -60,7 +71,11 @@ pub fn run_suite() -> Result<Tally> {
         "--no-fail-fast",
         "--package",
         "jwtgrant-e2e",
+        "--features",
+        "pkcs11",
     ]);
+    // tests/hsm.rs signs inside this SoftHSM2 token; it fails, never skips, without it.
+    hsm.env(&mut tests);
     // The TLS suite fails, never skips, without these: an external server must name them.
     if let Some(url) = &server.https_url {
         tests.env("KEYCLOAK_HTTPS_URL", url);
@@ -81,6 +96,7 @@ pub fn run_suite() -> Result<Tally> {
             .env("JWTGRANT_BIN", root().join("target/debug/jwtgrant")),
     );
     eprintln!("e2e: suite finished in {:.1?}", t1.elapsed());
+    softhsm::cleanup(&hsm);
     // Stop what we started even when the suite failed; report the suite's failure first.
     let stopped = server.stop_if_started();
     let stopped_legacy = legacy.stop_if_started();

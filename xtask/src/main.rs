@@ -1,6 +1,6 @@
 //! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
 //!
-//! Commands: `demo`, `ci`, `e2e`, `keycloak`, `keygen`, `bench`. Never shipped.
+//! Commands: `demo`, `ci`, `e2e`, `keycloak`, `keygen`, `softhsm`, `bench`. Never shipped.
 
 mod bench;
 mod ci;
@@ -8,6 +8,7 @@ mod demo;
 mod e2e;
 mod keycloak;
 mod keygen;
+mod softhsm;
 mod tls;
 mod util;
 
@@ -22,6 +23,7 @@ commands:
   e2e       start (or reuse) Keycloak and run the end-to-end suite in tests/ against it
   keycloak  start|stop|status a local Keycloak on 127.0.0.1 (see 'cargo xtask keycloak help')
   keygen    [--alg ALG] [--bits N] [--out-dir DIR]: test keys, no openssl needed
+  softhsm   find or install SoftHSM2, make a fresh test token, print its environment
   bench     signing rates (ring, aws-lc-rs, openssl, Node) and the token cache's hit path
 ";
 
@@ -46,6 +48,7 @@ fn run() -> Result<()> {
         "e2e" => e2e::run(&rest),
         "keygen" => keygen::run(&rest),
         "bench" => bench::run(&rest),
+        "softhsm" => softhsm::run(&rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())

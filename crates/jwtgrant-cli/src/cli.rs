@@ -44,6 +44,25 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_insecure_key_permissions: bool,
 
+    /// PKCS#11 module (.so) for `pkcs11:` key URIs that have no module-path attribute.
+    #[arg(
+        long,
+        env = "JWTGRANT_PKCS11_MODULE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub pkcs11_module: Option<PathBuf>,
+
+    /// File holding the token PIN for `pkcs11:` key URIs (first line; `-` reads stdin).
+    /// Else the URI's pin-source=file:PATH, else the JWTGRANT_PKCS11_PIN environment variable.
+    #[arg(
+        long,
+        env = "JWTGRANT_PKCS11_PIN_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub pkcs11_pin_file: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -152,6 +171,12 @@ pub struct KeygenArgs {
     /// created at the same moment).
     #[arg(long)]
     pub force: bool,
+
+    /// Generate the key pair inside a PKCS#11 token instead (non-extractable, sensitive):
+    /// a `pkcs11:` URI with token= and object= (the new key's label). Prints the public key
+    /// PEM and the key's URI; writes no files. RS256/PS256 (RSA), ES256 or ES384.
+    #[arg(long, value_name = "URI")]
+    pub pkcs11: Option<String>,
 }
 
 /// How to reach Keycloak: base URL and realm. Shared by sign, exchange, token and keycloak *.
@@ -169,7 +194,8 @@ pub struct KeycloakArgs {
 /// What goes into the assertion.
 #[derive(Debug, Args, Clone)]
 pub struct SignArgs {
-    /// Private key file (PEM or DER: PKCS#8, PKCS#1 or SEC1); must not be readable by group or others.
+    /// Private key file (PEM or DER: PKCS#8, PKCS#1 or SEC1); must not be readable by group or
+    /// others. Or a key in an HSM: 'pkcs11:token=...;object=...' (RFC 7512, feature pkcs11).
     #[arg(long, env = "JWTGRANT_KEY", value_name = "FILE")]
     pub key: Option<PathBuf>,
 

@@ -10,6 +10,10 @@
 //! work: `iat` and `jti` are fixed, the key is parsed once. One warm-up period, then one
 //! measured period; the rate is iterations divided by the measured wall time.
 //!
+//! Built with `--features pkcs11` and run with the environment `cargo xtask softhsm` prints,
+//! it also signs through SoftHSM2 with keys generated in the token (`sign.pkcs11.*` rows),
+//! in the same run as the in-memory rows, on one thread and on four.
+//!
 //! Output is one line per result, tab-separated, for the xtask to parse:
 //! `<key>\t<value>\t<unit>`, for example `sign.RS256\t1650.3\tops/s`.
 
@@ -64,6 +68,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         })?;
         println!("verify.{}\t{rate:.1}\tops/s", alg.as_str());
     }
+
+    #[cfg(feature = "pkcs11")]
+    pkcs11::bench(&opts, &claims)?;
 
     if let Some(kib) = peak_rss_kib() {
         println!("peak_rss\t{kib}\tKiB");
@@ -140,4 +147,69 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(feature = "pkcs11")]
+mod pkcs11 {
+    use std::error::Error;
+    use std::hint::black_box;
+
+    use jwtgrant_signer::pkcs11::{Pin, Pkcs11Key, Pkcs11Uri};
+    use jwtgrant_signer::{Algorithm, Claims, KeyType, Signer, verify};
+
+    use super::{Options, measure};
+
+    /// Signing rates through the token; nothing when the SoftHSM environment is not set.
+    pub fn bench(opts: &Options, claims: &Claims) -> Result<(), Box<dyn Error>> {
+        let (Ok(module), Ok(token), Ok(pin)) = (
+            std::env::var("JWTGRANT_TEST_PKCS11_MODULE"),
+            std::env::var("JWTGRANT_TEST_PKCS11_TOKEN"),
+            std::env::var("JWTGRANT_TEST_PKCS11_PIN"),
+        ) else {
+            eprintln!("bench_sign: no SoftHSM environment (cargo xtask softhsm): no pkcs11 rows");
+            return Ok(());
+        };
+        for (alg, key_type) in [
+            (Algorithm::RS256, KeyType::Rsa),
+            (Algorithm::ES256, KeyType::EcP256),
+        ] {
+            let uri: Pkcs11Uri = format!(
+                "pkcs11:token={token};object=bench-{alg}-{}",
+                std::process::id()
+            )
+            .parse()?;
+            let key = Pkcs11Key::generate(
+                &uri,
+                Some(module.as_ref()),
+                &Pin::new(pin.as_str()),
+                key_type,
+                2048,
+            )?;
+            let signer = Signer::from_key(key).with_algorithm(alg)?;
+            verify(&signer.sign(claims)?, &signer.public_key())?;
+            let rate = measure(opts, || signer.sign(black_box(claims)).map(drop))?;
+            println!("sign.pkcs11.{}\t{rate:.1}\tops/s", alg.as_str());
+            // Four threads through one Signer: the session pool at work.
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let signer = signer.clone();
+                    let claims = claims.clone();
+                    let opts = Options {
+                        warmup: opts.warmup,
+                        seconds: opts.seconds,
+                    };
+                    std::thread::spawn(move || {
+                        measure(&opts, || signer.sign(black_box(&claims)).map(drop))
+                            .map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            let mut total = 0.0;
+            for t in threads {
+                total += t.join().map_err(|_| "a bench thread panicked")??;
+            }
+            println!("sign.pkcs11.{}.threads4\t{total:.1}\tops/s", alg.as_str());
+        }
+        Ok(())
+    }
 }

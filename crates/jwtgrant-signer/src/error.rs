@@ -107,6 +107,12 @@ pub enum SignError {
         /// The requested size.
         bits: usize,
     },
+    /// A [`SigningKey`](crate::SigningKey) held outside the process (an HSM, a KMS)
+    /// failed or refused; the source says why, in the backend's words.
+    KeyBackend {
+        /// The backend's error, e.g. a PKCS#11 `Pkcs11Error`.
+        source: BoxError,
+    },
     /// The crypto backend failed to sign or to generate a key.
     Crypto {
         /// What was being done, e.g. `signing` or `generating an EC P-256 key`.
@@ -193,6 +199,7 @@ impl fmt::Display for SignError {
             SignError::InvalidKeySize { algorithm, .. } => {
                 write!(f, "a key size only applies to RSA keys, not to {algorithm} (leave it out)")
             }
+            SignError::KeyBackend { .. } => f.write_str("the signing key's backend failed"),
             SignError::Crypto { operation } => write!(f, "the crypto backend failed while {operation}"),
         }
     }
@@ -214,9 +221,9 @@ fn write_choices(f: &mut fmt::Formatter<'_>, algs: impl Iterator<Item = Algorith
 impl StdError for SignError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            SignError::MalformedPem { source } | SignError::KeyRejected { source } => {
-                Some(source.as_ref())
-            }
+            SignError::MalformedPem { source }
+            | SignError::KeyRejected { source }
+            | SignError::KeyBackend { source } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -65,9 +65,12 @@ mod backend;
 mod claims;
 mod der;
 mod error;
+mod key;
 #[cfg(feature = "keygen")]
 mod keygen;
 mod keys;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 mod public;
 mod signer;
 mod verify;
@@ -75,6 +78,7 @@ mod verify;
 pub use algorithm::{Algorithm, KeyType};
 pub use claims::{Claims, DEFAULT_LIFETIME, ID_JAG_TYPE, JWT_TYPE, REGISTERED_CLAIMS};
 pub use error::{BoxError, SignError, VerifyError};
+pub use key::SigningKey;
 #[cfg(feature = "keygen")]
 pub use keygen::{DEFAULT_RSA_BITS, PrivateKeyPem, RSA_KEY_SIZES, generate_private_key_pem};
 pub use public::{Jwks, JwksKey, PublicKey, sha256_base64url};

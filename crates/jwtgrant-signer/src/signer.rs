@@ -7,30 +7,25 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::backend::crypto;
-use crate::keys::{self, KeyPair, LoadedKey};
+use crate::key::{InMemoryKey, SigningKey};
+use crate::keys::{self, LoadedKey};
 use crate::public::b64;
 use crate::{Algorithm, Claims, KeyType, PublicKey, SignError};
 use crypto::rand::SystemRandom;
-use crypto::signature as sig;
 
 /// Signs JWT assertions with one private key.
 ///
 /// The key is parsed once; clones share it through an [`Arc`], so a `Signer`
 /// is cheap to clone and can be used from many threads. `Debug` never shows
-/// key material.
+/// key material. The key is any [`SigningKey`]: parsed from PEM/DER and held
+/// in memory ([`Signer::from_pem`]), or held elsewhere ([`Signer::from_key`]).
 #[derive(Clone)]
 pub struct Signer {
-    key: Arc<KeyMaterial>,
+    key: Arc<dyn SigningKey>,
     algorithm: Algorithm,
     kid: Option<String>,
     /// base64url of the JOSE header, which only changes with `algorithm` and `kid`.
     header_b64: String,
-}
-
-struct KeyMaterial {
-    pair: KeyPair,
-    public: PublicKey,
-    rng: SystemRandom,
 }
 
 #[derive(Serialize)]
@@ -74,12 +69,21 @@ impl Signer {
     }
 
     fn from_loaded(loaded: LoadedKey, rng: SystemRandom) -> Signer {
-        let algorithm = loaded.public.key_type().default_algorithm();
-        let key = Arc::new(KeyMaterial {
-            pair: loaded.pair,
-            public: loaded.public,
-            rng,
-        });
+        Signer::from_key(InMemoryKey::new(loaded, rng))
+    }
+
+    /// A signer over any [`SigningKey`]: a key in an HSM, a KMS, or your own.
+    ///
+    /// The algorithm starts as [`SigningKey::default_algorithm`]; everything
+    /// else (`with_algorithm`, `kid`, thumbprints, JWK/JWKS) works as for a key
+    /// read from PEM.
+    pub fn from_key(key: impl SigningKey) -> Signer {
+        Signer::from_shared_key(Arc::new(key))
+    }
+
+    /// Like [`Signer::from_key`], for a key already behind an [`Arc`].
+    pub fn from_shared_key(key: Arc<dyn SigningKey>) -> Signer {
+        let algorithm = key.default_algorithm();
         let mut signer = Signer {
             key,
             algorithm,
@@ -93,14 +97,9 @@ impl Signer {
     /// Signs with `algorithm` instead of the key type's default (RS256, ES256, ES384 or EdDSA).
     ///
     /// An RSA key signs with any RS* or PS* algorithm; an EC or Ed25519 key only with its own.
+    /// A key held elsewhere may refuse an algorithm its backend lacks ([`SigningKey::check_algorithm`]).
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Result<Signer, SignError> {
-        let key_type = self.key_type();
-        if !algorithm.fits(key_type) {
-            return Err(SignError::AlgorithmMismatch {
-                algorithm,
-                key_type,
-            });
-        }
+        self.key.check_algorithm(algorithm)?;
         self.algorithm = algorithm;
         self.header_b64 = b64(self.header_json().as_bytes());
         Ok(self)
@@ -126,7 +125,7 @@ impl Signer {
 
     /// The type of the private key.
     pub fn key_type(&self) -> KeyType {
-        self.key.public.key_type()
+        self.key.public_key().key_type()
     }
 
     /// The `kid` put in headers, if any.
@@ -183,54 +182,30 @@ impl Signer {
     }
 
     fn sign_bytes(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        let failed = |_| SignError::Crypto {
-            operation: "signing",
-        };
-        let key = &*self.key;
-        match &key.pair {
-            KeyPair::Rsa(pair) => {
-                let padding: &'static dyn sig::RsaEncoding = match self.algorithm {
-                    Algorithm::RS256 => &sig::RSA_PKCS1_SHA256,
-                    Algorithm::RS384 => &sig::RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &sig::RSA_PKCS1_SHA512,
-                    Algorithm::PS256 => &sig::RSA_PSS_SHA256,
-                    Algorithm::PS384 => &sig::RSA_PSS_SHA384,
-                    _ => &sig::RSA_PSS_SHA512,
-                };
-                let modulus_len = key.public.rsa_bits().unwrap_or_default().div_ceil(8);
-                let mut signature = vec![0; modulus_len];
-                pair.sign(padding, &key.rng, message, &mut signature)
-                    .map_err(failed)?;
-                Ok(signature)
-            }
-            KeyPair::Ecdsa(pair) => Ok(pair
-                .sign(&key.rng, message)
-                .map_err(failed)?
-                .as_ref()
-                .to_vec()),
-            KeyPair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
-        }
+        self.key.sign(self.algorithm, message)
     }
 
     /// The public key.
     pub fn public_key(&self) -> PublicKey {
-        self.key.public.clone()
+        self.key.public_key().clone()
     }
 
     /// The public key as SPKI PEM (`BEGIN PUBLIC KEY`), ready for Keycloak's identity provider.
     pub fn public_key_pem(&self) -> String {
-        self.key.public.to_pem()
+        self.key.public_key().to_pem()
     }
 
     /// The RFC 7638 thumbprint of the public key.
     pub fn thumbprint(&self) -> String {
-        self.key.public.thumbprint()
+        self.key.public_key().thumbprint()
     }
 
     /// The public key as a JWK with `use: sig`, `alg`, and `kid` (the signer's, or else the thumbprint).
     pub fn jwk(&self) -> Value {
         let kid = self.kid.clone().unwrap_or_else(|| self.thumbprint());
-        self.key.public.to_jwk(Some(self.algorithm), Some(&kid))
+        self.key
+            .public_key()
+            .to_jwk(Some(self.algorithm), Some(&kid))
     }
 
     /// A JWKS document holding [`Signer::jwk`]: `{"keys": [jwk]}`.

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, anyhow};
 use jwtgrant_signer::{Algorithm, Jwks, PublicKey, Signer};
 
-use super::Globals;
+use super::{Globals, hsm};
 use crate::cli::{JwksKeys, KeygenArgs, PubkeyArgs};
 use crate::error::usage;
 use crate::files;
@@ -26,14 +26,10 @@ pub fn signer(
     kid: Option<&str>,
     kid_thumbprint: bool,
 ) -> Result<Signer> {
-    let what = "private key";
-    // Parse before the permission check: a public key or certificate passed by mistake
-    // (usually mode 0644) is better reported as what it is than as a chmod problem. The
-    // check is on the file as opened for reading, not on the path again.
-    let file = files::PrivateFile::open(path, what)?;
-    let ctx = || format!("cannot read {what} '{}'", path.display());
-    let mut signer = Signer::from_key_bytes(file.bytes()).with_context(ctx)?;
-    file.check(path, what, g.allow_insecure_key_permissions)?;
+    let mut signer = match hsm::uri(path) {
+        Some(uri) => hsm::signer(uri, g)?,
+        None => file_signer(path, g)?,
+    };
     if let Some(alg) = alg {
         signer = signer.with_algorithm(algorithm(alg)?).with_context(|| {
             format!(
@@ -50,6 +46,18 @@ pub fn signer(
     Ok(signer)
 }
 
+fn file_signer(path: &Path, g: Globals) -> Result<Signer> {
+    let what = "private key";
+    // Parse before the permission check: a public key or certificate passed by mistake
+    // (usually mode 0644) is better reported as what it is than as a chmod problem. The
+    // check is on the file as opened for reading, not on the path again.
+    let file = files::PrivateFile::open(path, what)?;
+    let ctx = || format!("cannot read {what} '{}'", path.display());
+    let signer = Signer::from_key_bytes(file.bytes()).with_context(ctx)?;
+    file.check(path, what, g.allow_insecure_key_permissions)?;
+    Ok(signer)
+}
+
 fn looks_like_pem(bytes: &[u8]) -> bool {
     contains(bytes, b"-----BEGIN ")
 }
@@ -61,6 +69,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// A public key from a file holding either a public key (SPKI PEM/DER) or a private key
 /// (whose public part is taken; the private file must pass the permission check).
 pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
+    if let Some(uri) = hsm::uri(path) {
+        return Ok(hsm::signer(uri, g)?.public_key());
+    }
     // Opened as a private file (wiped when dropped), checked only if it turns out to be one.
     let file = files::PrivateFile::open(path, "key")?;
     let bytes = file.bytes();
@@ -81,8 +92,12 @@ pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
     Ok(signer.public_key())
 }
 
-pub fn keygen(args: &KeygenArgs) -> Result<()> {
+pub fn keygen(args: &KeygenArgs, g: Globals) -> Result<()> {
     let alg = algorithm(&args.alg)?;
+    if let Some(uri) = &args.pkcs11 {
+        let pem = hsm::keygen(uri, alg, args.bits, g)?;
+        return files::stdout(&pem);
+    }
     let dir = &args.out_dir;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create directory '{}'", dir.display()))?;

@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command, DpopCmd, JwksSub, KeycloakCmd};
 mod completions;
 pub mod dpop;
 pub mod exchange;
+mod hsm;
 mod inspect;
 mod keycloak;
 mod keys;
@@ -16,16 +17,30 @@ pub mod sign;
 
 /// Global flags every command may need.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(
+    not(feature = "pkcs11"),
+    allow(
+        dead_code,
+        reason = "the pkcs11 fields are read by the feature's code only"
+    )
+)]
 pub struct Globals {
     pub allow_insecure_key_permissions: bool,
+    /// `--pkcs11-module`; `'static` so `Globals` stays `Copy` (leaked once per process).
+    pub pkcs11_module: Option<&'static std::path::Path>,
+    /// `--pkcs11-pin-file`.
+    pub pkcs11_pin_file: Option<&'static std::path::Path>,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    let leak = |p: &Option<std::path::PathBuf>| p.clone().map(|p| &*Box::leak(p.into_boxed_path()));
     let g = Globals {
         allow_insecure_key_permissions: cli.allow_insecure_key_permissions,
+        pkcs11_module: leak(&cli.pkcs11_module),
+        pkcs11_pin_file: leak(&cli.pkcs11_pin_file),
     };
     match &cli.command {
-        Command::Keygen(a) => keys::keygen(a),
+        Command::Keygen(a) => keys::keygen(a, g),
         Command::Sign(a) => sign::run(a, g),
         Command::Exchange(a) => exchange::run_exchange(a, g),
         Command::Token(a) => exchange::run_token(a, g),

@@ -1,0 +1,149 @@
+//! `pkcs11:` key URIs: wherever a key file is taken, and `keygen --pkcs11`.
+//!
+//! The library finds the token and the key; this module adds what a binary owns: the
+//! module path from `--pkcs11-module`, and the PIN from the URI's `pin-source=file:`,
+//! `--pkcs11-pin-file` (or stdin with `-`), or `JWTGRANT_PKCS11_PIN`. Never from argv.
+
+use std::path::Path;
+
+use super::Globals;
+
+/// The URI when `path` is a `pkcs11:` URI rather than a file name.
+pub fn uri(path: &Path) -> Option<&str> {
+    path.to_str().filter(|s| s.starts_with("pkcs11:"))
+}
+
+#[cfg(not(feature = "pkcs11"))]
+pub use none::{keygen, signer};
+
+#[cfg(not(feature = "pkcs11"))]
+mod none {
+    use anyhow::Result;
+    use jwtgrant_signer::{Algorithm, Signer};
+
+    use super::Globals;
+
+    fn unsupported(uri: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "'{uri}' is a PKCS#11 key URI, but this jwtgrant was built without PKCS#11 support (rebuild it with '--features pkcs11')"
+        )
+    }
+
+    /// A signer over the key `uri` names.
+    pub fn signer(uri: &str, _g: Globals) -> Result<Signer> {
+        Err(unsupported(uri))
+    }
+
+    /// Generates a key pair in the token and returns its public key PEM.
+    pub fn keygen(uri: &str, _alg: Algorithm, _bits: Option<u32>, _g: Globals) -> Result<String> {
+        Err(unsupported(uri))
+    }
+}
+
+#[cfg(feature = "pkcs11")]
+pub use imp::{keygen, signer};
+
+#[cfg(feature = "pkcs11")]
+mod imp {
+    use std::io::BufRead as _;
+    use std::path::Path;
+
+    use anyhow::{Context as _, Result, anyhow};
+    use jwtgrant_signer::pkcs11::{Pin, Pkcs11Error, Pkcs11Key, Pkcs11Uri};
+    use jwtgrant_signer::{Algorithm, KeyType, Signer};
+
+    use super::Globals;
+    use crate::error::Usage;
+    use crate::files;
+
+    /// A signer over the key `uri` names.
+    pub fn signer(uri: &str, g: Globals) -> Result<Signer> {
+        let ctx = || format!("cannot open key '{uri}'");
+        let parsed: Pkcs11Uri = uri.parse().with_context(ctx)?;
+        let pin = pin(&parsed, g)?;
+        let key = Pkcs11Key::open(&parsed, g.pkcs11_module, pin.as_ref())
+            .map_err(with_flags)
+            .with_context(ctx)?;
+        Ok(Signer::from_key(key))
+    }
+
+    /// Generates a key pair in the token and returns its public key PEM.
+    pub fn keygen(uri: &str, alg: Algorithm, bits: Option<u32>, g: Globals) -> Result<String> {
+        let key_type = alg.key_type();
+        if key_type == KeyType::Ed25519 {
+            return Err(Usage(
+                "keygen --pkcs11 makes RSA, EC P-256 or EC P-384 keys (choose --alg RS256, PS256, ES256 or ES384)".into(),
+            )
+            .into());
+        }
+        if let (false, Some(b)) = (alg.is_rsa(), bits) {
+            return Err(Usage(format!(
+                "--bits {b} applies to RSA keys only; {alg} keys have a fixed size (drop --bits, or choose --alg RS256 or PS256)"
+            ))
+            .into());
+        }
+        let ctx = || format!("cannot generate a {alg} key in '{uri}'");
+        let parsed: Pkcs11Uri = uri.parse().with_context(ctx)?;
+        let pin = pin(&parsed, g)?.ok_or_else(|| anyhow!(
+            "cannot generate a key in '{uri}': the token's PIN is needed (pass --pkcs11-pin-file FILE, set JWTGRANT_PKCS11_PIN, or add pin-source=file:PATH to the URI)"
+        ))?;
+        let bits = bits.unwrap_or(2048) as usize;
+        let key = Pkcs11Key::generate(&parsed, g.pkcs11_module, &pin, key_type, bits)
+            .map_err(with_flags)
+            .with_context(ctx)?;
+        let what = if alg.is_rsa() {
+            format!("a {bits}-bit RSA")
+        } else {
+            format!("an {key_type}")
+        };
+        eprintln!(
+            "jwtgrant: generated {what} key pair in token '{}' (private key sensitive, never extractable): {}",
+            key.token_label(),
+            key.uri()
+        );
+        Ok(Signer::from_key(key).public_key_pem())
+    }
+
+    /// The library's error, plus the flags of this binary where they are the fix.
+    fn with_flags(err: Pkcs11Error) -> anyhow::Error {
+        match err {
+            Pkcs11Error::NoModule => anyhow!(
+                "no PKCS#11 module given (pass --pkcs11-module FILE, set JWTGRANT_PKCS11_MODULE, or add ?module-path=FILE to the URI)"
+            ),
+            Pkcs11Error::PinRequired { token } => anyhow!(
+                "token '{token}' needs a PIN (pass --pkcs11-pin-file FILE or '-' for stdin, set JWTGRANT_PKCS11_PIN, or add pin-source=file:PATH to the URI)"
+            ),
+            other => other.into(),
+        }
+    }
+
+    /// The PIN: the URI's pin-source, else --pkcs11-pin-file, else JWTGRANT_PKCS11_PIN.
+    fn pin(uri: &Pkcs11Uri, g: Globals) -> Result<Option<Pin>> {
+        if let Some(source) = uri.pin_source() {
+            let path = source.strip_prefix("file:").unwrap_or(source);
+            let path = path.strip_prefix("//").unwrap_or(path);
+            return pin_file(Path::new(path), g).map(Some);
+        }
+        if let Some(path) = g.pkcs11_pin_file {
+            if path == Path::new("-") {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("cannot read the PIN from stdin")?;
+                return Ok(Some(Pin::new(line.trim_end_matches(['\r', '\n']))));
+            }
+            return pin_file(path, g).map(Some);
+        }
+        Ok(std::env::var("JWTGRANT_PKCS11_PIN").ok().map(Pin::new))
+    }
+
+    /// The first line of a PIN file, which must be private like a key file.
+    fn pin_file(path: &Path, g: Globals) -> Result<Pin> {
+        let bytes = files::read(path, "PIN file")?;
+        files::check_private_permissions(path, g.allow_insecure_key_permissions, "PIN file")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow!("PIN file '{}' is not UTF-8", path.display()))?;
+        Ok(Pin::new(text.lines().next().unwrap_or_default()))
+    }
+}
