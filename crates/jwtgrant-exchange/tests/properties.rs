@@ -96,7 +96,13 @@ proptest! {
         host in "[a-z][a-z0-9-]{0,15}(\\.[a-z]{2,6}){0,2}",
         port in proptest::option::of(1u16..),
         path in "(/[a-z]{1,6}){0,2}/?",
-        realm in any::<String>().prop_filter("Keycloak refuses empty names", |r| !r.is_empty()),
+        // Not empty (Keycloak refuses it), and not `.` or `..`: URL parsers (WHATWG, and so
+        // the `url` crate and ureq) remove dot segments even percent-encoded, so no URL can
+        // name such a realm. Found by this test; `realm_url` cannot refuse them today (it
+        // returns a String), so they are left out here and noted in docs/security.md.
+        realm in any::<String>().prop_filter("not a nameable realm", |r| {
+            !r.is_empty() && r != "." && r != ".."
+        }),
     ) {
         let base = match port {
             Some(p) => format!("https://{host}:{p}{path}"),
