@@ -1,8 +1,9 @@
 //! `jwtgrant inspect` lives in the binary crate (no library to link), so this target runs the
 //! library pieces it is made of, in its order, on arbitrary text: `decode_unverified`, the
 //! claims pretty-printed, the rejection table's words, then `verify` with a key and
-//! `verify_with_jwks` with a JWKS. The time arithmetic of the binary's `times`/`warnings`
-//! is held by the CLI crate's property test instead.
+//! `verify_with_jwks` with a JWKS. The binary's own `times`/`warnings` (time arithmetic on
+//! the claims) are held by the unit test `extreme_times_do_not_overflow` in
+//! `crates/jwtgrant-cli/src/cmd/inspect.rs` instead.
 #![no_main]
 
 use std::sync::OnceLock;
