@@ -1,17 +1,18 @@
 //! `cargo xtask ci`: the checks CI runs, from the fastest to the slowest.
 //!
 //! Format, lints (default features and the aws-lc-rs backend), every unit, integration,
-//! stub and CLI test, the HSM tests against a fresh SoftHSM2 token (feature `pkcs11`), docs with warnings denied, and last the end-to-end suite against a
-//! real Keycloak (`cargo xtask e2e`: the default line and 26.5 for the doctor's
-//! version-order tests), which this command starts and stops.
+//! stub and CLI test, the HSM tests against a fresh SoftHSM2 token (feature `pkcs11`), docs
+//! with warnings denied, `cargo deny` (licenses, bans, sources; no advisories: they need a
+//! network fetch), every fuzz target for [`FUZZ_SECONDS`] seconds, and last the end-to-end
+//! suite against a real Keycloak (`cargo xtask e2e`: the default line and 26.5 for the
+//! doctor's version-order tests), which this command starts and stops.
 
 use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::e2e;
-use crate::softhsm;
 use crate::util::{Tally, cargo, run as sh, run_tests};
+use crate::{deny, e2e, fuzz, softhsm};
 
 pub fn run(args: &[String]) -> Result<()> {
     if let Some(arg) = args.first() {
@@ -55,6 +56,10 @@ pub fn run(args: &[String]) -> Result<()> {
     sh(cargo()
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    deny::check()?;
+    // A smoke run, not a campaign: it catches a target that no longer builds or a crash the
+    // seeds reach. Long runs are `cargo xtask fuzz`.
+    fuzz::smoke(FUZZ_SECONDS)?;
     tally.add(e2e::run_suite()?);
     eprintln!("ci: all checks passed in {:.0?}", t0.elapsed());
     // The plain closing line CI reads: every test of every run above, e2e included.
@@ -71,6 +76,9 @@ pub const PKCS11: &[&str] = &[
     "--features",
     "jwtgrant-signer/pkcs11,jwtgrant-cli/pkcs11",
 ];
+
+/// Seconds each fuzz target runs in CI: 8 targets, about 1.5 minutes plus one build.
+const FUZZ_SECONDS: u64 = 10;
 
 /// The signer built on aws-lc-rs instead of ring (after the cargo subcommand).
 const AWS_LC_SIGNER: &[&str] = &[

@@ -81,6 +81,9 @@ mod dpop;
 mod endpoint;
 mod error;
 mod form;
+// Not API: the crate-private parsers for the fuzz targets in `fuzz/` (see the module).
+#[doc(hidden)]
+pub mod fuzzing;
 mod response;
 mod retry;
 mod secret;

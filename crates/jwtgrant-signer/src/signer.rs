@@ -51,25 +51,45 @@ impl Signer {
     pub fn from_pem(pem: &[u8]) -> Result<Signer, SignError> {
         let rng = SystemRandom::new();
         let loaded = keys::load_pem(pem, &rng)?;
-        Ok(Signer::from_loaded(loaded, rng))
+        Signer::from_loaded(loaded, rng)
     }
 
     /// Loads a private key from DER: PKCS#8, PKCS#1 or SEC1, told apart by structure.
     pub fn from_der(der: &[u8]) -> Result<Signer, SignError> {
         let rng = SystemRandom::new();
         let loaded = keys::load_der(der, &rng)?;
-        Ok(Signer::from_loaded(loaded, rng))
+        Signer::from_loaded(loaded, rng)
     }
 
     /// Loads a private key from PEM or DER, whichever `bytes` is (DER starts with a SEQUENCE byte, 0x30).
     pub fn from_key_bytes(bytes: &[u8]) -> Result<Signer, SignError> {
         let rng = SystemRandom::new();
         let loaded = keys::load_any(bytes, &rng)?;
-        Ok(Signer::from_loaded(loaded, rng))
+        Signer::from_loaded(loaded, rng)
     }
 
-    fn from_loaded(loaded: LoadedKey, rng: SystemRandom) -> Signer {
-        Signer::from_key(InMemoryKey::new(loaded, rng))
+    /// The signer of a parsed in-memory key, once the key has passed a pairwise consistency
+    /// test.
+    fn from_loaded(loaded: LoadedKey, rng: SystemRandom) -> Result<Signer, SignError> {
+        let signer = Signer::from_key(InMemoryKey::new(loaded, rng));
+        signer.check_pair()?;
+        Ok(signer)
+    }
+
+    /// Signs a fixed message and verifies it with the key's own public key. A key whose parts
+    /// disagree (an RSA key with a corrupted private exponent, say) can parse and still never
+    /// produce a valid signature; the backend then fails every `sign` with a bare crypto
+    /// error. Found by the `key_loading` fuzz target; this names the problem at load time.
+    fn check_pair(&self) -> Result<(), SignError> {
+        const MESSAGE: &[u8] = b"jwtgrant pairwise consistency test";
+        let rejected = || SignError::KeyRejected {
+            source: "a test signature does not verify with the key's own public key".into(),
+        };
+        let signature = self.sign_bytes(MESSAGE).map_err(|_| rejected())?;
+        self.key
+            .public_key()
+            .verify_signature(self.algorithm, MESSAGE, &signature)
+            .map_err(|_| rejected())
     }
 
     /// A signer over any [`SigningKey`]: a key in an HSM, a KMS, or your own.

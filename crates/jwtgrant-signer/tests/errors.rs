@@ -166,6 +166,14 @@ fn bad_keys() {
             "the RSA key has 1024 bits, at least 2048 are required (generate a new key, e.g. 'openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072')",
         ),
         (
+            // Found by the `key_loading` fuzz target: the backend parsed this mutated PKCS#1
+            // key, and then every signature failed. The pairwise test at load names it.
+            "RSA parts that disagree",
+            Signer::from_der(&common::fixture("bad-rsa-inconsistent-pkcs1.der")),
+            |e| matches!(e, SignError::KeyRejected { .. }),
+            "the crypto backend rejected the key (is it corrupted, or are its parts inconsistent?)",
+        ),
+        (
             "public key PEM",
             pem("rsa2048-public.pem"),
             |e| matches!(e, SignError::NotAPrivateKey { .. }),

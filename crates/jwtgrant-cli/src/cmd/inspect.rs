@@ -83,7 +83,8 @@ fn numeric_date(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
 }
 
-/// `iat`, `nbf`, `exp` as dates and relative to now.
+/// `iat`, `nbf`, `exp` as dates and relative to now. The times are whatever the token says
+/// (`-1e300` reads as `i64::MIN`), so differences saturate rather than overflow.
 fn times(claims: &Value, now: i64) -> Vec<String> {
     let mut lines = Vec::new();
     for name in ["iat", "nbf", "exp"] {
@@ -91,13 +92,13 @@ fn times(claims: &Value, now: i64) -> Vec<String> {
             continue;
         };
         let rel = if name == "exp" && t <= now {
-            format!("expired {} ago", span(now - t))
+            format!("expired {} ago", span(now.saturating_sub(t)))
         } else if t == now {
             "now".to_owned()
         } else if t > now {
-            format!("in {}", span(t - now))
+            format!("in {}", span(t.saturating_sub(now)))
         } else {
-            format!("{} ago", span(now - t))
+            format!("{} ago", span(now.saturating_sub(t)))
         };
         lines.push(format!("{name}  {}  ({rel})", date(t)));
     }
@@ -181,12 +182,12 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
         None => w.push(format!("no exp: Keycloak answers \"{}\"", D::ExpRequired)),
         Some(exp) if exp < now => w.push(format!(
             "expired {} ago: Keycloak answers \"{}\"",
-            span(now - exp),
+            span(now.saturating_sub(exp)),
             D::NotActive
         )),
-        Some(exp) if exp - now > 300 => w.push(format!(
+        Some(exp) if exp.saturating_sub(now) > 300 => w.push(format!(
             "exp is {} s ahead, more than Keycloak's default maximum of 300 s (jwtAuthorizationGrantMaxAllowedAssertionExpiration){}",
-            exp - now,
+            exp.saturating_sub(now),
             if num("iat").is_none() { ": without iat Keycloak rejects it" } else { "" }
         )),
         Some(_) => {}
@@ -195,13 +196,13 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
         if iat > now {
             w.push(format!(
                 "iat is {} s in the future: Keycloak answers \"{}\" (clock skew)",
-                iat - now,
+                iat.saturating_sub(now),
                 D::IssuedInFuture
             ));
-        } else if now - iat > 300 {
+        } else if now.saturating_sub(iat) > 300 {
             w.push(format!(
                 "iat is {} old: past Keycloak's default maximum of 300 s (\"{}\")",
-                span(now - iat),
+                span(now.saturating_sub(iat)),
                 D::IssuedTooLongAgo
             ));
         }
@@ -209,7 +210,7 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
     if let Some(nbf) = num("nbf").filter(|n| *n > now) {
         w.push(format!(
             "nbf is {} s ahead: Keycloak answers \"{}\" until then",
-            nbf - now,
+            nbf.saturating_sub(now),
             D::NotActive
         ));
     }
@@ -333,5 +334,26 @@ mod tests {
             "{:?}",
             warnings(&rs(), &c, now)
         );
+    }
+
+    /// Times from a token are untrusted: `-1e300` or `i64::MIN` must give words, not an
+    /// overflow (a panic in debug builds, nonsense in release).
+    #[test]
+    fn extreme_times_do_not_overflow() {
+        let extremes = [
+            json!(i64::MIN),
+            json!(i64::MAX),
+            json!(-1e300),
+            json!(1e300),
+        ];
+        for now in [i64::MIN, 0, 1_000_000, i64::MAX] {
+            for t in &extremes {
+                let claims = json!({"iat": t, "nbf": t, "exp": t});
+                assert_eq!(times(&claims, now).len(), 3);
+                let _ = warnings(&json!({"alg": "RS256"}), &claims, now);
+            }
+        }
+        let claims = json!({"exp": i64::MIN});
+        assert!(times(&claims, 1_000_000)[0].contains("expired 106751991167300 days ago"));
     }
 }

@@ -886,6 +886,10 @@ impl TimeRules {
 }
 
 /// `validateTokenActive`: exp, nbf, iat and jti, with the provider's settings.
+///
+/// The times and settings are untrusted (claims anyone can write, settings any admin can
+/// type), so every sum and difference saturates: a NumericDate of `-1e300` is "long ago",
+/// never an overflow.
 fn validate_token_active(ctx: &Context<'_>) -> Vec<Check> {
     let time_checks = [
         KeycloakCheck::Expiration,
@@ -931,7 +935,7 @@ fn validate_token_active(ctx: &Context<'_>) -> Vec<Check> {
     vec![
         pass(
             KeycloakCheck::Expiration,
-            format!("exp is {} ({})", exp, relative(exp - now)),
+            format!("exp is {} ({})", exp, relative(exp.saturating_sub(now))),
         ),
         active_check(exp, num("nbf"), now, rules.skew),
         iat_check(num("iat"), exp, now, &rules),
@@ -944,13 +948,16 @@ fn active_check(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Check {
     if now > exp {
         fail(
             Description::NotActive,
-            format!("the assertion expired {} s ago", now - exp),
+            format!("the assertion expired {} s ago", now.saturating_sub(exp)),
             "sign a fresh assertion right before exchanging it; check the clocks",
         )
-    } else if let Some(nbf) = nbf.filter(|nbf| now + skew < *nbf) {
+    } else if let Some(nbf) = nbf.filter(|nbf| now.saturating_add(skew) < *nbf) {
         fail(
             Description::NotActive,
-            format!("nbf is {} s ahead (allowed clock skew {skew} s)", nbf - now),
+            format!(
+                "nbf is {} s ahead (allowed clock skew {skew} s)",
+                nbf.saturating_sub(now)
+            ),
             "sync the signer's clock, or raise the provider's allowed clock skew",
         )
     } else {
@@ -964,7 +971,7 @@ fn active_check(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> Check {
 /// The `iat` rules (or, without `iat`, how far ahead `exp` may be).
 fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules) -> Check {
     let TimeRules { max_exp, skew, .. } = *rules;
-    let lifespan = exp - now;
+    let lifespan = exp.saturating_sub(now);
     let mut c = match iat {
         None if lifespan > max_exp => fail(
             Description::ExpTooFarWithoutIat,
@@ -981,11 +988,11 @@ fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules) -> Check {
                 format!("no iat; exp is within the maximum of {max_exp} s"),
             )
         },
-        Some(iat) if iat - skew > now => fail(
+        Some(iat) if iat.saturating_sub(skew) > now => fail(
             Description::IssuedInFuture,
             format!(
                 "iat is {} s in the future (allowed clock skew {skew} s)",
-                iat - now
+                iat.saturating_sub(now)
             ),
             "the signer's clock is ahead of Keycloak's: sync the clocks (NTP) or raise the provider's allowed clock skew",
         ),
@@ -994,11 +1001,11 @@ fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules) -> Check {
             "the remaining lifetime is not positive".into(),
             "sign a fresh assertion",
         ),
-        Some(iat) if now > iat + max_exp => fail(
+        Some(iat) if now > iat.saturating_add(max_exp) => fail(
             Description::IssuedTooLongAgo,
             format!(
                 "iat is {} s old, more than the provider's maximum of {max_exp} s",
-                now - iat
+                now.saturating_sub(iat)
             ),
             "sign the assertion right before exchanging it (or raise the provider's max assertion expiration)",
         ),
@@ -1006,7 +1013,7 @@ fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules) -> Check {
             KeycloakCheck::IssuedAt,
             format!(
                 "iat is {} s old, within the maximum of {max_exp} s",
-                now - iat
+                now.saturating_sub(iat)
             ),
         ),
     };
@@ -1257,7 +1264,7 @@ fn relative(delta: i64) -> String {
     if delta >= 0 {
         format!("in {delta} s")
     } else {
-        format!("{} s ago", -delta)
+        format!("{} s ago", delta.unsigned_abs())
     }
 }
 
@@ -2480,6 +2487,45 @@ mod tests {
         assert!(
             matches!(&down, SignatureOutcome::Invalid(w) if w.contains("cannot fetch")),
             "{down:?}"
+        );
+    }
+
+    /// Found by the `doctor` fuzz target: `iat - skew` overflowed on `iat = -1e300`. Extreme
+    /// NumericDates and settings saturate and still give the verdict Keycloak would.
+    #[test]
+    fn extreme_times_and_settings_saturate() {
+        let mut snap = snapshot();
+        snap.idps[1]["config"]["jwtAuthorizationGrantAllowedClockSkew"] =
+            json!(i64::MAX.to_string());
+        snap.idps[1]["config"]["jwtAuthorizationGrantMaxAllowedAssertionExpiration"] =
+            json!(i64::MIN.to_string());
+        for (exp, iat, nbf) in [
+            (json!(1e300), json!(-1e300), json!(-1e300)),
+            (json!(-1e300), json!(1e300), json!(1e300)),
+            (json!(i64::MAX), json!(i64::MIN), json!(i64::MAX)),
+            (json!(i64::MIN), json!(i64::MAX), json!(i64::MIN)),
+        ] {
+            let mut c = good_claims();
+            (c["exp"], c["iat"], c["nbf"]) = (exp, iat, nbf);
+            let token = jwt(json!({"alg": "RS256"}), c);
+            for now in [i64::MIN, 0, NOW, i64::MAX] {
+                let r = diagnose(&snap, &token, now, Some(&valid()));
+                assert!(r.first_failure().is_some(), "{r:#?}");
+            }
+        }
+        let mut c = good_claims();
+        c["exp"] = json!(-1e300);
+        let r = diagnose(
+            &snapshot(),
+            &jwt(json!({"alg": "RS256"}), c),
+            NOW,
+            Some(&valid()),
+        );
+        let exp = r.get("exp").map(|c| c.detail.clone()).unwrap_or_default();
+        // -1e300 reads as i64::MIN; the difference saturates there and prints without a sign.
+        assert_eq!(
+            exp,
+            "exp is -9223372036854775808 (9223372036854775808 s ago)"
         );
     }
 }
