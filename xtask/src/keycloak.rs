@@ -58,11 +58,14 @@ const MANAGEMENT_PORT_OFFSET: u16 = 1000;
 const USAGE: &str = "\
 usage: cargo xtask keycloak <start|stop|status> [options]
 
-  start [--version V] [--port P] [--timeout SECS]
+  start [--version V] [--port P] [--timeout SECS] [--tls]
         with KEYCLOAK_URL set: check that server answers and print its URL; otherwise
         fetch Keycloak V (default 26.7.3) through Maven, unpack it under target/keycloak/,
         run `kc.sh start-dev` on 127.0.0.1:P (default 8080; management on P+1000) with
-        admin/admin, and wait until the master realm answers; reuses a running server
+        admin/admin, and wait until the master realm answers. Every server started here
+        also serves HTTPS on P+363 with the test CA of target/keycloak/tls (generated once)
+        and asks for client certificates; --tls is accepted and changes nothing. Reuses a
+        running server of the same version, port, features and test CA
   stop [--version V]
         end the server of version V recorded in target/keycloak/V/state.json (SIGTERM, then
         SIGKILL); without --version, every recorded server
@@ -260,6 +263,9 @@ fn parse_start(args: &[String]) -> Result<StartOptions> {
                 .with_context(|| format!("{flag} needs a value\n\n{USAGE}"))
         };
         match flag {
+            // HTTPS is always on for a server started here (the TLS suite runs on every
+            // e2e run); the flag exists so `start --tls` reads as it does in the docs.
+            "--tls" if inline.is_none() => {}
             "--version" => opts.version = value()?,
             "--port" => {
                 let v = value()?;
