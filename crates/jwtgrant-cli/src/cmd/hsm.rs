@@ -140,9 +140,10 @@ mod imp {
 
     /// The first line of a PIN file, which must be private like a key file.
     fn pin_file(path: &Path, g: Globals) -> Result<Pin> {
-        let bytes = files::read(path, "PIN file")?;
-        files::check_private_permissions(path, g.allow_insecure_key_permissions, "PIN file")?;
-        let text = String::from_utf8(bytes)
+        // Opened once; mode and owner checked on that handle, as for key files.
+        let file = files::PrivateFile::open(path, "PIN file")?;
+        file.check(path, "PIN file", g.allow_insecure_key_permissions)?;
+        let text = std::str::from_utf8(file.bytes())
             .map_err(|_| anyhow!("PIN file '{}' is not UTF-8", path.display()))?;
         Ok(Pin::new(text.lines().next().unwrap_or_default()))
     }
