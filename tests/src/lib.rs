@@ -397,3 +397,103 @@ pub fn doctor_report_via(
         fetched.signature.as_ref(),
     )
 }
+
+/// Reads a variable the binary-level suites need; panics (the tests fail, never skip) with
+/// how to get it when it is missing.
+pub fn required_env(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: the binary-level tests need KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, \
+             KEYCLOAK_ADMIN_PASSWORD and JWTGRANT_BIN (and KEYCLOAK_HTTPS_URL, JWTGRANT_TLS_DIR for \
+             the TLS ones): run them with `cargo xtask e2e`, which starts Keycloak and builds the binary"
+        ),
+    }
+}
+
+/// One binary-level test's world: the built `jwtgrant`, a fresh realm name at the Keycloak
+/// reached at `base`, and a scratch directory the binary runs in. `JWTGRANT_KEYCLOAK`,
+/// `JWTGRANT_REALM`, the admin user and password are in its environment, nothing else.
+#[derive(Debug)]
+pub struct CliWorld {
+    /// The `jwtgrant` binary.
+    pub bin: String,
+    /// Keycloak's base URL as the binary reaches it (http or https).
+    pub base: String,
+    /// The admin user.
+    pub admin_user: String,
+    /// The admin password.
+    pub admin_password: String,
+    /// The realm, unique per test.
+    pub realm: String,
+    /// The scratch directory.
+    pub dir: std::path::PathBuf,
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CliWorld {
+    /// A world for `tag` (part of the realm name, after `prefix`) at `base`.
+    pub fn new(prefix: &str, tag: &str, base: &str) -> CliWorld {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos();
+        let realm = format!(
+            "{prefix}-{tag}-{}-{}",
+            std::process::id(),
+            nanos % 1_000_000_000
+        );
+        let dir = std::env::temp_dir().join(format!("jwtgrant-{realm}"));
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        CliWorld {
+            bin: required_env("JWTGRANT_BIN"),
+            base: base.trim_end_matches('/').to_owned(),
+            admin_user: required_env("KEYCLOAK_ADMIN_USER"),
+            admin_password: required_env("KEYCLOAK_ADMIN_PASSWORD"),
+            realm,
+            dir,
+        }
+    }
+
+    /// `name` inside the scratch directory.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().expect("UTF-8 path").to_owned()
+    }
+
+    /// The binary with this world's environment and directory, nothing else.
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(&self.bin);
+        c.env_clear()
+            .env("KEYCLOAK_ADMIN_PASSWORD", &self.admin_password)
+            .env("JWTGRANT_ADMIN_USER", &self.admin_user)
+            .env("JWTGRANT_KEYCLOAK", &self.base)
+            .env("JWTGRANT_REALM", &self.realm)
+            .current_dir(&self.dir);
+        c
+    }
+
+    /// Runs the binary with `args` and no stdin.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run jwtgrant");
+        Run {
+            code: out.status.code().expect("exited"),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+        }
+    }
+}

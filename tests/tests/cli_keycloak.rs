@@ -9,84 +9,28 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use jwtgrant_e2e::{CliWorld, Run, required_env};
 use jwtgrant_exchange::keycloak::admin::AdminSession;
 
 const ISSUER: &str = "http://localhost:3000";
 const SUB: &str = "nodejsuser-1234";
 const CLIENT: &str = "custom-client";
 
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests need KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD \
-             and JWTGRANT_BIN (start a server with `cargo xtask keycloak start`, build with \
-             `cargo build -p jwtgrant-cli`, and point JWTGRANT_BIN at target/debug/jwtgrant)"
-        ),
+/// One test's world: a fresh realm at `KEYCLOAK_URL`, a scratch directory, and the binary.
+struct World(CliWorld);
+
+impl std::ops::Deref for World {
+    type Target = CliWorld;
+    fn deref(&self) -> &CliWorld {
+        &self.0
     }
-}
-
-/// One test's world: a fresh realm, a scratch directory, and the binary.
-struct World {
-    bin: String,
-    url: String,
-    admin_user: String,
-    admin_password: String,
-    realm: String,
-    dir: PathBuf,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl World {
     fn new(tag: &str) -> World {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let realm = format!("cli-{tag}-{}-{}", std::process::id(), nanos % 1_000_000_000);
-        let dir = std::env::temp_dir().join(format!("jwtgrant-{realm}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        World {
-            bin: env("JWTGRANT_BIN"),
-            url: env("KEYCLOAK_URL").trim_end_matches('/').to_owned(),
-            admin_user: env("KEYCLOAK_ADMIN_USER"),
-            admin_password: env("KEYCLOAK_ADMIN_PASSWORD"),
-            realm,
-            dir,
-        }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).to_str().unwrap().to_owned()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(&self.bin)
-            .env_clear()
-            .env("KEYCLOAK_ADMIN_PASSWORD", &self.admin_password)
-            .env("JWTGRANT_ADMIN_USER", &self.admin_user)
-            .env("JWTGRANT_KEYCLOAK", &self.url)
-            .env("JWTGRANT_REALM", &self.realm)
-            .current_dir(&self.dir)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().expect("exited"),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        World(CliWorld::new("cli", tag, &required_env("KEYCLOAK_URL")))
     }
 
     fn keygen(&self, dir: &str) -> (String, String) {
@@ -144,7 +88,7 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        if let Ok(s) = AdminSession::password(&self.url, &self.admin_user, &self.admin_password) {
+        if let Ok(s) = AdminSession::password(&self.base, &self.admin_user, &self.admin_password) {
             let _ = s.delete_realm(&self.realm);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -398,7 +342,7 @@ fn cli_keycloak_other_client_auth_methods_and_discovery() {
     let secret_file = w.path("custom-client.secret");
 
     // client_secret_basic, with the endpoint found through OpenID discovery.
-    let issuer_url = format!("{}/realms/{}", w.url, w.realm);
+    let issuer_url = format!("{}/realms/{}", w.base, w.realm);
     let mut args = token_args(&private, &secret_file);
     args.extend(["--client-auth", "basic", "--issuer-url", &issuer_url]);
     let r = w.run(&args);
@@ -410,7 +354,7 @@ fn cli_keycloak_other_client_auth_methods_and_discovery() {
     let jwks = w.run(&["jwks", "--key", &client_key]);
     assert_eq!(jwks.code, 0, "{jwks:?}");
     let jwks: serde_json::Value = serde_json::from_str(&jwks.stdout).unwrap();
-    let admin = AdminSession::password(&w.url, &w.admin_user, &w.admin_password).unwrap();
+    let admin = AdminSession::password(&w.base, &w.admin_user, &w.admin_password).unwrap();
     let client = jwtgrant_exchange::keycloak::admin::JwtClient::new(
         "jwt-client",
         jwtgrant_exchange::keycloak::admin::ClientAuthenticator::PrivateKeyJwt { jwks },
@@ -522,7 +466,7 @@ fn cli_dpop_require_token_doctor_and_proof() {
 
     let userinfo = format!(
         "{}/realms/{}/protocol/openid-connect/userinfo",
-        w.url, w.realm
+        w.base, w.realm
     );
     let token_file = w.path("access-token");
     std::fs::write(&token_file, at).unwrap();

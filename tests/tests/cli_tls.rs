@@ -13,9 +13,9 @@
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Child, Stdio};
 
+use jwtgrant_e2e::{CliWorld, Run, required_env};
 use jwtgrant_exchange::Transport;
 use jwtgrant_exchange::keycloak::admin::AdminSession;
 
@@ -28,49 +28,21 @@ const CA_DN: &str = "CN=jwtgrant test CA,O=jwtgrant test";
 const INVALID_CLIENT: &str = "Invalid client or Invalid client credentials";
 const BINDING: &str = "Client Certification missing for MTLS HoK Token Binding";
 
-fn env(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "{name} is not set: these tests need KEYCLOAK_HTTPS_URL, JWTGRANT_TLS_DIR, KEYCLOAK_URL, \
-             KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD and JWTGRANT_BIN (run them with \
-             `cargo xtask e2e`, which starts Keycloak with HTTPS and the test CA)"
-        ),
-    }
-}
-
 /// One test's world: a fresh realm reached over HTTPS, a scratch directory holding copies of
 /// the test CA's files (keys at mode 0600), and the binary.
-struct World {
-    bin: String,
-    https: String,
-    admin_user: String,
-    admin_password: String,
-    realm: String,
-    dir: PathBuf,
-}
+struct World(CliWorld);
 
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+impl std::ops::Deref for World {
+    type Target = CliWorld;
+    fn deref(&self) -> &CliWorld {
+        &self.0
+    }
 }
 
 impl World {
     fn new(tag: &str) -> World {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let realm = format!(
-            "clitls-{tag}-{}-{}",
-            std::process::id(),
-            nanos % 1_000_000_000
-        );
-        let dir = std::env::temp_dir().join(format!("jwtgrant-{realm}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let tls = PathBuf::from(env("JWTGRANT_TLS_DIR"));
+        let world = CliWorld::new("clitls", tag, &required_env("KEYCLOAK_HTTPS_URL"));
+        let tls = PathBuf::from(required_env("JWTGRANT_TLS_DIR"));
         for name in [
             "ca.pem",
             "client.pem",
@@ -80,49 +52,13 @@ impl World {
             "server.pem",
             "server.key",
         ] {
-            let to = dir.join(name);
+            let to = world.dir.join(name);
             std::fs::copy(tls.join(name), &to)
                 .unwrap_or_else(|e| panic!("{}: {e}", tls.join(name).display()));
             let mode = if name.ends_with(".key") { 0o600 } else { 0o644 };
             std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
         }
-        World {
-            bin: env("JWTGRANT_BIN"),
-            https: env("KEYCLOAK_HTTPS_URL").trim_end_matches('/').to_owned(),
-            admin_user: env("KEYCLOAK_ADMIN_USER"),
-            admin_password: env("KEYCLOAK_ADMIN_PASSWORD"),
-            realm,
-            dir,
-        }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).to_str().unwrap().to_owned()
-    }
-
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.env_clear()
-            .env("KEYCLOAK_ADMIN_PASSWORD", &self.admin_password)
-            .env("JWTGRANT_ADMIN_USER", &self.admin_user)
-            .env("JWTGRANT_KEYCLOAK", &self.https)
-            .env("JWTGRANT_REALM", &self.realm)
-            .current_dir(&self.dir);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = self
-            .command()
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().expect("exited"),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
+        World(world)
     }
 
     /// `run` with `--ca-file` (the test CA) appended.
@@ -176,7 +112,7 @@ impl World {
     fn token_endpoint(&self) -> String {
         format!(
             "{}/realms/{}/protocol/openid-connect/token",
-            self.https, self.realm
+            self.base, self.realm
         )
     }
 
@@ -246,7 +182,7 @@ fn cli_tls_token_setup_and_doctor_over_https_need_the_ca_file() {
         r.stdout.ends_with(&format!(
             "client secret: custom-client.secret\ntoken endpoint: {}\naudience: {}/realms/{}\n",
             w.token_endpoint(),
-            w.https,
+            w.base,
             w.realm
         )),
         "{}",
@@ -263,7 +199,7 @@ fn cli_tls_token_setup_and_doctor_over_https_need_the_ca_file() {
     assert_eq!(ok.code, 0, "{ok:?}");
     assert_eq!(ok.stderr, "");
     let claims = claims_of(&ok.stdout);
-    assert_eq!(claims["iss"], format!("{}/realms/{}", w.https, w.realm));
+    assert_eq!(claims["iss"], format!("{}/realms/{}", w.base, w.realm));
     assert_eq!(claims["preferred_username"], "alice");
 
     // Without the CA: exit 4, the certificate problem, and the option that fixes it.
@@ -320,7 +256,7 @@ fn cli_tls_token_setup_and_doctor_over_https_need_the_ca_file() {
     assert!(
         r.stdout.starts_with(&format!(
             "checks for client '{CLIENT}' in realm '{}' at {}, in Keycloak ",
-            w.realm, w.https
+            w.realm, w.base
         )),
         "{}",
         r.stdout
@@ -368,7 +304,7 @@ fn cli_tls_mtls_client_gets_a_token_bound_to_our_certificate() {
              access tokens are bound to the client certificate (cnf x5t#S256): present it (--client-cert, --client-key) on every token request, and use the token only over connections presenting it\n\
              token endpoint: {}\naudience: {}/realms/{}\n",
             w.token_endpoint(),
-            w.https,
+            w.base,
             w.realm
         )),
         "{}",
