@@ -3,6 +3,7 @@
 //! Commands: `demo`, `ci`, `e2e`, `keycloak`, `keygen`, `bench`. Never shipped.
 
 mod bench;
+mod bench_keycloak;
 mod ci;
 mod demo;
 mod e2e;
@@ -22,7 +23,8 @@ commands:
   e2e       start (or reuse) Keycloak and run the end-to-end suite in tests/ against it
   keycloak  start|stop|status a local Keycloak on 127.0.0.1 (see 'cargo xtask keycloak help')
   keygen    [--alg ALG] [--bits N] [--out-dir DIR]: test keys, no openssl needed
-  bench     signing rates (ring, aws-lc-rs, openssl, Node) and the token cache's hit path
+  bench     signing rates (ring, aws-lc-rs, openssl, Node) and the token cache's hit path;
+            --keycloak: exchanges, concurrency and a fleet against a real Keycloak
 ";
 
 fn main() {
