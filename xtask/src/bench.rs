@@ -37,7 +37,8 @@ usage: cargo xtask bench [--seconds S] [--no-build] [--keycloak [--keycloak-only
   --keycloak-only  skip the signing and stub benches
   --port P         the local Keycloak's HTTP port (default 8080)
   --fleet-seconds  length of the fleet run (default 60; tokens then live 15 s)
-  --processes, --fleet-threads   fleet shape (default 4 x 8)";
+  --processes, --fleet-threads   fleet shape (default 4 x 8)
+  --fleet-interval-us  each fleet caller's pause between token() calls (default 1000)";
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut seconds = 3.0f64;
@@ -50,6 +51,7 @@ pub fn run(args: &[String]) -> Result<()> {
         fleet_seconds: 60.0,
         processes: 4,
         fleet_threads: 8,
+        fleet_interval_us: 1000,
         build,
     };
     let mut it = args.iter();
@@ -73,6 +75,15 @@ pub fn run(args: &[String]) -> Result<()> {
             "--fleet-seconds" => kc.fleet_seconds = value("seconds")?,
             "--processes" => kc.processes = value("a count")? as usize,
             "--fleet-threads" => kc.fleet_threads = value("a count")? as usize,
+            "--fleet-interval-us" => {
+                // 0 is allowed: callers then ask back to back.
+                let v = it
+                    .next()
+                    .with_context(|| format!("{arg} needs microseconds"))?;
+                kc.fleet_interval_us = v
+                    .parse()
+                    .with_context(|| format!("{arg} '{v}' is not a whole number"))?;
+            }
             "--seconds" => seconds = value("a value")?,
             "--no-build" => build = false,
             "help" | "--help" | "-h" => {
