@@ -458,6 +458,16 @@ fn fleet(opts: &Options) -> Res<()> {
             })
             .collect();
         thread::sleep(opts.seconds);
+        // Preemptions: a caller descheduled inside token() is the slow tail, not the code.
+        // Read while the callers (and the refresher) are still alive.
+        for (key, field) in [
+            ("fleet.involuntary_switches", "nonvoluntary_ctxt_switches:"),
+            ("fleet.voluntary_switches", "voluntary_ctxt_switches:"),
+        ] {
+            if let Some(n) = threads_status_sum(field) {
+                println!("{key}\t{n}\tcount");
+            }
+        }
         stop.store(true, Ordering::Relaxed);
         workers
             .into_iter()
@@ -481,23 +491,22 @@ fn fleet(opts: &Options) -> Res<()> {
     println!("fleet.errors\t{}\tcount", errors.load(Ordering::Relaxed));
     println!("fleet.max_ns\t{}\tns", total.max_ns);
     println!("fleet.hist\t{}\tns:count", total.sparse());
-    // Preemptions: a caller descheduled inside token() is the slow tail, not the code.
-    for (key, field) in [
-        ("fleet.involuntary_switches", "nonvoluntary_ctxt_switches:"),
-        ("fleet.voluntary_switches", "voluntary_ctxt_switches:"),
-    ] {
-        if let Some(n) = proc_status_field(field) {
-            println!("{key}\t{n}\tcount");
-        }
-    }
     Ok(())
 }
 
-/// A numeric field of `/proc/self/status`, e.g. `voluntary_ctxt_switches:` (whole process).
-fn proc_status_field(field: &str) -> Option<u64> {
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+/// A numeric field of `/proc/self/task/*/status` (e.g. `voluntary_ctxt_switches:`) summed
+/// over this process's live threads: the process-level file counts the main thread only.
+/// Call it before the worker threads end.
+fn threads_status_sum(field: &str) -> Option<u64> {
+    let mut total = 0;
+    for task in fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(status) = fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        let line = status.lines().find(|l| l.starts_with(field))?;
+        total += line.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// Latencies in log-linear buckets: 16 per power of two (at most 1/16 = 6% too high), so a
