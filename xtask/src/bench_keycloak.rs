@@ -706,7 +706,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| threads | grants/s | × 1 thread | p50 ms | p99 ms | client CPU µs/grant | Keycloak CPU µs/grant | client / Keycloak | with signing | errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| threads | grants/s | × 1 thread | p50 ms | p99 ms | client CPU µs/grant (kernel) | Keycloak CPU µs/grant | client / Keycloak | with signing | errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         let sign = self.num("sign_us").unwrap_or(0.0);
         let mut inline = Vec::new();
@@ -729,7 +729,13 @@ impl Report {
                     .map_or_else(String::new, |r| format!("{r:.2}×")),
                 self.ms(&k("p50_us")),
                 self.ms(&k("p99_us")),
-                client.map_or_else(|| "missing".into(), |c| format!("{c:.0}")),
+                client.map_or_else(
+                    || "missing".into(),
+                    |c| format!(
+                        "{c:.0} ({:.0})",
+                        self.num(&k("client_sys_us")).unwrap_or(0.0)
+                    )
+                ),
                 kc.map_or_else(
                     || "missing (pid unknown: set KEYCLOAK_PID)".into(),
                     |c| format!("{c:.0}")
@@ -744,7 +750,8 @@ impl Report {
             "\nCPU is utime + stime from `/proc` (10 ms ticks) over the measured window: the bench \
              process (all its threads) and every process in Keycloak's process group, divided by \
              the grants finished. The client's row is the exchange alone (form, HTTP on the shared \
-             pool, response parsing); \"with signing\" adds {sign:.0} µs, one RS256 signature on \
+             pool, response parsing), in parentheses the part spent in the kernel (stime: \
+             loopback TCP); \"with signing\" adds {sign:.0} µs, one RS256 signature on \
              ring measured alone, which a real grant also needs.{}",
             if inline.is_empty() {
                 String::new()

@@ -266,8 +266,8 @@ fn concurrency(opts: &Options) -> Res<()> {
         let errors = AtomicU64::new(0);
         let first_error = Mutex::new(None::<String>);
         let start = Barrier::new(threads + 1);
-        let mut before = (0, None);
-        let mut after = (0, None);
+        let mut before = ((0, 0), None);
+        let mut after = ((0, 0), None);
         let mut wall = Duration::ZERO;
         let samples: Vec<Vec<Duration>> = thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
@@ -343,9 +343,16 @@ fn concurrency(opts: &Options) -> Res<()> {
         );
         print_latencies(&name, &mut all);
         let tick_us = 1e6 / TICKS_PER_SEC;
+        let (user, sys) = (after.0.0 - before.0.0, after.0.1 - before.0.1);
         println!(
             "{name}.client_cpu_us\t{:.1}\tus",
-            (after.0 - before.0) as f64 * tick_us / grants
+            (user + sys) as f64 * tick_us / grants
+        );
+        // Kernel time: on loopback the client's side of TCP (both directions' softirq work
+        // is often charged to whoever is running) is part of the client's bill.
+        println!(
+            "{name}.client_sys_us\t{:.1}\tus",
+            sys as f64 * tick_us / grants
         );
         if let (Some(b), Some(a)) = (before.1, after.1) {
             println!(
@@ -365,12 +372,12 @@ fn concurrency(opts: &Options) -> Res<()> {
 /// architecture this runs on (the kernel's `USER_HZ`, fixed by its ABI).
 const TICKS_PER_SEC: f64 = 100.0;
 
-/// utime + stime of this process (all threads), in clock ticks.
-fn self_cpu_ticks() -> u64 {
+/// (utime, stime) of this process (all threads), in clock ticks.
+fn self_cpu_ticks() -> (u64, u64) {
     fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| parse_stat(&s))
-        .map_or(0, |(_, cpu)| cpu)
+        .map_or((0, 0), |(_, user, sys)| (user, sys))
 }
 
 /// utime + stime summed over every process of process group `pgid` (Keycloak's `kc.sh` and
@@ -390,25 +397,25 @@ fn group_cpu_ticks(pgid: Option<u32>) -> Option<u64> {
         let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
             continue; // the process ended meanwhile
         };
-        if let Some((group, cpu)) = parse_stat(&stat)
+        if let Some((group, user, sys)) = parse_stat(&stat)
             && group == pgid
         {
-            total += cpu;
+            total += user + sys;
         }
     }
     Some(total)
 }
 
-/// (pgrp, utime + stime) from a `/proc/PID/stat` line. The command name is in parentheses
+/// (pgrp, utime, stime) from a `/proc/PID/stat` line. The command name is in parentheses
 /// and may hold spaces, so fields are counted from the last ')'.
-fn parse_stat(stat: &str) -> Option<(u32, u64)> {
+fn parse_stat(stat: &str) -> Option<(u32, u64, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // After the name: state(0) ppid(1) pgrp(2) ... utime(11) stime(12).
     let pgrp = fields.get(2)?.parse().ok()?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((pgrp, utime + stime))
+    Some((pgrp, utime, stime))
 }
 
 /// One process of the fleet: one refresh-ahead `TokenSource`, filled once, then T threads
