@@ -914,19 +914,27 @@ impl Report {
                 ))
             })
             .collect();
-        chart(&latency, &grants)
+        // The chart's caption: where and when, from the report header's first two lines.
+        let caption = self
+            .header
+            .lines()
+            .take(2)
+            .map(|l| l.trim_start_matches("- "))
+            .collect::<Vec<_>>()
+            .join(", ");
+        chart(&latency, &grants, &caption)
     }
 }
 
 /// The chart's markup; see [`Report::svg`].
-fn chart(latency: &[(String, f64, f64)], grants: &[(String, f64)]) -> String {
+fn chart(latency: &[(String, f64, f64)], grants: &[(String, f64)], caption: &str) -> String {
     const W: f64 = 720.0;
     const LABEL: f64 = 190.0;
     const BAR: f64 = 18.0;
     const GAP: f64 = 8.0;
     let plot = W - LABEL - 90.0;
     let rows = (latency.len() + grants.len()) as f64;
-    let height = 40.0 + 2.0 * 34.0 + rows * (BAR + GAP) + 20.0;
+    let height = 40.0 + 2.0 * 34.0 + rows * (BAR + GAP) + 56.0;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -943,6 +951,20 @@ fn chart(latency: &[(String, f64, f64)], grants: &[(String, f64)]) -> String {
     let max = latency.iter().map(|r| r.2.max(r.1)).fold(1.0f64, f64::max);
     let lo = 0.1f64;
     let scale = |v: f64| plot * ((v.max(lo) / lo).ln() / (max * 1.2 / lo).ln());
+    // Decade grid lines, so the log scale reads as one.
+    let top = y - 4.0;
+    let bottom = y + latency.len() as f64 * (BAR + GAP);
+    for ms in [1.0, 10.0, 100.0, 1000.0] {
+        if ms > max * 1.2 {
+            break;
+        }
+        let x = LABEL + scale(ms);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" x2="{x:.1}" y1="{top:.0}" y2="{bottom:.0}" stroke="#cccccc"/><text x="{x:.1}" y="{:.0}" text-anchor="middle" fill="#666666" font-size="10">{ms} ms</text>"##,
+            bottom + 10.0
+        );
+    }
     for (label, p50, p99) in latency {
         let w = scale(*p50);
         let m = LABEL + scale(*p99);
@@ -959,7 +981,7 @@ fn chart(latency: &[(String, f64, f64)], grants: &[(String, f64)]) -> String {
         );
         y += BAR + GAP;
     }
-    y += 26.0;
+    y += 40.0;
     let _ = writeln!(
         s,
         r#"<text x="10" y="{y}" font-size="14" font-weight="bold">Threads sharing one Exchange: grants per second</text>"#
@@ -978,6 +1000,12 @@ fn chart(latency: &[(String, f64, f64)], grants: &[(String, f64)]) -> String {
         );
         y += BAR + GAP;
     }
+    let _ = writeln!(
+        s,
+        r##"<text x="10" y="{:.0}" fill="#666666" font-size="11">{}</text>"##,
+        y + 16.0,
+        escape(caption)
+    );
     s.push_str("</svg>\n");
     s
 }
@@ -1030,6 +1058,26 @@ mod tests {
         let new = replace_block(&doc, "new table\n").expect("block");
         assert_eq!(new, format!("intro\n{BEGIN}\nnew table\n{END}\noutro\n"));
         assert!(replace_block("no markers", "x").is_none());
+    }
+
+    #[test]
+    fn chart_has_a_bar_per_row_and_escapes_text() {
+        let svg = chart(
+            &[("a <b>".into(), 2.0, 9.0), ("c".into(), 150.0, 300.0)],
+            &[("1 thread".into(), 300.0)],
+            "date & place",
+        );
+        assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
+        assert_eq!(
+            svg.matches("<rect ").count(),
+            1 + 2 + 1,
+            "background + bars"
+        );
+        assert!(svg.contains("a &lt;b&gt;") && svg.contains("date &amp; place"));
+        assert!(
+            svg.contains(">100 ms<"),
+            "decade grid lines up to the largest value"
+        );
     }
 
     #[test]
