@@ -26,26 +26,67 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::bench_keycloak;
 use crate::util::{cargo, root, run as run_cmd};
 
-const USAGE: &str = "usage: cargo xtask bench [--seconds S] [--no-build]";
+const USAGE: &str = "\
+usage: cargo xtask bench [--seconds S] [--no-build] [--keycloak [--keycloak-only] [--port P]
+                         [--fleet-seconds D] [--processes P] [--fleet-threads T]]
+
+  --keycloak       also measure exchanges against a real Keycloak (KEYCLOAK_URL, or the local
+                   server on --port, started when not running) and rewrite the Keycloak block of
+                   docs/benchmarks.md and docs/bench-keycloak.svg
+  --keycloak-only  skip the signing and stub benches
+  --port P         the local Keycloak's HTTP port (default 8080)
+  --fleet-seconds  length of the fleet run (default 60; tokens then live 15 s)
+  --processes, --fleet-threads   fleet shape (default 4 x 8)
+  --fleet-interval-us  each fleet caller's pause between token() calls (default 1000)";
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut seconds = 3.0f64;
     let mut build = true;
+    let mut keycloak = false;
+    let mut keycloak_only = false;
+    let mut kc = bench_keycloak::Options {
+        seconds,
+        port: crate::keycloak::DEFAULT_PORT,
+        fleet_seconds: 60.0,
+        processes: 4,
+        fleet_threads: 8,
+        fleet_interval_us: 1000,
+        build,
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
+        let mut value = |what: &str| -> Result<f64> {
+            let v = it
+                .next()
+                .with_context(|| format!("{arg} needs {what} ({USAGE})"))?;
+            v.parse()
+                .ok()
+                .filter(|s: &f64| *s > 0.0 && s.is_finite())
+                .with_context(|| format!("{arg} '{v}' is not a positive number"))
+        };
         match arg.as_str() {
-            "--seconds" => {
+            "--keycloak" => keycloak = true,
+            "--keycloak-only" => {
+                keycloak = true;
+                keycloak_only = true;
+            }
+            "--port" => kc.port = value("a port")? as u16,
+            "--fleet-seconds" => kc.fleet_seconds = value("seconds")?,
+            "--processes" => kc.processes = value("a count")? as usize,
+            "--fleet-threads" => kc.fleet_threads = value("a count")? as usize,
+            "--fleet-interval-us" => {
+                // 0 is allowed: callers then ask back to back.
                 let v = it
                     .next()
-                    .with_context(|| format!("--seconds needs a value ({USAGE})"))?;
-                seconds = v
+                    .with_context(|| format!("{arg} needs microseconds"))?;
+                kc.fleet_interval_us = v
                     .parse()
-                    .ok()
-                    .filter(|s: &f64| *s > 0.0 && s.is_finite())
-                    .with_context(|| format!("--seconds '{v}' is not a positive number"))?;
+                    .with_context(|| format!("{arg} '{v}' is not a whole number"))?;
             }
+            "--seconds" => seconds = value("a value")?,
             "--no-build" => build = false,
             "help" | "--help" | "-h" => {
                 println!("{USAGE}");
@@ -55,6 +96,27 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
 
+    if keycloak {
+        kc.seconds = seconds;
+        kc.build = build;
+    }
+    if !keycloak_only {
+        signing(seconds, build)?;
+    }
+    if keycloak {
+        let machine = Machine::probe();
+        let started = Instant::now();
+        bench_keycloak::run(&kc, &machine.header())?;
+        eprintln!(
+            "bench: Keycloak section done in {:.0} s; wrote target/bench/keycloak/report.md",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The signing and stub benches (everything but `--keycloak`).
+fn signing(seconds: f64, build: bool) -> Result<()> {
     let root = root();
     let ring_dir = root.join("target/bench-ring");
     let awslc_dir = root.join("target/bench-awslc");
@@ -730,6 +792,14 @@ struct Machine {
 }
 
 impl Machine {
+    /// The report header as markdown list items, one per line.
+    fn header(&self) -> String {
+        format!(
+            "- date: {}\n- machine: {} ({} cores), load average before: {}\n- {}\n- {}\n- {}\n",
+            self.date, self.cpu, self.cores, self.loadavg, self.rustc, self.openssl, self.node
+        )
+    }
+
     fn probe() -> Machine {
         let first_line = |program: &str, args: &[&str]| {
             Command::new(program)

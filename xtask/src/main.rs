@@ -3,6 +3,7 @@
 //! Commands: `demo`, `ci`, `e2e`, `fuzz`, `deny-advisories`, `keycloak`, `keygen`, `softhsm`, `bench`. Never shipped.
 
 mod bench;
+mod bench_keycloak;
 mod ci;
 mod demo;
 mod deny;
@@ -29,7 +30,8 @@ commands:
   deny-advisories  cargo deny check advisories (needs GitHub for the RustSec database; not in ci)
   keygen    [--alg ALG] [--bits N] [--out-dir DIR]: test keys, no openssl needed
   softhsm   find or install SoftHSM2, make a fresh test token, print its environment
-  bench     signing rates (ring, aws-lc-rs, openssl, Node) and the token cache's hit path
+  bench     signing rates (ring, aws-lc-rs, openssl, Node) and the token cache's hit path;
+            --keycloak: exchanges, concurrency and a fleet against a real Keycloak
 ";
 
 fn main() {

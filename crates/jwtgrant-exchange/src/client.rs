@@ -419,8 +419,10 @@ impl Exchange {
                 }
             }
         };
-        self.check_binding(&token)?;
-        self.check_dpop_binding(&token)?;
+        // One decode of the token's cnf for both binding checks.
+        let cnf = token.confirmation().unwrap_or_default();
+        self.check_binding(cnf.x5t_s256)?;
+        self.check_dpop_binding(&token, cnf.jkt)?;
         Ok(token)
     }
 
@@ -487,8 +489,11 @@ impl Exchange {
 
     /// A token bound to a DPoP key must be bound to ours (RFC 9449 section 6): otherwise no
     /// request this client makes can use it. An opaque token cannot be checked here.
-    fn check_dpop_binding(&self, token: &TokenResponse) -> Result<(), ExchangeError> {
-        let bound_to = token.confirmation().and_then(|c| c.jkt);
+    fn check_dpop_binding(
+        &self,
+        token: &TokenResponse,
+        bound_to: Option<String>,
+    ) -> Result<(), ExchangeError> {
         let ours = self.dpop.as_ref().map(Dpop::thumbprint);
         match (bound_to, ours) {
             (Some(jkt), Some(ours)) if jkt == ours => Ok(()),
@@ -511,8 +516,8 @@ impl Exchange {
 
     /// A token bound to a certificate must be bound to ours (RFC 8705 section 3): otherwise
     /// no request this client makes can use it.
-    fn check_binding(&self, token: &TokenResponse) -> Result<(), ExchangeError> {
-        let Some(bound_to) = token.confirmation().and_then(|c| c.x5t_s256) else {
+    fn check_binding(&self, bound_to: Option<String>) -> Result<(), ExchangeError> {
+        let Some(bound_to) = bound_to else {
             return Ok(());
         };
         let presented = self.transport.client_certificate_thumbprint();

@@ -62,12 +62,27 @@ impl TokenResponse {
         use base64ct::{Base64UrlUnpadded, Encoding as _};
         let payload = self.access_token.secret().split('.').nth(1)?;
         let bytes = Base64UrlUnpadded::decode_vec(payload.trim_end_matches('=')).ok()?;
-        let claims: Value = serde_json::from_slice(&bytes).ok()?;
-        let cnf = claims.get("cnf")?.as_object()?;
-        let text = |name: &str| cnf.get(name).and_then(Value::as_str).map(str::to_owned);
+        // Only `cnf` is read: the other claims are skipped by the parser, not built into a
+        // tree (this runs on every exchange; a whole `Value` cost a third of the client's
+        // instructions per grant in the Keycloak bench).
+        #[derive(serde::Deserialize)]
+        struct Claims {
+            cnf: Option<Cnf>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Cnf {
+            #[serde(rename = "x5t#S256")]
+            x5t_s256: Option<Value>,
+            jkt: Option<Value>,
+        }
+        let cnf = serde_json::from_slice::<Claims>(&bytes).ok()?.cnf?;
+        let text = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
         Some(Confirmation {
-            x5t_s256: text("x5t#S256"),
-            jkt: text("jkt"),
+            x5t_s256: text(cnf.x5t_s256),
+            jkt: text(cnf.jkt),
         })
     }
 
