@@ -214,11 +214,10 @@ fn provision(
     admin.ensure_idp_link(REALM, &user.id, IDP_ALIAS, SUB, USERNAME)?;
 
     let form_file = work.join("client.form");
-    fs::write(
+    crate::keygen::write_private(
         &form_file,
-        format!("grant_type={GRANT_TYPE}&client_id={CLIENT_ID}&client_secret={secret}"),
+        format!("grant_type={GRANT_TYPE}&client_id={CLIENT_ID}&client_secret={secret}").as_bytes(),
     )?;
-    fs::set_permissions(&form_file, fs::Permissions::from_mode(0o600))?;
     let pgid = server.pid.or_else(|| {
         std::env::var("KEYCLOAK_PID")
             .ok()

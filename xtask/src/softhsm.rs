@@ -98,7 +98,8 @@ pub fn setup() -> Result<SoftHsm> {
             tokens.display()
         ),
     )?;
-    write_private(&dir.join("pin"), &format!("{PIN}\n"))?;
+    // Only its owner can read it, as the CLI demands of PIN files.
+    crate::keygen::write_private(&dir.join("pin"), format!("{PIN}\n").as_bytes())?;
     eprintln!(
         "softhsm: initializing token '{TOKEN}' in {} (module {})",
         dir.display(),
@@ -179,19 +180,4 @@ fn is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
         })
         .unwrap_or(false)
-}
-
-/// Writes a file only its owner can read, as the CLI demands of PIN files.
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    Ok(())
 }

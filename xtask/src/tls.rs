@@ -145,19 +145,11 @@ fn dn(cn: &str) -> DistinguishedName {
     dn
 }
 
-/// Writes a file; a private one is created with mode 0600, so the key is never readable by
-/// others, not even for a moment.
+/// Writes a file; a private one through `keygen::write_private` (mode 0600 from creation, so
+/// the key is never readable by others, not even for a moment).
 fn write(path: &Path, text: &str, private: bool) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let _ = fs::remove_file(path);
-    let mode = if private { 0o600 } else { 0o644 };
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    if private {
+        return crate::keygen::write_private(path, text.as_bytes());
+    }
+    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }

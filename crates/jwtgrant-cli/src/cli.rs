@@ -353,8 +353,9 @@ pub struct TransportArgs {
     #[arg(long, env = "JWTGRANT_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// Time limit: 10s, 1m, 30 (seconds). For `token`/`exchange` it bounds the whole call,
-    /// every retry and wait included; admin API requests get at least 30s each.
+    /// Time limit: 10s, 1m, 30 (seconds). For `token`/`exchange` it bounds the token request,
+    /// every retry and wait included (OpenID discovery before it, with --issuer-url, gets its
+    /// own); admin API requests get at least 30s each.
     #[arg(long, env = "JWTGRANT_TIMEOUT", value_name = "DURATION", default_value = "10s",
           value_parser = parse::duration)]
     pub timeout: Duration,
@@ -482,8 +483,8 @@ pub struct TokenCmd {
     #[command(flatten)]
     pub output: OutputArgs,
 
-    /// Retries after a transient failure (network, 5xx), each with a freshly signed assertion
-    /// (at most 9; all within --timeout).
+    /// Retries after a transient failure (connection refused or reset, timeouts, HTTP 429,
+    /// 502, 503, 504), each with a freshly signed assertion (at most 9; all within --timeout).
     #[arg(long, env = "JWTGRANT_RETRIES", value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub retries: u32,

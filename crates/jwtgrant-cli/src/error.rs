@@ -160,6 +160,11 @@ fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
 /// Exit codes and hints for admin API errors.
 fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
     match e {
+        // Keycloak (or a proxy) in trouble, or an answer that is no token: not the password.
+        AdminError::Login { status, .. } if *status == 0 || *status >= 500 => {
+            v.code = UNREACHABLE;
+            v.extra.push("  hint: the server did not log the admin in for a reason of its own (a 5xx, or an answer without a token): check --keycloak, that Keycloak is up, and any proxy in front of it".into());
+        }
         AdminError::Login { .. } => {
             v.code = REJECTED;
             v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file); admins log in to the master realm".into());

@@ -336,7 +336,10 @@ impl Exchange {
                 .retry
                 .delay_after(attempt, &err, retry::random_jitter())
                 // A retry that cannot finish before the deadline is not worth its wait.
-                .filter(|delay| deadline.is_none_or(|d| Instant::now() + *delay < d));
+                .filter(|delay| {
+                    deadline
+                        .is_none_or(|d| Instant::now().checked_add(*delay).is_some_and(|t| t < d))
+                });
             match delay {
                 Some(delay) => {
                     log::warn!(
@@ -443,6 +446,9 @@ impl Exchange {
             client_assertion.as_deref(),
             &self.extra,
         );
+        // The nonce this proof carries: an answer with a different one is a challenge worth
+        // one retry, even when another request sharing the key stored that nonce meanwhile.
+        let sent_nonce = self.dpop.as_ref().and_then(Dpop::nonce);
         let proof = match &self.dpop {
             Some(d) => Some(d.proof("POST", url)?),
             None => None,
@@ -472,7 +478,7 @@ impl Exchange {
         // Any answer may carry a new nonce (RFC 9449 section 8.2); keep the latest.
         let new_nonce = match &self.dpop {
             Some(d) => reply.header("dpop-nonce").map(|n| {
-                let changed = d.nonce().as_deref() != Some(n);
+                let changed = sent_nonce.as_deref() != Some(n);
                 d.set_nonce(n);
                 changed
             }),

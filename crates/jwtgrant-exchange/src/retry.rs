@@ -109,7 +109,11 @@ impl RetryPolicy {
         if let Some(after) = err.retry_after() {
             // Never earlier than asked; a little later, so clients told the same instant do
             // not all come back in it.
-            return (after <= self.max_retry_after).then(|| after.mul_f64(1.0 + jitter / 5.0));
+            return (after <= self.max_retry_after).then(|| {
+                // `try_from`: a huge Retry-After (under a huge cap) must not overflow.
+                Duration::try_from_secs_f64(after.as_secs_f64() * (1.0 + jitter / 5.0))
+                    .unwrap_or(after)
+            });
         }
         Some(self.backoff(attempt).mul_f64(0.5 + jitter / 2.0))
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -61,6 +62,9 @@ struct Inner {
     ahead: bool,
     /// That thread, once started: unparked when the source goes away so it can end.
     refresher: Mutex<Option<Thread>>,
+    /// True while the refresher runs. Callers leave refreshing to it only then: a refresher
+    /// that could not start, or ended (a panicking assertion maker), hands the job back.
+    refresher_alive: AtomicBool,
     state: Mutex<State>,
     refreshed: Condvar,
 }
@@ -113,6 +117,7 @@ impl TokenSource {
                 margin: DEFAULT_REFRESH_MARGIN,
                 ahead: false,
                 refresher: Mutex::new(None),
+                refresher_alive: AtomicBool::new(false),
                 state: Mutex::new(State::default()),
                 refreshed: Condvar::new(),
             }),
@@ -174,7 +179,8 @@ impl TokenSource {
                     return Ok(cached.token.clone());
                 }
                 // In the background mode the refresher thread renews; callers only read.
-                if valid && (state.refreshing || quiet || inner.ahead) {
+                let background = inner.ahead && inner.refresher_alive.load(Ordering::Acquire);
+                if valid && (state.refreshing || quiet || background) {
                     return Ok(cached.token.clone());
                 }
             }
@@ -220,18 +226,40 @@ fn start_refresher(inner: &Arc<Inner>) {
         .refresher
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    if refresher.is_some() {
+    if inner.refresher_alive.load(Ordering::Acquire) {
         return;
     }
     let weak = Arc::downgrade(inner);
+    inner.refresher_alive.store(true, Ordering::Release);
     match std::thread::Builder::new()
         .name("jwtgrant-token-refresh".into())
-        .spawn(move || refresh_ahead_loop(&weak))
-    {
+        .spawn(move || {
+            let _ended = Ended(&weak);
+            refresh_ahead_loop(&weak);
+        }) {
         Ok(handle) => *refresher = Some(handle.thread().clone()),
-        Err(e) => log::warn!(
-            "token source: cannot start the background refresher ({e}); callers will refresh"
-        ),
+        Err(e) => {
+            inner.refresher_alive.store(false, Ordering::Release);
+            log::warn!(
+                "token source: cannot start the background refresher ({e}); callers will refresh"
+            );
+        }
+    }
+}
+
+/// Marks the refresher as ended however its thread ends (a panic included), so callers
+/// refresh again and the next successful refresh starts a new one.
+struct Ended<'a>(&'a Weak<Inner>);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.refresher_alive.store(false, Ordering::Release);
+            *inner
+                .refresher
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+        }
     }
 }
 
@@ -277,6 +305,8 @@ impl Inner {
         let result = catch_unwind(AssertUnwindSafe(|| {
             inner.exchange.exchange_with(|| (inner.make_assertion)())
         }));
+        // Logged after the lock is released: a slow logger must not hold up `token()`.
+        let mut note: Option<(log::Level, String)> = None;
         let mut state = inner.lock();
         state.refreshing = false;
         state.generation = state.generation.wrapping_add(1);
@@ -287,11 +317,14 @@ impl Inner {
                 let refresh_at = expires_at
                     .checked_sub(effective_margin(lifetime, inner.margin))
                     .unwrap_or(started);
-                log::debug!(
-                    "token source: new token for {}, lifetime {} s",
-                    inner.exchange.token_endpoint(),
-                    lifetime.as_secs()
-                );
+                note = Some((
+                    log::Level::Debug,
+                    format!(
+                        "token source: new token for {}, lifetime {} s",
+                        inner.exchange.token_endpoint(),
+                        lifetime.as_secs()
+                    ),
+                ));
                 state.cached = Some(Cached {
                     token: response.access_token.clone(),
                     refresh_at,
@@ -324,11 +357,14 @@ impl Inner {
                     .map(|cached| (cached.token.clone(), cached.expires_at));
                 match still_valid {
                     Some((token, expires_at)) => {
-                        log::warn!(
-                            "token source: refreshing the token from {} failed, still serving the cached one ({} s left): {err}",
-                            inner.exchange.token_endpoint(),
-                            expires_at.saturating_duration_since(now).as_secs()
-                        );
+                        note = Some((
+                            log::Level::Warn,
+                            format!(
+                                "token source: refreshing the token from {} failed, still serving the cached one ({} s left): {err}",
+                                inner.exchange.token_endpoint(),
+                                expires_at.saturating_duration_since(now).as_secs()
+                            ),
+                        ));
                         Ok(token)
                     }
                     None => Err(err),
@@ -338,6 +374,9 @@ impl Inner {
         state.last = Some(outcome.clone());
         drop(state);
         inner.refreshed.notify_all();
+        if let Some((level, message)) = note {
+            log::log!(level, "{message}");
+        }
         outcome
     }
 }

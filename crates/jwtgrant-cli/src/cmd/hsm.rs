@@ -13,6 +13,12 @@ pub fn uri(path: &Path) -> Option<&str> {
     path.to_str().filter(|s| s.starts_with("pkcs11:"))
 }
 
+/// A URI as messages may show it: its path part only. The query may carry a `pin-value`,
+/// which is refused, but must not be echoed to the terminal (or a CI log) either.
+fn shown(uri: &str) -> &str {
+    uri.split_once('?').map_or(uri, |(path, _)| path)
+}
+
 #[cfg(not(feature = "pkcs11"))]
 pub use none::{keygen, signer};
 
@@ -25,7 +31,8 @@ mod none {
 
     fn unsupported(uri: &str) -> anyhow::Error {
         anyhow::anyhow!(
-            "'{uri}' is a PKCS#11 key URI, but this jwtgrant was built without PKCS#11 support (rebuild it with '--features pkcs11')"
+            "'{}' is a PKCS#11 key URI, but this jwtgrant was built without PKCS#11 support (rebuild it with '--features pkcs11')",
+            super::shown(uri)
         )
     }
 
@@ -52,13 +59,13 @@ mod imp {
     use jwtgrant_signer::pkcs11::{Pin, Pkcs11Error, Pkcs11Key, Pkcs11Uri};
     use jwtgrant_signer::{Algorithm, KeyType, Signer};
 
-    use super::Globals;
+    use super::{Globals, shown};
     use crate::error::Usage;
     use crate::files;
 
     /// A signer over the key `uri` names.
     pub fn signer(uri: &str, g: Globals) -> Result<Signer> {
-        let ctx = || format!("cannot open key '{uri}'");
+        let ctx = || format!("cannot open key '{}'", shown(uri));
         let parsed: Pkcs11Uri = uri.parse().with_context(ctx)?;
         let pin = pin(&parsed, g)?;
         let key = Pkcs11Key::open(&parsed, g.pkcs11_module, pin.as_ref())
@@ -82,10 +89,11 @@ mod imp {
             ))
             .into());
         }
-        let ctx = || format!("cannot generate a {alg} key in '{uri}'");
+        let ctx = || format!("cannot generate a {alg} key in '{}'", shown(uri));
         let parsed: Pkcs11Uri = uri.parse().with_context(ctx)?;
         let pin = pin(&parsed, g)?.ok_or_else(|| anyhow!(
-            "cannot generate a key in '{uri}': the token's PIN is needed (pass --pkcs11-pin-file FILE, set JWTGRANT_PKCS11_PIN, or add pin-source=file:PATH to the URI)"
+            "cannot generate a key in '{}': the token's PIN is needed (pass --pkcs11-pin-file FILE, set JWTGRANT_PKCS11_PIN, or add pin-source=file:PATH to the URI)",
+            shown(uri)
         ))?;
         let bits = bits.unwrap_or(2048) as usize;
         let key = Pkcs11Key::generate(&parsed, g.pkcs11_module, &pin, key_type, bits)
@@ -146,5 +154,17 @@ mod imp {
         let text = std::str::from_utf8(file.bytes())
             .map_err(|_| anyhow!("PIN file '{}' is not UTF-8", path.display()))?;
         Ok(Pin::new(text.lines().next().unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_show_the_uri_without_its_query() {
+        assert_eq!(
+            super::shown("pkcs11:token=t;object=k?pin-value=1234&module-path=/m.so"),
+            "pkcs11:token=t;object=k"
+        );
+        assert_eq!(super::shown("pkcs11:token=t"), "pkcs11:token=t");
     }
 }

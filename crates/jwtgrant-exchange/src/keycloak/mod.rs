@@ -22,6 +22,10 @@ mod border {
     /// URL layout. It may ask this zone (`crate::keycloak::...`), which is where they live.
     const GENERIC: &[(&str, &str)] = &[
         ("client.rs", include_str!("../client.rs")),
+        ("dpop.rs", include_str!("../dpop.rs")),
+        ("fuzzing.rs", include_str!("../fuzzing.rs")),
+        ("lib.rs", include_str!("../lib.rs")),
+        ("x509.rs", include_str!("../x509.rs")),
         ("endpoint.rs", include_str!("../endpoint.rs")),
         ("error.rs", include_str!("../error.rs")),
         ("form.rs", include_str!("../form.rs")),

@@ -616,9 +616,9 @@ fn read_public_key(
         let public = public_object()?;
         let params = bytes(session, public, AttributeType::EcParams)?.unwrap_or_default();
         let curve = match params.split_first() {
-            Some((&der::OID, rest))
-                if rest.first().map(|&l| l as usize) == Some(rest.len() - 1) =>
-            {
+            // OBJECT IDENTIFIER, a one-byte length, exactly that many bytes. (The token's
+            // bytes are input: an empty rest must not underflow a length computation.)
+            Some((&der::OID, rest)) if matches!(rest.split_first(), Some((&len, tail)) if usize::from(len) == tail.len()) => {
                 &rest[1..]
             }
             _ => {

@@ -784,17 +784,13 @@ impl AdminSession {
         url
     }
 
+    /// The login realm's token endpoint, from the one realm URL helper (Keycloak's own
+    /// encoding of the realm name).
     fn token_url(&self) -> Url {
-        self.url(
-            &[
-                "realms",
-                self.login.realm(),
-                "protocol",
-                "openid-connect",
-                "token",
-            ],
-            &[],
-        )
+        let url = crate::keycloak::token_endpoint(self.base.as_str(), self.login.realm());
+        // The base parsed as an http(s) URL with a host, and the helper only appends
+        // percent-encoded path segments to it: this cannot fail; the fallback keeps it total.
+        Url::parse(&url).unwrap_or_else(|_| self.base.clone())
     }
 
     /// Logs in and stores a fresh token.
