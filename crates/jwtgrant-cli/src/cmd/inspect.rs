@@ -79,6 +79,9 @@ pub fn run(args: &InspectArgs, g: Globals) -> Result<()> {
     clippy::cast_possible_truncation,
     reason = "whole seconds are enough here"
 )]
+/// Keycloak's default maximum assertion lifetime, from the Keycloak zone (one place).
+const MAX_EXPIRATION: i64 = jwtgrant_exchange::keycloak::doctor::DEFAULT_MAX_EXPIRATION;
+
 fn numeric_date(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
 }
@@ -185,8 +188,8 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
             span(now.saturating_sub(exp)),
             D::NotActive
         )),
-        Some(exp) if exp.saturating_sub(now) > 300 => w.push(format!(
-            "exp is {} s ahead, more than Keycloak's default maximum of 300 s (jwtAuthorizationGrantMaxAllowedAssertionExpiration){}",
+        Some(exp) if exp.saturating_sub(now) > MAX_EXPIRATION => w.push(format!(
+            "exp is {} s ahead, more than Keycloak's default maximum of {MAX_EXPIRATION} s (jwtAuthorizationGrantMaxAllowedAssertionExpiration){}",
             exp.saturating_sub(now),
             if num("iat").is_none() { ": without iat Keycloak rejects it" } else { "" }
         )),
@@ -199,9 +202,9 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
                 iat.saturating_sub(now),
                 D::IssuedInFuture
             ));
-        } else if now.saturating_sub(iat) > 300 {
+        } else if now.saturating_sub(iat) > MAX_EXPIRATION {
             w.push(format!(
-                "iat is {} old: past Keycloak's default maximum of 300 s (\"{}\")",
+                "iat is {} old: past Keycloak's default maximum of {MAX_EXPIRATION} s (\"{}\")",
                 span(now.saturating_sub(iat)),
                 D::IssuedTooLongAgo
             ));
