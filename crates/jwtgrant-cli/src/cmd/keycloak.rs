@@ -259,10 +259,10 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
     let session = login(&base, &args.admin, &args.endpoint.transport, g)?;
     // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
     let transport = super::exchange::client_transport(&args.endpoint.transport, &args.client, g)?;
-    let transport = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
+    let exchange = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
     // DPoP: the doctor predicts with it, and the real exchange sends a proof.
-    let transport = super::dpop::with_dpop(transport, &args.dpop, g)?;
-    let fetched = doctor::fetch(&session, &transport, &base, &realm, &client_id, &assertion)?;
+    let exchange = super::dpop::with_dpop(exchange, &args.dpop, g)?;
+    let fetched = doctor::fetch(&session, &exchange, &base, &realm, &client_id, &assertion)?;
     let report = doctor::diagnose(
         &fetched.snapshot,
         &assertion,
@@ -287,7 +287,7 @@ pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
             .inspect(|_| log::info!("using the client secret read through the admin API")),
     };
     let auth = super::exchange::client_auth(&args.client, secret, g)?;
-    let answer = super::exchange::authenticated(transport, auth, &args.client)
+    let answer = super::exchange::authenticated(exchange, auth, &args.client)
         .exchange(&assertion)
         .map(|_| ());
     let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));
