@@ -576,7 +576,8 @@ fn interpret(
         body: &reply.body,
     };
     response::interpret(url, raw, sent_at).or_else(|_| {
-        let echoed: Vec<&str> = prepared.sent_secrets.iter().map(String::as_str).collect();
+        let echoed = prepared.echoed();
+        let echoed: Vec<&str> = echoed.iter().map(String::as_str).collect();
         let scrubbed = response::scrub_body(&reply.body, &echoed);
         let raw = Raw {
             body: &scrubbed,

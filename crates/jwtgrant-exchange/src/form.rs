@@ -148,11 +148,36 @@ impl fmt::Debug for ClientAuth {
 }
 
 /// A token request ready to send: the form body, the `Authorization` header, and every
-/// secret value in either (for scrubbing what a misbehaving server echoes back).
+/// secret value in either, as sent (for scrubbing what a misbehaving server echoes back).
 pub(crate) struct Prepared {
     pub body: String,
     pub authorization: Option<String>,
     pub sent_secrets: Vec<String>,
+}
+
+impl Prepared {
+    /// Every form in which an answer may echo a secret we sent: as sent, form-urlencoded (an
+    /// echoed body), and the Basic credentials (an echoed header); no empty or repeated ones.
+    /// Only an error needs this, so it is worked out then, not on every request.
+    pub fn echoed(&self) -> Vec<String> {
+        let encoded = self
+            .sent_secrets
+            .iter()
+            .map(|s| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
+        let basic = self
+            .authorization
+            .as_deref()
+            .and_then(|h| h.strip_prefix("Basic "))
+            .map(str::to_owned);
+        let mut seen = std::collections::HashSet::new();
+        self.sent_secrets
+            .iter()
+            .cloned()
+            .chain(encoded)
+            .chain(basic)
+            .filter(|s| !s.is_empty() && seen.insert(s.clone()))
+            .collect()
+    }
 }
 
 /// Builds the JWT Authorization Grant request. Pure: the `private_key_jwt` client assertion
@@ -193,18 +218,6 @@ fn finish(body: String, auth: &ClientAuth, sent: &[&str]) -> Prepared {
     if let Some(secret) = auth.secret() {
         sent_secrets.push(secret.secret().to_owned());
     }
-    // A form body echoed back carries its values form-urlencoded.
-    let encoded: Vec<String> = sent_secrets
-        .iter()
-        .map(|s| form_urlencoded::byte_serialize(s.as_bytes()).collect())
-        .collect();
-    sent_secrets.extend(encoded);
-    if let Some(header) = &authorization {
-        // An echoed `Authorization: Basic ...` carries the secret base64-encoded.
-        sent_secrets.push(header.trim_start_matches("Basic ").to_owned());
-    }
-    let mut seen = std::collections::HashSet::new();
-    sent_secrets.retain(|s| !s.is_empty() && seen.insert(s.clone()));
     Prepared {
         body,
         authorization,
@@ -386,7 +399,7 @@ MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
         };
         let p = prepare("h.p.s", None, &auth, None, &[]);
         assert_eq!(p.authorization.as_deref(), Some("Basic YzpwK3c="));
-        assert_eq!(p.sent_secrets, ["h.p.s", "p w", "p+w", "YzpwK3c="]);
+        assert_eq!(p.echoed(), ["h.p.s", "p w", "p+w", "YzpwK3c="]);
         let login = prepare_grant(
             &[
                 ("grant_type", "password"),
@@ -403,7 +416,7 @@ MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
             login.body,
             "grant_type=password&username=admin&password=a%26b&client_id=admin-cli"
         );
-        assert_eq!(login.sent_secrets, ["a&b", "a%26b"]);
+        assert_eq!(login.echoed(), ["a&b", "a%26b"]);
         assert!(!format!("{auth:?}").contains("p w"));
     }
 

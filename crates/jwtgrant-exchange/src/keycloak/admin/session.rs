@@ -847,7 +847,8 @@ impl AdminSession {
             .map_err(transport_failed)?;
         let body = String::from_utf8_lossy(&reply.body);
         if reply.status != 200 {
-            let echoed: Vec<&str> = prepared.sent_secrets.iter().map(String::as_str).collect();
+            let echoed = prepared.echoed();
+            let echoed: Vec<&str> = echoed.iter().map(String::as_str).collect();
             let scrubbed = crate::response::scrub_body(body.as_bytes(), &echoed);
             return Err(fail(
                 reply.status,
