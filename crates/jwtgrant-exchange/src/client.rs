@@ -176,11 +176,6 @@ impl Exchange {
         self
     }
 
-    /// How the client authenticates.
-    pub fn client_auth_ref(&self) -> &ClientAuth {
-        &self.auth
-    }
-
     /// Requests `scope` (space-separated scopes).
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());

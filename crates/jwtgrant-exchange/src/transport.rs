@@ -273,11 +273,6 @@ impl Transport {
         self.settings.timeout
     }
 
-    /// Whether plain http to hosts that are not loopback is allowed.
-    pub fn insecure_http_allowed(&self) -> bool {
-        self.settings.allow_insecure_http
-    }
-
     /// Refuses plain http to a host that is not loopback, unless allowed. Runs before every
     /// request; callers may run it earlier to fail before other work.
     pub(crate) fn preflight(&self, url: &Url) -> Result<(), ExchangeError> {
