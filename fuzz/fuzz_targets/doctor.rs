@@ -10,8 +10,8 @@
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use jwtgrant_exchange::keycloak::Version;
-use jwtgrant_exchange::keycloak::doctor::{
+use jwtgrant_keycloak::Version;
+use jwtgrant_keycloak::doctor::{
     self, CLIENT_ALLOWED_IDPS, CLIENT_GRANT_ENABLED, PROVIDER_ID, SignatureOutcome, Snapshot,
 };
 use libfuzzer_sys::fuzz_target;

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use jwtgrant_exchange::keycloak::Description;
+use jwtgrant_keycloak::Description;
 use jwtgrant_signer::{Jwks, PublicKey, Signer, decode_unverified, verify, verify_with_jwks};
 use libfuzzer_sys::fuzz_target;
 

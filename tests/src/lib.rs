@@ -19,11 +19,11 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use jwtgrant_exchange::keycloak::admin::{
+use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
+use jwtgrant_keycloak::admin::{
     AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, Secret, UserSpec,
 };
-use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
-use jwtgrant_exchange::{Exchange, ExchangeError, Rejection, TokenResponse};
+use jwtgrant_keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use jwtgrant_test_support::{Reply, Stub};
 use serde_json::Value;
@@ -177,7 +177,7 @@ impl Seeded {
 
     /// An [`Exchange`] for this realm authenticating the seed's client by `client_secret_post`.
     pub fn exchange(&self) -> Exchange {
-        Exchange::keycloak(&self.kc.url, &self.realm)
+        jwtgrant_keycloak::exchange(&self.kc.url, &self.realm)
             .expect("token endpoint")
             .client_secret_post(CLIENT_ID, self.secret.secret())
     }
@@ -350,7 +350,7 @@ pub fn doctor_report(
     seeded: &Seeded,
     client_id: &str,
     assertion: &str,
-) -> jwtgrant_exchange::keycloak::doctor::Report {
+) -> jwtgrant_keycloak::doctor::Report {
     doctor_report_via(seeded, &seeded.exchange(), client_id, assertion)
 }
 
@@ -375,8 +375,8 @@ pub fn doctor_report_via(
     exchange: &Exchange,
     client_id: &str,
     assertion: &str,
-) -> jwtgrant_exchange::keycloak::doctor::Report {
-    use jwtgrant_exchange::keycloak::doctor;
+) -> jwtgrant_keycloak::doctor::Report {
+    use jwtgrant_keycloak::doctor;
     let fetched = doctor::fetch(
         &seeded.admin,
         exchange,

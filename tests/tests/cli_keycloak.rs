@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Stdio};
 
 use jwtgrant_e2e::{CliWorld, Run, required_env};
-use jwtgrant_exchange::keycloak::admin::AdminSession;
+use jwtgrant_keycloak::admin::AdminSession;
 
 const ISSUER: &str = "http://localhost:3000";
 const SUB: &str = "nodejsuser-1234";
@@ -355,9 +355,9 @@ fn cli_keycloak_other_client_auth_methods_and_discovery() {
     assert_eq!(jwks.code, 0, "{jwks:?}");
     let jwks: serde_json::Value = serde_json::from_str(&jwks.stdout).unwrap();
     let admin = AdminSession::password(&w.base, &w.admin_user, &w.admin_password).unwrap();
-    let client = jwtgrant_exchange::keycloak::admin::JwtClient::new(
+    let client = jwtgrant_keycloak::admin::JwtClient::new(
         "jwt-client",
-        jwtgrant_exchange::keycloak::admin::ClientAuthenticator::PrivateKeyJwt { jwks },
+        jwtgrant_keycloak::admin::ClientAuthenticator::PrivateKeyJwt { jwks },
         ["jwt-authorization-grant"],
     );
     admin.ensure_client(&w.realm, &client).unwrap();

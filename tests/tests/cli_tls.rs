@@ -17,7 +17,7 @@ use std::process::{Child, Stdio};
 
 use jwtgrant_e2e::{CliWorld, Run, required_env};
 use jwtgrant_exchange::Transport;
-use jwtgrant_exchange::keycloak::admin::AdminSession;
+use jwtgrant_keycloak::admin::AdminSession;
 
 const ISSUER: &str = "http://localhost:3000";
 const SUB: &str = "nodejsuser-1234";

@@ -10,9 +10,9 @@
 use std::time::{Duration, SystemTime};
 
 use jwtgrant_e2e::{CLIENT_ID, ISSUER, Keycloak, SUB, Seeded, assert_rejected, doctor_report, key};
-use jwtgrant_exchange::keycloak::Order;
-use jwtgrant_exchange::keycloak::admin::JwtIdp;
-use jwtgrant_exchange::keycloak::doctor::{self, Agreement};
+use jwtgrant_keycloak::Order;
+use jwtgrant_keycloak::admin::JwtIdp;
+use jwtgrant_keycloak::doctor::{self, Agreement};
 use jwtgrant_signer::{Algorithm, Claims, Signer};
 
 /// One assertion with two faults and what each release answers.

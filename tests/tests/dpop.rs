@@ -8,8 +8,8 @@ use jwtgrant_e2e::{
     CLIENT_ID, Seeded, USERNAME, access_claims, assert_rejected, doctor_prediction,
     doctor_prediction_via, key,
 };
-use jwtgrant_exchange::keycloak::Description;
 use jwtgrant_exchange::{Dpop, Exchange};
+use jwtgrant_keycloak::Description;
 use jwtgrant_signer::{Algorithm, Signer};
 use serde_json::Value;
 
@@ -69,7 +69,7 @@ fn a_client_requiring_dpop_rejects_a_plain_request() {
         "invalid_request",
         "DPoP proof is missing",
     );
-    assert_eq!(rejection.description(), Some(Description::DpopMissing));
+    assert_eq!(Description::of(&rejection), Some(Description::DpopMissing));
     assert_eq!(
         rejection.hint(),
         Some(
@@ -92,7 +92,7 @@ fn a_client_requiring_dpop_rejects_a_plain_request() {
 /// POSTs the grant with our own `DPoP` header value; returns (status, body).
 fn post_with_proof(seeded: &Seeded, proof: &str) -> (u16, Value) {
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
-    let url = jwtgrant_exchange::keycloak::token_endpoint(&seeded.kc.url, &seeded.realm);
+    let url = jwtgrant_keycloak::token_endpoint(&seeded.kc.url, &seeded.realm);
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -127,7 +127,7 @@ fn rejected_proof(seeded: &Seeded, proof: &str, description: &str, row: Descript
 fn bad_and_replayed_proofs_are_rejected() {
     let seeded = Seeded::new("dpop-bad", key(Algorithm::ES256));
     let dpop = Dpop::new(key(Algorithm::ES256));
-    let endpoint = jwtgrant_exchange::keycloak::token_endpoint(&seeded.kc.url, &seeded.realm);
+    let endpoint = jwtgrant_keycloak::token_endpoint(&seeded.kc.url, &seeded.realm);
 
     // Replay: the same proof twice.
     let proof = dpop.proof("POST", &endpoint).unwrap();

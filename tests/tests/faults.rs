@@ -15,8 +15,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jwtgrant_e2e::{CLIENT_ID, ISSUER, SUB, Seeded, key};
-use jwtgrant_exchange::keycloak::realm_url;
 use jwtgrant_exchange::{ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenSource};
+use jwtgrant_keycloak::realm_url;
 use jwtgrant_signer::{Algorithm, Claims};
 use jwtgrant_test_support::{Fault, FaultProxy};
 
@@ -32,7 +32,7 @@ fn upstream(seeded: &Seeded) -> SocketAddr {
 /// An exchange for `seeded`'s realm reached at `base` (the proxy), with a whole-call budget,
 /// and a fresh assertion maker whose `aud` is the realm as reached there.
 fn through(seeded: &Seeded, base: &str, budget: Duration, retries: u32) -> Exchange {
-    Exchange::keycloak(base, &seeded.realm)
+    jwtgrant_keycloak::exchange(base, &seeded.realm)
         .unwrap()
         .client_secret_post(CLIENT_ID, seeded.secret.secret())
         .timeout(budget)

@@ -9,9 +9,9 @@ use jwtgrant_e2e::{
     CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, USERNAME, access_claims, assert_rejected,
     doctor_prediction, key,
 };
-use jwtgrant_exchange::keycloak::admin::{ClientAuthenticator, JwtClient};
-use jwtgrant_exchange::keycloak::token_endpoint as keycloak_token_endpoint;
-use jwtgrant_exchange::{ErrorKind, Exchange};
+use jwtgrant_exchange::ErrorKind;
+use jwtgrant_keycloak::admin::{ClientAuthenticator, JwtClient};
+use jwtgrant_keycloak::token_endpoint as keycloak_token_endpoint;
 use jwtgrant_signer::{Algorithm, Claims, Jwks, verify_with_jwks};
 
 /// Signs with `alg`, exchanges, and checks the access token Keycloak issued.
@@ -231,7 +231,7 @@ fn client_not_allowed_to_use_the_idp_is_rejected() {
         Vec::<String>::new(),
     );
     let secret = seeded.add_client(&client).unwrap();
-    let exchange = Exchange::keycloak(&seeded.kc.url, &seeded.realm)
+    let exchange = jwtgrant_keycloak::exchange(&seeded.kc.url, &seeded.realm)
         .unwrap()
         .client_secret_post("other-client", secret.secret());
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
@@ -258,7 +258,7 @@ fn client_without_the_grant_enabled_is_rejected() {
     )
     .grant_enabled(false);
     let secret = seeded.add_client(&client).unwrap();
-    let exchange = Exchange::keycloak(&seeded.kc.url, &seeded.realm)
+    let exchange = jwtgrant_keycloak::exchange(&seeded.kc.url, &seeded.realm)
         .unwrap()
         .client_secret_post("no-grant-client", secret.secret());
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
@@ -278,7 +278,7 @@ fn client_without_the_grant_enabled_is_rejected() {
 #[test]
 fn wrong_client_secret_is_invalid_client() {
     let seeded = Seeded::new("bad-secret", key(Algorithm::ES256));
-    let exchange = Exchange::keycloak(&seeded.kc.url, &seeded.realm)
+    let exchange = jwtgrant_keycloak::exchange(&seeded.kc.url, &seeded.realm)
         .unwrap()
         .client_secret_post(CLIENT_ID, "not-the-secret");
     let assertion = seeded.signer.sign(&seeded.claims()).unwrap();
@@ -304,7 +304,7 @@ fn wrong_client_secret_is_invalid_client() {
 #[test]
 fn client_secret_basic_gets_a_token() {
     let seeded = Seeded::new("basic", key(Algorithm::ES256));
-    let exchange = Exchange::keycloak(&seeded.kc.url, &seeded.realm)
+    let exchange = jwtgrant_keycloak::exchange(&seeded.kc.url, &seeded.realm)
         .unwrap()
         .client_secret_basic(CLIENT_ID, seeded.secret.secret());
     let token = exchange
@@ -328,7 +328,7 @@ fn private_key_jwt_gets_a_token() {
         seeded.add_client(&client).is_none(),
         "no secret for client-jwt"
     );
-    let exchange = Exchange::keycloak(&seeded.kc.url, &seeded.realm)
+    let exchange = jwtgrant_keycloak::exchange(&seeded.kc.url, &seeded.realm)
         .unwrap()
         .private_key_jwt("jwt-client", client_key);
     let token = exchange

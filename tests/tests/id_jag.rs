@@ -10,8 +10,8 @@ use jwtgrant_e2e::{
     CLIENT_ID, ISSUER, SUB, Seeded, USERNAME, access_claims, assert_rejected, doctor_prediction,
     doctor_report, key,
 };
-use jwtgrant_exchange::keycloak::Description;
-use jwtgrant_exchange::keycloak::doctor::Status;
+use jwtgrant_keycloak::Description;
+use jwtgrant_keycloak::doctor::Status;
 use jwtgrant_signer::{Algorithm, ID_JAG_TYPE};
 use serde_json::json;
 
@@ -55,7 +55,7 @@ fn an_id_jag_for_another_client_is_rejected() {
         "client id in assertion : agent-at-the-idp and client id in request header/body : custom-client",
     );
     assert_eq!(
-        rejection.description(),
+        Description::of(&rejection),
         Some(Description::IdJagClientMismatch)
     );
 }
@@ -88,7 +88,7 @@ fn an_id_jag_without_iat_is_rejected() {
         "invalid_grant",
         "Token iat claim is required",
     );
-    assert_eq!(rejection.description(), Some(Description::IatRequired));
+    assert_eq!(Description::of(&rejection), Some(Description::IatRequired));
 }
 
 /// An ID-JAG's jti is single-use even where the provider allows reuse; the same claims as a

@@ -8,7 +8,7 @@ use std::time::Duration;
 use jwtgrant_e2e::{
     JwksEndpoint, Seeded, access_claims, assert_rejected, doctor_prediction, eventually, key,
 };
-use jwtgrant_exchange::keycloak::admin::IdpKey;
+use jwtgrant_keycloak::admin::IdpKey;
 use jwtgrant_signer::Algorithm;
 use serde_json::json;
 

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use jwtgrant_e2e::{CLIENT_ID, Seeded, access_claims, doctor_prediction, get_json, key};
-use jwtgrant_exchange::keycloak::doctor::Snapshot;
+use jwtgrant_keycloak::doctor::Snapshot;
 use jwtgrant_signer::{Algorithm, decode_unverified};
 
 /// Provisions a realm whose name contains `label`, then signs, diagnoses and exchanges.

@@ -12,11 +12,9 @@ use std::path::PathBuf;
 use jwtgrant_e2e::{
     CLIENT_ID, IDP_ALIAS, ISSUER, SUB, Seeded, access_claims, assert_rejected, key,
 };
-use jwtgrant_exchange::keycloak::admin::{
-    AdminLogin, AdminSession, ClientAuthenticator, JwtClient,
-};
-use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_exchange::{ClientAuth, ErrorKind, Exchange, ExchangeError, Transport};
+use jwtgrant_keycloak::admin::{AdminLogin, AdminSession, ClientAuthenticator, JwtClient};
+use jwtgrant_keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_signer::{Algorithm, Claims};
 
 /// The client certificate's subject and its CA's, as Keycloak compares them (RFC 2253).
@@ -63,7 +61,7 @@ fn presenting(cert: &str) -> Transport {
 /// realm's HTTPS URL: Keycloak compares it with the URL the request came in on).
 fn over_https(seeded: &Seeded, transport: Transport) -> (Exchange, Claims) {
     let base = https_url();
-    let ex = Exchange::keycloak(&base, &seeded.realm)
+    let ex = jwtgrant_keycloak::exchange(&base, &seeded.realm)
         .unwrap()
         .transport(transport);
     let claims = Claims::new(ISSUER, SUB, keycloak_realm_url(&base, &seeded.realm));

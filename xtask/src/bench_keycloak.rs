@@ -23,10 +23,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use jwtgrant_exchange::keycloak::admin::{
+use jwtgrant_keycloak::admin::{
     AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec,
 };
-use jwtgrant_exchange::keycloak::{realm_url, token_endpoint};
+use jwtgrant_keycloak::{realm_url, token_endpoint};
 use jwtgrant_signer::{Claims, Signer};
 
 use crate::keycloak::{self, StartOptions};

@@ -13,11 +13,10 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use jwtgrant_exchange::Exchange;
-use jwtgrant_exchange::keycloak::admin::{
+use jwtgrant_keycloak::admin::{
     AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec,
 };
-use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
+use jwtgrant_keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_signer::{Algorithm, Claims, Signer, decode_unverified};
 use serde_json::Value;
 
@@ -117,8 +116,8 @@ pub fn run(args: &[String]) -> Result<()> {
         5,
         "exchange it at the token endpoint (grant_type=jwt-bearer)",
     );
-    let exchange =
-        Exchange::keycloak(&server.url, REALM)?.client_secret_post(CLIENT_ID, secret.secret());
+    let exchange = jwtgrant_keycloak::exchange(&server.url, REALM)?
+        .client_secret_post(CLIENT_ID, secret.secret());
     println!("   POST {}", exchange.token_endpoint());
     let token = exchange.exchange(&assertion).map_err(|e| {
         let hint = e

@@ -4,7 +4,7 @@
 //! how to change it with `jwtgrant`, for the rejection hint of `token`/`exchange` and for
 //! the doctor's failing check alike.
 
-use jwtgrant_exchange::keycloak::Check;
+use jwtgrant_keycloak::Check;
 
 /// How to fix a failure of `check` with jwtgrant's own flags and commands, when there is a
 /// way.

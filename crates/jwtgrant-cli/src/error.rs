@@ -5,8 +5,8 @@
 
 use std::fmt;
 
-use jwtgrant_exchange::keycloak::admin::AdminError;
 use jwtgrant_exchange::{ErrorKind, ExchangeError};
+use jwtgrant_keycloak::admin::AdminError;
 
 use crate::advice;
 
@@ -110,8 +110,8 @@ pub fn classify(err: &anyhow::Error) -> Verdict {
     v
 }
 
-/// Exit code and hint for the exchange crate's errors: the library's hint, or the same
-/// advice phrased with this binary's flags.
+/// Exit code and hint for the exchange crate's errors: Keycloak's hint (`jwtgrant-keycloak`),
+/// or the same advice phrased with this binary's flags.
 fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
     v.code = match e.kind() {
         ErrorKind::Rejected => REJECTED,
@@ -138,8 +138,11 @@ fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
         ExchangeError::ClientCertificate { .. } => Some(
             "pass --client-cert FILE (PEM, the client's certificate first) and --client-key FILE (its private key)".into(),
         ),
-        // Keycloak's rejection: the library's hint, then how to do it with jwtgrant.
-        ExchangeError::Rejected(r) => match (r.hint(), r.check().and_then(advice::for_check)) {
+        // Keycloak's rejection: its table's hint, then how to do it with jwtgrant.
+        ExchangeError::Rejected(r) => match (
+            jwtgrant_keycloak::rejection_hint(r),
+            jwtgrant_keycloak::Check::of(r).and_then(advice::for_check),
+        ) {
             (Some(h), Some(a)) => Some(format!("{h}; with jwtgrant: {a}")),
             (h, a) => h.or(a).map(str::to_owned),
         },
@@ -150,7 +153,7 @@ fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
             "the token is bound to a DPoP key: pass the key it is bound to with --dpop-key FILE"
                 .to_owned(),
         ),
-        _ => e.hint().map(str::to_owned),
+        _ => jwtgrant_keycloak::hint(e).map(str::to_owned),
     };
     if let Some(h) = hint {
         v.extra.push(format!("  hint: {h}"));

@@ -21,7 +21,6 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use jwtgrant_exchange::keycloak::realm_url as keycloak_realm_url;
 use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
 use jwtgrant_signer::{Claims, Signer};
 use jwtgrant_test_support::{Reply, Stub};
@@ -41,7 +40,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let claims = Claims::new(
         "http://localhost:3000",
         "nodejsuser-1234",
-        keycloak_realm_url("http://localhost:8080", "acme"),
+        "http://localhost:8080/realms/acme",
     )
     .issued_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
     .jwt_id("0b6f2c4e-5d1a-4c8e-9a57-3f1e2d4c6b8a");

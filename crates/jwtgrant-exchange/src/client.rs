@@ -10,7 +10,7 @@ use url::Url;
 use crate::dpop::{self, Dpop};
 use crate::endpoint::{self, Discovered};
 use crate::error::{BoxError, ExchangeError, Source};
-use crate::form::{self, ClientAuth, Prepared};
+use crate::form::{self, ClientAuth, Grant, Prepared};
 use crate::response::{self, Raw, TokenResponse};
 use crate::retry::{self, RetryPolicy};
 use crate::secret::Secret;
@@ -23,8 +23,8 @@ use crate::transport::{Body, Method, Reply, Transport};
 /// Every request goes through a [`Transport`], the one HTTP policy of this crate (https
 /// off loopback, loopback never proxied, no redirects, timeouts, body cap, CA bundle); the
 /// transport builder methods here (`timeout`, `ca_bundle_pem`, ...) change this exchange's
-/// copy, and [`Exchange::transport`] replaces it whole, e.g. with one shared with an
-/// [`crate::keycloak::admin::AdminSession`].
+/// copy, and [`Exchange::transport`] replaces it whole, e.g. with one shared with an admin
+/// API client.
 #[derive(Clone)]
 pub struct Exchange {
     endpoint: Url,
@@ -58,15 +58,11 @@ impl Exchange {
         })
     }
 
-    /// A client for a Keycloak realm's token endpoint,
-    /// `{base_url}/realms/{realm}/protocol/openid-connect/token`.
-    ///
-    /// [`Exchange::audience`] is then the realm URL `{base_url}/realms/{realm}`, the `aud`
-    /// Keycloak expects in the assertion.
-    pub fn keycloak(base_url: &str, realm: &str) -> Result<Self, ExchangeError> {
-        let mut exchange = Self::new(&crate::keycloak::token_endpoint(base_url, realm))?;
-        exchange.audience = Some(crate::keycloak::realm_url(base_url, realm));
-        Ok(exchange)
+    /// Sets the `aud` the assertion needs (see [`Exchange::audience`]), for a server whose
+    /// URL layout the caller knows, e.g. a Keycloak realm URL.
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
     }
 
     /// A client for the token endpoint named by the OpenID Connect discovery document at
@@ -116,9 +112,9 @@ impl Exchange {
         self.endpoint.as_str()
     }
 
-    /// The `aud` the assertion needs, when known: the realm URL for
-    /// [`Exchange::keycloak`], the discovered issuer for [`Exchange::discover`], `None` for
-    /// [`Exchange::new`] (Keycloak also accepts the token endpoint URL itself).
+    /// The `aud` the assertion needs, when known: the one given to
+    /// [`Exchange::with_audience`], the discovered issuer for [`Exchange::discover`], `None`
+    /// for [`Exchange::new`] (many servers also accept the token endpoint URL itself).
     pub fn audience(&self) -> Option<&str> {
         self.audience.as_deref()
     }
@@ -303,8 +299,31 @@ impl Exchange {
     /// Trades `assertion` for a token: exactly one attempt, no retries (an assertion is
     /// single-use, so retrying needs a new one: see [`Exchange::exchange_with`]).
     pub fn exchange(&self, assertion: &str) -> Result<TokenResponse, ExchangeError> {
+        self.once(Grant::JwtBearer(assertion))
+    }
+
+    /// Logs a resource owner in with the password grant (RFC 6749 section 4.3): exactly one
+    /// attempt, through the same request, transport and reading of the answer as
+    /// [`Exchange::exchange`]. For admin tools (Keycloak's `admin-cli`); the password is
+    /// scrubbed from any error the server echoes it in.
+    pub fn password_grant(
+        &self,
+        username: &str,
+        password: &Secret,
+    ) -> Result<TokenResponse, ExchangeError> {
+        self.once(Grant::Password { username, password })
+    }
+
+    /// Asks for a token for the client itself with the client-credentials grant (RFC 6749
+    /// section 4.4): exactly one attempt, authenticated by this exchange's client
+    /// authentication.
+    pub fn client_credentials(&self) -> Result<TokenResponse, ExchangeError> {
+        self.once(Grant::ClientCredentials)
+    }
+
+    fn once(&self, grant: Grant<'_>) -> Result<TokenResponse, ExchangeError> {
         self.preflight()?;
-        self.attempt(assertion, 1, 1, self.deadline())
+        self.attempt(grant, 1, 1, self.deadline())
     }
 
     /// Trades a fresh assertion from `make_assertion` for a token, retrying transient failures
@@ -323,7 +342,7 @@ impl Exchange {
             let assertion = make_assertion().map_err(|e| ExchangeError::Assertion {
                 source: Source::from(e.into()),
             })?;
-            let err = match self.attempt(&assertion, attempt, max, deadline) {
+            let err = match self.attempt(Grant::JwtBearer(&assertion), attempt, max, deadline) {
                 Ok(token) => return Ok(token),
                 Err(err) => err,
             };
@@ -399,12 +418,12 @@ impl Exchange {
     /// reuses the assertion: the server refused the proof before it looked at the grant.
     fn attempt(
         &self,
-        assertion: &str,
+        grant: Grant<'_>,
         attempt: u32,
         max: u32,
         deadline: Option<Instant>,
     ) -> Result<TokenResponse, ExchangeError> {
-        let first = self.send_once(assertion, attempt, max, deadline)?;
+        let first = self.send_once(grant, attempt, max, deadline)?;
         let token = match first {
             Sent::Done(result) => result?,
             Sent::NonceChallenge(_) => {
@@ -412,7 +431,7 @@ impl Exchange {
                     "{} asked for a DPoP nonce; sending the request again with it",
                     self.endpoint
                 );
-                match self.send_once(assertion, attempt, max, deadline)? {
+                match self.send_once(grant, attempt, max, deadline)? {
                     Sent::Done(result) | Sent::NonceChallenge(result) => result?,
                 }
             }
@@ -427,7 +446,7 @@ impl Exchange {
     /// One POST with a fresh client assertion and a fresh DPoP proof.
     fn send_once(
         &self,
-        assertion: &str,
+        grant: Grant<'_>,
         attempt: u32,
         max: u32,
         deadline: Option<Instant>,
@@ -435,7 +454,7 @@ impl Exchange {
         let url = self.endpoint.as_str();
         let client_assertion = form::client_assertion(&self.auth, url)?;
         let mut prepared = form::prepare(
-            assertion,
+            grant,
             self.scope.as_deref(),
             &self.auth,
             client_assertion.as_deref(),
@@ -656,12 +675,15 @@ mod tests {
 
     #[test]
     fn builder_and_debug_hide_secrets() {
-        let x = Exchange::keycloak("https://kc.example/", "acme").map(|x| {
-            x.client_secret_basic("custom-client", "hunter2")
-                .scope("openid")
-                .extra_param("audience", "api")
-        });
-        let Ok(x) = x else { panic!("keycloak()") };
+        let x = Exchange::new("https://kc.example/realms/acme/protocol/openid-connect/token").map(
+            |x| {
+                x.client_secret_basic("custom-client", "hunter2")
+                    .scope("openid")
+                    .extra_param("audience", "api")
+                    .with_audience("https://kc.example/realms/acme")
+            },
+        );
+        let Ok(x) = x else { panic!("new()") };
         assert_eq!(
             x.token_endpoint(),
             "https://kc.example/realms/acme/protocol/openid-connect/token"

@@ -1,4 +1,4 @@
-//! Where the token endpoint is: URL checks, Keycloak's layout, OpenID discovery documents.
+//! Where the token endpoint is: URL checks and OpenID discovery documents.
 //! Pure functions.
 
 use std::net::IpAddr;
@@ -17,8 +17,9 @@ pub fn validate_url(input: &str) -> Result<(), ExchangeError> {
     parse_url(input).map(drop)
 }
 
-/// Parses an endpoint URL: absolute, `http` or `https`, with a host and without credentials.
-pub(crate) fn parse_url(input: &str) -> Result<Url, ExchangeError> {
+/// Parses a URL under the rules of [`validate_url`] (absolute, `http` or `https`, with a
+/// host, without credentials or a fragment), for callers that send through a [`crate::Transport`].
+pub fn parse_url(input: &str) -> Result<Url, ExchangeError> {
     let invalid = |url: &str, reason: &str| ExchangeError::InvalidUrl {
         url: sanitize(&without_userinfo(url), SNIPPET_CHARS),
         reason: reason.to_owned(),

@@ -1,12 +1,10 @@
-//! The one error type of this crate. What Keycloak's answers mean is the Keycloak zone's
-//! knowledge (`crate::keycloak::rejections`); this module only asks it.
+//! The one error type of this crate. It knows RFC 6749's error codes, not any server's
+//! wording: what Keycloak's answers mean is `jwtgrant-keycloak`'s table.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-use crate::keycloak::{Check, Description};
 
 /// A boxed error, as returned by the closures that make assertions.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -365,7 +363,9 @@ impl ExchangeError {
                 "use the URL the redirect points to (often https instead of http) as the token endpoint",
             ),
             E::UnexpectedStatus { status, .. } => match status {
-                404 => Some(crate::keycloak::rejections::NOT_FOUND_HINT),
+                404 => Some(
+                    "check the URL: nothing answers at that path (a wrong realm or a missing path prefix are the usual causes)",
+                ),
                 405 => Some("the URL is not a token endpoint (it does not accept POST)"),
                 429 => Some("the server is rate limiting: slow down or retry later"),
                 502..=504 => Some(
@@ -382,7 +382,9 @@ impl ExchangeError {
             E::BodyTooLarge { .. } => {
                 Some("the URL probably points at something other than the token endpoint")
             }
-            E::Discovery { .. } => Some(crate::keycloak::rejections::DISCOVERY_HINT),
+            E::Discovery { .. } => Some(
+                "pass the issuer URL (the one whose /.well-known/openid-configuration is served), or the token endpoint directly",
+            ),
             E::InvalidUrl { .. } => Some("give an absolute http(s) URL"),
             E::InsecureHttp { .. } => Some(
                 "use https; plain http is allowed only to loopback hosts or with allow_insecure_http(true)",
@@ -656,28 +658,31 @@ impl Rejection {
         }
     }
 
-    /// The likely cause and fix of this rejection, in one line.
+    /// The likely cause and fix of this rejection, in one line, by its RFC 6749 `error`
+    /// code alone.
     ///
-    /// Knows every `error_description` Keycloak's JWT Authorization Grant produces (the
-    /// table in [`crate::keycloak::rejections`]), then falls back to the RFC 6749 error code.
+    /// This client knows no server's wording; `jwtgrant-keycloak` reads Keycloak's
+    /// `error_description` table and gives the precise hint.
     pub fn hint(&self) -> Option<&'static str> {
-        self.description()
-            .map(Description::hint)
-            .or_else(|| crate::keycloak::rejections::for_error_code(&self.error))
+        for_error_code(&self.error)
     }
+}
 
-    /// The row of Keycloak's rejection table this answer matches, if any.
-    pub fn description(&self) -> Option<Description> {
-        self.error_description
-            .as_deref()
-            .and_then(Description::find)
-    }
-
-    /// The Keycloak check this answer names: by its description, else by a client
-    /// authentication error code.
-    pub fn check(&self) -> Option<Check> {
-        Check::of(self)
-    }
+/// The hint for an RFC 6749 section 5.2 `error` code, in any server's terms.
+fn for_error_code(error: &str) -> Option<&'static str> {
+    let hint = match error {
+        "invalid_client" => "check the client id and its credentials (secret, key or certificate)",
+        "unsupported_grant_type" => {
+            "the server does not accept the jwt-bearer grant (RFC 7523): enable it on the server"
+        }
+        "invalid_scope" => "request only scopes the client may ask for",
+        "invalid_request" => {
+            "a form parameter is missing, malformed or sent twice: check the extra parameters"
+        }
+        "unauthorized_client" => "the client may not use this grant: allow it on the server",
+        _ => return None,
+    };
+    Some(hint)
 }
 
 impl fmt::Display for Rejection {
@@ -736,34 +741,21 @@ mod tests {
     }
 
     #[test]
-    fn seed_hints_read_well() {
-        let check = |desc: &str, needle: &str| {
-            let hint = rejected("invalid_grant", Some(desc)).hint().unwrap_or("");
-            assert!(hint.contains(needle), "{desc}: {hint}");
-        };
-        check(
-            "No Identity Provider for provided issuer",
-            "character for character, including scheme, port and trailing slash",
-        );
-        check("User not found", "userId equals the assertion's sub");
-        check("Invalid signature", "useJwksUrl");
-        check("Invalid signature", "different public key");
-    }
-
-    #[test]
     fn rejection_display_and_alternate() {
         let err = rejected("invalid_grant", Some("User not found"));
         assert_eq!(
             err.to_string(),
             "token endpoint rejected the grant: invalid_grant: User not found"
         );
-        assert_eq!(
-            format!("{err:#}"),
-            "token endpoint rejected the grant: invalid_grant: User not found (hint: create the user and link it to the IdP with a federated identity whose userId equals the assertion's sub)"
-        );
+        // No server's wording here: an invalid_grant has no generic hint, so `{:#}` adds none.
+        assert_eq!(format!("{err:#}"), err.to_string());
         assert_eq!(
             rejected("invalid_client", None).to_string(),
             "token endpoint rejected the client: invalid_client"
+        );
+        assert_eq!(
+            format!("{:#}", rejected("invalid_client", None)),
+            "token endpoint rejected the client: invalid_client (hint: check the client id and its credentials (secret, key or certificate))"
         );
         assert_eq!(err.kind(), ErrorKind::Rejected);
         assert!(!err.is_transient());

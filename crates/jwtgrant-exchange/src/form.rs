@@ -7,6 +7,8 @@ use url::form_urlencoded;
 
 use std::fmt;
 
+use zeroize::{Zeroize, Zeroizing};
+
 use crate::secret::Secret;
 
 /// `grant_type` of the JWT Authorization Grant (RFC 7523 section 2.1).
@@ -147,8 +149,45 @@ impl fmt::Debug for ClientAuth {
     }
 }
 
+/// The grant a token request asks for: this crate's reason to exist, the JWT Authorization
+/// Grant, and the two RFC 6749 grants an admin login needs, so every token request goes
+/// through one form, one send and one reading of the answer.
+#[derive(Clone, Copy)]
+pub(crate) enum Grant<'a> {
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` with this assertion (RFC 7523 section 2.1).
+    JwtBearer(&'a str),
+    /// `password` (RFC 6749 section 4.3).
+    Password {
+        username: &'a str,
+        password: &'a Secret,
+    },
+    /// `client_credentials` (RFC 6749 section 4.4).
+    ClientCredentials,
+}
+
+impl Grant<'_> {
+    /// Appends `grant_type` and the grant's own parameters.
+    fn append_to(self, form: &mut form_urlencoded::Serializer<'_, String>) {
+        match self {
+            Self::JwtBearer(assertion) => {
+                form.append_pair("grant_type", JWT_BEARER_GRANT);
+                form.append_pair("assertion", assertion);
+            }
+            Self::Password { username, password } => {
+                form.append_pair("grant_type", "password");
+                form.append_pair("username", username);
+                form.append_pair("password", password.secret());
+            }
+            Self::ClientCredentials => {
+                form.append_pair("grant_type", "client_credentials");
+            }
+        }
+    }
+}
+
 /// A token request ready to send: the form body, the `Authorization` header, and every
 /// secret value in either, as sent (for scrubbing what a misbehaving server echoes back).
+/// All three hold secrets, so dropping the request wipes them.
 pub(crate) struct Prepared {
     pub body: String,
     pub authorization: Option<String>,
@@ -158,8 +197,9 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Every form in which an answer may echo a secret we sent: as sent, form-urlencoded (an
     /// echoed body), and the Basic credentials (an echoed header); no empty or repeated ones.
-    /// Only an error needs this, so it is worked out then, not on every request.
-    pub fn echoed(&self) -> Vec<String> {
+    /// Only an error needs this, so it is worked out then, not on every request; the list
+    /// is wiped when dropped.
+    pub fn echoed(&self) -> Zeroizing<Vec<String>> {
         let encoded = self
             .sent_secrets
             .iter()
@@ -169,58 +209,67 @@ impl Prepared {
             .as_deref()
             .and_then(|h| h.strip_prefix("Basic "))
             .map(str::to_owned);
-        let mut seen = std::collections::HashSet::new();
-        self.sent_secrets
+        let mut echoed = Vec::new();
+        for s in self
+            .sent_secrets
             .iter()
             .cloned()
             .chain(encoded)
             .chain(basic)
-            .filter(|s| !s.is_empty() && seen.insert(s.clone()))
-            .collect()
+        {
+            if s.is_empty() || echoed.contains(&s) {
+                let mut s = s;
+                s.zeroize();
+            } else {
+                echoed.push(s);
+            }
+        }
+        Zeroizing::new(echoed)
     }
 }
 
-/// Builds the JWT Authorization Grant request. Pure: the `private_key_jwt` client assertion
-/// comes in signed.
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        self.body.zeroize();
+        self.authorization.zeroize();
+        self.sent_secrets.zeroize();
+    }
+}
+
+/// Builds a token request. Pure: the `private_key_jwt` client assertion comes in signed.
+///
+/// Order: `grant_type` and the grant's parameters, `scope`, client authentication, extra
+/// parameters.
 pub(crate) fn prepare(
-    assertion: &str,
+    grant: Grant<'_>,
     scope: Option<&str>,
     auth: &ClientAuth,
     client_assertion: Option<&str>,
     extra: &[(String, String)],
 ) -> Prepared {
     let client_assertion = client_assertion.unwrap_or_default();
-    let body = token_form(assertion, scope, auth, client_assertion, extra);
-    finish(body, auth, &[assertion, client_assertion])
-}
-
-/// Builds a token request for another grant (`params` start with `grant_type`), e.g. the
-/// admin API's password or client-credentials login; `secret_params` are the values among
-/// `params` that are secret.
-pub(crate) fn prepare_grant(
-    params: &[(&str, &str)],
-    secret_params: &[&str],
-    auth: &ClientAuth,
-    client_assertion: Option<&str>,
-) -> Prepared {
-    let client_assertion = client_assertion.unwrap_or_default();
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.extend_pairs(params);
+    grant.append_to(&mut form);
+    if let Some(scope) = scope {
+        form.append_pair("scope", scope);
+    }
     auth.append_to(&mut form, client_assertion);
-    let mut secrets = secret_params.to_vec();
-    secrets.push(client_assertion);
-    finish(form.finish(), auth, &secrets)
-}
-
-fn finish(body: String, auth: &ClientAuth, sent: &[&str]) -> Prepared {
-    let authorization = auth.authorization();
-    let mut sent_secrets: Vec<String> = sent.iter().map(|s| (*s).to_owned()).collect();
+    for (name, value) in extra {
+        form.append_pair(name, value);
+    }
+    let mut sent_secrets = Vec::new();
+    match grant {
+        Grant::JwtBearer(assertion) => sent_secrets.push(assertion.to_owned()),
+        Grant::Password { password, .. } => sent_secrets.push(password.secret().to_owned()),
+        Grant::ClientCredentials => {}
+    }
+    sent_secrets.push(client_assertion.to_owned());
     if let Some(secret) = auth.secret() {
         sent_secrets.push(secret.secret().to_owned());
     }
     Prepared {
-        body,
-        authorization,
+        body: form.finish(),
+        authorization: auth.authorization(),
         sent_secrets,
     }
 }
@@ -253,29 +302,6 @@ pub(crate) fn client_assertion(
 
 /// Lifetime of the `private_key_jwt` client assertion.
 const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
-
-/// The `application/x-www-form-urlencoded` body of the token request.
-///
-/// Order: `grant_type`, `assertion`, `scope`, client authentication, extra parameters.
-pub(crate) fn token_form(
-    assertion: &str,
-    scope: Option<&str>,
-    auth: &ClientAuth,
-    client_assertion: &str,
-    extra: &[(String, String)],
-) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", JWT_BEARER_GRANT);
-    form.append_pair("assertion", assertion);
-    if let Some(scope) = scope {
-        form.append_pair("scope", scope);
-    }
-    auth.append_to(&mut form, client_assertion);
-    for (name, value) in extra {
-        form.append_pair(name, value);
-    }
-    form.finish()
-}
 
 /// The `Authorization` header value for `client_secret_basic`.
 ///
@@ -330,7 +356,14 @@ mod tests {
     const GRANT: &str = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";
 
     fn check(auth: ClientAuth, scope: Option<&str>, extra: &[(String, String)], expected: &str) {
-        assert_eq!(token_form("h.p.s", scope, &auth, "a.b.c", extra), expected);
+        let prepared = prepare(
+            Grant::JwtBearer("h.p.s"),
+            scope,
+            &auth,
+            Some("a.b.c"),
+            extra,
+        );
+        assert_eq!(prepared.body, expected);
     }
 
     #[test]
@@ -397,26 +430,42 @@ MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
             client_id: "c".into(),
             secret: Secret::new("p w"),
         };
-        let p = prepare("h.p.s", None, &auth, None, &[]);
+        let p = prepare(Grant::JwtBearer("h.p.s"), None, &auth, None, &[]);
         assert_eq!(p.authorization.as_deref(), Some("Basic YzpwK3c="));
-        assert_eq!(p.echoed(), ["h.p.s", "p w", "p+w", "YzpwK3c="]);
-        let login = prepare_grant(
-            &[
-                ("grant_type", "password"),
-                ("username", "admin"),
-                ("password", "a&b"),
-            ],
-            &["a&b"],
+        assert_eq!(*p.echoed(), ["h.p.s", "p w", "p+w", "YzpwK3c="]);
+        let password = Secret::new("a&b");
+        let login = prepare(
+            Grant::Password {
+                username: "admin",
+                password: &password,
+            },
+            None,
             &ClientAuth::None {
                 client_id: "admin-cli".into(),
             },
             None,
+            &[],
         );
         assert_eq!(
             login.body,
             "grant_type=password&username=admin&password=a%26b&client_id=admin-cli"
         );
-        assert_eq!(login.echoed(), ["a&b", "a%26b"]);
+        assert_eq!(*login.echoed(), ["a&b", "a%26b"]);
+        let service = prepare(
+            Grant::ClientCredentials,
+            None,
+            &ClientAuth::SecretPost {
+                client_id: "svc".into(),
+                secret: Secret::new("s"),
+            },
+            None,
+            &[],
+        );
+        assert_eq!(
+            service.body,
+            "grant_type=client_credentials&client_id=svc&client_secret=s"
+        );
+        assert_eq!(*service.echoed(), ["s"]);
         assert!(!format!("{auth:?}").contains("p w"));
     }
 

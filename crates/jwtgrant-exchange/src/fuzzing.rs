@@ -52,6 +52,12 @@ pub fn token_request(
     extra: &[(String, String)],
 ) -> (String, Option<String>) {
     let client_assertion = "client.assertion.jwt";
-    let prepared = crate::form::prepare(assertion, scope, auth, Some(client_assertion), extra);
-    (prepared.body, prepared.authorization)
+    let prepared = crate::form::prepare(
+        crate::form::Grant::JwtBearer(assertion),
+        scope,
+        auth,
+        Some(client_assertion),
+        extra,
+    );
+    (prepared.body.clone(), prepared.authorization.clone())
 }

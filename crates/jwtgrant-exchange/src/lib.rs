@@ -1,6 +1,7 @@
 //! Exchanges a JWT assertion for an access token at an OAuth token endpoint (RFC 7523,
-//! `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`), built for Keycloak's JWT
-//! Authorization Grant.
+//! `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`). Generic: it knows RFC 6749,
+//! 7523, 8705 and 9449, and no server's URL layout or wording (`jwtgrant-keycloak` adds
+//! Keycloak's).
 //!
 //! ```
 //! use std::time::Duration;
@@ -8,7 +9,8 @@
 //!
 //! # fn main() -> Result<(), ExchangeError> {
 //! // Build once (no network yet), share everywhere: `Exchange` is `Send + Sync + Clone`.
-//! let client = Exchange::keycloak("https://sso.example.com", "acme")?
+//! let client = Exchange::new("https://sso.example.com/realms/acme/protocol/openid-connect/token")?
+//!     .with_audience("https://sso.example.com/realms/acme")
 //!     .client_secret_post("custom-client", "the-secret") // kept in a redacting newtype
 //!     .scope("profile")
 //!     .timeout(Duration::from_secs(5))
@@ -32,14 +34,14 @@
 //! ```no_run
 //! # use jwtgrant_exchange::{Exchange, ExchangeError};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let client = Exchange::keycloak("https://sso.example.com", "acme")?;
+//! # let client = Exchange::new("https://sso.example.com/token")?;
 //! # let assertion = String::new();
 //! # fn sign_new_assertion() -> Result<String, std::io::Error> { Ok(String::new()) }
 //! // One attempt with an assertion you already have:
 //! match client.exchange(&assertion) {
 //!     Ok(token) => println!("{}", token.access_token.secret()),
 //!     Err(ExchangeError::Rejected(r)) => {
-//!         // Keycloak's own words, then our diagnosis:
+//!         // The server's own words, then a hint by the RFC 6749 error code:
 //!         eprintln!("{r}");
 //!         if let Some(hint) = r.hint() {
 //!             eprintln!("hint: {hint}");
@@ -52,11 +54,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`Exchange`]: where the endpoint is ([`Exchange::new`], [`Exchange::keycloak`],
-//!   [`Exchange::discover`]), client authentication (`client_secret_post`,
-//!   `client_secret_basic`, `private_key_jwt`, `none`), transport settings, retries.
+//! - [`Exchange`]: where the endpoint is ([`Exchange::new`], [`Exchange::discover`]), client
+//!   authentication (`client_secret_post`, `client_secret_basic`, `private_key_jwt`,
+//!   `tls_client_auth`, `none`), transport settings, retries; besides the JWT grant, the
+//!   password and client-credentials grants an admin login needs, through the same request.
 //! - [`ExchangeError`]: one error to match on, with [`ExchangeError::kind`] for exit codes and
-//!   [`ExchangeError::hint`] for the likely fix of every Keycloak rejection.
+//!   [`ExchangeError::hint`] for a likely fix in generic terms.
 //! - [`TokenSource`]: a cached token for many threads, refreshed single-flight.
 //!
 //! Logging goes through the `log` facade (endpoint, attempt, status, error code, timings);
@@ -73,8 +76,6 @@
         clippy::print_stderr
     )
 )]
-
-pub mod keycloak;
 
 mod client;
 mod dpop;
@@ -93,7 +94,7 @@ mod x509;
 
 pub use client::Exchange;
 pub use dpop::{DPOP_HEADER, DPOP_PROOF_TYPE, Dpop, USE_DPOP_NONCE, proof_claims};
-pub use endpoint::validate_url;
+pub use endpoint::{parse_url, validate_url};
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
 pub use response::{Confirmation, TokenResponse};
@@ -102,5 +103,5 @@ pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{
     DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, TokenSource,
 };
-pub use transport::{DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Transport};
-pub use x509::PresentedCertificate;
+pub use transport::{Body, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Method, Reply, Transport};
+pub use x509::{PresentedCertificate, normalize_dn};

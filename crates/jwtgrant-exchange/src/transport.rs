@@ -24,8 +24,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 
 /// How every request reaches the server: TLS roots, timeouts, body cap, proxy and
-/// plain-http rules. Build it once and hand clones to an [`crate::Exchange`] and an
-/// [`crate::keycloak::admin::AdminSession`]; clones share the connection pools.
+/// plain-http rules. Build it once and hand clones to an [`crate::Exchange`] and to other
+/// clients of the same server (an admin API client); clones share the connection pools.
 ///
 /// The policy, for every request:
 /// - plain `http://` is refused before a byte is sent unless the host is loopback
@@ -88,26 +88,48 @@ struct Agents {
     direct: OnceLock<Agent>,
 }
 
-/// The HTTP methods this crate sends.
+/// The HTTP methods a [`Transport`] sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Method {
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
     Get,
+    /// `POST`
     Post,
+    /// `PUT`
     Put,
+    /// `DELETE`
     Delete,
 }
 
 /// A request body with its content type.
-pub(crate) enum Body<'a> {
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Body<'a> {
+    /// `application/x-www-form-urlencoded`, already encoded.
     Form(&'a str),
+    /// `application/json`, already serialized.
     Json(&'a str),
 }
 
 /// An answer of any status: the status, the headers and the body (read up to the cap).
-pub(crate) struct Reply {
+#[non_exhaustive]
+pub struct Reply {
+    /// The HTTP status.
     pub status: u16,
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
+    /// The body, at most the transport's cap.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body may hold a token: its length only.
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reply {
@@ -280,8 +302,10 @@ impl Transport {
     }
 
     /// Sends one request under the policy and reads the answer (any status) up to the cap.
-    /// `headers` are added as given; a body sets its own content type.
-    pub(crate) fn send(
+    /// `headers` are added as given; a body sets its own content type. For callers that
+    /// speak another API of the same server (Keycloak's admin REST API) under the same
+    /// policy; token requests go through [`crate::Exchange`].
+    pub fn send(
         &self,
         method: Method,
         url: &Url,

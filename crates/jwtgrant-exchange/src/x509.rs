@@ -162,8 +162,113 @@ fn string_value(tag: u8, value: &[u8]) -> Option<String> {
     }
 }
 
+/// A distinguished name in the RFC 2253 form [`PresentedCertificate`] writes, read the way
+/// Java's `new X500Principal(dn).getName()` reads and writes one (so a DN typed into a
+/// server's configuration compares with a certificate's): parts split at unescaped `,` or
+/// `;`, spaces around them and around `=` dropped, keywords upper-cased, values unquoted and
+/// escaped again. `None` for what cannot be read the same way (types other than RFC 2253's
+/// keywords, `#hex` values).
+///
+/// ```
+/// use jwtgrant_exchange::normalize_dn;
+/// assert_eq!(normalize_dn("cn = a ; o = \"b, c\"").as_deref(), Some("CN=a,O=b\\, c"));
+/// assert_eq!(normalize_dn("CN=#0c0161"), None);
+/// ```
+pub fn normalize_dn(dn: &str) -> Option<String> {
+    let mut rdns = Vec::new();
+    for rdn in split_unescaped(dn, &[',', ';']) {
+        let mut avas = Vec::new();
+        for ava in split_unescaped(&rdn, &['+']) {
+            let (ty, value) = ava.split_once('=')?;
+            let ty = ty.trim().to_ascii_uppercase();
+            let ty = ty.strip_prefix("OID.").unwrap_or(&ty);
+            let keyword = match ty {
+                "CN" | "C" | "L" | "ST" | "O" | "OU" | "STREET" | "DC" | "UID" => ty,
+                "2.5.4.3" => "CN",
+                "2.5.4.6" => "C",
+                "2.5.4.7" => "L",
+                "2.5.4.8" => "ST",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                _ => return None,
+            };
+            let value = dn_value(value)?;
+            avas.push(format!("{keyword}={}", escape(&value)));
+        }
+        rdns.push(avas.join("+"));
+    }
+    Some(rdns.join(","))
+}
+
+/// Splits at the separators that are neither escaped nor quoted.
+fn split_unescaped(s: &str, separators: &[char]) -> Vec<String> {
+    let (mut parts, mut current) = (Vec::new(), String::new());
+    let (mut escaped, mut quoted) = (false, false);
+    for c in s.chars() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if !quoted && separators.contains(&c) {
+            parts.push(std::mem::take(&mut current));
+            continue;
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    parts
+}
+
+/// An attribute value's text: unescaped (`\,` and `\2C`), unquoted, unescaped spaces at
+/// either end dropped. `None` for `#hex` values.
+fn dn_value(raw: &str) -> Option<String> {
+    let raw = raw.trim_start();
+    if raw.starts_with('#') {
+        return None;
+    }
+    if let Some(inner) = raw.trim_end().strip_prefix('"') {
+        return inner.strip_suffix('"').map(|v| v.replace("\\\"", "\""));
+    }
+    // (char, escaped); `\hh` pairs are UTF-8 bytes, decoded once a run of them ends.
+    let mut chars: Vec<(char, bool)> = Vec::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let flush = |bytes: &mut Vec<u8>, chars: &mut Vec<(char, bool)>| -> Option<()> {
+        if !bytes.is_empty() {
+            let text = String::from_utf8(std::mem::take(bytes)).ok()?;
+            chars.extend(text.chars().map(|c| (c, true)));
+        }
+        Some(())
+    };
+    let mut it = raw.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            flush(&mut bytes, &mut chars)?;
+            chars.push((c, false));
+            continue;
+        }
+        let next = it.next()?;
+        match (next.to_digit(16), it.peek().and_then(|c| c.to_digit(16))) {
+            (Some(hi), Some(lo)) => {
+                it.next();
+                bytes.push(u8::try_from(hi * 16 + lo).ok()?);
+            }
+            _ => {
+                flush(&mut bytes, &mut chars)?;
+                chars.push((next, true));
+            }
+        }
+    }
+    flush(&mut bytes, &mut chars)?;
+    while chars.last().is_some_and(|(c, e)| *c == ' ' && !e) {
+        chars.pop();
+    }
+    Some(chars.into_iter().map(|(c, _)| c).collect())
+}
+
 /// RFC 2253 2.4: `,+"\<>;` escaped, and a leading `#` or space and a trailing space.
-pub(crate) fn escape(value: &str) -> String {
+fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let last = value.chars().count().saturating_sub(1);
     for (i, c) in value.chars().enumerate() {
@@ -212,6 +317,27 @@ fn dotted_oid(der: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_normalize_the_way_java_parses_them() {
+        for (input, expected) in [
+            ("CN=a,O=b", Some("CN=a,O=b")),
+            ("cn = a , o = b", Some("CN=a,O=b")),
+            ("CN=a;O=b", Some("CN=a,O=b")),
+            ("OID.2.5.4.3=a,2.5.4.10=b", Some("CN=a,O=b")),
+            ("CN=Acme\\, Inc.,O=b", Some("CN=Acme\\, Inc.,O=b")),
+            ("CN=\"Acme, Inc.\",O=b", Some("CN=Acme\\, Inc.,O=b")),
+            ("CN=Acme\\2C Inc.", Some("CN=Acme\\, Inc.")),
+            ("CN=caf\\C3\\A9", Some("CN=café")),
+            ("CN=a\\ ", Some("CN=a\\ ")),
+            ("OU=x+CN=y,O=z", Some("OU=x+CN=y,O=z")),
+            ("EMAILADDRESS=a@b,CN=x", None),
+            ("CN=#0c0161", None),
+            ("no equals sign", None),
+        ] {
+            assert_eq!(normalize_dn(input).as_deref(), expected, "{input}");
+        }
+    }
 
     fn der_len(n: usize) -> Vec<u8> {
         if n < 0x80 {

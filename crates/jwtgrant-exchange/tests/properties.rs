@@ -1,15 +1,11 @@
 //! Property tests (proptest, on stable): encodings that must decode back to what went in.
 //!
-//! - the token request's form body (and `client_secret_basic`'s header) parse back to the
-//!   assertion, scope, client id, secret and extra parameters, in order;
-//! - `keycloak::realm_url` and `token_endpoint` put the realm name in one path segment that
-//!   percent-decodes back to it.
+//! The token request's form body (and `client_secret_basic`'s header) parse back to the
+//! assertion, scope, client id, secret and extra parameters, in order.
 
 use base64ct::{Base64, Encoding as _};
-use jwtgrant_exchange::keycloak::{realm_url, token_endpoint};
 use jwtgrant_exchange::{ClientAuth, JWT_BEARER_GRANT, Secret, fuzzing};
 use proptest::prelude::*;
-use url::Url;
 use url::form_urlencoded;
 
 /// The client authentications that put something in the form or the header.
@@ -90,54 +86,4 @@ proptest! {
             (_, header) => prop_assert_eq!(header, None),
         }
     }
-
-    #[test]
-    fn the_realm_url_decodes_back_to_the_realm(
-        host in "[a-z][a-z0-9-]{0,15}(\\.[a-z]{2,6}){0,2}",
-        port in proptest::option::of(1u16..),
-        path in "(/[a-z]{1,6}){0,2}/?",
-        // Not empty (Keycloak refuses it), and not `.` or `..`: URL parsers (WHATWG, and so
-        // the `url` crate and ureq) remove dot segments even percent-encoded, so no URL can
-        // name such a realm. Found by this test; `realm_url` cannot refuse them today (it
-        // returns a String), so they are left out here and noted in docs/security.md.
-        realm in any::<String>().prop_filter("not a nameable realm", |r| {
-            !r.is_empty() && r != "." && r != ".."
-        }),
-    ) {
-        let base = match port {
-            Some(p) => format!("https://{host}:{p}{path}"),
-            None => format!("https://{host}{path}"),
-        };
-        let realm_url = realm_url(&base, &realm);
-        let token = token_endpoint(&base, &realm);
-        prop_assert_eq!(&token, &format!("{realm_url}/protocol/openid-connect/token"));
-        // A URL parser agrees: the realm is exactly one segment after `realms`.
-        let url = Url::parse(&realm_url).unwrap();
-        let segments: Vec<&str> = url.path_segments().unwrap().collect();
-        let at = segments.iter().rposition(|s| *s == "realms").unwrap();
-        prop_assert_eq!(segments.len(), at + 2, "{}", realm_url);
-        let segment = segments[at + 1];
-        let decoded = percent_decode(segment);
-        prop_assert_eq!(decoded, realm);
-        // And the parser leaves our encoding alone: what we sign is what it sends.
-        prop_assert_eq!(url.as_str(), realm_url.as_str());
-    }
-}
-
-/// `%XX` sequences to bytes, as UTF-8.
-fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }

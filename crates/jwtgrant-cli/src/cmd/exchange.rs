@@ -121,7 +121,7 @@ pub fn endpoint_client(
     } else if let Some(url) = &endpoint.issuer_url {
         Exchange::new(url)?
     } else if let (Some(base), Some(realm)) = (&kc.keycloak, &kc.realm) {
-        Exchange::keycloak(base, realm)?
+        jwtgrant_keycloak::exchange(base, realm)?
     } else {
         return Err(usage(
             "missing token endpoint: pass --token-endpoint URL, --issuer-url URL (discovery), or --keycloak URL and --realm REALM",

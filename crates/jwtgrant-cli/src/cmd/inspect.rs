@@ -80,7 +80,7 @@ pub fn run(args: &InspectArgs, g: Globals) -> Result<()> {
     reason = "whole seconds are enough here"
 )]
 /// Keycloak's default maximum assertion lifetime, from the Keycloak zone (one place).
-const MAX_EXPIRATION: i64 = jwtgrant_exchange::keycloak::doctor::DEFAULT_MAX_EXPIRATION;
+const MAX_EXPIRATION: i64 = jwtgrant_keycloak::doctor::DEFAULT_MAX_EXPIRATION;
 
 fn numeric_date(v: &Value) -> Option<i64> {
     v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))
@@ -131,7 +131,7 @@ pub fn span(secs: i64) -> String {
 /// What Keycloak's JWT Authorization Grant will object to, as far as the token alone shows.
 /// Keycloak's words come from the library's rejection table.
 pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
-    use jwtgrant_exchange::keycloak::Description as D;
+    use jwtgrant_keycloak::Description as D;
     let mut w = Vec::new();
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if alg.is_empty()
@@ -224,7 +224,7 @@ pub fn warnings(header: &Value, claims: &Value, now: i64) -> Vec<String> {
 /// ID-JAG (typ `oauth-id-jag+jwt`): the trap of ID-JAG claims under another `typ`, the
 /// server feature it needs, and its own rules.
 fn id_jag_warnings(header: &Value, claims: &Value) -> Vec<String> {
-    use jwtgrant_exchange::keycloak::Description as D;
+    use jwtgrant_keycloak::Description as D;
     let typ = header.get("typ").and_then(Value::as_str);
     let typed = typ == Some(jwtgrant_signer::ID_JAG_TYPE);
     let client_id = claims.get("client_id").and_then(Value::as_str);

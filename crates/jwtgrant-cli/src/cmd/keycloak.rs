@@ -1,15 +1,15 @@
 //! `keycloak setup` and `keycloak doctor`: the admin API side. The logic lives in
-//! `jwtgrant_exchange::keycloak::admin` and `jwtgrant_exchange::keycloak::doctor`; this only wires and prints.
+//! `jwtgrant_keycloak::admin` and `jwtgrant_keycloak::doctor`; this only wires and prints.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use jwtgrant_exchange::ExchangeError;
-use jwtgrant_exchange::keycloak::admin::{
+use jwtgrant_keycloak::admin::{
     AdminLogin, AdminSession, Change, ClientAuthenticator, DEFAULT_ADMIN_TIMEOUT, IdpKey,
     JwtClient, JwtIdp, UserSpec,
 };
-use jwtgrant_exchange::keycloak::doctor::{self, Agreement, Status};
+use jwtgrant_keycloak::doctor::{self, Agreement, Status};
 use serde_json::json;
 
 use super::Globals;
@@ -153,8 +153,8 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
             "bound_tokens": args.bound_tokens,
             "secret_file": secret.as_ref().map(|_| secret_out.display().to_string()),
             "secret_note": x509.then_some(NO_SECRET),
-            "token_endpoint": jwtgrant_exchange::keycloak::token_endpoint(&base, &realm),
-            "audience": jwtgrant_exchange::keycloak::realm_url(&base, &realm),
+            "token_endpoint": jwtgrant_keycloak::token_endpoint(&base, &realm),
+            "audience": jwtgrant_keycloak::realm_url(&base, &realm),
         });
         let mut v = v;
         // CI logs keep stdout: the secret goes there only when asked for by name.
@@ -195,8 +195,8 @@ pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
     }
     out.push_str(&format!(
         "token endpoint: {}\naudience: {}\n",
-        jwtgrant_exchange::keycloak::token_endpoint(&base, &realm),
-        jwtgrant_exchange::keycloak::realm_url(&base, &realm)
+        jwtgrant_keycloak::token_endpoint(&base, &realm),
+        jwtgrant_keycloak::realm_url(&base, &realm)
     ));
     files::stdout(&out)
 }

@@ -31,7 +31,7 @@ pub fn audience(sign: &SignArgs, kc: &KeycloakArgs) -> Result<String> {
         return Ok(aud.clone());
     }
     match (&kc.keycloak, &kc.realm) {
-        (Some(base), Some(realm)) => Ok(jwtgrant_exchange::keycloak::realm_url(base, realm)),
+        (Some(base), Some(realm)) => Ok(jwtgrant_keycloak::realm_url(base, realm)),
         _ => Err(usage(
             "missing audience: pass --aud AUD, or --keycloak URL and --realm REALM (audience <URL>/realms/<REALM>)",
         )),

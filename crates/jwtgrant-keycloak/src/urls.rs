@@ -9,7 +9,7 @@
 ///
 /// ```
 /// assert_eq!(
-///     jwtgrant_exchange::keycloak::token_endpoint("https://sso.example.com/", "acme"),
+///     jwtgrant_keycloak::token_endpoint("https://sso.example.com/", "acme"),
 ///     "https://sso.example.com/realms/acme/protocol/openid-connect/token"
 /// );
 /// ```
@@ -22,7 +22,7 @@ pub fn token_endpoint(base: &str, realm: &str) -> String {
 ///
 /// ```
 /// assert_eq!(
-///     jwtgrant_exchange::keycloak::realm_url("http://localhost:8080", "my realm"),
+///     jwtgrant_keycloak::realm_url("http://localhost:8080", "my realm"),
 ///     "http://localhost:8080/realms/my%20realm"
 /// );
 /// ```

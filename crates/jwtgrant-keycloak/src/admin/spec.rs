@@ -2,7 +2,7 @@
 //! REST bodies and compare it with what exists. No IO here: the session module calls
 //! these and does the HTTP.
 
-pub use crate::secret::Secret;
+pub use jwtgrant_exchange::Secret;
 use std::fmt;
 
 use serde_json::{Map, Value, json};
@@ -19,7 +19,7 @@ pub const ATTR_GRANT_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
 pub const ATTR_CERTIFICATE_BOUND_TOKENS: &str = "tls.client.certificate.bound.access.tokens";
 /// Client attribute: every token request needs a DPoP proof, and tokens are bound to its
 /// key (RFC 9449; "Require DPoP bound tokens" in the console).
-pub const ATTR_DPOP_BOUND_TOKENS: &str = crate::keycloak::doctor::CLIENT_REQUIRES_DPOP;
+pub const ATTR_DPOP_BOUND_TOKENS: &str = crate::doctor::CLIENT_REQUIRES_DPOP;
 
 /// What an `ensure_*` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

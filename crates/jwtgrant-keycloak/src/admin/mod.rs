@@ -8,8 +8,8 @@
 //! reports which it did as a [`Change`] in an [`Outcome`].
 //!
 //! ```no_run
-//! use jwtgrant_exchange::keycloak::admin::{AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec};
-//! # fn main() -> Result<(), jwtgrant_exchange::keycloak::admin::AdminError> {
+//! use jwtgrant_keycloak::admin::{AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec};
+//! # fn main() -> Result<(), jwtgrant_keycloak::admin::AdminError> {
 //! # let public_pem = String::new();
 //! let admin = AdminSession::password("http://127.0.0.1:8080", "admin", "admin")?;
 //! admin.ensure_realm("acme")?;

@@ -34,7 +34,7 @@ pub enum AdminError {
         /// What we were doing.
         operation: String,
         /// The transport's error: what the policy refused, or why no answer came.
-        source: crate::ExchangeError,
+        source: jwtgrant_exchange::ExchangeError,
     },
     /// Keycloak answered 2xx but the body was not what its API promises.
     InvalidResponse {
@@ -134,7 +134,7 @@ impl fmt::Display for AdminError {
             // The transport error is the source; printing it here too would repeat it in
             // every cause chain.
             AdminError::Transport { operation, source }
-                if source.kind() == crate::ErrorKind::Config =>
+                if source.kind() == jwtgrant_exchange::ErrorKind::Config =>
             {
                 f.write_str(operation)
             }

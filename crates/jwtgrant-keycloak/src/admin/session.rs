@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use url::Url;
 
-use crate::endpoint;
-use crate::form::{self, ClientAuth as Authentication};
-use crate::transport::{Body, Method, Transport};
+use jwtgrant_exchange::{
+    Body, ClientAuth as Authentication, ErrorKind, Exchange, ExchangeError, Method, Transport,
+};
 
 use super::error::{AdminError, keycloak_message};
 use super::spec::{
@@ -47,7 +47,7 @@ pub enum AdminLogin {
         password: Secret,
     },
     /// A confidential client of `realm` with service accounts enabled (client-credentials
-    /// grant), authenticating with any [`crate::ClientAuth`] method. Its service account
+    /// grant), authenticating with any [`jwtgrant_exchange::ClientAuth`] method. Its service account
     /// needs the `realm-management` roles for what it will do.
     ServiceAccount {
         /// The realm the client is in.
@@ -207,7 +207,7 @@ impl AdminSession {
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use jwtgrant_exchange::Transport;
-    /// use jwtgrant_exchange::keycloak::admin::{AdminLogin, AdminSession};
+    /// use jwtgrant_keycloak::admin::{AdminLogin, AdminSession};
     /// # let company_ca = b"";
     /// let transport = Transport::new().ca_bundle_pem(company_ca)?;
     /// let admin = AdminSession::connect(
@@ -242,9 +242,10 @@ impl AdminSession {
         login: AdminLogin,
         transport: Transport,
     ) -> Result<AdminSession, AdminError> {
-        let base = endpoint::parse_url(base_url).map_err(|e| AdminError::InvalidInput {
-            detail: format!("invalid keycloak base url: {e} (e.g. http://127.0.0.1:8080)"),
-        })?;
+        let base =
+            jwtgrant_exchange::parse_url(base_url).map_err(|e| AdminError::InvalidInput {
+                detail: format!("invalid keycloak base url: {e} (e.g. http://127.0.0.1:8080)"),
+            })?;
         if base.cannot_be_a_base() {
             return Err(AdminError::InvalidInput {
                 detail: format!(
@@ -784,87 +785,62 @@ impl AdminSession {
         url
     }
 
-    /// The login realm's token endpoint, from the one realm URL helper (Keycloak's own
-    /// encoding of the realm name).
-    fn token_url(&self) -> Url {
-        let url = crate::keycloak::token_endpoint(self.base.as_str(), self.login.realm());
-        // The base parsed as an http(s) URL with a host, and the helper only appends
-        // percent-encoded path segments to it: this cannot fail; the fallback keeps it total.
-        Url::parse(&url).unwrap_or_else(|_| self.base.clone())
-    }
-
-    /// Logs in and stores a fresh token.
+    /// Logs in and stores a fresh token: one token request through [`Exchange`] on this
+    /// session's transport (the same form, policy, echo scrubbing and reading of the
+    /// answer as the grant itself), the password grant for `admin-cli` or the
+    /// client-credentials grant for a service account.
     fn login(&self) -> Result<Secret, AdminError> {
-        let token_url = self.token_url();
+        let token_url = crate::token_endpoint(self.base.as_str(), self.login.realm());
         let principal = self.login.principal();
+        let operation = || format!("admin login as '{principal}' at {token_url}");
         let transport_failed = |source| AdminError::Transport {
-            operation: format!("admin login as '{principal}' at {token_url}"),
+            operation: operation(),
             source,
         };
-        let prepared = match &self.login {
-            AdminLogin::Password { user, password } => form::prepare_grant(
-                &[
-                    ("grant_type", "password"),
-                    ("username", user),
-                    ("password", password.secret()),
-                ],
-                &[password.secret()],
-                &Authentication::None {
-                    client_id: "admin-cli".into(),
-                },
-                None,
-            ),
+        let exchange = Exchange::new(&token_url)
+            .map_err(transport_failed)?
+            .transport(self.transport.clone());
+        log::debug!("keycloak admin: logging in as '{principal}' at {token_url}");
+        let answer = match &self.login {
+            AdminLogin::Password { user, password } => exchange
+                .client_none("admin-cli")
+                .password_grant(user, password),
             AdminLogin::ServiceAccount { auth, .. } => {
-                let client_assertion =
-                    form::client_assertion(auth, token_url.as_str()).map_err(transport_failed)?;
-                form::prepare_grant(
-                    &[("grant_type", "client_credentials")],
-                    &[],
-                    auth,
-                    client_assertion.as_deref(),
-                )
+                exchange.client_auth(auth.clone()).client_credentials()
             }
         };
         let fail = |status: u16, message: Option<String>| AdminError::Login {
-            token_url: token_url.to_string(),
+            token_url: token_url.clone(),
             principal: principal.to_owned(),
             status,
             message,
         };
-        log::debug!("keycloak admin: logging in as '{principal}' at {token_url}");
-        let mut headers = vec![("accept", "application/json")];
-        if let Some(value) = &prepared.authorization {
-            headers.push(("authorization", value));
-        }
-        let reply = self
-            .transport
-            .send(
-                Method::Post,
-                &token_url,
-                &headers,
-                Some(Body::Form(&prepared.body)),
-            )
-            .map_err(transport_failed)?;
-        let body = String::from_utf8_lossy(&reply.body);
-        if reply.status != 200 {
-            let echoed = prepared.echoed();
-            let echoed: Vec<&str> = echoed.iter().map(String::as_str).collect();
-            let scrubbed = crate::response::scrub_body(body.as_bytes(), &echoed);
-            return Err(fail(
-                reply.status,
-                keycloak_message(&String::from_utf8_lossy(&scrubbed)),
-            ));
-        }
-        let (token, expires_in) = parse_token(&body)
-            .ok_or_else(|| fail(0, Some("the answer holds no access_token".into())))?;
-        let token = Secret::new(token);
+        let token = match answer {
+            Ok(token) => token,
+            Err(ExchangeError::Rejected(r)) => {
+                let message = match &r.error_description {
+                    Some(d) => format!("{}: {d}", r.error),
+                    None => r.error.clone(),
+                };
+                return Err(fail(r.status, Some(message)));
+            }
+            Err(ExchangeError::UnexpectedStatus {
+                status, snippet, ..
+            }) => return Err(fail(status, (!snippet.is_empty()).then_some(snippet))),
+            Err(e) if e.kind() == ErrorKind::BadResponse => {
+                return Err(fail(0, Some(format!("the answer is not a token: {e}"))));
+            }
+            Err(e) => return Err(transport_failed(e)),
+        };
         let now = Instant::now();
+        // Keycloak always sends expires_in; assume its 60 s default if it did not. A huge
+        // expires_in from the network must not overflow the clock.
+        let expires_in = token.expires_in.unwrap_or(60);
         *self.lock() = Some(AdminToken {
-            value: token.clone(),
-            // A huge expires_in from the network must not overflow the clock.
+            value: token.access_token.clone(),
             renew_at: now.checked_add(renew_after(expires_in)).unwrap_or(now),
         });
-        Ok(token)
+        Ok(token.access_token)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<AdminToken>> {
@@ -984,18 +960,6 @@ impl AdminSession {
     }
 }
 
-/// `(access_token, expires_in)` from a token endpoint answer.
-fn parse_token(body: &str) -> Option<(String, u64)> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let token = v["access_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())?
-        .to_owned();
-    // Keycloak always sends expires_in; assume its 60 s default if it did not.
-    let expires_in = v["expires_in"].as_u64().unwrap_or(60);
-    Some((token, expires_in))
-}
-
 /// When to log in again for a token that lives `expires_in` seconds: a quarter of
 /// its life early (between 5 and 30 s), so a request never leaves with a token about
 /// to expire.
@@ -1052,7 +1016,7 @@ mod tests {
             "http://127.0.0.1:8080/auth/admin/realms/a%2Fb%20c/users?username=x%26y"
         );
         assert_eq!(
-            s.token_url().as_str(),
+            crate::token_endpoint(s.base.as_str(), s.login.realm()),
             "http://127.0.0.1:8080/auth/realms/master/protocol/openid-connect/token"
         );
         let debug = format!("{s:?}");
@@ -1091,12 +1055,7 @@ mod tests {
 
     #[test]
     fn token_answers_and_renewal() {
-        assert_eq!(
-            parse_token(r#"{"access_token":"t","expires_in":60}"#),
-            Some(("t".to_owned(), 60))
-        );
-        assert_eq!(parse_token(r#"{"access_token":""}"#), None);
-        assert_eq!(parse_token("nonsense"), None);
+        // The token answers themselves are read by the Exchange: tests/answers.rs.
         assert_eq!(renew_after(60), Duration::from_secs(45));
         assert_eq!(renew_after(300), Duration::from_secs(270));
         assert_eq!(renew_after(3600), Duration::from_secs(3570));

@@ -8,7 +8,7 @@
 //! Adding a Keycloak answer is one row in the `rejections!` table below; the tests check that
 //! `docs/troubleshooting.md` explains every row.
 
-use crate::error::Rejection;
+use jwtgrant_exchange::{ExchangeError, Rejection};
 
 /// The Keycloak check an answer comes from. The doctor names its report lines after these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -101,11 +101,7 @@ impl Check {
     /// The check Keycloak's `rejection` names: by its description when the table knows it,
     /// else by the RFC 6749 code for a failed client authentication.
     pub fn of(rejection: &Rejection) -> Option<Check> {
-        if let Some(d) = rejection
-            .error_description
-            .as_deref()
-            .and_then(Description::find)
-        {
+        if let Some(d) = Description::of(rejection) {
             return Some(d.check());
         }
         matches!(
@@ -308,7 +304,33 @@ pub const NOT_FOUND_HINT: &str = "check the URL: Keycloak's token endpoint is {b
 pub const DISCOVERY_HINT: &str =
     "pass the issuer URL (for Keycloak {base}/realms/{realm}), or the token endpoint directly";
 
+/// Keycloak's diagnosis of a failed exchange, in one line: the table's hint for a known
+/// answer, the hint for an RFC 6749 code in Keycloak's terms, the URL layout for a 404 or a
+/// discovery document that could not be used; otherwise the generic client's own
+/// [`ExchangeError::hint`].
+pub fn hint(err: &ExchangeError) -> Option<&'static str> {
+    match err {
+        ExchangeError::Rejected(r) => rejection_hint(r).or_else(|| err.hint()),
+        ExchangeError::UnexpectedStatus { status: 404, .. } => Some(NOT_FOUND_HINT),
+        ExchangeError::Discovery { .. } => Some(DISCOVERY_HINT),
+        _ => err.hint(),
+    }
+}
+
+/// The hint for one of Keycloak's answers: by its `error_description` when the table knows
+/// it, else by the RFC 6749 `error` code.
+pub fn rejection_hint(rejection: &Rejection) -> Option<&'static str> {
+    Description::of(rejection)
+        .map(Description::hint)
+        .or_else(|| for_error_code(&rejection.error))
+}
+
 impl Description {
+    /// The row of the table a rejection matches, by its `error_description`, if any.
+    pub fn of(rejection: &Rejection) -> Option<Description> {
+        rejection.error_description.as_deref().and_then(Self::find)
+    }
+
     /// The row matching Keycloak's `error_description`, if the table has one.
     pub fn find(description: &str) -> Option<Description> {
         Self::ALL.iter().copied().find(|d| {
@@ -346,10 +368,59 @@ impl std::fmt::Display for Description {
 mod tests {
     use super::*;
 
+    fn rejected(error: &str, desc: Option<&str>) -> ExchangeError {
+        ExchangeError::Rejected(Rejection::new(400, error, desc.map(String::from), None))
+    }
+
+    /// An unknown description falls back to the code, in Keycloak's words (the generic
+    /// client's own words for the same code are its business).
+    #[test]
+    fn unknown_descriptions_fall_back_to_the_code() {
+        let codes = [
+            "invalid_client",
+            "unsupported_grant_type",
+            "invalid_scope",
+            "invalid_request",
+            "unauthorized_client",
+            "invalid_grant",
+        ];
+        let by_code: Vec<Option<&str>> = codes
+            .iter()
+            .map(|c| hint(&rejected(c, Some("something new"))))
+            .collect();
+        let table: Vec<Option<&str>> = codes.iter().map(|c| for_error_code(c)).collect();
+        assert_eq!(by_code, table);
+        assert_eq!(
+            table.iter().filter(|h| h.is_none()).count(),
+            1,
+            "only invalid_grant"
+        );
+        assert!(
+            hint(&rejected("invalid_client", None))
+                .is_some_and(|h| h.ends_with("and the client's authenticator in Keycloak"))
+        );
+    }
+
+    #[test]
+    fn seed_hints_read_well() {
+        let check = |desc: &str, needle: &str| {
+            let hint = hint(&rejected("invalid_grant", Some(desc))).unwrap_or("");
+            assert!(hint.contains(needle), "{desc}: {hint}");
+        };
+        check(
+            "No Identity Provider for provided issuer",
+            "character for character, including scheme, port and trailing slash",
+        );
+        check("User not found", "userId equals the assertion's sub");
+        check("Invalid signature", "useJwksUrl");
+        check("Invalid signature", "different public key");
+        check("Token reuse detected", "fresh one (new jti)");
+    }
+
     /// The troubleshooting guide explains every row: a new row without a doc line fails here.
     #[test]
     fn every_description_is_in_the_troubleshooting_guide() {
-        let doc = include_str!("../../../../docs/troubleshooting.md");
+        let doc = include_str!("../../../docs/troubleshooting.md");
         let missing: Vec<&str> = Description::ALL
             .iter()
             .map(|d| d.text())

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use jwtgrant_exchange::keycloak::admin::{AdminError, AdminLogin, AdminSession};
 use jwtgrant_exchange::{ExchangeError, Transport};
+use jwtgrant_keycloak::admin::{AdminError, AdminLogin, AdminSession};
 use jwtgrant_test_support::{Reply, Request, Stub};
 
 const LOGIN_PATH: &str = "/realms/master/protocol/openid-connect/token";
