@@ -3,25 +3,21 @@
 //! clear text), and a plain-http login to a remote host is refused before anything is sent.
 //! The Keycloak and the proxy are loopback stubs.
 
-use std::process::Command;
 use std::time::Duration;
 
 use jwtgrant_test_support::{Reply, Stub};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
+mod common;
+
+use common::run_in;
 
 /// `jwtgrant keycloak setup` against `keycloak`, with every proxy variable naming `proxy`.
 fn setup_through(keycloak: &str, proxy: &Stub) -> (i32, String) {
     let dir = std::env::temp_dir().join(format!("jwtgrant-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("KEYCLOAK_ADMIN_PASSWORD", "hunter2")
-        .env("HTTPS_PROXY", proxy.base())
-        .env("HTTP_PROXY", proxy.base())
-        .env("ALL_PROXY", proxy.base())
-        .current_dir(&dir)
-        .args([
+    let r = run_in(
+        &dir,
+        &[
             "keycloak",
             "setup",
             "--keycloak",
@@ -34,14 +30,17 @@ fn setup_through(keycloak: &str, proxy: &Stub) -> (i32, String) {
             "https://issuer.example/jwks.json",
             "--client-id",
             "c",
-        ])
-        .output()
-        .expect("run jwtgrant");
+        ],
+        &[
+            ("KEYCLOAK_ADMIN_PASSWORD", "hunter2"),
+            ("HTTPS_PROXY", proxy.base()),
+            ("HTTP_PROXY", proxy.base()),
+            ("ALL_PROXY", proxy.base()),
+        ],
+        None,
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (r.code, r.stderr)
 }
 
 #[test]

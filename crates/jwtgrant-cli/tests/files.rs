@@ -3,29 +3,17 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
+mod common;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).env_clear().args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use common::{Run, keypair, p, run, run_with};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// An exchange that gets as far as reading the client secret (the endpoint is never reached).
-fn exchange_with_secret(secret: &Path, extra: &[&str]) -> (i32, String, String) {
+fn exchange_with_secret(secret: &Path, extra: &[&str]) -> Run {
     let mut args = vec![
         "exchange",
         "--assertion",
@@ -47,7 +35,11 @@ fn a_client_secret_file_others_can_read_is_refused_with_the_fix() {
     let secret = dir.path().join("client.secret");
     std::fs::write(&secret, "s3cr3t\n").unwrap();
     chmod(&secret, 0o644);
-    let (code, stdout, stderr) = exchange_with_secret(&secret, &[]);
+    let Run {
+        code,
+        stdout,
+        stderr,
+    } = exchange_with_secret(&secret, &[]);
     assert_eq!((code, stdout.as_str()), (1, ""));
     assert_eq!(
         stderr,
@@ -64,8 +56,8 @@ fn an_admin_password_file_others_can_read_is_refused_with_the_fix() {
     let password = dir.path().join("admin.pw");
     std::fs::write(&password, "admin\n").unwrap();
     chmod(&password, 0o604);
-    let (_d, public) = public_key(&dir);
-    let (code, _, stderr) = run(&[
+    let (_keys, _, public) = keypair("ES256");
+    let Run { code, stderr, .. } = run(&[
         "keycloak",
         "setup",
         "--keycloak",
@@ -91,13 +83,6 @@ fn an_admin_password_file_others_can_read_is_refused_with_the_fix() {
     );
 }
 
-fn public_key(dir: &tempfile::TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
-    let keys = dir.path().join("keys");
-    let (code, _, stderr) = run(&["keygen", "--alg", "ES256", "--out-dir", p(&keys)]);
-    assert_eq!(code, 0, "{stderr}");
-    (keys.join("private.pem"), keys.join("public.pem"))
-}
-
 /// Only root can give a file away; as another user this test checks what it can (the rule
 /// itself is unit-tested in `files.rs` with any owner).
 #[test]
@@ -111,7 +96,7 @@ fn a_secret_file_owned_by_another_user_is_refused() {
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return,
         Err(e) => panic!("chown: {e}"),
     }
-    let (code, _, stderr) = exchange_with_secret(&secret, &[]);
+    let Run { code, stderr, .. } = exchange_with_secret(&secret, &[]);
     assert_eq!(code, 1);
     let s = p(&secret);
     assert_eq!(
@@ -121,7 +106,8 @@ fn a_secret_file_owned_by_another_user_is_refused() {
         )
     );
     // The override turns it into a warning; the run then goes on to read the assertion.
-    let (code, _, stderr) = exchange_with_secret(&secret, &["--allow-insecure-key-permissions"]);
+    let Run { code, stderr, .. } =
+        exchange_with_secret(&secret, &["--allow-insecure-key-permissions"]);
     assert_eq!(code, 1);
     assert_eq!(
         stderr,
@@ -133,8 +119,7 @@ fn a_secret_file_owned_by_another_user_is_refused() {
 
 #[test]
 fn a_private_key_others_can_read_is_refused_by_every_command_that_reads_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (private, _) = public_key(&dir);
+    let (_keys, private, _) = keypair("ES256");
     chmod(&private, 0o640);
     let expected = format!(
         "jwtgrant: private key '{0}' is accessible by group or others (mode 0640): run 'chmod 600 {0}' (or pass --allow-insecure-key-permissions)\n",
@@ -155,7 +140,11 @@ fn a_private_key_others_can_read_is_refused_by_every_command_that_reads_it() {
             "http://kc/realms/r",
         ],
     ] {
-        let (code, stdout, stderr) = run(&args);
+        let Run {
+            code,
+            stdout,
+            stderr,
+        } = run(&args);
         assert_eq!(
             (code, stdout.as_str(), stderr.as_str()),
             (1, "", expected.as_str()),
@@ -171,7 +160,7 @@ fn keygen_never_replaces_a_file_without_force_and_syncs_a_0600_key() {
     std::fs::create_dir(&out).unwrap();
     // Only public.pem exists: refused before anything is written, private.pem not created.
     std::fs::write(out.join("public.pem"), "mine").unwrap();
-    let (code, _, stderr) = run(&["keygen", "--alg", "ES256", "--out-dir", p(&out)]);
+    let Run { code, stderr, .. } = run(&["keygen", "--alg", "ES256", "--out-dir", p(&out)]);
     assert_eq!(code, 1);
     assert_eq!(
         stderr,
@@ -189,7 +178,7 @@ fn keygen_never_replaces_a_file_without_force_and_syncs_a_0600_key() {
     let target = dir.path().join("elsewhere");
     std::fs::remove_file(out.join("public.pem")).unwrap();
     std::os::unix::fs::symlink(&target, out.join("private.pem")).unwrap();
-    let (code, _, stderr) = run(&["keygen", "--alg", "ES256", "--out-dir", p(&out)]);
+    let Run { code, stderr, .. } = run(&["keygen", "--alg", "ES256", "--out-dir", p(&out)]);
     assert_eq!(code, 1);
     assert_eq!(
         stderr,
@@ -200,7 +189,8 @@ fn keygen_never_replaces_a_file_without_force_and_syncs_a_0600_key() {
     );
     assert!(!target.exists());
     // --force replaces the link itself (not its target) with a 0600 key.
-    let (code, _, stderr) = run(&["keygen", "--alg", "ES256", "--out-dir", p(&out), "--force"]);
+    let Run { code, stderr, .. } =
+        run(&["keygen", "--alg", "ES256", "--out-dir", p(&out), "--force"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!target.exists());
     let meta = std::fs::symlink_metadata(out.join("private.pem")).unwrap();
@@ -210,7 +200,7 @@ fn keygen_never_replaces_a_file_without_force_and_syncs_a_0600_key() {
 
 #[test]
 fn json_include_secret_needs_json() {
-    let (code, _, stderr) = run(&[
+    let Run { code, stderr, .. } = run(&[
         "keycloak",
         "setup",
         "--keycloak",
@@ -239,48 +229,31 @@ fn json_include_secret_needs_json() {
 const ARGV_WARNING: &str = "jwtgrant: warning: --assertion JWT puts the assertion on the command line, where every local user can read it through `ps` until it expires; pass --assertion - and the JWT on stdin, or set JWTGRANT_ASSERTION\n";
 
 /// The exchange up to the (refused) endpoint, with the client secret from the environment.
-fn exchange(args: &[&str], env: &[(&str, &str)], stdin: &str) -> (i32, String) {
-    use std::io::Write as _;
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("JWTGRANT_CLIENT_SECRET", "s")
-        .envs(env.iter().copied())
-        .args([
-            "exchange",
-            "--token-endpoint",
-            "http://127.0.0.1:9/t",
-            "--client-id",
-            "c",
-        ])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+fn exchange(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+    let mut all = vec![
+        "exchange",
+        "--token-endpoint",
+        "http://127.0.0.1:9/t",
+        "--client-id",
+        "c",
+    ];
+    all.extend_from_slice(args);
+    let mut vars = vec![("JWTGRANT_CLIENT_SECRET", "s")];
+    vars.extend_from_slice(env);
+    run_with(&all, &vars, Some(stdin))
 }
 
 #[test]
 fn an_assertion_in_argv_is_warned_about_once() {
-    let (code, stderr) = exchange(&["--assertion", "h.p.s"], &[], "");
+    let Run { code, stderr, .. } = exchange(&["--assertion", "h.p.s"], &[], "");
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.starts_with(ARGV_WARNING), "{stderr}");
     assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
     // From stdin or the environment: nobody else can read it, no warning.
-    let (code, stderr) = exchange(&["--assertion", "-"], &[], "h.p.s\n");
+    let Run { code, stderr, .. } = exchange(&["--assertion", "-"], &[], "h.p.s\n");
     assert_eq!(code, 4, "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
-    let (code, stderr) = exchange(&[], &[("JWTGRANT_ASSERTION", "h.p.s")], "");
+    let Run { code, stderr, .. } = exchange(&[], &[("JWTGRANT_ASSERTION", "h.p.s")], "");
     assert_eq!(code, 4, "{stderr}");
     assert!(!stderr.contains("warning"), "{stderr}");
 }

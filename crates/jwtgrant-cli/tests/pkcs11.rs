@@ -2,51 +2,14 @@
 //! makes (feature `pkcs11`; fails, never skips, without the token). Without the feature,
 //! the binary says how to get it.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Run {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().envs(env.iter().copied()).args(args);
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+use common::run_with;
 
 #[cfg(not(feature = "pkcs11"))]
 #[test]
 fn without_the_feature_a_pkcs11_uri_says_how_to_get_it() {
-    let r = run(&["pubkey", "--key", "pkcs11:token=t;object=k"], &[], None);
+    let r = run_with(&["pubkey", "--key", "pkcs11:token=t;object=k"], &[], None);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(r.stdout, "");
     assert_eq!(
@@ -57,6 +20,7 @@ fn without_the_feature_a_pkcs11_uri_says_how_to_get_it() {
 
 #[cfg(feature = "pkcs11")]
 mod hsm {
+    use super::common::Run;
     use super::*;
 
     /// The token's PIN flags are shared by every process: a login elsewhere between our wrong
@@ -104,7 +68,7 @@ mod hsm {
             let mut env: Vec<(&str, &str)> =
                 self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
             env.extend_from_slice(extra);
-            run(args, &env, stdin)
+            run_with(args, &env, stdin)
         }
     }
 
@@ -256,7 +220,7 @@ mod hsm {
             r.stderr
         );
 
-        let r = run(
+        let r = run_with(
             &[
                 "pubkey",
                 "--key",
@@ -274,7 +238,7 @@ mod hsm {
             )
         );
 
-        let r = run(
+        let r = run_with(
             &["pubkey", "--key", &uri],
             &[("JWTGRANT_PKCS11_PIN", &t.pin)],
             None,

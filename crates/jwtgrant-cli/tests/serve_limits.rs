@@ -2,81 +2,34 @@
 //! silent and half-closed connections, a few slow ones, and a bind off loopback. All traffic
 //! goes to 127.0.0.1; every connection is closed when the test ends.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
+mod common;
 
-/// Kills the server when the test ends, passes or fails.
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Serving, http_answer, keypair, p, run};
 
 /// A fresh ES256 key pair (fast to generate) and the JWKS `jwtgrant jwks` prints for it.
 fn key_and_jwks() -> (tempfile::TempDir, PathBuf, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .env_clear()
-        .args(["keygen", "--alg", "ES256", "--out-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let key = dir.path().join("private.pem");
+    let (dir, key, _) = keypair("ES256");
     assert_eq!(
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let jwks = Command::new(BIN)
-        .env_clear()
-        .args(["jwks", "--key"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(jwks.status.success(), "{jwks:?}");
-    let text = String::from_utf8(jwks.stdout).unwrap();
+    let jwks = run(&["jwks", "--key", p(&key)]);
+    assert_eq!(jwks.code, 0, "{jwks:?}");
     // `jwks` prints the document and a newline; the server sends the document.
-    let doc = text.strip_suffix('\n').unwrap().to_owned();
+    let doc = jwks.stdout.strip_suffix('\n').unwrap().to_owned();
     (dir, key, doc)
 }
 
-/// `jwtgrant jwks serve --key KEY --addr ADDR`, and its stderr lines as they come.
-fn serve(key: &PathBuf, addr: &str) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Child(
-        Command::new(BIN)
-            .env_clear()
-            .args(["jwks", "serve", "--addr", addr, "--key"])
-            .arg(key)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = BufReader::new(child.0.stderr.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-fn line(rx: &mpsc::Receiver<String>) -> String {
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("a line on stderr within 10 s")
+/// `jwtgrant jwks serve --addr ADDR --key KEY`.
+fn serve(key: &Path, addr: &str) -> Serving {
+    Serving::start(addr, &["--key", p(key)])
 }
 
 /// The port from "jwtgrant: serving the JWKS of 1 key(s) at http://HOST:PORT/.well-known/..."
@@ -92,16 +45,7 @@ fn port(serving: &str) -> u16 {
 
 /// GET `path` from 127.0.0.1:`port`: the whole answer, within 10 s.
 fn get(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    http_answer(&format!("127.0.0.1:{port}"), path)
 }
 
 fn expected_answer(doc: &str) -> String {
@@ -117,8 +61,8 @@ fn expected_answer(doc: &str) -> String {
 #[test]
 fn hundreds_of_idle_and_half_open_connections_do_not_stop_a_get() {
     let (_dir, key, doc) = key_and_jwks();
-    let (_child, stderr) = serve(&key, "127.0.0.1:0");
-    let port = port(&line(&stderr));
+    let server = serve(&key, "127.0.0.1:0");
+    let port = port(&server.line());
 
     let silent: Vec<TcpStream> = (0..300)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
@@ -164,8 +108,8 @@ fn hundreds_of_idle_and_half_open_connections_do_not_stop_a_get() {
 #[test]
 fn silent_connections_are_dropped_after_five_seconds() {
     let (_dir, key, _doc) = key_and_jwks();
-    let (_child, stderr) = serve(&key, "127.0.0.1:0");
-    let port = port(&line(&stderr));
+    let server = serve(&key, "127.0.0.1:0");
+    let port = port(&server.line());
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let started = Instant::now();
@@ -185,8 +129,8 @@ fn silent_connections_are_dropped_after_five_seconds() {
 #[test]
 fn binding_off_loopback_warns_why() {
     let (_dir, key, doc) = key_and_jwks();
-    let (_child, stderr) = serve(&key, "0.0.0.0:0");
-    let serving = line(&stderr);
+    let server = serve(&key, "0.0.0.0:0");
+    let serving = server.line();
     let port = port(&serving);
     assert_eq!(
         serving,
@@ -195,7 +139,7 @@ fn binding_off_loopback_warns_why() {
         )
     );
     assert_eq!(
-        line(&stderr),
+        server.line(),
         format!(
             "jwtgrant: warning: listening on 0.0.0.0:{port}, which is not a loopback address: other hosts can reach this JWKS, and whoever can swap the keys it serves (on this host, or on the network path without --tls-cert) can forge assertions for every user linked to this issuer; prefer 127.0.0.1 unless Keycloak runs on another host, and then serve HTTPS (--tls-cert, --tls-key)"
         )
@@ -208,11 +152,11 @@ fn binding_off_loopback_warns_why() {
 #[test]
 fn binding_loopback_does_not_warn() {
     let (_dir, key, doc) = key_and_jwks();
-    let (_child, stderr) = serve(&key, "127.0.0.1:0");
-    let port = port(&line(&stderr));
+    let server = serve(&key, "127.0.0.1:0");
+    let port = port(&server.line());
     assert_eq!(get(port, "/jwks"), expected_answer(&doc));
     assert_eq!(
-        stderr.recv_timeout(Duration::from_millis(500)),
+        server.line_within(Duration::from_millis(500)),
         Err(mpsc::RecvTimeoutError::Timeout)
     );
 }

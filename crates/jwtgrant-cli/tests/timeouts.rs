@@ -1,29 +1,27 @@
 //! `--timeout` bounds the whole `token` call, retries included. The server is a loopback stub
 //! that accepts connections and never answers.
 
-use std::process::Command;
-
 use jwtgrant_test_support::{Reply, Stub};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jwtgrant");
+mod common;
+
+use common::run_in;
 
 #[test]
 fn token_timeout_bounds_every_attempt_together() {
     let stub = Stub::replies(vec![Reply::hang()]);
     let dir = std::env::temp_dir().join(format!("jwtgrant-timeout-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
-    let keygen = Command::new(BIN)
-        .env_clear()
-        .current_dir(&dir)
-        .args(["keygen", "--alg", "ES256", "--out-dir", "k"])
-        .output()
-        .expect("run jwtgrant keygen");
-    assert!(keygen.status.success(), "{keygen:?}");
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("JWTGRANT_CLIENT_SECRET", "hunter2")
-        .current_dir(&dir)
-        .args([
+    let keygen = run_in(
+        &dir,
+        &["keygen", "--alg", "ES256", "--out-dir", "k"],
+        &[],
+        None,
+    );
+    assert_eq!(keygen.code, 0, "{keygen:?}");
+    let out = run_in(
+        &dir,
+        &[
             "token",
             "--key",
             "k/private.pem",
@@ -41,13 +39,13 @@ fn token_timeout_bounds_every_attempt_together() {
             "1s",
             "--retries",
             "2",
-        ])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run jwtgrant");
+        ],
+        &[("JWTGRANT_CLIENT_SECRET", "hunter2")],
+        None,
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let stderr = out.stderr;
+    assert_eq!(out.code, 4, "{stderr}");
     assert!(
         stderr.starts_with(&format!(
             "jwtgrant: timed out after 1s waiting for {} to answer",

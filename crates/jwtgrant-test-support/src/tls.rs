@@ -1,6 +1,7 @@
 //! HTTPS for the stub (feature `tls`): a throwaway CA generated per stub, a server
 //! certificate for `localhost` and `127.0.0.1` signed by it, and optionally a required client
-//! certificate (mTLS). rustls with the ring provider, as ureq uses.
+//! certificate (mTLS). rustls with the ring provider, as ureq uses. [`Ca`] is that CA on its
+//! own, for a test whose TLS server is not a stub.
 //!
 //! ```
 //! use jwtgrant_test_support::{Reply, Stub};
@@ -136,16 +137,35 @@ impl Material {
     }
 }
 
-struct Ca {
+/// A throwaway CA, the one each TLS stub makes for itself: for a test that runs a TLS server
+/// of its own (such as `jwtgrant jwks serve --tls-cert`) and needs a certificate for it and
+/// a CA bundle for its client.
+///
+/// ```
+/// let ca = jwtgrant_test_support::tls::Ca::generate("my test CA");
+/// let server = ca.server_identity();
+/// assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+/// assert!(server.key_pem().starts_with("-----BEGIN PRIVATE KEY-----"));
+/// ```
+pub struct Ca {
     pem: String,
     der: Vec<u8>,
     issuer: Issuer<'static, KeyPair>,
 }
 
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca")
+            .field("pem", &self.pem)
+            .field("key", &"[throwaway]")
+            .finish()
+    }
+}
+
 impl Ca {
-    /// A CA whose name is unique in this run, so a client that trusts another stub's CA
-    /// reports an unknown issuer rather than a bad signature from a namesake.
-    fn generate(what: &str) -> Ca {
+    /// A CA whose name (`what`, made unique in this run) keeps a client that trusts another
+    /// CA from seeing a bad signature from a namesake: it reports an unknown issuer.
+    pub fn generate(what: &str) -> Ca {
         static SERIAL: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "jwtgrant-test-support {what} {}-{}",
@@ -182,7 +202,14 @@ impl Ca {
         }
     }
 
-    fn server_identity(&self) -> Identity {
+    /// The CA certificate, PEM: the CA bundle a client should trust.
+    pub fn cert_pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// A server certificate for `localhost` and `127.0.0.1` (subject CN `localhost`, server
+    /// authentication only), issued by this CA, with its key.
+    pub fn server_identity(&self) -> Identity {
         let mut params =
             CertificateParams::new(vec!["localhost".to_owned()]).expect("a DNS name SAN");
         params
@@ -195,7 +222,9 @@ impl Ca {
         self.issue(params)
     }
 
-    fn client_identity(&self) -> Identity {
+    /// A client certificate (subject CN `jwtgrant-test-support client`, client
+    /// authentication only), issued by this CA, with its key.
+    pub fn client_identity(&self) -> Identity {
         let mut params = CertificateParams::default();
         params
             .distinguished_name
