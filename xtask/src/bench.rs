@@ -2,9 +2,10 @@
 //! as ratios measured in one run on this machine.
 //!
 //! What runs, in order:
-//! 1. Release builds of two cargo examples: `bench_sign` twice (ring in `target/bench-ring`,
-//!    aws-lc-rs in `target/bench-awslc`: separate target dirs, so the two feature sets never
-//!    overwrite each other's binary) and `bench_token_source` (ring).
+//! 1. Release builds of two programs of the bench package (`benches/`, `jwtgrant-bench`):
+//!    `bench_sign` twice (ring in `target/bench-ring`, aws-lc-rs in `target/bench-awslc`:
+//!    separate target dirs, so the two feature sets never overwrite each other's binary) and
+//!    `bench_token_source` (ring).
 //! 2. `bench_sign` on each backend: RS256 (2048-bit key), ES256 and EdDSA, sign and verify;
 //!    the ring build (feature `pkcs11`) also signs RS256 and ES256 through a fresh SoftHSM2
 //!    token (`softhsm::setup`), on one thread and on four sharing one `Signer`.
@@ -121,7 +122,7 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     let ring_dir = root.join("target/bench-ring");
     let awslc_dir = root.join("target/bench-awslc");
     if build {
-        build_examples(&ring_dir, &awslc_dir)?;
+        build_programs(&ring_dir, &awslc_dir)?;
     }
     let machine = Machine::probe();
     let started = Instant::now();
@@ -131,7 +132,7 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     let hsm = crate::softhsm::setup()?;
     eprintln!("bench: signing with ring, and through SoftHSM2 ({seconds} s per row, 10 rows)");
     let ring = run_example_with(
-        &ring_dir.join("release/examples/bench_sign"),
+        &ring_dir.join("release/bench_sign"),
         &["--seconds", &secs],
         |cmd| {
             hsm.env(cmd);
@@ -141,10 +142,7 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     let ring = ring?;
     expect_backend(&ring, "ring")?;
     eprintln!("bench: signing with aws-lc-rs ({seconds} s per row, 6 rows)");
-    let awslc = run_example(
-        &awslc_dir.join("release/examples/bench_sign"),
-        &["--seconds", &secs],
-    )?;
+    let awslc = run_example(&awslc_dir.join("release/bench_sign"), &["--seconds", &secs])?;
     expect_backend(&awslc, "aws-lc-rs")?;
     eprintln!("bench: openssl speed rsa2048");
     let openssl = openssl_speed(seconds);
@@ -152,7 +150,7 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     let node = node_issuer(&root, seconds);
     eprintln!("bench: TokenSource hit path against a loopback stub");
     let source = run_example(
-        &ring_dir.join("release/examples/bench_token_source"),
+        &ring_dir.join("release/bench_token_source"),
         &["--seconds", &secs],
     )?;
     let elapsed = started.elapsed();
@@ -178,18 +176,20 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     Ok(())
 }
 
-fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
+fn build_programs(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
     let target = |dir: &Path| dir.to_string_lossy().into_owned();
+    // Each with the features its library would have on its own (see benches/Cargo.toml).
     run_cmd(cargo().args([
         "build",
         "--release",
         "-p",
-        "jwtgrant-signer",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_sign",
-        // The SoftHSM2 rows (sign.pkcs11.*) come from the ring build.
+        "--no-default-features",
+        // The signer's default features; the SoftHSM2 rows (sign.pkcs11.*) come from this build.
         "--features",
-        "pkcs11",
+        "ring,keygen,pkcs11",
         "--target-dir",
         &target(ring_dir),
     ]))?;
@@ -197,8 +197,8 @@ fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "jwtgrant-signer",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_sign",
         "--no-default-features",
         "--features",
@@ -210,9 +210,12 @@ fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "jwtgrant-exchange",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_token_source",
+        "--no-default-features",
+        "--features",
+        "exchange",
         "--target-dir",
         &target(ring_dir),
     ]))

@@ -1,8 +1,9 @@
 //! `cargo xtask bench --keycloak`: exchanges against a real Keycloak, side by side in one run.
 //!
 //! 1. Sequential: one kept-alive `Exchange`, a new `Exchange` per exchange (both in the
-//!    `bench_keycloak` example), `curl` per exchange with an assertion signed beforehand, and
-//!    the seed's flow (`sh` running `node tests/node/issue.js`, then `curl` with its output).
+//!    `bench_keycloak` program of `benches/`), `curl` per exchange with an assertion signed
+//!    beforehand, and the seed's flow (`sh` running `node tests/node/issue.js`, then `curl`
+//!    with its output).
 //! 2. Whole process: `jwtgrant token` (release build) against the seed's flow.
 //! 3. Concurrency: 1, 2, 4, 8, 16 threads sharing one `Exchange`; grants per second, and CPU
 //!    per grant of the client and of Keycloak's process group, from `/proc`.
@@ -69,7 +70,7 @@ pub fn run(opts: &Options, machine_header: &str) -> Result<String> {
     if opts.build {
         build(&target)?;
     }
-    let example = target.join("release/examples/bench_keycloak");
+    let example = target.join("release/bench_keycloak");
     let jwtgrant = target.join("release/jwtgrant");
     for program in [&example, &jwtgrant] {
         if !program.exists() {
@@ -97,9 +98,13 @@ fn build(target: &Path) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "jwtgrant-exchange",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_keycloak",
+        // The exchange crate's own features, like bench_token_source (see benches/Cargo.toml).
+        "--no-default-features",
+        "--features",
+        "exchange",
         "--target-dir",
         &dir,
     ]))?;

@@ -1,7 +1,7 @@
 //! Signing and verification rates of the compiled-in crypto backend, for `cargo xtask bench`.
 //!
 //! ```text
-//! cargo run --release -p jwtgrant-signer --example bench_sign -- [--seconds S] [--warmup S]
+//! cargo run --release -p jwtgrant-bench --bin bench_sign -- [--seconds S] [--warmup S]
 //! ```
 //!
 //! Build it once with the default features (ring) and once with
@@ -23,10 +23,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jwtgrant_signer::{Algorithm, Claims, Signer, backend, verify};
 
-// The test keys of the signer's own suite (see tests/fixtures/README.md): RSA is 2048 bits.
-const RSA_2048: &str = include_str!("../tests/fixtures/rsa2048-pkcs8.pem");
-const P256: &str = include_str!("../tests/fixtures/es256-pkcs8.pem");
-const ED25519: &str = include_str!("../tests/fixtures/ed25519-pkcs8.pem");
+// The test keys of the signer's own suite (see its tests/fixtures/README.md): RSA is 2048 bits.
+const RSA_2048: &str =
+    include_str!("../../../crates/jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
+const P256: &str = include_str!("../../../crates/jwtgrant-signer/tests/fixtures/es256-pkcs8.pem");
+const ED25519: &str =
+    include_str!("../../../crates/jwtgrant-signer/tests/fixtures/ed25519-pkcs8.pem");
 
 fn main() -> Result<(), Box<dyn Error>> {
     let opts = Options::parse()?;

@@ -2,7 +2,7 @@
 //! the cost of one exchange, for `cargo xtask bench`.
 //!
 //! ```text
-//! cargo run --release -p jwtgrant-exchange --example bench_token_source -- [--seconds S] [--threads N]
+//! cargo run --release -p jwtgrant-bench --bin bench_token_source -- [--seconds S] [--threads N]
 //! ```
 //!
 //! The token endpoint is a loopback stub started here (`jwtgrant_test_support::Stub` on
@@ -26,7 +26,8 @@ use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
 use jwtgrant_signer::{Claims, Signer};
 use jwtgrant_test_support::{Reply, Stub};
 
-const RSA_2048: &str = include_str!("../../jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
+const RSA_2048: &str =
+    include_str!("../../../crates/jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
 
 fn main() -> Result<(), Box<dyn Error>> {
     let opts = Options::parse()?;
