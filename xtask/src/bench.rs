@@ -2,9 +2,10 @@
 //! as ratios measured in one run on this machine.
 //!
 //! What runs, in order:
-//! 1. Release builds of two cargo examples: `bench_sign` twice (ring in `target/bench-ring`,
-//!    aws-lc-rs in `target/bench-awslc`: separate target dirs, so the two feature sets never
-//!    overwrite each other's binary) and `bench_token_source` (ring).
+//! 1. Release builds of two programs of the bench package (`benches/`, `jwtgrant-bench`):
+//!    `bench_sign` twice (ring in `target/bench-ring`, aws-lc-rs in `target/bench-awslc`:
+//!    separate target dirs, so the two feature sets never overwrite each other's binary) and
+//!    `bench_token_source` (ring).
 //! 2. `bench_sign` on each backend: RS256 (2048-bit key), ES256 and EdDSA, sign and verify;
 //!    the ring build (feature `pkcs11`) also signs RS256 and ES256 through a fresh SoftHSM2
 //!    token (`softhsm::setup`), on one thread and on four sharing one `Signer`.
@@ -14,17 +15,21 @@
 //! 5. `bench_token_source`: `TokenSource::token()` hits on 1 and N threads against one
 //!    exchange with a loopback stub token endpoint.
 //!
+//! Each bench program prints its report as one line of JSON, a type of `jwtgrant_bench`
+//! (`benches/src/lib.rs`), which [`report`] reads back into that type.
+//!
 //! The table goes to stdout and, as markdown, to `target/bench/report.md`. Nothing here
 //! asserts on time: the numbers are for reading, and `docs/benchmarks.md` says how.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use jwtgrant_bench::{SignReport, TokenSourceReport};
+use serde::de::DeserializeOwned;
 
 use crate::bench_keycloak;
 use crate::util::{cargo, root, run as run_cmd};
@@ -121,7 +126,7 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     let ring_dir = root.join("target/bench-ring");
     let awslc_dir = root.join("target/bench-awslc");
     if build {
-        build_examples(&ring_dir, &awslc_dir)?;
+        build_programs(&ring_dir, &awslc_dir)?;
     }
     let machine = Machine::probe();
     let started = Instant::now();
@@ -130,8 +135,8 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     // In-memory and SoftHSM2 rows from one process, so their ratio is from the same run.
     let hsm = crate::softhsm::setup()?;
     eprintln!("bench: signing with ring, and through SoftHSM2 ({seconds} s per row, 10 rows)");
-    let ring = run_example_with(
-        &ring_dir.join("release/examples/bench_sign"),
+    let ring: Result<SignReport> = run_program(
+        &ring_dir.join("release/bench_sign"),
         &["--seconds", &secs],
         |cmd| {
             hsm.env(cmd);
@@ -141,9 +146,10 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     let ring = ring?;
     expect_backend(&ring, "ring")?;
     eprintln!("bench: signing with aws-lc-rs ({seconds} s per row, 6 rows)");
-    let awslc = run_example(
-        &awslc_dir.join("release/examples/bench_sign"),
+    let awslc: SignReport = run_program(
+        &awslc_dir.join("release/bench_sign"),
         &["--seconds", &secs],
+        |_| {},
     )?;
     expect_backend(&awslc, "aws-lc-rs")?;
     eprintln!("bench: openssl speed rsa2048");
@@ -151,9 +157,10 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     eprintln!("bench: the seed's Node issuer");
     let node = node_issuer(&root, seconds);
     eprintln!("bench: TokenSource hit path against a loopback stub");
-    let source = run_example(
-        &ring_dir.join("release/examples/bench_token_source"),
+    let source: TokenSourceReport = run_program(
+        &ring_dir.join("release/bench_token_source"),
         &["--seconds", &secs],
+        |_| {},
     )?;
     let elapsed = started.elapsed();
 
@@ -178,18 +185,21 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
     Ok(())
 }
 
-fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
+fn build_programs(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
     let target = |dir: &Path| dir.to_string_lossy().into_owned();
+    // Each with the features its library would have on its own (see benches/Cargo.toml).
     run_cmd(cargo().args([
         "build",
         "--release",
         "-p",
-        "jwtgrant-signer",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_sign",
-        // The SoftHSM2 rows (sign.pkcs11.*) come from the ring build.
+        "--no-default-features",
+        // The signer's default features; the SoftHSM2 rates (`SignReport::pkcs11`) come from
+        // this build.
         "--features",
-        "pkcs11",
+        "ring,keygen,pkcs11",
         "--target-dir",
         &target(ring_dir),
     ]))?;
@@ -197,8 +207,8 @@ fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "jwtgrant-signer",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_sign",
         "--no-default-features",
         "--features",
@@ -210,26 +220,23 @@ fn build_examples(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "jwtgrant-exchange",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_token_source",
+        "--no-default-features",
+        "--features",
+        "exchange",
         "--target-dir",
         &target(ring_dir),
     ]))
 }
 
-/// Results of one bench program: key -> (value, unit).
-type Results = BTreeMap<String, (String, String)>;
-
-fn run_example(program: &Path, args: &[&str]) -> Result<Results> {
-    run_example_with(program, args, |_| {})
-}
-
-fn run_example_with(
+/// Runs a bench program and reads the report it prints.
+fn run_program<T: DeserializeOwned>(
     program: &Path,
     args: &[&str],
     setup: impl FnOnce(&mut Command),
-) -> Result<Results> {
+) -> Result<T> {
     if !program.exists() {
         bail!(
             "'{}' is missing (run 'cargo xtask bench' without --no-build)",
@@ -243,35 +250,36 @@ fn run_example_with(
         .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("cannot start '{}'", program.display()))?;
+    report(&out, &program.display().to_string())
+}
+
+/// The report of a finished bench program (`what`): it must have succeeded and printed one
+/// line of JSON, a `T` of `jwtgrant_bench`.
+pub fn report<T: DeserializeOwned>(out: &Output, what: &str) -> Result<T> {
     if !out.status.success() {
-        bail!("'{}' failed ({})", program.display(), out.status);
+        bail!("'{what}' failed ({})", out.status);
     }
-    let mut results = Results::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let mut parts = line.split('\t');
-        if let (Some(key), Some(value), Some(unit)) = (parts.next(), parts.next(), parts.next()) {
-            results.insert(key.to_owned(), (value.to_owned(), unit.to_owned()));
-        }
-    }
-    Ok(results)
+    jwtgrant_bench::parse(&out.stdout).with_context(|| {
+        format!(
+            "'{what}' printed no report of the expected kind (a binary built from another \
+             checkout? run without --no-build): {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        )
+    })
 }
 
-fn expect_backend(results: &Results, expected: &str) -> Result<()> {
-    match results.get("backend") {
-        Some((name, _)) if name == expected => Ok(()),
-        other => bail!(
+fn expect_backend(report: &SignReport, expected: &str) -> Result<()> {
+    if report.backend != expected {
+        bail!(
             "bench_sign built for {expected} reports backend {:?}: the feature flags of the build are wrong",
-            other.map(|(name, _)| name)
-        ),
+            report.backend
+        );
     }
-}
-
-fn num(results: &Results, key: &str) -> Option<f64> {
-    results.get(key)?.0.parse().ok()
+    Ok(())
 }
 
 /// A measurement that did not happen says why.
-type Measured<T> = std::result::Result<T, String>;
+pub type Measured<T> = std::result::Result<T, String>;
 
 fn not_runnable(program: &str, err: &std::io::Error) -> String {
     if err.kind() == std::io::ErrorKind::NotFound {
@@ -442,11 +450,11 @@ fn join(parts: &[String]) -> String {
 }
 
 fn rows(
-    ring: &Results,
-    awslc: &Results,
+    ring: &SignReport,
+    awslc: &SignReport,
     openssl: &Measured<OpensslRsa>,
     node: &Measured<NodeIssuer>,
-    source: &Results,
+    source: &TokenSourceReport,
 ) -> Vec<Row> {
     const SIGN: &str = "RS256 signing, 2048-bit key";
     const OTHER: &str = "ES256, EdDSA and verification";
@@ -456,9 +464,15 @@ fn rows(
 
     let ossl_sign = openssl.as_ref().ok().map(|o| o.sign);
     let ossl_verify = openssl.as_ref().ok().map(|o| o.verify);
+    fn sign(r: &SignReport, alg: &str) -> Option<f64> {
+        r.rates(alg).map(|r| r.signs_per_s)
+    }
+    fn verify(r: &SignReport, alg: &str) -> Option<f64> {
+        r.rates(alg).map(|r| r.verifies_per_s)
+    }
 
-    let r = num(ring, "sign.RS256");
-    let a = num(awslc, "sign.RS256");
+    let r = sign(ring, "RS256");
+    let a = sign(awslc, "RS256");
     rows.push(row(
         SIGN,
         "jwtgrant sign, ring",
@@ -499,8 +513,8 @@ fn rows(
         },
     ));
 
-    let r = num(ring, "verify.RS256");
-    let a = num(awslc, "verify.RS256");
+    let r = verify(ring, "RS256");
+    let a = verify(awslc, "RS256");
     rows.push(row(
         OTHER,
         "RS256 verify, ring",
@@ -527,10 +541,16 @@ fn rows(
         },
     ));
     for (op, unit) in [("sign", "signs/s"), ("verify", "verifies/s")] {
+        let rate = |r, alg| {
+            if op == "sign" {
+                sign(r, alg)
+            } else {
+                verify(r, alg)
+            }
+        };
         for alg in ["ES256", "EdDSA"] {
-            let key = format!("{op}.{alg}");
-            let r = num(ring, &key);
-            let a = num(awslc, &key);
+            let r = rate(ring, alg);
+            let a = rate(awslc, alg);
             rows.push(row(
                 OTHER,
                 &format!("{alg} {op}, ring"),
@@ -548,11 +568,11 @@ fn rows(
         }
     }
 
-    let exchange = num(source, "exchange_stub");
-    let miss = num(source, "miss_stub");
-    let hit1 = num(source, "hit_1");
-    let hitn = num(source, "hit_n");
-    let threads = num(source, "threads").unwrap_or(2.0);
+    let exchange = Some(source.exchange_us);
+    let miss = Some(source.miss_us);
+    let hit1 = Some(source.hit_1.ns_per_call);
+    let hitn = Some(source.hit_n.ns_per_call);
+    let threads = source.threads;
     let exchange_ns = exchange.map(|us| us * 1000.0);
     rows.push(row(
         CACHE,
@@ -580,13 +600,13 @@ fn rows(
     ));
     rows.push(row(
         CACHE,
-        &format!("token() hit, {threads:.0} threads, per call"),
+        &format!("token() hit, {threads} threads, per call"),
         hitn,
         "ns/call",
         times(hitn, hit1, "1 thread"),
     ));
-    let t1 = num(source, "hit_1_total");
-    let tn = num(source, "hit_n_total");
+    let t1 = Some(source.hit_1.calls_per_s);
+    let tn = Some(source.hit_n.calls_per_s);
     rows.push(row(
         CACHE,
         "token() hit, 1 thread, throughput",
@@ -596,29 +616,30 @@ fn rows(
     ));
     rows.push(row(
         CACHE,
-        &format!("token() hit, {threads:.0} threads, throughput"),
+        &format!("token() hit, {threads} threads, throughput"),
         tn,
         "calls/s",
         times(tn, t1, "1 thread"),
     ));
-    let sent = num(source, "hit_exchanges");
+    let sent = source.hit_exchanges;
     rows.push(row(
         CACHE,
         "exchanges sent over the whole hit-path run",
-        sent,
+        Some(sent as f64),
         "requests",
-        match sent {
-            Some(1.0) => "ok (expected exactly 1: the first fill)".into(),
-            Some(_) => "UNEXPECTED: expected exactly 1".into(),
-            None => String::new(),
+        if sent == 1 {
+            "ok (expected exactly 1: the first fill)".into()
+        } else {
+            "UNEXPECTED: expected exactly 1".into()
         },
     ));
 
     const HSM: &str = "Through PKCS#11: SoftHSM2, the key never leaves the token";
     for alg in ["RS256", "ES256"] {
-        let memory = num(ring, &format!("sign.{alg}"));
-        let one = num(ring, &format!("sign.pkcs11.{alg}"));
-        let four = num(ring, &format!("sign.pkcs11.{alg}.threads4"));
+        let memory = sign(ring, alg);
+        let hsm = ring.pkcs11_rates(alg);
+        let one = hsm.map(|r| r.signs_per_s);
+        let four = hsm.map(|r| r.signs_per_s_4_threads);
         rows.push(row(
             HSM,
             &format!("{alg} sign, SoftHSM2, 1 thread"),
@@ -636,7 +657,8 @@ fn rows(
     }
 
     let mib = |kib: Option<f64>| kib.map(|k| k / 1024.0);
-    let ring_rss = mib(num(ring, "peak_rss"));
+    let rss = |kib: Option<u64>| mib(kib.map(|k| k as f64));
+    let ring_rss = rss(ring.peak_rss_kib);
     rows.push(row(
         MEMORY,
         "bench_sign, ring",
@@ -644,7 +666,7 @@ fn rows(
         "MiB",
         "baseline".into(),
     ));
-    let a = mib(num(awslc, "peak_rss"));
+    let a = rss(awslc.peak_rss_kib);
     rows.push(row(
         MEMORY,
         "bench_sign, aws-lc-rs",
@@ -652,7 +674,7 @@ fn rows(
         "MiB",
         times(a, ring_rss, "ring"),
     ));
-    let s = mib(num(source, "peak_rss"));
+    let s = rss(source.peak_rss_kib);
     rows.push(row(
         MEMORY,
         "bench_token_source (ring, ureq, stub)",
@@ -851,6 +873,117 @@ mod tests {
         let rsa = parse_openssl_speed(out).expect("the rsa line");
         assert_eq!((rsa.sign, rsa.verify), (3769.0, 60299.0));
         assert!(parse_openssl_speed("rsa 4096 bits 0.1s 0.1s 10.0 100.0\n").is_none());
+    }
+
+    /// Reports as the bench programs print them.
+    const RING: &str = r#"{"backend":"ring","in_memory":[{"alg":"RS256","signs_per_s":1337.0,"verifies_per_s":35170.5},{"alg":"ES256","signs_per_s":45763.2,"verifies_per_s":14913.0},{"alg":"EdDSA","signs_per_s":27472.1,"verifies_per_s":16498.0}],"pkcs11":[{"alg":"RS256","signs_per_s":1358.4,"signs_per_s_4_threads":1036.0},{"alg":"ES256","signs_per_s":13294.0,"signs_per_s_4_threads":7438.5}],"peak_rss_kib":2764}"#;
+    const AWSLC: &str = r#"{"backend":"aws-lc-rs","in_memory":[{"alg":"RS256","signs_per_s":2585.0,"verifies_per_s":30404.0},{"alg":"ES256","signs_per_s":38426.0,"verifies_per_s":11472.0},{"alg":"EdDSA","signs_per_s":64676.0,"verifies_per_s":17103.0}],"pkcs11":[],"peak_rss_kib":3993}"#;
+    const SOURCE: &str = r#"{"exchange_us":692.8,"miss_us":1794.0,"hit_1":{"ns_per_call":45.2,"calls_per_s":22108865.0},"threads":2,"hit_n":{"ns_per_call":166.7,"calls_per_s":12078331.0},"hit_exchanges":1,"hit_assertions":1,"peak_rss_kib":4710}"#;
+
+    #[test]
+    fn the_table_reads_the_programs_reports() {
+        let ring: SignReport = jwtgrant_bench::parse(RING.as_bytes()).expect("bench_sign, ring");
+        let awslc: SignReport =
+            jwtgrant_bench::parse(AWSLC.as_bytes()).expect("bench_sign, aws-lc");
+        let source: TokenSourceReport =
+            jwtgrant_bench::parse(format!("{SOURCE}\n").as_bytes()).expect("bench_token_source");
+        expect_backend(&ring, "ring").expect("ring");
+        assert!(expect_backend(&awslc, "ring").is_err());
+        let openssl = Ok(OpensslRsa {
+            sign: 2506.0,
+            verify: 40217.0,
+        });
+        let node: Measured<NodeIssuer> = Err("node not found on PATH".into());
+        let cell = |rows: &[Row], name: &str| {
+            let row = rows.iter().find(|r| r.name == name).expect(name);
+            (format_value(row), row.ratio.clone())
+        };
+        let table = rows(&ring, &awslc, &openssl, &node, &source);
+        for (name, value, ratio) in [
+            (
+                "jwtgrant sign, aws-lc-rs",
+                "2,585",
+                "1.03× openssl, 1.93× ring",
+            ),
+            ("EdDSA verify, aws-lc-rs", "17,103", "1.04× ring"),
+            (
+                "token() hit, 2 threads, per call",
+                "166.7",
+                "3.69× 1 thread",
+            ),
+            (
+                "exchanges sent over the whole hit-path run",
+                "1",
+                "ok (expected exactly 1: the first fill)",
+            ),
+            (
+                "ES256 sign, SoftHSM2, 4 threads, one Signer",
+                "7,438",
+                "0.56× 1 thread",
+            ),
+            (
+                "bench_token_source (ring, ureq, stub)",
+                "4.6",
+                "1.70× bench_sign ring",
+            ),
+            (
+                "seed's Node issuer (--bench)",
+                "missing",
+                "missing: node not found on PATH",
+            ),
+        ] {
+            assert_eq!(cell(&table, name), (value.into(), ratio.into()), "{name}");
+        }
+        // Without SoftHSM2 the ring build has no pkcs11 rates: those rows say missing.
+        let ring = SignReport {
+            pkcs11: Vec::new(),
+            ..ring
+        };
+        let table = rows(&ring, &awslc, &openssl, &node, &source);
+        assert_eq!(
+            cell(&table, "RS256 sign, SoftHSM2, 1 thread"),
+            ("missing".into(), String::new())
+        );
+    }
+
+    #[test]
+    fn a_program_that_fails_or_prints_something_else_is_an_error() {
+        use std::os::unix::process::ExitStatusExt;
+        let out = |code: i32, stdout: &str| Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: stdout.into(),
+            stderr: Vec::new(),
+        };
+        // The line as the program prints it, newline included, read into its fields.
+        let ok: TokenSourceReport =
+            report(&out(0, &format!("{SOURCE}\n")), "bench_token_source").expect("ok");
+        assert_eq!((ok.exchange_us, ok.miss_us, ok.threads), (692.8, 1794.0, 2));
+        assert_eq!(
+            (ok.hit_1.ns_per_call, ok.hit_n.calls_per_s),
+            (45.2, 12_078_331.0)
+        );
+        assert_eq!((ok.hit_exchanges, ok.hit_assertions), (1, 1));
+        assert_eq!(ok.peak_rss_kib, Some(4710));
+        let failed = report::<TokenSourceReport>(&out(1, SOURCE), "bench_token_source");
+        let failed = format!("{:#}", failed.unwrap_err());
+        assert!(failed.contains("'bench_token_source' failed"), "{failed}");
+        // Another program's report, the old tab-separated lines, a cut-off line, a report
+        // missing a field, nothing at all: each an error that names the program.
+        let cut = &SOURCE[..SOURCE.len() / 2];
+        let no_threads = SOURCE.replace(r#""threads":2,"#, "");
+        for stdout in [RING, "exchange_stub\t692.8\tus\n", cut, &no_threads, ""] {
+            let wrong = report::<TokenSourceReport>(&out(0, stdout), "bench_token_source");
+            let wrong = format!("{:#}", wrong.unwrap_err());
+            assert!(
+                wrong.contains("'bench_token_source' printed no report of the expected kind"),
+                "{stdout:?}: {wrong}"
+            );
+        }
+        let missing = report::<TokenSourceReport>(&out(0, &no_threads), "bench_token_source");
+        assert!(
+            format!("{:#}", missing.unwrap_err()).contains("missing field `threads`"),
+            "serde's reason comes along"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `cargo xtask bench --keycloak`: exchanges against a real Keycloak, side by side in one run.
 //!
 //! 1. Sequential: one kept-alive `Exchange`, a new `Exchange` per exchange (both in the
-//!    `bench_keycloak` example), `curl` per exchange with an assertion signed beforehand, and
-//!    the seed's flow (`sh` running `node tests/node/issue.js`, then `curl` with its output).
+//!    `bench_keycloak` program of `benches/`), `curl` per exchange with an assertion signed
+//!    beforehand, and the seed's flow (`sh` running `node tests/node/issue.js`, then `curl`
+//!    with its output).
 //! 2. Whole process: `jwtgrant token` (release build) against the seed's flow.
 //! 3. Concurrency: 1, 2, 4, 8, 16 threads sharing one `Exchange`; grants per second, and CPU
 //!    per grant of the client and of Keycloak's process group, from `/proc`.
@@ -23,12 +24,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use jwtgrant_bench::{ConcurrencyReport, FleetReport, Latencies, SequentialReport};
 use jwtgrant_keycloak::admin::{
     AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec,
 };
 use jwtgrant_keycloak::{realm_url, token_endpoint};
 use jwtgrant_signer::{Claims, Signer};
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bench::Measured;
 use crate::keycloak::{self, StartOptions};
 use crate::util::{cargo, root, run as run_cmd};
 
@@ -69,13 +75,13 @@ pub fn run(opts: &Options, machine_header: &str) -> Result<String> {
     if opts.build {
         build(&target)?;
     }
-    let example = target.join("release/examples/bench_keycloak");
+    let program = target.join("release/bench_keycloak");
     let jwtgrant = target.join("release/jwtgrant");
-    for program in [&example, &jwtgrant] {
-        if !program.exists() {
+    for path in [&program, &jwtgrant] {
+        if !path.exists() {
             bail!(
                 "'{}' is missing (run 'cargo xtask bench --keycloak' without --no-build)",
-                program.display()
+                path.display()
             );
         }
     }
@@ -83,7 +89,7 @@ pub fn run(opts: &Options, machine_header: &str) -> Result<String> {
         port: opts.port,
         ..StartOptions::default()
     })?;
-    let result = measure(opts, &root, &server, &example, &jwtgrant, machine_header);
+    let result = measure(opts, &root, &server, &program, &jwtgrant, machine_header);
     // Stop what we started even when a row failed; report the row's failure first.
     let stopped = server.stop_if_started();
     let report = result?;
@@ -97,9 +103,13 @@ fn build(target: &Path) -> Result<()> {
         "build",
         "--release",
         "-p",
-        "jwtgrant-exchange",
-        "--example",
+        "jwtgrant-bench",
+        "--bin",
         "bench_keycloak",
+        // The exchange crate's own features, like bench_token_source (see benches/Cargo.toml).
+        "--no-default-features",
+        "--features",
+        "exchange",
         "--target-dir",
         &dir,
     ]))?;
@@ -126,7 +136,8 @@ struct Bench {
     /// `grant_type=...&client_id=...&client_secret=...`, for curl's `-d @file` (the secret
     /// stays out of argv).
     form_file: PathBuf,
-    example: PathBuf,
+    /// The `bench_keycloak` binary.
+    program: PathBuf,
     pgid: Option<u32>,
 }
 
@@ -134,7 +145,7 @@ fn measure(
     opts: &Options,
     root: &Path,
     server: &keycloak::Server,
-    example: &Path,
+    program: &Path,
     jwtgrant: &Path,
     machine_header: &str,
 ) -> Result<String> {
@@ -147,7 +158,7 @@ fn measure(
         .unwrap_or_else(|| server.version.clone());
     let work = root.join("target/bench/keycloak");
     fs::create_dir_all(&work)?;
-    let bench = provision(&admin, server, &work, example)?;
+    let bench = provision(&admin, server, &work, program)?;
     let result = rows(opts, root, &admin, &bench, jwtgrant);
     let deleted = admin.delete_realm(REALM);
     let results = result?;
@@ -173,7 +184,7 @@ fn provision(
     admin: &AdminSession,
     server: &keycloak::Server,
     work: &Path,
-    example: &Path,
+    program: &Path,
 ) -> Result<Bench> {
     let root = root();
     let pem = fs::read(root.join(KEY_FIXTURE))?;
@@ -231,13 +242,52 @@ fn provision(
         key,
         signer,
         form_file,
-        example: example.to_owned(),
+        program: program.to_owned(),
         pgid,
     })
 }
 
-/// key -> value, from every program of the run.
-type Results = BTreeMap<String, String>;
+/// Everything the Keycloak section measured, from every program of the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Results {
+    sequential: SequentialReport,
+    /// `curl --version`'s first two words, when curl is there.
+    curl_version: Option<String>,
+    curl: Measured<Latencies>,
+    seed: Measured<Latencies>,
+    cli: Latencies,
+    concurrency: ConcurrencyReport,
+    fleet: Fleet,
+}
+
+/// A row of [`Latencies`] in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    KeepAlive,
+    NewConn,
+    Curl,
+    Seed,
+    Cli,
+}
+
+impl Results {
+    /// The latencies of `row`, or why it was not measured.
+    fn latencies(&self, row: Row) -> std::result::Result<&Latencies, &str> {
+        match row {
+            Row::KeepAlive => Ok(&self.sequential.keepalive),
+            Row::NewConn => Ok(&self.sequential.newconn),
+            Row::Curl => self.curl.as_ref().map_err(String::as_str),
+            Row::Seed => self.seed.as_ref().map_err(String::as_str),
+            Row::Cli => Ok(&self.cli),
+        }
+    }
+
+    /// `f` of `row` over `f` of `base`, when both were measured and `base`'s is not zero.
+    fn ratio(&self, row: Row, base: Row, f: impl Fn(&Latencies) -> f64) -> Option<f64> {
+        let (a, b) = (self.latencies(row).ok()?, self.latencies(base).ok()?);
+        (f(b) > 0.0).then(|| f(a) / f(b))
+    }
+}
 
 fn rows(
     opts: &Options,
@@ -247,45 +297,39 @@ fn rows(
     jwtgrant: &Path,
 ) -> Result<Results> {
     let secs = format!("{}", opts.seconds);
-    let mut results = Results::new();
 
     // Keycloak compiles its hot paths as they run: the first row would otherwise pay for it.
     eprintln!("bench: warming Keycloak up ({secs} s of exchanges on 2 threads, not reported)");
-    example(
+    let _: ConcurrencyReport = program(
         bench,
         "concurrency",
         &["--seconds", &secs, "--threads", "2"],
     )?;
 
     eprintln!("bench: sequential exchanges in one process ({secs} s per row)");
-    results.extend(example(bench, "sequential", &["--seconds", &secs])?);
+    let sequential = program(bench, "sequential", &["--seconds", &secs])?;
 
     eprintln!("bench: curl per exchange, assertion signed beforehand");
-    match curl_version() {
+    let (curl_version, curl) = match curl_version() {
         Ok(v) => {
-            results.insert("curl.version".into(), v);
             let mut samples = time_processes(opts.seconds, || curl_once(bench))?;
-            put_latencies(&mut results, "curl", &mut samples);
+            (Some(v), Ok(Latencies::from_samples(&mut samples)))
         }
-        Err(why) => {
-            results.insert("curl.missing".into(), why);
-        }
-    }
+        Err(why) => (None, Err(why)),
+    };
 
     eprintln!("bench: the seed's flow (node issue.js, then curl)");
-    match seed_ready(root) {
+    let seed = match seed_ready(root) {
         Ok(()) => {
             let mut samples = time_processes(opts.seconds, || seed_once(root, bench))?;
-            put_latencies(&mut results, "seed", &mut samples);
+            Ok(Latencies::from_samples(&mut samples))
         }
-        Err(why) => {
-            results.insert("seed.missing".into(), why);
-        }
-    }
+        Err(why) => Err(why),
+    };
 
     eprintln!("bench: jwtgrant token, whole process");
     let mut samples = time_processes(opts.seconds, || jwtgrant_once(bench, jwtgrant))?;
-    put_latencies(&mut results, "cli", &mut samples);
+    let cli = Latencies::from_samples(&mut samples);
 
     eprintln!("bench: concurrency {THREADS} threads, one Exchange ({secs} s each)");
     let mut args = vec!["--seconds", &secs, "--threads", THREADS];
@@ -293,25 +337,31 @@ fn rows(
     if let Some(p) = &pgid {
         args.extend(["--keycloak-pgid", p]);
     }
-    for (k, v) in example(bench, "concurrency", &args)? {
-        results.insert(k, v);
-    }
+    let concurrency = program(bench, "concurrency", &args)?;
 
-    fleet(opts, admin, bench, &mut results)?;
-    Ok(results)
+    let fleet = fleet(opts, admin, bench)?;
+    Ok(Results {
+        sequential,
+        curl_version,
+        curl,
+        seed,
+        cli,
+        concurrency,
+        fleet,
+    })
 }
 
-/// Runs the example in `mode`, returning its `key\tvalue\tunit` lines as key -> value.
-fn example(bench: &Bench, mode: &str, extra: &[&str]) -> Result<Results> {
-    let child = example_command(bench, mode, extra)
+/// Runs `bench_keycloak` in `mode` and reads its report.
+fn program<T: DeserializeOwned>(bench: &Bench, mode: &str, extra: &[&str]) -> Result<T> {
+    let child = program_command(bench, mode, extra)
         .stdout(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot start '{}'", bench.example.display()))?;
+        .with_context(|| format!("cannot start '{}'", bench.program.display()))?;
     collect(child, mode)
 }
 
-fn example_command(bench: &Bench, mode: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(&bench.example);
+fn program_command(bench: &Bench, mode: &str, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(&bench.program);
     cmd.arg(mode)
         .args(["--token-endpoint", &bench.endpoint])
         .args(["--audience", &bench.audience])
@@ -325,18 +375,9 @@ fn example_command(bench: &Bench, mode: &str, extra: &[&str]) -> Command {
     cmd
 }
 
-fn collect(child: std::process::Child, what: &str) -> Result<Results> {
+fn collect<T: DeserializeOwned>(child: std::process::Child, mode: &str) -> Result<T> {
     let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!("bench_keycloak {what} failed ({})", out.status);
-    }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.split('\t');
-            Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
-        })
-        .collect())
+    crate::bench::report(&out, &format!("bench_keycloak {mode}"))
 }
 
 /// Calls `once` (which times its own process and returns its wall time) twice to warm up,
@@ -355,24 +396,6 @@ fn time_processes(
         samples.push(took);
     }
     Ok(samples)
-}
-
-/// Same keys as the example's `print_latencies`.
-fn put_latencies(results: &mut Results, name: &str, samples: &mut [Duration]) {
-    samples.sort_unstable();
-    let n = samples.len().max(1);
-    let total: Duration = samples.iter().sum();
-    let mean = total.as_secs_f64() / n as f64;
-    let us = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e6);
-    let mut put = |k: &str, v: String| {
-        results.insert(format!("{name}.{k}"), v);
-    };
-    put("n", samples.len().to_string());
-    put("rate", format!("{:.1}", 1.0 / mean.max(1e-9)));
-    put("mean_us", format!("{:.1}", mean * 1e6));
-    put("p50_us", format!("{:.1}", us(samples.get(n / 2))));
-    put("p99_us", format!("{:.1}", us(samples.get(n * 99 / 100))));
-    put("max_us", format!("{:.1}", us(samples.last())));
 }
 
 fn curl_version() -> std::result::Result<String, String> {
@@ -487,7 +510,7 @@ fn fleet_lifespan(seconds: f64) -> u64 {
 /// Refresh this long before expiry in the fleet (short, so each token serves most of its life).
 const FLEET_MARGIN_S: u64 = 2;
 
-fn fleet(opts: &Options, admin: &AdminSession, bench: &Bench, results: &mut Results) -> Result<()> {
+fn fleet(opts: &Options, admin: &AdminSession, bench: &Bench) -> Result<Fleet> {
     let lifespan = fleet_lifespan(opts.fleet_seconds);
     eprintln!(
         "bench: fleet of {} processes x {} threads for {} s, tokens living {lifespan} s",
@@ -510,7 +533,7 @@ fn fleet(opts: &Options, admin: &AdminSession, bench: &Bench, results: &mut Resu
     ];
     let children = (0..opts.processes)
         .map(|_| {
-            example_command(bench, "fleet", &args)
+            program_command(bench, "fleet", &args)
                 .stdout(Stdio::piped())
                 .spawn()
                 .context("cannot start a fleet process")
@@ -519,80 +542,92 @@ fn fleet(opts: &Options, admin: &AdminSession, bench: &Bench, results: &mut Resu
     let outputs = children
         .into_iter()
         .map(|c| collect(c, "fleet"))
-        .collect::<Result<Vec<_>>>();
+        .collect::<Result<Vec<FleetReport>>>();
     admin.set_access_token_lifespan(REALM, Duration::from_secs(300))?;
-    let outputs = outputs?;
+    Ok(Fleet::merge(opts, lifespan, &outputs?))
+}
 
-    let mut hist: BTreeMap<u64, u64> = BTreeMap::new();
-    let (mut exchanges, mut calls, mut errors, mut max_ns, mut expected) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut run_s = 0.0f64;
-    let mut switches = 0u64;
-    let mut times = Vec::new();
-    for out in &outputs {
-        let get = |k: &str| {
-            out.get(k)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
+/// The fleet's processes together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Fleet {
+    processes: usize,
+    threads: usize,
+    lifespan_s: u64,
+    margin_s: u64,
+    interval_us: u64,
+    /// The longest run of a process after its fill.
+    run_s: f64,
+    exchanges: u64,
+    /// Each process's fill, then one refresh every (lifespan - margin) while it runs.
+    expected: u64,
+    calls: u64,
+    errors: u64,
+    involuntary_switches: u64,
+    p50_ns: u64,
+    p99_ns: u64,
+    p999_ns: u64,
+    max_ns: u64,
+    /// Per process: when each exchange was sent, in seconds after its fill.
+    exchange_at_s: Vec<Vec<f64>>,
+}
+
+impl Fleet {
+    /// Adds up the processes' reports and merges their histograms.
+    fn merge(opts: &Options, lifespan: u64, reports: &[FleetReport]) -> Fleet {
+        let mut hist: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut fleet = Fleet {
+            processes: opts.processes,
+            threads: opts.fleet_threads,
+            lifespan_s: lifespan,
+            margin_s: FLEET_MARGIN_S,
+            interval_us: opts.fleet_interval_us,
+            run_s: 0.0,
+            exchanges: 0,
+            expected: 0,
+            calls: 0,
+            errors: 0,
+            involuntary_switches: 0,
+            p50_ns: 0,
+            p99_ns: 0,
+            p999_ns: 0,
+            max_ns: 0,
+            exchange_at_s: Vec::new(),
         };
-        exchanges += get("fleet.exchanges") as u64;
-        calls += get("fleet.calls") as u64;
-        errors += get("fleet.errors") as u64;
-        switches += get("fleet.involuntary_switches") as u64;
-        max_ns = max_ns.max(get("fleet.max_ns") as u64);
-        let ran = get("fleet.run_s");
-        run_s = run_s.max(ran);
-        // The first fill, then one refresh every (lifespan - margin) while the process runs.
-        expected += 1 + (ran / (lifespan - FLEET_MARGIN_S) as f64).floor() as u64;
-        times.push(out.get("fleet.exchange_at_s").cloned().unwrap_or_default());
-        for pair in out
-            .get("fleet.hist")
-            .map(String::as_str)
-            .unwrap_or("")
-            .split(',')
-        {
-            if let Some((ns, n)) = pair.split_once(':')
-                && let (Ok(ns), Ok(n)) = (ns.parse(), n.parse::<u64>())
-            {
-                *hist.entry(ns).or_default() += n;
+        for report in reports {
+            fleet.exchanges += report.exchanges();
+            fleet.calls += report.calls;
+            fleet.errors += report.errors;
+            fleet.involuntary_switches += report.involuntary_switches.unwrap_or(0);
+            fleet.max_ns = fleet.max_ns.max(report.max_ns);
+            fleet.run_s = fleet.run_s.max(report.run_s);
+            fleet.expected +=
+                1 + (report.run_s / (lifespan - FLEET_MARGIN_S) as f64).floor() as u64;
+            fleet.exchange_at_s.push(report.exchange_at_s.clone());
+            for bucket in &report.hist {
+                *hist.entry(bucket.upper_ns).or_default() += bucket.count;
             }
         }
+        let (calls, max_ns) = (fleet.calls, fleet.max_ns);
+        let quantile = |q: f64| -> u64 {
+            let want = ((calls as f64) * q).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (&ns, &n) in &hist {
+                seen += n;
+                if seen >= want {
+                    return ns;
+                }
+            }
+            max_ns
+        };
+        (fleet.p50_ns, fleet.p99_ns, fleet.p999_ns) =
+            (quantile(0.50), quantile(0.99), quantile(0.999));
+        fleet
     }
-    let quantile = |q: f64| -> u64 {
-        let want = ((calls as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (&ns, &n) in &hist {
-            seen += n;
-            if seen >= want {
-                return ns;
-            }
-        }
-        max_ns
-    };
-    let mut put = |k: &str, v: String| {
-        results.insert(format!("fleet.{k}"), v);
-    };
-    put("processes", opts.processes.to_string());
-    put("threads", opts.fleet_threads.to_string());
-    put("lifespan_s", lifespan.to_string());
-    put("margin_s", FLEET_MARGIN_S.to_string());
-    put("run_s", format!("{run_s:.1}"));
-    put("exchanges", exchanges.to_string());
-    put("expected", expected.to_string());
-    put(
-        "lifetimes",
-        format!("{:.2}", opts.processes as f64 * run_s / lifespan as f64),
-    );
-    put("calls", calls.to_string());
-    put("errors", errors.to_string());
-    put("involuntary_switches", switches.to_string());
-    put("interval_us", opts.fleet_interval_us.to_string());
-    put("p50_ns", quantile(0.50).to_string());
-    put("p99_ns", quantile(0.99).to_string());
-    put("p999_ns", quantile(0.999).to_string());
-    put("max_ns", max_ns.to_string());
-    put("exchange_at_s", times.join(" | "));
-    Ok(())
+
+    /// Token lifetimes the processes lived through, all together.
+    fn lifetimes(&self) -> f64 {
+        self.processes as f64 * self.run_s / self.lifespan_s as f64
+    }
 }
 
 // ----- the report ------------------------------------------------------------------------
@@ -602,36 +637,25 @@ struct Report {
     results: Results,
 }
 
-/// A sequential row: key prefix and label.
-const SEQUENTIAL: [(&str, &str); 4] = [
-    ("keepalive", "one `Exchange`, kept-alive connection"),
-    ("newconn", "new `Exchange` (new connection) per exchange"),
-    ("curl", "`curl` per exchange, assertion signed beforehand"),
-    ("seed", "seed's flow: `sh`, `node issue.js`, then `curl`"),
+/// A sequential row and its label.
+const SEQUENTIAL: [(Row, &str); 4] = [
+    (Row::KeepAlive, "one `Exchange`, kept-alive connection"),
+    (Row::NewConn, "new `Exchange` (new connection) per exchange"),
+    (
+        Row::Curl,
+        "`curl` per exchange, assertion signed beforehand",
+    ),
+    (Row::Seed, "seed's flow: `sh`, `node issue.js`, then `curl`"),
 ];
 
+/// Microseconds as milliseconds, two decimals.
+fn ms(us: f64) -> String {
+    format!("{:.2}", us / 1000.0)
+}
+
 impl Report {
-    fn num(&self, key: &str) -> Option<f64> {
-        self.results.get(key)?.parse().ok()
-    }
-
-    fn ms(&self, key: &str) -> String {
-        self.num(key)
-            .map_or_else(|| "missing".into(), |us| format!("{:.2}", us / 1000.0))
-    }
-
-    fn ratio(&self, a: &str, b: &str) -> Option<f64> {
-        match (self.num(a), self.num(b)) {
-            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-            _ => None,
-        }
-    }
-
-    fn missing(&self, name: &str) -> Option<String> {
-        self.results.get(&format!("{name}.missing")).cloned()
-    }
-
     fn markdown(&self, opts: &Options) -> String {
+        let r = &self.results;
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.header);
         let _ = writeln!(
@@ -645,56 +669,58 @@ impl Report {
             out,
             "| row | exchanges/s | mean ms | p50 ms | p99 ms | samples | × curl (exchanges/s) |\n|---|---:|---:|---:|---:|---:|---|"
         );
-        for (key, label) in SEQUENTIAL {
-            if let Some(why) = self.missing(key) {
-                let _ = writeln!(out, "| {label} | missing: {why} | | | | | |");
-                continue;
-            }
+        for (row, label) in SEQUENTIAL {
+            let l = match r.latencies(row) {
+                Ok(l) => l,
+                Err(why) => {
+                    let _ = writeln!(out, "| {label} | missing: {why} | | | | | |");
+                    continue;
+                }
+            };
             let _ = writeln!(
                 out,
                 "| {label} | {:.0} | {} | {} | {} | {} | {} |",
-                self.num(&format!("{key}.rate")).unwrap_or(0.0),
-                self.ms(&format!("{key}.mean_us")),
-                self.ms(&format!("{key}.p50_us")),
-                self.ms(&format!("{key}.p99_us")),
-                self.results
-                    .get(&format!("{key}.n"))
-                    .map_or("", String::as_str),
-                self.ratio(&format!("{key}.rate"), "curl.rate")
+                l.rate,
+                ms(l.mean_us),
+                ms(l.p50_us),
+                ms(l.p99_us),
+                l.n,
+                r.ratio(row, Row::Curl, |l| l.rate)
                     .map_or_else(String::new, |r| format!("{r:.2}×")),
             );
         }
-        if let Some(s) = self.num("sign_us") {
-            let _ = writeln!(
-                out,
-                "\nSigning one RS256 assertion (ring) costs {:.2} ms here; the rows above sign outside the clock.",
-                s / 1000.0
-            );
-        }
+        // One signature's cost, as the concurrency run measured it (the last of the run).
+        let sign = r.concurrency.sign_us;
+        let _ = writeln!(
+            out,
+            "\nSigning one RS256 assertion (ring) costs {:.2} ms here; the rows above sign outside the clock.",
+            sign / 1000.0
+        );
 
         let _ = writeln!(out, "\n#### Whole process: one token, from start to exit\n");
         let _ = writeln!(
             out,
             "| row | mean ms | p50 ms | p99 ms | samples | × seed's flow (mean) |\n|---|---:|---:|---:|---:|---|"
         );
-        for (key, label) in [
-            ("cli", "`jwtgrant token` (release build)"),
-            ("seed", "seed's flow: `sh`, `node issue.js`, then `curl`"),
+        for (row, label) in [
+            (Row::Cli, "`jwtgrant token` (release build)"),
+            (Row::Seed, "seed's flow: `sh`, `node issue.js`, then `curl`"),
         ] {
-            if let Some(why) = self.missing(key) {
-                let _ = writeln!(out, "| {label} | missing: {why} | | | | |");
-                continue;
-            }
+            let l = match r.latencies(row) {
+                Ok(l) => l,
+                Err(why) => {
+                    let _ = writeln!(out, "| {label} | missing: {why} | | | | |");
+                    continue;
+                }
+            };
             let _ = writeln!(
                 out,
                 "| {label} | {} | {} | {} | {} | {} |",
-                self.ms(&format!("{key}.mean_us")),
-                self.ms(&format!("{key}.p50_us")),
-                self.ms(&format!("{key}.p99_us")),
-                self.results
-                    .get(&format!("{key}.n"))
-                    .map_or("", String::as_str),
-                self.ratio(&format!("{key}.mean_us"), "seed.mean_us")
+                ms(l.mean_us),
+                ms(l.p50_us),
+                ms(l.p99_us),
+                l.n,
+                r.ratio(row, Row::Seed, |l| l.mean_us)
                     .map_or_else(String::new, |r| format!("{r:.3}×")),
             );
         }
@@ -707,41 +733,37 @@ impl Report {
             out,
             "| threads | grants/s | × 1 thread | p50 ms | p99 ms | client CPU µs/grant (kernel) | Keycloak CPU µs/grant | client / Keycloak | with signing | errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
-        let sign = self.num("sign_us").unwrap_or(0.0);
+        let one = r
+            .concurrency
+            .run(1)
+            .map(|run| run.grants_per_s)
+            .filter(|g| *g > 0.0);
         let mut inline = Vec::new();
-        for n in THREADS.split(',') {
-            let k = |s: &str| format!("conc.{n}.{s}");
-            let client = self.num(&k("client_cpu_us"));
-            let kc = self.num(&k("keycloak_cpu_us"));
-            let pct = |c: Option<f64>| match (c, kc) {
-                (Some(c), Some(kc)) if kc > 0.0 => format!("{:.1}%", 100.0 * c / kc),
+        for run in &r.concurrency.runs {
+            let pct = |c: f64| match run.keycloak_cpu_us {
+                Some(kc) if kc > 0.0 => format!("{:.1}%", 100.0 * c / kc),
                 _ => "missing".into(),
             };
-            if self.num(&k("signed_inline")).is_some_and(|s| s > 0.0) {
-                inline.push(n);
+            if run.signed_inline > 0 {
+                inline.push(run.threads.to_string());
             }
             let _ = writeln!(
                 out,
-                "| {n} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                self.num(&k("grants_per_s")).unwrap_or(0.0),
-                self.ratio(&k("grants_per_s"), "conc.1.grants_per_s")
-                    .map_or_else(String::new, |r| format!("{r:.2}×")),
-                self.ms(&k("p50_us")),
-                self.ms(&k("p99_us")),
-                client.map_or_else(
-                    || "missing".into(),
-                    |c| format!(
-                        "{c:.0} ({:.0})",
-                        self.num(&k("client_sys_us")).unwrap_or(0.0)
-                    )
-                ),
-                kc.map_or_else(
+                "| {} | {:.0} | {} | {} | {} | {:.0} ({:.0}) | {} | {} | {} | {} |",
+                run.threads,
+                run.grants_per_s,
+                one.map_or_else(String::new, |one| format!("{:.2}×", run.grants_per_s / one)),
+                ms(run.latencies.p50_us),
+                ms(run.latencies.p99_us),
+                run.client_cpu_us,
+                run.client_sys_us,
+                run.keycloak_cpu_us.map_or_else(
                     || "missing (pid unknown: set KEYCLOAK_PID)".into(),
                     |c| format!("{c:.0}")
                 ),
-                pct(client),
-                pct(client.map(|c| c + sign)),
-                self.results.get(&k("errors")).map_or("", String::as_str),
+                pct(run.client_cpu_us),
+                pct(run.client_cpu_us + sign),
+                run.errors,
             );
         }
         let _ = writeln!(
@@ -762,66 +784,62 @@ impl Report {
             }
         );
 
-        let g = |k: &str| {
-            self.results
-                .get(&format!("fleet.{k}"))
-                .cloned()
-                .unwrap_or_default()
-        };
-        let us = |k: &str| {
-            self.num(&format!("fleet.{k}"))
-                .map_or_else(|| "missing".into(), |ns| format!("{:.2}", ns / 1000.0))
-        };
+        let f = &r.fleet;
+        let us = |ns: u64| format!("{:.2}", ns as f64 / 1000.0);
         let _ = writeln!(
             out,
             "\n#### Fleet: {} processes × {} threads, one refresh-ahead `TokenSource` per process\n",
-            g("processes"),
-            g("threads")
+            f.processes, f.threads
         );
         let _ = writeln!(
             out,
             "Access tokens live {} s (realm `accessTokenLifespan`), refresh margin {} s, each thread \
-             calls `token()` then sleeps {} µs, for {} s after the first fill. The processes were \
+             calls `token()` then sleeps {} µs, for {:.1} s after the first fill. The processes were \
              preempted {} times in all (involuntary context switches).\n",
-            g("lifespan_s"),
-            g("margin_s"),
-            g("interval_us"),
-            g("run_s"),
-            g("involuntary_switches")
+            f.lifespan_s, f.margin_s, f.interval_us, f.run_s, f.involuntary_switches
         );
         let _ = writeln!(
             out,
             "| exchanges sent | expected (fill + one per {} s, per process) | P × lifetimes in the run | token() calls | p50 µs | p99 µs | p99.9 µs | max µs | errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            self.num("fleet.lifespan_s").unwrap_or(0.0) - self.num("fleet.margin_s").unwrap_or(0.0)
+            f.lifespan_s.saturating_sub(f.margin_s)
         );
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            g("exchanges"),
-            g("expected"),
-            g("lifetimes"),
-            g("calls"),
-            us("p50_ns"),
-            us("p99_ns"),
-            us("p999_ns"),
-            us("max_ns"),
-            g("errors"),
+            "| {} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
+            f.exchanges,
+            f.expected,
+            f.lifetimes(),
+            f.calls,
+            us(f.p50_ns),
+            us(f.p99_ns),
+            us(f.p999_ns),
+            us(f.max_ns),
+            f.errors,
         );
+        let at: Vec<String> = f
+            .exchange_at_s
+            .iter()
+            .map(|times| {
+                let times: Vec<String> = times.iter().map(|t| format!("{t:.2}")).collect();
+                times.join(",")
+            })
+            .collect();
         let _ = writeln!(
             out,
             "\nExchanges per process, seconds after its fill: {}. Latencies are bucketed 16 per \
              power of two; a percentile is its bucket's upper end (at most 6% high).",
-            g("exchange_at_s")
+            at.join(" | ")
         );
 
         let _ = writeln!(out, "\n#### Targets (issue 13)\n");
         let _ = writeln!(out, "| target | measured | met |\n|---|---|---|");
-        let best_pct = THREADS
-            .split(',')
-            .filter_map(|n| {
-                let c = self.num(&format!("conc.{n}.client_cpu_us"))?;
-                let k = self.num(&format!("conc.{n}.keycloak_cpu_us"))?;
-                (k > 0.0).then(|| (n.to_owned(), 100.0 * c / k, 100.0 * (c + sign) / k))
+        let best_pct = r
+            .concurrency
+            .runs
+            .iter()
+            .filter_map(|run| {
+                let (c, k) = (run.client_cpu_us, run.keycloak_cpu_us?);
+                (k > 0.0).then(|| (run.threads, 100.0 * c / k, 100.0 * (c + sign) / k))
             })
             .collect::<Vec<_>>();
         let cpu = best_pct
@@ -845,14 +863,14 @@ impl Report {
             },
             met(cpu_ok)
         );
-        let keep = self.ratio("keepalive.rate", "curl.rate");
+        let keep = r.ratio(Row::KeepAlive, Row::Curl, |l| l.rate);
         let _ = writeln!(
             out,
             "| kept-alive `Exchange` ≥ 1.5× `curl` per exchange | {} | {} |",
             keep.map_or_else(|| "missing".into(), |r| format!("{r:.2}×")),
             met(keep.map(|r| r >= 1.5))
         );
-        let whole = self.ratio("cli.mean_us", "seed.mean_us");
+        let whole = r.ratio(Row::Cli, Row::Seed, |l| l.mean_us);
         let _ = writeln!(
             out,
             "| `jwtgrant token` ≤ 1/5 of the seed's flow | {} | {} |",
@@ -862,24 +880,26 @@ impl Report {
             ),
             met(whole.map(|r| r <= 0.2))
         );
-        let exact = g("exchanges") == g("expected") && !g("exchanges").is_empty();
-        let p99 = self.num("fleet.p99_ns");
         let _ = writeln!(
             out,
             "| fleet: P exchanges per lifetime, `token()` p99 < 1 µs | {} sent, {} expected; p99 {} µs | {} |",
-            g("exchanges"),
-            g("expected"),
-            us("p99_ns"),
-            met(p99.map(|p| exact && p < 1000.0))
+            f.exchanges,
+            f.expected,
+            us(f.p99_ns),
+            met(Some(f.exchanges == f.expected && f.p99_ns < 1000))
         );
         out
     }
 
+    /// Everything measured, for the terminal: one `name value` line per number, named by
+    /// the fields of [`Results`] (the per-process exchange times are left out, they are in
+    /// the markdown).
     fn text(&self) -> String {
         let mut out = String::from("\nKeycloak\n");
-        for (k, v) in &self.results {
-            if k != "fleet.exchange_at_s" {
-                let _ = writeln!(out, "  {k:<32} {v}");
+        match serde_json::to_value(&self.results) {
+            Ok(value) => flatten(&mut out, "", &value),
+            Err(e) => {
+                let _ = writeln!(out, "  (cannot show the results: {e})");
             }
         }
         out
@@ -889,28 +909,30 @@ impl Report {
     /// thin mark), then grants per second by thread count. Plain SVG, no script, no fonts
     /// beyond the reader's sans-serif.
     fn svg(&self) -> String {
-        let mut latency: Vec<(String, f64, f64)> = Vec::new();
-        for (key, label) in [
-            ("keepalive", "Exchange, kept alive"),
-            ("newconn", "Exchange, new connection"),
-            ("curl", "curl, pre-signed"),
-            ("cli", "jwtgrant token process"),
-            ("seed", "seed: node + curl"),
-        ] {
-            if let (Some(p50), Some(p99)) = (
-                self.num(&format!("{key}.p50_us")),
-                self.num(&format!("{key}.p99_us")),
-            ) {
-                latency.push((label.to_owned(), p50 / 1000.0, p99 / 1000.0));
-            }
-        }
-        let grants: Vec<(String, f64)> = THREADS
-            .split(',')
-            .filter_map(|n| {
-                Some((
-                    format!("{n} thread{}", if n == "1" { "" } else { "s" }),
-                    self.num(&format!("conc.{n}.grants_per_s"))?,
-                ))
+        let latency: Vec<(String, f64, f64)> = [
+            (Row::KeepAlive, "Exchange, kept alive"),
+            (Row::NewConn, "Exchange, new connection"),
+            (Row::Curl, "curl, pre-signed"),
+            (Row::Cli, "jwtgrant token process"),
+            (Row::Seed, "seed: node + curl"),
+        ]
+        .into_iter()
+        .filter_map(|(row, label)| {
+            let l = self.results.latencies(row).ok()?;
+            Some((label.to_owned(), l.p50_us / 1000.0, l.p99_us / 1000.0))
+        })
+        .collect();
+        let grants: Vec<(String, f64)> = self
+            .results
+            .concurrency
+            .runs
+            .iter()
+            .map(|run| {
+                let n = run.threads;
+                (
+                    format!("{n} thread{}", if n == 1 { "" } else { "s" }),
+                    run.grants_per_s,
+                )
             })
             .collect();
         // The chart's caption: where and when, from the report header's first two lines.
@@ -922,6 +944,54 @@ impl Report {
             .collect::<Vec<_>>()
             .join(", ");
         chart(&latency, &grants, &caption)
+    }
+}
+
+/// The leaves of `value` as `  path value` lines under `path`: numbers with a fraction to one
+/// decimal, a [`Measured`] row's `Ok` as the row itself and its `Err` as `path.missing`,
+/// nothing for `null` (not measured) or for `fleet.exchange_at_s`.
+fn flatten(out: &mut String, path: &str, value: &serde_json::Value) {
+    use serde_json::Value;
+    let child = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::Null => {}
+        _ if path == "fleet.exchange_at_s" => {}
+        Value::Object(map) if map.len() == 1 && map.contains_key("Ok") => {
+            flatten(out, path, &map["Ok"]);
+        }
+        Value::Object(map) if map.len() == 1 && map.contains_key("Err") => {
+            flatten(out, &child("missing"), &map["Err"]);
+        }
+        Value::Object(map) => {
+            for (key, v) in map {
+                flatten(out, &child(key), v);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(out, &child(&i.to_string()), v);
+            }
+        }
+        Value::String(s) => {
+            let _ = writeln!(out, "  {path:<32} {s}");
+        }
+        Value::Number(n) => match n.as_f64().filter(|_| n.is_f64()) {
+            Some(f) => {
+                let _ = writeln!(out, "  {path:<32} {f:.1}");
+            }
+            None => {
+                let _ = writeln!(out, "  {path:<32} {n}");
+            }
+        },
+        Value::Bool(b) => {
+            let _ = writeln!(out, "  {path:<32} {b}");
+        }
     }
 }
 
@@ -1084,5 +1154,183 @@ mod tests {
         for (run, lifespan) in [(60.0, 15), (24.0, 10), (2.0, 10), (100.0, 25)] {
             assert_eq!(fleet_lifespan(run), lifespan, "run of {run} s");
         }
+    }
+
+    fn opts() -> Options {
+        Options {
+            seconds: 3.0,
+            port: 8080,
+            fleet_seconds: 60.0,
+            processes: 4,
+            fleet_threads: 8,
+            fleet_interval_us: 1000,
+            build: true,
+        }
+    }
+
+    fn latencies(json: &str) -> Latencies {
+        jwtgrant_bench::parse(json.as_bytes()).expect("latencies")
+    }
+
+    /// A run's results, from reports as `bench_keycloak` prints them; without Node and
+    /// Keycloak's pgid when `missing`.
+    fn sample(missing: bool) -> Results {
+        let sequential: SequentialReport = jwtgrant_bench::parse(
+            br#"{"keepalive":{"n":1000,"rate":400.0,"mean_us":2500.0,"p50_us":2400.0,"p99_us":4100.0,"max_us":9000.0},"newconn":{"n":500,"rate":200.0,"mean_us":5000.0,"p50_us":4900.0,"p99_us":8000.0,"max_us":12000.0},"sign_us":1100.0}
+"#,
+        )
+        .expect("a sequential report");
+        let runs: Vec<String> = [1, 2, 4, 8, 16]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let f = (i + 1) as f64;
+                let keycloak = if missing {
+                    "null".to_owned()
+                } else {
+                    format!("{}", 2500.0 + 10.0 * f)
+                };
+                format!(
+                    r#"{{"threads":{n},"grants_per_s":{},"latencies":{{"n":900,"rate":300.0,"mean_us":3000.0,"p50_us":{},"p99_us":{},"max_us":20000.0}},"client_cpu_us":{},"client_sys_us":{},"keycloak_cpu_us":{keycloak},"signed_inline":{},"errors":0}}"#,
+                    250.0 * f,
+                    2900.0 + f,
+                    6100.0 * f,
+                    150.0 + f,
+                    60.0 + f,
+                    if *n == 16 { 5 } else { 0 },
+                )
+            })
+            .collect();
+        let concurrency: ConcurrencyReport = jwtgrant_bench::parse(
+            format!(r#"{{"sign_us":1234.5,"runs":[{}]}}"#, runs.join(",")).as_bytes(),
+        )
+        .expect("a concurrency report");
+        Results {
+            sequential,
+            curl_version: Some("curl 7.88.1".into()),
+            curl: Ok(latencies(
+                r#"{"n":40,"rate":25.0,"mean_us":40000.0,"p50_us":39000.0,"p99_us":52000.0,"max_us":53000.0}"#,
+            )),
+            seed: if missing {
+                Err("node not found on PATH (x)".into())
+            } else {
+                Ok(latencies(
+                    r#"{"n":20,"rate":8.0,"mean_us":125000.0,"p50_us":120000.0,"p99_us":150000.0,"max_us":150000.0}"#,
+                ))
+            },
+            cli: latencies(
+                r#"{"n":30,"rate":50.0,"mean_us":20000.0,"p50_us":19000.0,"p99_us":25000.0,"max_us":26000.0}"#,
+            ),
+            concurrency,
+            fleet: Fleet {
+                processes: 4,
+                threads: 8,
+                lifespan_s: 15,
+                margin_s: 2,
+                interval_us: 1000,
+                run_s: 60.0,
+                exchanges: 20,
+                expected: 20,
+                calls: 1_000_000,
+                errors: 0,
+                involuntary_switches: 42,
+                p50_ns: 95,
+                p99_ns: 479,
+                p999_ns: 2047,
+                max_ns: 100_000,
+                exchange_at_s: vec![vec![0.0, 13.0, 26.0], vec![0.0, 13.01]],
+            },
+        }
+    }
+
+    #[test]
+    fn the_report_reads_the_programs_results() {
+        let report = Report {
+            header: "- date: x\n- machine: y\n".into(),
+            results: sample(false),
+        };
+        let md = report.markdown(&opts());
+        for line in [
+            "| one `Exchange`, kept-alive connection | 400 | 2.50 | 2.40 | 4.10 | 1000 | 16.00× |",
+            "| `curl` per exchange, assertion signed beforehand | 25 | 40.00 | 39.00 | 52.00 | 40 | 1.00× |",
+            "| `jwtgrant token` (release build) | 20.00 | 19.00 | 25.00 | 30 | 0.160× |",
+            // The signature's cost is the concurrency run's, in the note and in the columns.
+            "Signing one RS256 assertion (ring) costs 1.23 ms here",
+            "| 2 | 500 | 2.00× | 2.90 | 12.20 | 152 (62) | 2520 | 6.0% | 55.0% | 0 |",
+            "The pool ran dry at 16 threads",
+            "| 20 | 20 | 16.00 | 1000000 | 0.10 | 0.48 | 2.05 | 100.00 | 0 |",
+            "seconds after its fill: 0.00,13.00,26.00 | 0.00,13.01.",
+            "| `jwtgrant token` ≤ 1/5 of the seed's flow | 0.160× (1/6.2) | yes |",
+            "| fleet: P exchanges per lifetime, `token()` p99 < 1 µs | 20 sent, 20 expected; p99 0.48 µs | yes |",
+        ] {
+            assert!(md.contains(line), "no '{line}' in\n{md}");
+        }
+        let svg = report.svg();
+        assert_eq!(
+            svg.matches("<rect ").count(),
+            1 + 5 + 5,
+            "5 latency and 5 thread bars"
+        );
+        // The terminal dump: one `name value` line per number, as before the typed reports.
+        let text = report.text();
+        assert!(text.starts_with("\nKeycloak\n"), "{text}");
+        for line in [
+            format!("  {:<32} 400.0", "sequential.keepalive.rate"),
+            format!("  {:<32} 5", "concurrency.runs.4.signed_inline"),
+            format!("  {:<32} 2550.0", "concurrency.runs.4.keycloak_cpu_us"),
+            format!("  {:<32} 25.0", "curl.rate"),
+            format!("  {:<32} curl 7.88.1", "curl_version"),
+            format!("  {:<32} 479", "fleet.p99_ns"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "no '{line}' in\n{text}");
+        }
+        assert!(!text.contains("exchange_at_s"), "{text}");
+    }
+
+    #[test]
+    fn the_report_says_what_is_missing() {
+        let report = Report {
+            header: String::new(),
+            results: sample(true),
+        };
+        let md = report.markdown(&opts());
+        for line in [
+            "| seed's flow: `sh`, `node issue.js`, then `curl` | missing: node not found on PATH (x) | | | | | |",
+            "| `jwtgrant token` (release build) | 20.00 | 19.00 | 25.00 | 30 |  |",
+            "| 1 | 250 | 1.00× | 2.90 | 6.10 | 151 (61) | missing (pid unknown: set KEYCLOAK_PID) | missing | missing | 0 |",
+            "| client CPU per grant ≤ 5% of Keycloak's (exchange alone) | by threads, missing | not measured |",
+            "| `jwtgrant token` ≤ 1/5 of the seed's flow | missing | not measured |",
+        ] {
+            assert!(md.contains(line), "no '{line}' in\n{md}");
+        }
+        // In the terminal dump a missing row says why, and what was not measured is absent.
+        let text = report.text();
+        let seed = format!("  {:<32} node not found on PATH (x)", "seed.missing");
+        assert!(text.lines().any(|l| l == seed), "no '{seed}' in\n{text}");
+        assert!(!text.contains("keycloak_cpu_us"), "{text}");
+        assert!(!text.contains("seed.rate"), "{text}");
+    }
+
+    #[test]
+    fn the_fleet_adds_up_its_processes() {
+        let reports: Vec<FleetReport> = [
+            br#"{"fill_us":5100.5,"run_s":60.02,"exchange_at_s":[0.0,13.0,26.01,39.0,52.0],"calls":600,"errors":1,"max_ns":90000,"hist":[{"upper_ns":95,"count":300},{"upper_ns":479,"count":294},{"upper_ns":90111,"count":6}],"involuntary_switches":40,"voluntary_switches":1000}"#.as_slice(),
+            br#"{"fill_us":4800.0,"run_s":25.5,"exchange_at_s":[0.0,13.02],"calls":400,"errors":0,"max_ns":200000,"hist":[{"upper_ns":79,"count":100},{"upper_ns":95,"count":299},{"upper_ns":204799,"count":1}],"involuntary_switches":null,"voluntary_switches":null}"#.as_slice(),
+        ]
+        .iter()
+        .map(|line| jwtgrant_bench::parse(line).expect("a fleet report"))
+        .collect();
+        let fleet = Fleet::merge(&opts(), 15, &reports);
+        assert_eq!((fleet.processes, fleet.threads), (4, 8));
+        assert_eq!((fleet.exchanges, fleet.calls, fleet.errors), (7, 1000, 1));
+        // 60.02 s: the fill and 4 refreshes 13 s apart; 25.5 s: the fill and 1.
+        assert_eq!(fleet.expected, 5 + 2);
+        assert_eq!((fleet.run_s, fleet.involuntary_switches), (60.02, 40));
+        // 1,000 calls: 100 at 79 ns, 599 at 95, 294 at 479, 6 at 90,111, 1 at 204,799.
+        assert_eq!(
+            (fleet.p50_ns, fleet.p99_ns, fleet.p999_ns, fleet.max_ns),
+            (95, 479, 90111, 200_000)
+        );
+        assert_eq!(fleet.exchange_at_s[1], vec![0.0, 13.02]);
     }
 }

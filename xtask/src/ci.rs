@@ -37,6 +37,23 @@ pub fn run(args: &[String]) -> Result<()> {
         .args(["clippy", "--all-targets", "--locked"])
         .args(PKCS11)
         .args(["--", "-D", "warnings"]))?;
+    // The bench programs in the other two feature sets `cargo xtask bench` builds them with
+    // (the default set is in the workspace run): SoftHSM2 rows, and the aws-lc-rs backend.
+    for features in ["ring,keygen,pkcs11", "aws-lc-rs,keygen"] {
+        sh(cargo().args([
+            "clippy",
+            "--locked",
+            "--package",
+            "jwtgrant-bench",
+            "--all-targets",
+            "--no-default-features",
+            "--features",
+            features,
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
     // The end-to-end package needs a running Keycloak: it runs last, under `e2e`.
     let mut tally = Tally::default();
     tally.add(run_tests(cargo().args([

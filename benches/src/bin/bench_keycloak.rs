@@ -15,7 +15,9 @@
 //! Every exchange carries a fresh assertion (Keycloak refuses a reused `jti`), signed outside
 //! the timed part in `sequential`, inside it in `concurrency` (a grant needs one; the signing
 //! cost is printed on its own so the reader can subtract it). The client secret comes from
-//! the environment, never from argv. Output is one `<key>\t<value>\t<unit>` line per result.
+//! the environment, never from argv. Output is one line of JSON on stdout, the mode's report:
+//! [`jwtgrant_bench::SequentialReport`], [`jwtgrant_bench::ConcurrencyReport`] or
+//! [`jwtgrant_bench::FleetReport`].
 
 use std::error::Error;
 use std::fs;
@@ -24,6 +26,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use jwtgrant_bench::{
+    Bucket, ConcurrencyReport, ConcurrencyRun, FleetReport, Latencies, SequentialReport,
+};
 use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
 use jwtgrant_signer::{Claims, Signer};
 
@@ -160,15 +165,7 @@ impl Options {
 fn sequential(opts: &Options) -> Res<()> {
     let (signer, claims) = opts.signer()?;
     let kept = opts.exchange()?;
-    let rows: [(&str, &ExchangeOnce); 2] = [
-        ("keepalive", &|a| {
-            kept.exchange(a).map(drop).map_err(Into::into)
-        }),
-        ("newconn", &|a| {
-            opts.exchange()?.exchange(a).map(drop).map_err(Into::into)
-        }),
-    ];
-    for (name, op) in rows {
+    let time = |op: &ExchangeOnce| -> Res<Latencies> {
         let mut samples = Vec::new();
         for (period, keep) in [(opts.warmup, false), (opts.seconds, true)] {
             let mut busy = Duration::ZERO;
@@ -184,30 +181,21 @@ fn sequential(opts: &Options) -> Res<()> {
                 }
             }
         }
-        print_latencies(name, &mut samples);
-    }
-    // What signing one assertion costs here, for the reader of the rows above.
-    println!("sign_us\t{:.1}\tus", sign_cost(&signer, &claims)? * 1e6);
+        Ok(Latencies::from_samples(&mut samples))
+    };
+    let keepalive = time(&|a| kept.exchange(a).map(drop).map_err(Into::into))?;
+    let newconn = time(&|a| opts.exchange()?.exchange(a).map(drop).map_err(Into::into))?;
+    jwtgrant_bench::print(&SequentialReport {
+        keepalive,
+        newconn,
+        // What signing one assertion costs here, for the reader of the rows above.
+        sign_us: sign_cost(&signer, &claims)? * 1e6,
+    })?;
     Ok(())
 }
 
 /// One timed exchange of an assertion.
 type ExchangeOnce<'a> = dyn Fn(&str) -> Res<()> + 'a;
-
-/// Sorts `samples` and prints count, rate (1 / mean), mean, p50, p99 and max.
-fn print_latencies(name: &str, samples: &mut [Duration]) {
-    samples.sort_unstable();
-    let n = samples.len().max(1);
-    let total: Duration = samples.iter().sum();
-    let mean = total.as_secs_f64() / n as f64;
-    let us = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e6);
-    println!("{name}.n\t{}\tcount", samples.len());
-    println!("{name}.rate\t{:.1}\tper_s", 1.0 / mean.max(1e-9));
-    println!("{name}.mean_us\t{:.1}\tus", mean * 1e6);
-    println!("{name}.p50_us\t{:.1}\tus", us(samples.get(n / 2)));
-    println!("{name}.p99_us\t{:.1}\tus", us(samples.get(n * 99 / 100)));
-    println!("{name}.max_us\t{:.1}\tus", us(samples.last()));
-}
 
 /// `n` assertions with fresh `jti`s, signed on every core.
 fn presign(signer: &Signer, claims: &Claims, n: usize) -> Res<Vec<String>> {
@@ -253,7 +241,10 @@ fn concurrency(opts: &Options) -> Res<()> {
     // Keycloak's default maximum lifetime (300 s), less a margin.
     let claims = claims.lifetime(Duration::from_secs(280));
     let exchange = opts.exchange()?;
-    println!("sign_us\t{:.1}\tus", sign_cost(&signer, &claims)? * 1e6);
+    let mut report = ConcurrencyReport {
+        sign_us: sign_cost(&signer, &claims)? * 1e6,
+        runs: Vec::new(),
+    };
     // Grants per second the pool is sized for; raised to what each run reached.
     let mut rate_guess = 300.0f64;
     for &threads in &opts.threads {
@@ -326,45 +317,35 @@ fn concurrency(opts: &Options) -> Res<()> {
                 .map(|w| w.join().unwrap_or_default())
                 .collect()
         });
-        println!(
-            "conc.{threads}.signed_inline\t{}\tcount",
-            signed_inline.load(Ordering::Relaxed)
-        );
         rate_guess = rate_guess
             .max(samples.iter().map(Vec::len).sum::<usize>() as f64 / opts.seconds.as_secs_f64());
         // Grants finished inside the window: the few that straddle its end are counted in
         // the latency samples but not in the rate (they finished after `after` was read).
         let mut all: Vec<Duration> = samples.into_iter().flatten().collect();
         let grants = all.len().max(1) as f64;
-        let name = format!("conc.{threads}");
-        println!(
-            "{name}.grants_per_s\t{:.1}\tper_s",
-            all.len() as f64 / wall.as_secs_f64()
-        );
-        print_latencies(&name, &mut all);
+        let grants_per_s = all.len() as f64 / wall.as_secs_f64();
         let tick_us = 1e6 / TICKS_PER_SEC;
         let (user, sys) = (after.0.0 - before.0.0, after.0.1 - before.0.1);
-        println!(
-            "{name}.client_cpu_us\t{:.1}\tus",
-            (user + sys) as f64 * tick_us / grants
-        );
-        // Kernel time: on loopback the client's side of TCP (both directions' softirq work
-        // is often charged to whoever is running) is part of the client's bill.
-        println!(
-            "{name}.client_sys_us\t{:.1}\tus",
-            sys as f64 * tick_us / grants
-        );
-        if let (Some(b), Some(a)) = (before.1, after.1) {
-            println!(
-                "{name}.keycloak_cpu_us\t{:.1}\tus",
-                (a - b) as f64 * tick_us / grants
-            );
-        }
-        println!("{name}.errors\t{}\tcount", errors.load(Ordering::Relaxed));
+        report.runs.push(ConcurrencyRun {
+            threads,
+            grants_per_s,
+            latencies: Latencies::from_samples(&mut all),
+            client_cpu_us: (user + sys) as f64 * tick_us / grants,
+            // Kernel time: on loopback the client's side of TCP (both directions' softirq
+            // work is often charged to whoever is running) is part of the client's bill.
+            client_sys_us: sys as f64 * tick_us / grants,
+            keycloak_cpu_us: match (before.1, after.1) {
+                (Some(b), Some(a)) => Some((a - b) as f64 * tick_us / grants),
+                _ => None,
+            },
+            signed_inline: signed_inline.load(Ordering::Relaxed),
+            errors: errors.load(Ordering::Relaxed),
+        });
         if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             eprintln!("bench_keycloak: {threads} threads: first error: {e}");
         }
     }
+    jwtgrant_bench::print(&report)?;
     Ok(())
 }
 
@@ -419,7 +400,7 @@ fn parse_stat(stat: &str) -> Option<(u32, u64, u64)> {
 }
 
 /// One process of the fleet: one refresh-ahead `TokenSource`, filled once, then T threads
-/// calling `token()` every `interval` for `seconds`. Prints the exchanges it sent, the time
+/// calling `token()` every `interval` for `seconds`. Reports the exchanges it sent, the time
 /// of each after the fill, and every call's latency as a sparse log-linear histogram.
 fn fleet(opts: &Options) -> Res<()> {
     let (signer, claims) = opts.signer()?;
@@ -439,11 +420,13 @@ fn fleet(opts: &Options) -> Res<()> {
     };
     let t0 = Instant::now();
     source.token()?;
-    println!("fleet.fill_us\t{:.1}\tus", t0.elapsed().as_secs_f64() * 1e6);
+    let fill_us = t0.elapsed().as_secs_f64() * 1e6;
     let filled = origin.elapsed();
 
     let stop = AtomicBool::new(false);
     let errors = AtomicU64::new(0);
+    let mut involuntary_switches = None;
+    let mut voluntary_switches = None;
     let histograms: Vec<Histogram> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -467,14 +450,8 @@ fn fleet(opts: &Options) -> Res<()> {
         thread::sleep(opts.seconds);
         // Preemptions: a caller descheduled inside token() is the slow tail, not the code.
         // Read while the callers (and the refresher) are still alive.
-        for (key, field) in [
-            ("fleet.involuntary_switches", "nonvoluntary_ctxt_switches:"),
-            ("fleet.voluntary_switches", "voluntary_ctxt_switches:"),
-        ] {
-            if let Some(n) = threads_status_sum(field) {
-                println!("{key}\t{n}\tcount");
-            }
-        }
+        involuntary_switches = threads_status_sum("nonvoluntary_ctxt_switches:");
+        voluntary_switches = threads_status_sum("voluntary_ctxt_switches:");
         stop.store(true, Ordering::Relaxed);
         workers
             .into_iter()
@@ -487,17 +464,20 @@ fn fleet(opts: &Options) -> Res<()> {
     for h in &histograms {
         total.merge(h);
     }
-    println!("fleet.run_s\t{:.3}\ts", ran.as_secs_f64());
-    println!("fleet.exchanges\t{}\tcount", sent.len());
-    let at: Vec<String> = sent
-        .iter()
-        .map(|t| format!("{:.2}", t.saturating_sub(filled).as_secs_f64()))
-        .collect();
-    println!("fleet.exchange_at_s\t{}\ts", at.join(","));
-    println!("fleet.calls\t{}\tcount", total.count);
-    println!("fleet.errors\t{}\tcount", errors.load(Ordering::Relaxed));
-    println!("fleet.max_ns\t{}\tns", total.max_ns);
-    println!("fleet.hist\t{}\tns:count", total.sparse());
+    jwtgrant_bench::print(&FleetReport {
+        fill_us,
+        run_s: ran.as_secs_f64(),
+        exchange_at_s: sent
+            .iter()
+            .map(|t| t.saturating_sub(filled).as_secs_f64())
+            .collect(),
+        calls: total.count,
+        errors: errors.load(Ordering::Relaxed),
+        max_ns: total.max_ns,
+        hist: total.sparse(),
+        involuntary_switches,
+        voluntary_switches,
+    })?;
     Ok(())
 }
 
@@ -550,13 +530,15 @@ impl Histogram {
         self.max_ns = self.max_ns.max(other.max_ns);
     }
 
-    /// `upper_ns:count` for each non-empty bucket: the xtask merges the processes' lists.
-    fn sparse(&self) -> String {
-        let parts: Vec<String> = (0..self.buckets.len())
+    /// The non-empty buckets, smallest first: the xtask merges the processes' lists.
+    fn sparse(&self) -> Vec<Bucket> {
+        (0..self.buckets.len())
             .filter(|&i| self.buckets[i] > 0)
-            .map(|i| format!("{}:{}", bucket_upper(i), self.buckets[i]))
-            .collect();
-        parts.join(",")
+            .map(|i| Bucket {
+                upper_ns: bucket_upper(i),
+                count: self.buckets[i],
+            })
+            .collect()
     }
 }
 

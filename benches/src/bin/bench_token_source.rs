@@ -2,7 +2,7 @@
 //! the cost of one exchange, for `cargo xtask bench`.
 //!
 //! ```text
-//! cargo run --release -p jwtgrant-exchange --example bench_token_source -- [--seconds S] [--threads N]
+//! cargo run --release -p jwtgrant-bench --bin bench_token_source -- [--seconds S] [--threads N]
 //! ```
 //!
 //! The token endpoint is a loopback stub started here (`jwtgrant_test_support::Stub` on
@@ -11,8 +11,8 @@
 //! Keycloak-side signature check, no database, no network), so the hit/exchange ratio it
 //! gives is a lower bound.
 //!
-//! Output is one line per result, tab-separated, for the xtask to parse:
-//! `<key>\t<value>\t<unit>`.
+//! Output is one line of JSON on stdout, a [`jwtgrant_bench::TokenSourceReport`], for the
+//! xtask.
 
 use std::error::Error;
 use std::hint::black_box;
@@ -21,11 +21,13 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
+use jwtgrant_bench::{HitRate, TokenSourceReport, peak_rss_kib};
 use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
 use jwtgrant_signer::{Claims, Signer};
 use jwtgrant_test_support::{Reply, Stub};
 
-const RSA_2048: &str = include_str!("../../jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
+const RSA_2048: &str =
+    include_str!("../../../crates/jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
 
 fn main() -> Result<(), Box<dyn Error>> {
     let opts = Options::parse()?;
@@ -49,7 +51,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 1. One exchange with an assertion signed beforehand: HTTP round trip, form encoding,
     //    response parsing. The stub answers from the same 2 cores, so its work is included.
     let per_exchange = mean_time(&opts, || exchange.exchange(&assertion).map(drop))?;
-    println!("exchange_stub\t{:.1}\tus", per_exchange.as_secs_f64() * 1e6);
 
     // 2. A cache miss: a new source signs an RS256 assertion and exchanges it.
     let per_miss = mean_time(&opts, || {
@@ -58,7 +59,6 @@ fn main() -> Result<(), Box<dyn Error>> {
             .token()
             .map(drop)
     })?;
-    println!("miss_stub\t{:.1}\tus", per_miss.as_secs_f64() * 1e6);
 
     // 3. The hit path: one source, filled once, then read for the rest of the run.
     let signed = Arc::new(AtomicU64::new(0));
@@ -72,22 +72,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     let requests_before = stub.count();
     source.token()?; // the fill: the one exchange this source should ever make here
 
-    let single = hit_rate(&source, 1, &opts)?;
-    println!("hit_1\t{:.1}\tns", single.ns_per_call);
-    println!("hit_1_total\t{:.0}\tcalls/s", single.calls_per_sec);
-
-    let many = hit_rate(&source, opts.threads, &opts)?;
-    println!("threads\t{}\tcount", opts.threads);
-    println!("hit_n\t{:.1}\tns", many.ns_per_call);
-    println!("hit_n_total\t{:.0}\tcalls/s", many.calls_per_sec);
-
+    let hit_1 = hit_rate(&source, 1, &opts)?;
+    let hit_n = hit_rate(&source, opts.threads, &opts)?;
     let sent = stub.count() - requests_before;
-    println!("hit_exchanges\t{sent}\tcount");
-    println!("hit_assertions\t{}\tcount", signed.load(Ordering::Relaxed));
 
-    if let Some(kib) = peak_rss_kib() {
-        println!("peak_rss\t{kib}\tKiB");
-    }
+    jwtgrant_bench::print(&TokenSourceReport {
+        exchange_us: per_exchange.as_secs_f64() * 1e6,
+        miss_us: per_miss.as_secs_f64() * 1e6,
+        hit_1,
+        threads: opts.threads,
+        hit_n,
+        hit_exchanges: sent as u64,
+        hit_assertions: signed.load(Ordering::Relaxed),
+        peak_rss_kib: peak_rss_kib(),
+    })?;
     Ok(())
 }
 
@@ -156,13 +154,6 @@ fn mean_time<E: Error + 'static>(
     Err("the measured period ended before it started".into())
 }
 
-struct HitRate {
-    /// Mean wall time of one `token()` call, as each thread sees it.
-    ns_per_call: f64,
-    /// Calls per second, all threads together.
-    calls_per_sec: f64,
-}
-
 /// `threads` threads call `source.token()` in a loop for the measured period (after a
 /// warm-up); each reads the clock once per batch, so the clock's cost stays out of the numbers.
 fn hit_rate(
@@ -216,13 +207,13 @@ fn hit_rate(
         .map(|(calls, elapsed)| elapsed.as_secs_f64() * 1e9 / *calls as f64)
         .sum::<f64>()
         / results.len() as f64;
-    let calls_per_sec = results
+    let calls_per_s = results
         .iter()
         .map(|(calls, elapsed)| *calls as f64 / elapsed.as_secs_f64())
         .sum();
     Ok(HitRate {
         ns_per_call,
-        calls_per_sec,
+        calls_per_s,
     })
 }
 
@@ -243,11 +234,4 @@ fn start_stub(opts: &Options) -> Stub {
         .record(false)
         .lifetime(lifetime)
         .start(move |_, _| reply.clone())
-}
-
-/// The process's peak resident set size (`VmHWM`), in KiB; `None` off Linux.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

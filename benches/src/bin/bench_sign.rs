@@ -1,7 +1,7 @@
 //! Signing and verification rates of the compiled-in crypto backend, for `cargo xtask bench`.
 //!
 //! ```text
-//! cargo run --release -p jwtgrant-signer --example bench_sign -- [--seconds S] [--warmup S]
+//! cargo run --release -p jwtgrant-bench --bin bench_sign -- [--seconds S] [--warmup S]
 //! ```
 //!
 //! Build it once with the default features (ring) and once with
@@ -11,26 +11,33 @@
 //! measured period; the rate is iterations divided by the measured wall time.
 //!
 //! Built with `--features pkcs11` and run with the environment `cargo xtask softhsm` prints,
-//! it also signs through SoftHSM2 with keys generated in the token (`sign.pkcs11.*` rows),
-//! in the same run as the in-memory rows, on one thread and on four.
+//! it also signs through SoftHSM2 with keys generated in the token (`pkcs11` rates), in the
+//! same run as the in-memory rates, on one thread and on four.
 //!
-//! Output is one line per result, tab-separated, for the xtask to parse:
-//! `<key>\t<value>\t<unit>`, for example `sign.RS256\t1650.3\tops/s`.
+//! Output is one line of JSON on stdout, a [`jwtgrant_bench::SignReport`], for the xtask.
 
 use std::error::Error;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
 
+use jwtgrant_bench::{AlgRates, SignReport, peak_rss_kib};
 use jwtgrant_signer::{Algorithm, Claims, Signer, backend, verify};
 
-// The test keys of the signer's own suite (see tests/fixtures/README.md): RSA is 2048 bits.
-const RSA_2048: &str = include_str!("../tests/fixtures/rsa2048-pkcs8.pem");
-const P256: &str = include_str!("../tests/fixtures/es256-pkcs8.pem");
-const ED25519: &str = include_str!("../tests/fixtures/ed25519-pkcs8.pem");
+// The test keys of the signer's own suite (see its tests/fixtures/README.md): RSA is 2048 bits.
+const RSA_2048: &str =
+    include_str!("../../../crates/jwtgrant-signer/tests/fixtures/rsa2048-pkcs8.pem");
+const P256: &str = include_str!("../../../crates/jwtgrant-signer/tests/fixtures/es256-pkcs8.pem");
+const ED25519: &str =
+    include_str!("../../../crates/jwtgrant-signer/tests/fixtures/ed25519-pkcs8.pem");
 
 fn main() -> Result<(), Box<dyn Error>> {
     let opts = Options::parse()?;
-    println!("backend\t{}\tname", backend());
+    let mut report = SignReport {
+        backend: backend().to_owned(),
+        in_memory: Vec::new(),
+        pkcs11: Vec::new(),
+        peak_rss_kib: None,
+    };
 
     // The same iss/sub/aud as the seed's Node issuer's `--bench` mode, so both sign payloads
     // of about the same size. A fixed iat (2023-11-14) and jti: the payload never changes.
@@ -56,25 +63,28 @@ fn main() -> Result<(), Box<dyn Error>> {
             return Err(format!("{alg:?}: the verified token lost its fixed jti").into());
         }
 
-        let rate = measure(&opts, || {
+        let signs_per_s = measure(&opts, || {
             let token = signer.sign(black_box(&claims));
             black_box(token).map(drop)
         })?;
-        println!("sign.{}\t{rate:.1}\tops/s", alg.as_str());
-
-        let rate = measure(&opts, || {
+        let verifies_per_s = measure(&opts, || {
             let verified = verify(black_box(&token), black_box(&public));
             black_box(verified).map(drop)
         })?;
-        println!("verify.{}\t{rate:.1}\tops/s", alg.as_str());
+        report.in_memory.push(AlgRates {
+            alg: alg.as_str().to_owned(),
+            signs_per_s,
+            verifies_per_s,
+        });
     }
 
     #[cfg(feature = "pkcs11")]
-    pkcs11::bench(&opts, &claims)?;
-
-    if let Some(kib) = peak_rss_kib() {
-        println!("peak_rss\t{kib}\tKiB");
+    {
+        report.pkcs11 = pkcs11::bench(&opts, &claims)?;
     }
+
+    report.peak_rss_kib = peak_rss_kib();
+    jwtgrant_bench::print(&report)?;
     Ok(())
 }
 
@@ -142,33 +152,28 @@ fn run_for<E: Error + 'static>(
     }
 }
 
-/// The process's peak resident set size (`VmHWM`), in KiB; `None` off Linux.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[cfg(feature = "pkcs11")]
 mod pkcs11 {
     use std::error::Error;
     use std::hint::black_box;
 
+    use jwtgrant_bench::Pkcs11Rates;
     use jwtgrant_signer::pkcs11::{Pin, Pkcs11Key, Pkcs11Uri};
     use jwtgrant_signer::{Algorithm, Claims, KeyType, Signer, verify};
 
     use super::{Options, measure};
 
     /// Signing rates through the token; nothing when the SoftHSM environment is not set.
-    pub fn bench(opts: &Options, claims: &Claims) -> Result<(), Box<dyn Error>> {
+    pub fn bench(opts: &Options, claims: &Claims) -> Result<Vec<Pkcs11Rates>, Box<dyn Error>> {
         let (Ok(module), Ok(token), Ok(pin)) = (
             std::env::var("JWTGRANT_TEST_PKCS11_MODULE"),
             std::env::var("JWTGRANT_TEST_PKCS11_TOKEN"),
             std::env::var("JWTGRANT_TEST_PKCS11_PIN"),
         ) else {
             eprintln!("bench_sign: no SoftHSM environment (cargo xtask softhsm): no pkcs11 rows");
-            return Ok(());
+            return Ok(Vec::new());
         };
+        let mut rates = Vec::new();
         for (alg, key_type) in [
             (Algorithm::RS256, KeyType::Rsa),
             (Algorithm::ES256, KeyType::EcP256),
@@ -187,8 +192,7 @@ mod pkcs11 {
             )?;
             let signer = Signer::from_key(key).with_algorithm(alg)?;
             verify(&signer.sign(claims)?, &signer.public_key())?;
-            let rate = measure(opts, || signer.sign(black_box(claims)).map(drop))?;
-            println!("sign.pkcs11.{}\t{rate:.1}\tops/s", alg.as_str());
+            let one = measure(opts, || signer.sign(black_box(claims)).map(drop))?;
             // Four threads through one Signer: the session pool at work.
             let threads: Vec<_> = (0..4)
                 .map(|_| {
@@ -208,8 +212,12 @@ mod pkcs11 {
             for t in threads {
                 total += t.join().map_err(|_| "a bench thread panicked")??;
             }
-            println!("sign.pkcs11.{}.threads4\t{total:.1}\tops/s", alg.as_str());
+            rates.push(Pkcs11Rates {
+                alg: alg.as_str().to_owned(),
+                signs_per_s: one,
+                signs_per_s_4_threads: total,
+            });
         }
-        Ok(())
+        Ok(rates)
     }
 }
