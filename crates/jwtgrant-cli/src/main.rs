@@ -7,6 +7,8 @@ mod cmd;
 mod error;
 mod files;
 mod globals;
+mod hsm;
+mod keyfile;
 mod logger;
 mod parse;
 mod secrets;

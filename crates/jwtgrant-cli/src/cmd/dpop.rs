@@ -17,7 +17,7 @@ pub fn dpop(args: &DpopArgs, g: &Globals) -> Result<Option<Dpop>> {
     let Some(path) = &args.dpop_key else {
         return Ok(None);
     };
-    let signer = super::keys::signer(path, g, args.dpop_alg.as_ref(), None, false)
+    let signer = crate::keyfile::signer(path, g, args.dpop_alg.as_ref(), None, false)
         .with_context(|| format!("cannot use DPoP key '{}'", path.display()))?;
     log::info!(
         "DPoP with {} key {} (thumbprint {})",
@@ -62,7 +62,7 @@ pub fn proof(args: &DpopProofArgs, g: &Globals) -> Result<()> {
             "the access token is empty (give the token the request carries, or none for a token request)",
         ));
     }
-    let signer = super::keys::signer(&args.key, g, args.alg.as_ref(), None, false)
+    let signer = crate::keyfile::signer(&args.key, g, args.alg.as_ref(), None, false)
         .with_context(|| format!("cannot use DPoP key '{}'", args.key.display()))?;
     let dpop = Dpop::new(signer);
     if let Some(nonce) = &args.nonce {

@@ -54,7 +54,7 @@ pub fn client_auth(client: &ClientArgs, secret: Option<Secret>, g: &Globals) -> 
             let key = client.client_key.as_ref().ok_or_else(|| {
                 usage("--client-auth private-key-jwt needs --client-key FILE (the client's private key)")
             })?;
-            let signer = super::keys::signer(key, g, None, None, false)?;
+            let signer = crate::keyfile::signer(key, g, None, None, false)?;
             LibAuth::PrivateKeyJwt { client_id, signer }
         }
         _ => LibAuth::None { client_id },

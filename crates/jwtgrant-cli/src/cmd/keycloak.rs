@@ -97,7 +97,7 @@ pub fn setup(args: &SetupArgs, g: &Globals) -> Result<()> {
     // Everything local first: the key file and the admin password.
     let key = match (&args.public_key, &args.jwks_url) {
         (Some(path), _) => IdpKey::Static {
-            public_key: super::keys::public_key(path, g)?.to_pem(),
+            public_key: crate::keyfile::public_key(path, g)?.to_pem(),
             key_id: None,
         },
         (None, Some(url)) => IdpKey::JwksUrl(url.clone()),

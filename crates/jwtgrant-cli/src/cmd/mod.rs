@@ -8,7 +8,6 @@ use crate::cli::{Cli, Command, DpopCmd, JwksSub, KeycloakCmd};
 mod completions;
 pub mod dpop;
 pub mod exchange;
-mod hsm;
 mod inspect;
 mod keycloak;
 mod keys;

@@ -84,7 +84,7 @@ impl Assertions {
                 "claim '{name}' is set by --id-jag (from --id-jag-client-id or --client-id); drop --claim client_id"
             )));
         }
-        let signer = super::keys::signer(
+        let signer = crate::keyfile::signer(
             key,
             g,
             sign.alg.as_ref(),

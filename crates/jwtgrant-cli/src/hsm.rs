@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::Globals;
+use crate::globals::Globals;
 
 /// The URI when `path` is a `pkcs11:` URI rather than a file name.
 pub fn uri(path: &Path) -> Option<&str> {
