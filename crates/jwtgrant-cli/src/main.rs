@@ -11,8 +11,8 @@ mod hsm;
 mod keyfile;
 mod logger;
 mod parse;
-mod secrets;
 mod serve;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -42,9 +42,29 @@ fn main() -> ExitCode {
         return ExitCode::from(error::USAGE);
     }
     warn_assertion_in_argv(&matches);
-    match cmd::run(cli) {
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e)),
+    }
+}
+
+/// Resolve the command's settings, then run it.
+fn run(cli: &cli::Cli) -> anyhow::Result<()> {
+    use settings::Settings;
+    let g = &globals::Globals::from_cli(cli);
+    match settings::resolve(&cli.command, g)? {
+        Settings::Keygen(a) => cmd::keys::keygen(a, g),
+        Settings::Sign(a) => cmd::sign::run(&a),
+        Settings::Exchange(s) => cmd::exchange::run_exchange(*s),
+        Settings::Token(s) => cmd::exchange::run_token(*s),
+        Settings::Pubkey(a) => cmd::keys::pubkey(a, g),
+        Settings::Jwks(a) => cmd::keys::jwks(a, g),
+        Settings::JwksServe(a) => cmd::serve::run(a, g),
+        Settings::Inspect(a) => cmd::inspect::run(a, g),
+        Settings::KeycloakSetup(s) => cmd::keycloak::setup(*s, g),
+        Settings::KeycloakDoctor(s) => cmd::keycloak::doctor(*s),
+        Settings::DpopProof(s) => cmd::dpop::proof(&s),
+        Settings::Completions(a) => cmd::completions::run(a),
     }
 }
 

@@ -1,176 +1,74 @@
-//! `exchange` and `token`: build the token client from the options and print the answer.
+//! `exchange` and `token`: the token client from the settings, the exchange, the answer
+//! printed.
 
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use jwtgrant_exchange::{ClientAuth as LibAuth, Exchange, RetryPolicy, TokenResponse, Transport};
+use jwtgrant_exchange::{ClientAuth, Exchange, RetryPolicy, TokenResponse};
 use serde_json::Value;
 
-use super::Globals;
-use super::sign::Assertions;
-use crate::cli::{
-    ClientArgs, ClientAuth, EndpointArgs, ExchangeCmd, KeycloakArgs, OutputArgs, TokenCmd,
-    TransportArgs,
-};
-use crate::error::usage;
+use crate::cli::OutputArgs;
 use crate::files;
-use crate::secrets::{self, Secret};
+use crate::settings::client::{Client, Endpoint, Route};
+use crate::settings::token::{ExchangeSettings, TokenSettings};
 
-/// The token client for these options. `stdin_taken`: the assertion comes from stdin.
-pub fn client(
-    endpoint: &EndpointArgs,
-    kc: &KeycloakArgs,
-    client: &ClientArgs,
-    g: &Globals,
-    stdin_taken: bool,
-) -> Result<Exchange> {
-    secrets::refuse_secret_flags(Some(client), None)?;
-    // Read everything local before any network traffic (discovery), so a missing secret
-    // or key file fails fast.
-    let secret = secrets::client_secret(client, stdin_taken, g)?;
-    let auth = client_auth(client, secret, g)?;
-    let transport = client_transport(&endpoint.transport, client, g)?;
-    let ex = endpoint_client(endpoint, kc, transport)?;
-    Ok(authenticated(ex, auth, client))
+/// The token client of `client`, authenticating as it says, with its scope.
+pub fn connect(client: Client) -> Result<Exchange> {
+    let Client { route, auth, scope } = client;
+    Ok(authenticated(endpoint_client(route)?, auth, scope))
 }
 
-/// The library's client authentication for these options, with the secret or key loaded. The flag spelling (`--client-auth post`, ...) maps onto
-/// [`jwtgrant_exchange::ClientAuth`] here and nowhere else.
-pub fn client_auth(client: &ClientArgs, secret: Option<Secret>, g: &Globals) -> Result<LibAuth> {
-    let client_id = client
-        .client_id
-        .clone()
-        .ok_or_else(|| usage("missing --client-id ID (the confidential Keycloak client)"))?;
-    let auth = match (client.client_auth, secret) {
-        (ClientAuth::Post, Some(secret)) => LibAuth::SecretPost { client_id, secret },
-        (ClientAuth::Basic, Some(secret)) => LibAuth::SecretBasic { client_id, secret },
-        (ClientAuth::Tls, _) if client.client_cert.is_none() => {
-            return Err(usage(
-                "--client-auth tls needs --client-cert FILE and --client-key FILE (the certificate Keycloak matches by subject DN, and its key)",
-            ));
-        }
-        (ClientAuth::Tls, _) => LibAuth::TlsClientAuth { client_id },
-        (ClientAuth::PrivateKeyJwt, _) => {
-            let key = client.client_key.as_ref().ok_or_else(|| {
-                usage("--client-auth private-key-jwt needs --client-key FILE (the client's private key)")
-            })?;
-            let signer = crate::keyfile::signer(key, g, None, None, false)?;
-            LibAuth::PrivateKeyJwt { client_id, signer }
-        }
-        _ => LibAuth::None { client_id },
-    };
-    Ok(auth)
-}
-
-/// `ex` authenticating as these options say, with their scope.
-pub fn authenticated(ex: Exchange, auth: LibAuth, client: &ClientArgs) -> Exchange {
+/// `ex` authenticating with `auth`, asking for `scope`.
+pub fn authenticated(ex: Exchange, auth: ClientAuth, scope: Option<String>) -> Exchange {
     let ex = ex.client_auth(auth);
-    match &client.scope {
-        Some(scope) => ex.scope(scope.clone()),
+    match scope {
+        Some(scope) => ex.scope(scope),
         None => ex,
     }
 }
 
-/// The one transport every request of a command goes through, from the options.
-pub fn transport(args: &TransportArgs) -> Result<Transport> {
-    let mut transport = Transport::new()
-        .timeout(args.timeout)
-        .connect_timeout(args.timeout)
-        .allow_insecure_http(args.allow_insecure_http);
-    if let Some(path) = &args.ca_file {
-        let pem = files::read(path, "CA file")?;
-        transport = transport
-            .ca_bundle_pem(&pem)
-            .with_context(|| format!("cannot use CA file '{}'", path.display()))?;
-    }
-    Ok(transport)
-}
-
-/// [`transport`] presenting the client certificate of `client`, when it names one.
-pub fn client_transport(
-    args: &TransportArgs,
-    client: &ClientArgs,
-    g: &Globals,
-) -> Result<Transport> {
-    let transport = transport(args)?;
-    let (Some(cert), Some(key)) = (&client.client_cert, &client.client_key) else {
-        return Ok(transport);
+/// The token endpoint of `route`, without client authentication: the first network
+/// traffic (OpenID discovery, with `--issuer-url`) happens here.
+pub fn endpoint_client(route: Route) -> Result<Exchange> {
+    let Route {
+        endpoint,
+        transport,
+        call_timeout,
+        dpop,
+    } = route;
+    let ex = match &endpoint {
+        Endpoint::Url(url) | Endpoint::Discover(url) => Exchange::new(url)?,
+        Endpoint::Keycloak { base, realm } => jwtgrant_keycloak::exchange(base, realm)?,
     };
-    let chain = files::read(cert, "client certificate")?;
-    let key_file = files::PrivateFile::open(key, "client key")?;
-    key_file.check(key, "client key", g.allow_insecure_key_permissions)?;
-    transport
-        .client_certificate_pem(&chain, key_file.bytes())
-        .with_context(|| {
-            format!(
-                "cannot use client certificate '{}' with key '{}'",
-                cert.display(),
-                key.display()
-            )
-        })
-}
-
-/// The token endpoint on `transport`, without client authentication.
-pub fn endpoint_client(
-    endpoint: &EndpointArgs,
-    kc: &KeycloakArgs,
-    transport: Transport,
-) -> Result<Exchange> {
-    let ex = if let Some(url) = &endpoint.token_endpoint {
-        Exchange::new(url)?
-    } else if let Some(url) = &endpoint.issuer_url {
-        Exchange::new(url)?
-    } else if let (Some(base), Some(realm)) = (&kc.keycloak, &kc.realm) {
-        jwtgrant_keycloak::exchange(base, realm)?
-    } else {
-        return Err(usage(
-            "missing token endpoint: pass --token-endpoint URL, --issuer-url URL (discovery), or --keycloak URL and --realm REALM",
-        ));
-    };
-    // --timeout bounds the whole call: every attempt and every wait between attempts.
-    let mut ex = ex
-        .call_timeout(endpoint.transport.timeout)
-        .transport(transport);
-    if let Some(url) = &endpoint.issuer_url
-        && endpoint.token_endpoint.is_none()
-    {
+    let mut ex = ex.call_timeout(call_timeout).transport(transport);
+    if let Endpoint::Discover(url) = &endpoint {
         ex = ex.discover_endpoint(url)?;
     }
     log::info!("token endpoint {}", ex.token_endpoint());
-    Ok(ex)
+    Ok(match dpop {
+        Some(d) => ex.dpop_with(d),
+        None => ex,
+    })
 }
 
-pub fn run_exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<()> {
-    secrets::refuse_secret_flags(Some(&cmd.client), None)?;
-    let from_stdin = cmd.assertion == "-";
-    let ex = client(&cmd.endpoint, &cmd.keycloak, &cmd.client, g, from_stdin)?;
-    let ex = super::dpop::with_dpop(ex, &cmd.dpop, g)?;
-    let assertion = if from_stdin {
-        files::read_stdin_trimmed("assertion")?
-    } else {
-        cmd.assertion.trim().to_owned()
-    };
+pub fn run_exchange(s: ExchangeSettings) -> Result<()> {
+    let ex = connect(s.client)?;
     let started = Instant::now();
-    let token = ex.exchange(&assertion)?;
+    let token = ex.exchange(s.assertion.secret())?;
     log::info!("token in {} ms", started.elapsed().as_millis());
-    print_token(&token, &cmd.output)
+    print_token(&token, &s.output)
 }
 
-pub fn run_token(cmd: &TokenCmd, g: &Globals) -> Result<()> {
-    secrets::refuse_secret_flags(Some(&cmd.client), None)?;
-    let assertions =
-        Assertions::from_args(&cmd.sign, &cmd.keycloak, cmd.client.client_id.as_deref(), g)?;
-    let ex = client(&cmd.endpoint, &cmd.keycloak, &cmd.client, g, false)?
-        .retries(RetryPolicy::attempts(cmd.retries.saturating_add(1)));
-    let ex = super::dpop::with_dpop(ex, &cmd.dpop, g)?;
+pub fn run_token(s: TokenSettings) -> Result<()> {
+    let ex = connect(s.client)?.retries(RetryPolicy::attempts(s.retries.saturating_add(1)));
     let started = Instant::now();
     let token = ex.exchange_with(|| {
-        assertions
+        s.assertions
             .make()
             .map_err(|e| DisplayError(format!("{e:#}")))
     })?;
     log::info!("token in {} ms", started.elapsed().as_millis());
-    print_token(&token, &cmd.output)
+    print_token(&token, &s.output)
 }
 
 /// Carries an anyhow message through the library's `Into<BoxError>` bound.

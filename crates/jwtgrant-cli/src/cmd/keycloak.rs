@@ -1,50 +1,32 @@
 //! `keycloak setup` and `keycloak doctor`: the admin API side. The logic lives in
 //! `jwtgrant_keycloak::admin` and `jwtgrant_keycloak::doctor`; this only wires and prints.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use jwtgrant_exchange::ExchangeError;
 use jwtgrant_keycloak::admin::{
-    AdminLogin, AdminSession, Change, ClientAuthenticator, DEFAULT_ADMIN_TIMEOUT, IdpKey,
-    JwtClient, JwtIdp, UserSpec,
+    AdminSession, Change, ClientAuthenticator, JwtClient, JwtIdp, UserSpec,
 };
 use jwtgrant_keycloak::doctor::{self, Agreement, Status};
 use serde_json::json;
 
 use super::Globals;
-use super::sign::Assertions;
-use crate::cli::{AdminArgs, DoctorArgs, KeycloakArgs, SetupArgs, SetupClientAuth, TransportArgs};
-use crate::error::{Coded, REJECTED, UNREACHABLE, terminal_safe, usage};
-use crate::secrets::{self, Given};
+use crate::error::{Coded, REJECTED, UNREACHABLE, terminal_safe};
+use crate::settings::keycloak::{Admin, DoctorSettings, SetupSettings};
+use crate::settings::secrets::Secret;
 use crate::{advice, files};
 
-fn base_and_realm(kc: &KeycloakArgs) -> Result<(String, String)> {
-    match (&kc.keycloak, &kc.realm) {
-        (Some(b), Some(r)) => Ok((b.clone(), r.clone())),
-        _ => Err(usage(
-            "missing --keycloak URL and --realm REALM (or JWTGRANT_KEYCLOAK and JWTGRANT_REALM)",
-        )),
-    }
-}
-
 /// Logs in through the same transport policy as the token endpoint (CA file, plain-http
-/// rule, proxy rule); admin requests get at least [`DEFAULT_ADMIN_TIMEOUT`].
-fn login(
-    base: &str,
-    admin: &AdminArgs,
-    transport: &TransportArgs,
-    g: &Globals,
-) -> Result<AdminSession> {
-    let password = secrets::admin_password(admin, g)?;
-    let transport = super::exchange::transport(transport)?;
-    let timeout = transport.timeout_limit().max(DEFAULT_ADMIN_TIMEOUT);
-    log::info!("logging in to {base} as admin user '{}'", admin.admin_user);
-    let login = AdminLogin::password(admin.admin_user.clone(), password);
+/// rule, proxy rule).
+fn login(admin: Admin) -> Result<AdminSession> {
+    log::info!(
+        "logging in to {} as admin user '{}'",
+        admin.base,
+        admin.user
+    );
     Ok(AdminSession::connect(
-        base,
-        login,
-        transport.timeout(timeout),
+        &admin.base,
+        admin.login,
+        admin.transport,
     )?)
 }
 
@@ -56,68 +38,35 @@ const NO_SECRET: &str =
 const BOUND_NOTE: &str = "access tokens are bound to the client certificate (cnf x5t#S256): present it (--client-cert, --client-key) on every token request, and use the token only over connections presenting it";
 
 /// `subject 'DN'`, and the CA when one is required.
-fn x509_summary(args: &SetupArgs) -> String {
-    let subject = args.client_cert_dn.as_deref().unwrap_or_default().trim();
-    match &args.ca_dn {
+fn x509_summary(client_cert_dn: Option<&str>, ca_dn: Option<&str>) -> String {
+    let subject = client_cert_dn.unwrap_or_default().trim();
+    match ca_dn {
         Some(ca) => format!("subject '{subject}', issued by '{}'", ca.trim()),
         None => format!("subject '{subject}'"),
     }
 }
 
-/// The client's authenticator from the options; combinations that make no sense are usage
-/// errors naming the fix.
-fn setup_authenticator(args: &SetupArgs) -> Result<ClientAuthenticator> {
-    let tls = args.client_auth == SetupClientAuth::Tls;
-    match (&args.client_cert_dn, &args.ca_dn) {
-        (Some(_), _) if !tls => Err(usage(
-            "--client-cert-dn is for a certificate client: add --client-auth tls, or drop --client-cert-dn for a secret client",
-        )),
-        (None, Some(_)) if !tls => Err(usage(
-            "--ca-dn is for a certificate client: add --client-auth tls and --client-cert-dn DN, or drop --ca-dn",
-        )),
-        (None, _) if tls => Err(usage(
-            "--client-auth tls needs --client-cert-dn DN: the client certificate's subject, RFC 2253 with the most specific part first (e.g. 'CN=billing,O=Acme')",
-        )),
-        _ if tls && args.secret_out.is_some() => Err(usage(
-            "--secret-out has nothing to write: a certificate client (--client-auth tls) has no secret; drop --secret-out",
-        )),
-        (Some(dn), ca) => Ok(ClientAuthenticator::X509 {
-            subject_dn: dn.trim().to_owned(),
-            ca_subject_dn: ca.as_ref().map(|c| c.trim().to_owned()),
-        }),
-        (None, _) => Ok(ClientAuthenticator::Secret(None)),
-    }
-}
-
-pub fn setup(args: &SetupArgs, g: &Globals) -> Result<()> {
-    secrets::refuse_secret_flags(None, Some(&args.admin))?;
-    let (base, realm) = base_and_realm(&args.keycloak)?;
-    let authenticator = setup_authenticator(args)?;
-    let x509 = matches!(authenticator, ClientAuthenticator::X509 { .. });
-    // Everything local first: the key file and the admin password.
-    let key = match (&args.public_key, &args.jwks_url) {
-        (Some(path), _) => IdpKey::Static {
-            public_key: crate::keyfile::public_key(path, g)?.to_pem(),
-            key_id: None,
-        },
-        (None, Some(url)) => IdpKey::JwksUrl(url.clone()),
-        (None, None) => return Err(usage("pass --public-key FILE or --jwks-url URL")),
-    };
-    let secret_out = args
-        .secret_out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.secret", args.client_id)));
-    let session = login(&base, &args.admin, &args.transport, g)?;
+pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
+    let (base, realm) = (args.admin.base.clone(), args.realm.clone());
+    let x509 = matches!(args.authenticator, ClientAuthenticator::X509 { .. });
+    let secret_out = &args.secret_out;
+    let session = login(args.admin)?;
 
     let mut outcomes = Vec::new();
     outcomes.push(session.ensure_realm(&realm)?);
-    outcomes
-        .push(session.ensure_jwt_idp(&realm, &JwtIdp::new(&args.idp_alias, &args.issuer, key))?);
+    outcomes.push(session.ensure_jwt_idp(
+        &realm,
+        &JwtIdp::new(&args.idp_alias, &args.issuer, args.key),
+    )?);
     let client = session.ensure_client(
         &realm,
-        &JwtClient::new(&args.client_id, authenticator, [args.idp_alias.as_str()])
-            .certificate_bound_tokens(args.bound_tokens)
-            .dpop_bound_tokens(args.require_dpop),
+        &JwtClient::new(
+            &args.client_id,
+            args.authenticator,
+            [args.idp_alias.as_str()],
+        )
+        .certificate_bound_tokens(args.bound_tokens)
+        .dpop_bound_tokens(args.require_dpop),
     )?;
     outcomes.push(client.outcome.clone());
     for (sub, username) in &args.links {
@@ -135,7 +84,7 @@ pub fn setup(args: &SetupArgs, g: &Globals) -> Result<()> {
     // The secret goes to a 0600 file, written only when it differs from what the file holds.
     let mut secret_note = None;
     if let Some(s) = &secret {
-        secret_note = save_secret(&secret_out, s, &args.client_id, args.force, g)?;
+        secret_note = save_secret(secret_out, s, &args.client_id, args.force, g)?;
     }
     let changed: Vec<_> = outcomes
         .iter()
@@ -186,7 +135,10 @@ pub fn setup(args: &SetupArgs, g: &Globals) -> Result<()> {
         out.push_str(&format!("client secret: {}\n", secret_out.display()));
     }
     if x509 {
-        out.push_str(&format!("client certificate: {}\n", x509_summary(args)));
+        out.push_str(&format!(
+            "client certificate: {}\n",
+            x509_summary(args.client_cert_dn.as_deref(), args.ca_dn.as_deref())
+        ));
         out.push_str(&format!("{NO_SECRET}\n"));
     }
     if args.bound_tokens {
@@ -206,7 +158,7 @@ pub fn setup(args: &SetupArgs, g: &Globals) -> Result<()> {
 /// it wrote.
 fn save_secret(
     path: &std::path::Path,
-    secret: &secrets::Secret,
+    secret: &Secret,
     client_id: &str,
     force: bool,
     g: &Globals,
@@ -235,33 +187,20 @@ fn save_secret(
     )))
 }
 
-pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<()> {
-    secrets::refuse_secret_flags(Some(&args.client), Some(&args.admin))?;
-    let (base, realm) = base_and_realm(&args.keycloak)?;
-    let client_id = args
-        .client
-        .client_id
-        .clone()
-        .ok_or_else(|| usage("missing --client-id ID"))?;
-    let from_stdin = args.assertion.as_deref() == Some("-");
-    let assertion = match &args.assertion {
-        Some(a) if a == "-" => files::read_stdin_trimmed("assertion")?,
-        Some(a) => a.trim().to_owned(),
-        None => Assertions::from_args(&args.sign, &args.keycloak, Some(&client_id), g)?.make()?,
-    };
-    // Read the secret options before any network traffic so option errors come first; a
-    // missing secret is read through the admin API later.
-    let given_secret = if args.no_exchange {
-        Given::NotUsed
-    } else {
-        secrets::given_client_secret(&args.client, from_stdin, g)?
-    };
-    let session = login(&base, &args.admin, &args.endpoint.transport, g)?;
-    // One transport for the JWKS fetch and the exchange (CA file, timeouts, discovery once).
-    let transport = super::exchange::client_transport(&args.endpoint.transport, &args.client, g)?;
-    let exchange = super::exchange::endpoint_client(&args.endpoint, &args.keycloak, transport)?;
-    // DPoP: the doctor predicts with it, and the real exchange sends a proof.
-    let exchange = super::dpop::with_dpop(exchange, &args.dpop, g)?;
+pub fn doctor(s: DoctorSettings) -> Result<()> {
+    let DoctorSettings {
+        admin,
+        realm,
+        client_id,
+        assertion,
+        route,
+        exchange: credentials,
+    } = s;
+    let base = admin.base.clone();
+    let assertion = assertion.jwt()?;
+    let session = login(admin)?;
+    // One client for the JWKS fetch and the exchange (discovery once).
+    let exchange = super::exchange::endpoint_client(route)?;
     let fetched = doctor::fetch(&session, &exchange, &base, &realm, &client_id, &assertion)?;
     let report = doctor::diagnose(
         &fetched.snapshot,
@@ -274,20 +213,17 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<()> {
         &report, &client_id, &realm, &base,
     )))?;
     let local = report.first_failure().cloned();
-    if args.no_exchange {
+    let Some(credentials) = credentials else {
         return local.map_or(Ok(()), |c| Err(failing(&c)));
-    }
+    };
 
     // The real exchange, with a secret from the options or read through the admin API.
-    let secret = match given_secret {
-        Given::Secret(s) => Some(s),
-        Given::NotUsed => None,
-        Given::Missing => session
+    let auth = credentials.auth.with_secret(|| {
+        Ok(session
             .client_secret(&realm, &client_id)?
-            .inspect(|_| log::info!("using the client secret read through the admin API")),
-    };
-    let auth = super::exchange::client_auth(&args.client, secret, g)?;
-    let answer = super::exchange::authenticated(exchange, auth, &args.client)
+            .inspect(|_| log::info!("using the client secret read through the admin API")))
+    })?;
+    let answer = super::exchange::authenticated(exchange, auth, credentials.scope)
         .exchange(&assertion)
         .map(|_| ());
     let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));

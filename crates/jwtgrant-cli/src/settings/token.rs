@@ -1,0 +1,71 @@
+//! `exchange` and `token`: an assertion (given, or signed on demand) and the token client.
+
+use anyhow::Result;
+
+use super::assertion::Assertions;
+use super::client::{self, Client};
+use super::secrets::Secret;
+use crate::cli::{ExchangeCmd, OutputArgs, TokenCmd};
+use crate::files;
+use crate::globals::Globals;
+
+/// What `jwtgrant exchange` runs with.
+#[derive(Debug)]
+pub struct ExchangeSettings {
+    pub client: Client,
+    /// The assertion to exchange (a bearer credential until it expires).
+    pub assertion: Secret,
+    pub output: OutputArgs,
+}
+
+/// What `jwtgrant token` runs with.
+#[derive(Debug)]
+pub struct TokenSettings {
+    /// Signs a fresh assertion for every attempt.
+    pub assertions: Assertions,
+    pub client: Client,
+    /// `--retries`: attempts after the first one.
+    pub retries: u32,
+    pub output: OutputArgs,
+}
+
+pub fn exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<ExchangeSettings> {
+    let from_stdin = cmd.assertion == "-";
+    let client = client::client(
+        &cmd.endpoint,
+        &cmd.keycloak,
+        &cmd.client,
+        &cmd.dpop,
+        from_stdin,
+        g,
+    )?;
+    let assertion = if from_stdin {
+        files::read_stdin_trimmed("assertion")?
+    } else {
+        cmd.assertion.trim().to_owned()
+    };
+    Ok(ExchangeSettings {
+        client,
+        assertion: Secret::new(assertion),
+        output: cmd.output.clone(),
+    })
+}
+
+pub fn token(cmd: &TokenCmd, g: &Globals) -> Result<TokenSettings> {
+    let assertions =
+        Assertions::resolve(&cmd.sign, &cmd.keycloak, cmd.client.client_id.as_deref(), g)?;
+    let client = client::client(
+        &cmd.endpoint,
+        &cmd.keycloak,
+        &cmd.client,
+        &cmd.dpop,
+        false,
+        g,
+    )?;
+    Ok(TokenSettings {
+        assertions,
+        client,
+        retries: cmd.retries,
+        output: cmd.output.clone(),
+    })
+}
