@@ -6,6 +6,7 @@ mod cli;
 mod cmd;
 mod error;
 mod files;
+mod globals;
 mod logger;
 mod parse;
 mod secrets;

@@ -32,7 +32,7 @@ pub fn refuse_secret_flags(client: Option<&ClientArgs>, admin: Option<&AdminArgs
 /// The client secret for `post`/`basic` authentication; `None` for the other methods.
 /// `stdin_taken` is true when stdin already carries the assertion. A secret-based method
 /// without any secret given is a usage error.
-pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: Globals) -> Result<Option<Secret>> {
+pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: &Globals) -> Result<Option<Secret>> {
     match given_client_secret(args, stdin_taken, g)? {
         Given::Secret(s) => Ok(Some(s)),
         Given::NotUsed => Ok(None),
@@ -55,7 +55,7 @@ pub enum Given {
 
 /// The client secret the options give, without deciding whether a missing one is an error.
 /// A secret file must pass the same mode and owner checks as a private key.
-pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool, g: Globals) -> Result<Given> {
+pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool, g: &Globals) -> Result<Given> {
     refuse_secret_flags(Some(args), None)?;
     if matches!(
         args.client_auth,
@@ -83,7 +83,7 @@ pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool, g: Globals) -> 
             "client secret",
         )?)));
     }
-    if let Ok(s) = std::env::var(CLIENT_SECRET_ENV) {
+    if let Some(s) = g.var(CLIENT_SECRET_ENV) {
         let s = s.trim_end().to_owned();
         if !s.is_empty() {
             return Ok(Given::Secret(Secret::new(s)));
@@ -94,7 +94,7 @@ pub fn given_client_secret(args: &ClientArgs, stdin_taken: bool, g: Globals) -> 
 
 /// The Keycloak admin password: --admin-password-file (checked like a private key), else
 /// KEYCLOAK_ADMIN_PASSWORD.
-pub fn admin_password(args: &AdminArgs, g: Globals) -> Result<Secret> {
+pub fn admin_password(args: &AdminArgs, g: &Globals) -> Result<Secret> {
     refuse_secret_flags(None, Some(args))?;
     if let Some(path) = &args.admin_password_file {
         return Ok(Secret::new(files::read_secret_file(
@@ -103,10 +103,62 @@ pub fn admin_password(args: &AdminArgs, g: Globals) -> Result<Secret> {
             g.allow_insecure_key_permissions,
         )?));
     }
-    match std::env::var(ADMIN_PASSWORD_ENV) {
-        Ok(s) if !s.is_empty() => Ok(Secret::new(s)),
+    match g.var(ADMIN_PASSWORD_ENV) {
+        Some(s) if !s.is_empty() => Ok(Secret::new(s)),
         _ => Err(usage(
             "missing admin password: pass --admin-password-file FILE or set KEYCLOAK_ADMIN_PASSWORD",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
+
+    /// The client options of `jwtgrant exchange ... extra`.
+    fn client_args(extra: &[&str]) -> ClientArgs {
+        let mut argv = vec!["jwtgrant", "exchange", "--assertion", "x.y.z"];
+        argv.extend(extra);
+        match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Exchange(c)) => c.client,
+            other => panic!("not an exchange: {other:?}"),
+        }
+    }
+
+    fn secret_of(given: Given) -> String {
+        match given {
+            Given::Secret(s) => s.secret().to_owned(),
+            other => panic!("no secret: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_secret_file_beats_the_environment_and_the_environment_beats_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let g = Globals::default().with_env(&[(CLIENT_SECRET_ENV, "from-env \n")]);
+        let with_file = client_args(&["--client-secret-file", file.to_str().unwrap()]);
+        assert_eq!(
+            secret_of(given_client_secret(&with_file, false, &g).unwrap()),
+            "from-file"
+        );
+        let without = client_args(&[]);
+        assert_eq!(
+            secret_of(given_client_secret(&without, false, &g).unwrap()),
+            "from-env"
+        );
+        let none = Globals::default().with_env(&[]);
+        assert!(matches!(
+            given_client_secret(&without, false, &none).unwrap(),
+            Given::Missing
+        ));
     }
 }

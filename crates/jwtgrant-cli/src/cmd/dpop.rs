@@ -13,7 +13,7 @@ use crate::files;
 const ACCESS_TOKEN_ENV: &str = "JWTGRANT_ACCESS_TOKEN";
 
 /// The DPoP key of `--dpop-key`, if given (permissions checked like every private key).
-pub fn dpop(args: &DpopArgs, g: Globals) -> Result<Option<Dpop>> {
+pub fn dpop(args: &DpopArgs, g: &Globals) -> Result<Option<Dpop>> {
     let Some(path) = &args.dpop_key else {
         return Ok(None);
     };
@@ -29,7 +29,7 @@ pub fn dpop(args: &DpopArgs, g: Globals) -> Result<Option<Dpop>> {
 }
 
 /// `ex` sending a DPoP proof with every token request when `--dpop-key` is given.
-pub fn with_dpop(ex: Exchange, args: &DpopArgs, g: Globals) -> Result<Exchange> {
+pub fn with_dpop(ex: Exchange, args: &DpopArgs, g: &Globals) -> Result<Exchange> {
     Ok(match dpop(args, g)? {
         Some(d) => ex.dpop_with(d),
         None => ex,
@@ -37,7 +37,7 @@ pub fn with_dpop(ex: Exchange, args: &DpopArgs, g: Globals) -> Result<Exchange> 
 }
 
 /// `jwtgrant dpop proof`: one fresh proof on stdout.
-pub fn proof(args: &DpopProofArgs, g: Globals) -> Result<()> {
+pub fn proof(args: &DpopProofArgs, g: &Globals) -> Result<()> {
     if args.access_token.is_some() {
         return Err(usage(format!(
             "--access-token is not accepted: a token in argv is visible to every user through ps; use --access-token-file FILE, --access-token-stdin or {ACCESS_TOKEN_ENV}"
@@ -55,9 +55,7 @@ pub fn proof(args: &DpopProofArgs, g: Globals) -> Result<()> {
             g.allow_insecure_key_permissions,
         )?),
         (None, true) => Some(files::read_stdin_line("access token")?),
-        (None, false) => std::env::var(ACCESS_TOKEN_ENV)
-            .ok()
-            .map(|t| t.trim().to_owned()),
+        (None, false) => g.var(ACCESS_TOKEN_ENV).map(|t| t.trim().to_owned()),
     };
     if token.as_deref() == Some("") {
         return Err(usage(

@@ -21,7 +21,7 @@ pub fn client(
     endpoint: &EndpointArgs,
     kc: &KeycloakArgs,
     client: &ClientArgs,
-    g: Globals,
+    g: &Globals,
     stdin_taken: bool,
 ) -> Result<Exchange> {
     secrets::refuse_secret_flags(Some(client), None)?;
@@ -36,7 +36,7 @@ pub fn client(
 
 /// The library's client authentication for these options, with the secret or key loaded. The flag spelling (`--client-auth post`, ...) maps onto
 /// [`jwtgrant_exchange::ClientAuth`] here and nowhere else.
-pub fn client_auth(client: &ClientArgs, secret: Option<Secret>, g: Globals) -> Result<LibAuth> {
+pub fn client_auth(client: &ClientArgs, secret: Option<Secret>, g: &Globals) -> Result<LibAuth> {
     let client_id = client
         .client_id
         .clone()
@@ -90,7 +90,7 @@ pub fn transport(args: &TransportArgs) -> Result<Transport> {
 pub fn client_transport(
     args: &TransportArgs,
     client: &ClientArgs,
-    g: Globals,
+    g: &Globals,
 ) -> Result<Transport> {
     let transport = transport(args)?;
     let (Some(cert), Some(key)) = (&client.client_cert, &client.client_key) else {
@@ -140,7 +140,7 @@ pub fn endpoint_client(
     Ok(ex)
 }
 
-pub fn run_exchange(cmd: &ExchangeCmd, g: Globals) -> Result<()> {
+pub fn run_exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<()> {
     secrets::refuse_secret_flags(Some(&cmd.client), None)?;
     let from_stdin = cmd.assertion == "-";
     let ex = client(&cmd.endpoint, &cmd.keycloak, &cmd.client, g, from_stdin)?;
@@ -156,7 +156,7 @@ pub fn run_exchange(cmd: &ExchangeCmd, g: Globals) -> Result<()> {
     print_token(&token, &cmd.output)
 }
 
-pub fn run_token(cmd: &TokenCmd, g: Globals) -> Result<()> {
+pub fn run_token(cmd: &TokenCmd, g: &Globals) -> Result<()> {
     secrets::refuse_secret_flags(Some(&cmd.client), None)?;
     let assertions =
         Assertions::from_args(&cmd.sign, &cmd.keycloak, cmd.client.client_id.as_deref(), g)?;

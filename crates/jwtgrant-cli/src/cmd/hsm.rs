@@ -37,12 +37,12 @@ mod none {
     }
 
     /// A signer over the key `uri` names.
-    pub fn signer(uri: &str, _g: Globals) -> Result<Signer> {
+    pub fn signer(uri: &str, _g: &Globals) -> Result<Signer> {
         Err(unsupported(uri))
     }
 
     /// Generates a key pair in the token and returns its public key PEM.
-    pub fn keygen(uri: &str, _alg: Algorithm, _bits: Option<u32>, _g: Globals) -> Result<String> {
+    pub fn keygen(uri: &str, _alg: Algorithm, _bits: Option<u32>, _g: &Globals) -> Result<String> {
         Err(unsupported(uri))
     }
 }
@@ -64,18 +64,18 @@ mod imp {
     use crate::files;
 
     /// A signer over the key `uri` names.
-    pub fn signer(uri: &str, g: Globals) -> Result<Signer> {
+    pub fn signer(uri: &str, g: &Globals) -> Result<Signer> {
         let ctx = || format!("cannot open key '{}'", shown(uri));
         let parsed: Pkcs11Uri = uri.parse().with_context(ctx)?;
         let pin = pin(&parsed, g)?;
-        let key = Pkcs11Key::open(&parsed, g.pkcs11_module, pin.as_ref())
+        let key = Pkcs11Key::open(&parsed, g.pkcs11_module.as_deref(), pin.get())
             .map_err(with_flags)
             .with_context(ctx)?;
         Ok(Signer::from_key(key))
     }
 
     /// Generates a key pair in the token and returns its public key PEM.
-    pub fn keygen(uri: &str, alg: Algorithm, bits: Option<u32>, g: Globals) -> Result<String> {
+    pub fn keygen(uri: &str, alg: Algorithm, bits: Option<u32>, g: &Globals) -> Result<String> {
         let key_type = alg.key_type();
         if key_type == KeyType::Ed25519 {
             return Err(Usage(
@@ -91,12 +91,13 @@ mod imp {
         }
         let ctx = || format!("cannot generate a {alg} key in '{}'", shown(uri));
         let parsed: Pkcs11Uri = uri.parse().with_context(ctx)?;
-        let pin = pin(&parsed, g)?.ok_or_else(|| anyhow!(
+        let pin = pin(&parsed, g)?;
+        let pin = pin.get().ok_or_else(|| anyhow!(
             "cannot generate a key in '{}': the token's PIN is needed (pass --pkcs11-pin-file FILE, set JWTGRANT_PKCS11_PIN, or add pin-source=file:PATH to the URI)",
             shown(uri)
         ))?;
         let bits = bits.unwrap_or(2048) as usize;
-        let key = Pkcs11Key::generate(&parsed, g.pkcs11_module, &pin, key_type, bits)
+        let key = Pkcs11Key::generate(&parsed, g.pkcs11_module.as_deref(), pin, key_type, bits)
             .map_err(with_flags)
             .with_context(ctx)?;
         let what = if alg.is_rsa() {
@@ -125,29 +126,50 @@ mod imp {
         }
     }
 
-    /// The PIN: the URI's pin-source, else --pkcs11-pin-file, else JWTGRANT_PKCS11_PIN.
-    fn pin(uri: &Pkcs11Uri, g: Globals) -> Result<Option<Pin>> {
+    /// A PIN of this run: one read for this key, or the one `--pkcs11-pin-file` gave.
+    enum PinOf<'g> {
+        Own(Option<Pin>),
+        Global(&'g Pin),
+    }
+
+    impl PinOf<'_> {
+        fn get(&self) -> Option<&Pin> {
+            match self {
+                Self::Own(pin) => pin.as_ref(),
+                Self::Global(pin) => Some(pin),
+            }
+        }
+    }
+
+    /// The PIN: the URI's pin-source, else --pkcs11-pin-file (read once per run, however
+    /// many keys are opened), else JWTGRANT_PKCS11_PIN.
+    fn pin<'g>(uri: &Pkcs11Uri, g: &'g Globals) -> Result<PinOf<'g>> {
         if let Some(source) = uri.pin_source() {
             let path = source.strip_prefix("file:").unwrap_or(source);
             let path = path.strip_prefix("//").unwrap_or(path);
-            return pin_file(Path::new(path), g).map(Some);
+            return pin_file(Path::new(path), g).map(|p| PinOf::Own(Some(p)));
         }
-        if let Some(path) = g.pkcs11_pin_file {
-            if path == Path::new("-") {
-                let mut line = String::new();
+        if let Some(path) = &g.pkcs11_pin_file {
+            if let Some(pin) = g.pin.get() {
+                return Ok(PinOf::Global(pin));
+            }
+            let pin = if path == Path::new("-") {
+                let mut line = zeroize::Zeroizing::new(String::new());
                 std::io::stdin()
                     .lock()
                     .read_line(&mut line)
                     .context("cannot read the PIN from stdin")?;
-                return Ok(Some(Pin::new(line.trim_end_matches(['\r', '\n']))));
-            }
-            return pin_file(path, g).map(Some);
+                Pin::new(line.trim_end_matches(['\r', '\n']))
+            } else {
+                pin_file(path, g)?
+            };
+            return Ok(PinOf::Global(g.pin.get_or_init(|| pin)));
         }
-        Ok(std::env::var("JWTGRANT_PKCS11_PIN").ok().map(Pin::new))
+        Ok(PinOf::Own(g.var("JWTGRANT_PKCS11_PIN").map(Pin::new)))
     }
 
     /// The first line of a PIN file, which must be private like a key file.
-    fn pin_file(path: &Path, g: Globals) -> Result<Pin> {
+    fn pin_file(path: &Path, g: &Globals) -> Result<Pin> {
         // Opened once; mode and owner checked on that handle, as for key files.
         let file = files::PrivateFile::open(path, "PIN file")?;
         file.check(path, "PIN file", g.allow_insecure_key_permissions)?;

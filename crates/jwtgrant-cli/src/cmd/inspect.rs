@@ -8,7 +8,7 @@ use crate::cli::InspectArgs;
 use crate::error::{Coded, FAILURE};
 use crate::files;
 
-pub fn run(args: &InspectArgs, g: Globals) -> Result<()> {
+pub fn run(args: &InspectArgs, g: &Globals) -> Result<()> {
     let token = if args.token == "-" {
         files::read_stdin_trimmed("JWT")?
     } else {

@@ -34,7 +34,7 @@ fn login(
     base: &str,
     admin: &AdminArgs,
     transport: &TransportArgs,
-    g: Globals,
+    g: &Globals,
 ) -> Result<AdminSession> {
     let password = secrets::admin_password(admin, g)?;
     let transport = super::exchange::transport(transport)?;
@@ -89,7 +89,7 @@ fn setup_authenticator(args: &SetupArgs) -> Result<ClientAuthenticator> {
     }
 }
 
-pub fn setup(args: &SetupArgs, g: Globals) -> Result<()> {
+pub fn setup(args: &SetupArgs, g: &Globals) -> Result<()> {
     secrets::refuse_secret_flags(None, Some(&args.admin))?;
     let (base, realm) = base_and_realm(&args.keycloak)?;
     let authenticator = setup_authenticator(args)?;
@@ -209,7 +209,7 @@ fn save_secret(
     secret: &secrets::Secret,
     client_id: &str,
     force: bool,
-    g: Globals,
+    g: &Globals,
 ) -> Result<Option<String>> {
     let what = "client secret file";
     let exists = std::fs::symlink_metadata(path).is_ok();
@@ -235,7 +235,7 @@ fn save_secret(
     )))
 }
 
-pub fn doctor(args: &DoctorArgs, g: Globals) -> Result<()> {
+pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<()> {
     secrets::refuse_secret_flags(Some(&args.client), Some(&args.admin))?;
     let (base, realm) = base_and_realm(&args.keycloak)?;
     let client_id = args

@@ -21,7 +21,7 @@ pub fn algorithm(alg: &Alg) -> Result<Algorithm> {
 /// Load a private key file as a signer, with algorithm and kid applied.
 pub fn signer(
     path: &Path,
-    g: Globals,
+    g: &Globals,
     alg: Option<&Alg>,
     kid: Option<&str>,
     kid_thumbprint: bool,
@@ -46,7 +46,7 @@ pub fn signer(
     Ok(signer)
 }
 
-fn file_signer(path: &Path, g: Globals) -> Result<Signer> {
+fn file_signer(path: &Path, g: &Globals) -> Result<Signer> {
     let what = "private key";
     // Parse before the permission check: a public key or certificate passed by mistake
     // (usually mode 0644) is better reported as what it is than as a chmod problem. The
@@ -68,7 +68,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// A public key from a file holding either a public key (SPKI PEM/DER) or a private key
 /// (whose public part is taken; the private file must pass the permission check).
-pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
+pub fn public_key(path: &Path, g: &Globals) -> Result<PublicKey> {
     if let Some(uri) = hsm::uri(path) {
         return Ok(hsm::signer(uri, g)?.public_key());
     }
@@ -92,7 +92,7 @@ pub fn public_key(path: &Path, g: Globals) -> Result<PublicKey> {
     Ok(signer.public_key())
 }
 
-pub fn keygen(args: &KeygenArgs, g: Globals) -> Result<()> {
+pub fn keygen(args: &KeygenArgs, g: &Globals) -> Result<()> {
     let alg = algorithm(&args.alg)?;
     if let Some(uri) = &args.pkcs11 {
         let pem = hsm::keygen(uri, alg, args.bits, g)?;
@@ -148,13 +148,13 @@ pub fn keygen(args: &KeygenArgs, g: Globals) -> Result<()> {
     Ok(())
 }
 
-pub fn pubkey(args: &PubkeyArgs, g: Globals) -> Result<()> {
+pub fn pubkey(args: &PubkeyArgs, g: &Globals) -> Result<()> {
     let key = public_key(&args.key, g)?;
     files::stdout(&key.to_pem())
 }
 
 /// The JWKS document for key files; `kids[i]` names key `i`, else its thumbprint.
-pub fn jwks_document(keys: &JwksKeys, g: Globals) -> Result<String> {
+pub fn jwks_document(keys: &JwksKeys, g: &Globals) -> Result<String> {
     if keys.keys.is_empty() {
         return Err(usage("no keys: pass --key FILE (repeatable)"));
     }
@@ -179,6 +179,6 @@ pub fn jwks_document(keys: &JwksKeys, g: Globals) -> Result<String> {
     Ok(serde_json::to_string_pretty(&doc)?)
 }
 
-pub fn jwks(keys: &JwksKeys, g: Globals) -> Result<()> {
+pub fn jwks(keys: &JwksKeys, g: &Globals) -> Result<()> {
     files::println(&jwks_document(keys, g)?)
 }

@@ -15,30 +15,11 @@ mod keys;
 mod serve;
 pub mod sign;
 
-/// Global flags every command may need.
-#[derive(Debug, Clone, Copy)]
-#[cfg_attr(
-    not(feature = "pkcs11"),
-    allow(
-        dead_code,
-        reason = "the pkcs11 fields are read by the feature's code only"
-    )
-)]
-pub struct Globals {
-    pub allow_insecure_key_permissions: bool,
-    /// `--pkcs11-module`; `'static` so `Globals` stays `Copy` (leaked once per process).
-    pub pkcs11_module: Option<&'static std::path::Path>,
-    /// `--pkcs11-pin-file`.
-    pub pkcs11_pin_file: Option<&'static std::path::Path>,
-}
+/// The global flags, re-exported for the command modules.
+pub use crate::globals::Globals;
 
 pub fn run(cli: Cli) -> Result<()> {
-    let leak = |p: &Option<std::path::PathBuf>| p.clone().map(|p| &*Box::leak(p.into_boxed_path()));
-    let g = Globals {
-        allow_insecure_key_permissions: cli.allow_insecure_key_permissions,
-        pkcs11_module: leak(&cli.pkcs11_module),
-        pkcs11_pin_file: leak(&cli.pkcs11_pin_file),
-    };
+    let g = &Globals::from_cli(&cli);
     match &cli.command {
         Command::Keygen(a) => keys::keygen(a, g),
         Command::Sign(a) => sign::run(a, g),

@@ -13,13 +13,15 @@ use crate::cli::ServeArgs;
 use crate::files;
 use crate::serve::{Document, PATHS, Server, Watcher, watch};
 
-pub fn run(args: &ServeArgs, g: Globals) -> Result<()> {
+pub fn run(args: &ServeArgs, g: &Globals) -> Result<()> {
     let load = {
         let keys = crate::cli::JwksKeys {
             keys: args.keys.keys.clone(),
             kids: args.keys.kids.clone(),
         };
-        move || super::keys::jwks_document(&keys, g)
+        // The reload thread re-reads the key files with the same flags (and PIN).
+        let g = g.clone();
+        move || super::keys::jwks_document(&keys, &g)
     };
     let doc = Document::new(load()?);
     // Check the certificate and key before binding, so a mistake never leaves a port open.
@@ -66,7 +68,7 @@ fn off_loopback_warning(addr: SocketAddr) -> String {
 
 /// The TLS configuration from `--tls-cert` and `--tls-key`; the key file follows the same
 /// permission rule as every other private key.
-fn tls_config(cert: &Path, key: &Path, g: Globals) -> Result<Arc<rustls::ServerConfig>> {
+fn tls_config(cert: &Path, key: &Path, g: &Globals) -> Result<Arc<rustls::ServerConfig>> {
     let chain = files::read(cert, "TLS certificate")?;
     let key_file = files::PrivateFile::open(key, "TLS key")?;
     key_file.check(key, "TLS key", g.allow_insecure_key_permissions)?;

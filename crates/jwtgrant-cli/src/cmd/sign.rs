@@ -44,7 +44,7 @@ impl Assertions {
         sign: &SignArgs,
         kc: &KeycloakArgs,
         client_id: Option<&str>,
-        g: Globals,
+        g: &Globals,
     ) -> Result<Self> {
         let key = sign
             .key
@@ -152,7 +152,7 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-pub fn run(cmd: &SignCmd, g: Globals) -> Result<()> {
+pub fn run(cmd: &SignCmd, g: &Globals) -> Result<()> {
     let a = Assertions::from_args(&cmd.sign, &cmd.keycloak, None, g)?;
     let token = a.make().map_err(|e| anyhow!("{e:#}"))?;
     files::println(&token)
