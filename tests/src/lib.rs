@@ -264,7 +264,7 @@ pub fn assert_rejected(
         "error_description of {err}"
     );
     assert!(
-        rejection.hint().is_some(),
+        jwtgrant_keycloak::rejection_hint(rejection).is_some(),
         "no hint for {error}: {description}"
     );
     rejection.clone()

@@ -71,7 +71,7 @@ fn a_client_requiring_dpop_rejects_a_plain_request() {
     );
     assert_eq!(Description::of(&rejection), Some(Description::DpopMissing));
     assert_eq!(
-        rejection.hint(),
+        jwtgrant_keycloak::rejection_hint(&rejection),
         Some(
             "the client requires DPoP-bound tokens (dpop.bound.access.tokens): send a DPoP proof with every token request, or turn the requirement off"
         )

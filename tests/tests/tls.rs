@@ -235,7 +235,7 @@ fn mtls_failures_have_exact_words() {
         "invalid_client",
         "Invalid client or Invalid client credentials",
     );
-    assert!(r.hint().is_some());
+    assert!(jwtgrant_keycloak::rejection_hint(&r).is_some());
 
     // A certificate from a CA Keycloak does not trust: refused in the handshake.
     let (ex, claims) = over_https(&seeded, presenting("stranger"));
@@ -304,7 +304,7 @@ fn binding_required_without_a_certificate_is_refused() {
         "invalid_request",
         "Client Certification missing for MTLS HoK Token Binding",
     );
-    assert!(r.hint().is_some());
+    assert!(jwtgrant_keycloak::rejection_hint(&r).is_some());
 }
 
 /// GET `url` with a bearer token, presenting the client certificate or not; the status and

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::dpop::{self, Dpop};
 use crate::endpoint::{self, Discovered};
@@ -452,12 +453,13 @@ impl Exchange {
         deadline: Option<Instant>,
     ) -> Result<Sent, ExchangeError> {
         let url = self.endpoint.as_str();
-        let client_assertion = form::client_assertion(&self.auth, url)?;
+        // A signed client assertion is a credential for its lifetime: wiped after the request.
+        let client_assertion = form::client_assertion(&self.auth, url)?.map(Zeroizing::new);
         let mut prepared = form::prepare(
             grant,
             self.scope.as_deref(),
             &self.auth,
-            client_assertion.as_deref(),
+            client_assertion.as_deref().map(String::as_str),
             &self.extra,
         );
         // The nonce this proof carries: an answer with a different one is a challenge worth

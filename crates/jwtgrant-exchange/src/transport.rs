@@ -350,16 +350,18 @@ impl Transport {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let bytes = match body {
+        // Borrowed, not copied: a form body holds secrets, and the caller's copy is the one
+        // that gets wiped.
+        let bytes: &[u8] = match body {
             Some(Body::Form(form)) => {
                 builder = builder.header("content-type", "application/x-www-form-urlencoded");
-                form.as_bytes().to_vec()
+                form.as_bytes()
             }
             Some(Body::Json(json)) => {
                 builder = builder.header("content-type", "application/json");
-                json.as_bytes().to_vec()
+                json.as_bytes()
             }
-            None => Vec::new(),
+            None => &[],
         };
         let has_body = matches!(method, Method::Post | Method::Put);
         let request = builder.body(()).map_err(|e| ExchangeError::InvalidUrl {

@@ -35,6 +35,7 @@
 )]
 
 pub mod admin;
+mod attributes;
 pub mod doctor;
 pub mod rejections;
 mod urls;

@@ -28,14 +28,23 @@
 //!
 //! Passwords, client secrets and admin tokens never reach `Debug`, errors or logs.
 
+mod client;
 mod error;
+mod http;
+mod idp;
+mod link;
+mod realm;
+mod server;
 mod session;
 mod spec;
+mod user;
 
+pub use client::EnsuredClient;
 pub use error::AdminError;
-pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT, EnsuredClient, EnsuredUser};
+pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT};
 pub use spec::{
     ATTR_CERTIFICATE_BOUND_TOKENS, ATTR_DPOP_BOUND_TOKENS, ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS,
     Change, ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret,
     UserSpec,
 };
+pub use user::EnsuredUser;

@@ -8,18 +8,18 @@ use std::fmt;
 use serde_json::{Map, Value, json};
 
 /// The `providerId` of Keycloak's JWT Authorization Grant identity provider.
-pub const JWT_IDP_PROVIDER_ID: &str = "jwt-authorization-grant";
+pub const JWT_IDP_PROVIDER_ID: &str = crate::attributes::PROVIDER_ID;
 
 /// Client attribute: the client may use the JWT Authorization Grant.
-pub const ATTR_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
+pub const ATTR_GRANT_ENABLED: &str = crate::attributes::CLIENT_GRANT_ENABLED;
 /// Client attribute: the identity provider aliases it accepts assertions from,
 /// joined with `##`.
-pub const ATTR_GRANT_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
+pub const ATTR_GRANT_IDPS: &str = crate::attributes::CLIENT_ALLOWED_IDPS;
 /// Client attribute: access tokens are bound to the client certificate (RFC 8705).
-pub const ATTR_CERTIFICATE_BOUND_TOKENS: &str = "tls.client.certificate.bound.access.tokens";
+pub const ATTR_CERTIFICATE_BOUND_TOKENS: &str = crate::attributes::CLIENT_BOUND_TOKENS;
 /// Client attribute: every token request needs a DPoP proof, and tokens are bound to its
 /// key (RFC 9449; "Require DPoP bound tokens" in the console).
-pub const ATTR_DPOP_BOUND_TOKENS: &str = crate::doctor::CLIENT_REQUIRES_DPOP;
+pub const ATTR_DPOP_BOUND_TOKENS: &str = crate::attributes::CLIENT_REQUIRES_DPOP;
 
 /// What an `ensure_*` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -519,12 +519,18 @@ pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
             subject_dn,
             ca_subject_dn,
         } => {
-            f.push(Field::eq(&["clientAuthenticatorType"], "client-x509"));
-            f.push(attr("x509.subjectdn", subject_dn.clone()));
+            f.push(Field::eq(
+                &["clientAuthenticatorType"],
+                crate::attributes::X509_AUTHENTICATOR,
+            ));
+            f.push(attr(
+                crate::attributes::CLIENT_SUBJECT_DN,
+                subject_dn.clone(),
+            ));
             // Regular expressions are deprecated in 26.7; an exact DN cannot over-match.
-            f.push(attr("x509.allow.regex.pattern.comparison", "false".into()));
+            f.push(attr(crate::attributes::CLIENT_DN_REGEX, "false".into()));
             if let Some(ca) = ca_subject_dn {
-                f.push(attr("x509.casubjectdn", ca.clone()));
+                f.push(attr(crate::attributes::CLIENT_CA_SUBJECT_DN, ca.clone()));
             }
         }
     }

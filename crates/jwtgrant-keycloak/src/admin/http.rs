@@ -1,0 +1,214 @@
+//! The HTTP glue of [`AdminSession`]: URLs, the bearer token, one retry after a 401, and
+//! reading Keycloak's answers.
+
+use serde_json::Value;
+use url::Url;
+
+use jwtgrant_exchange::{Body, Method};
+
+use super::AdminSession;
+use super::error::{AdminError, keycloak_message};
+use super::spec::Secret;
+
+/// A Keycloak answer: status, body text, and the `Location` header (creates).
+pub(super) struct Reply {
+    pub(super) status: u16,
+    body: String,
+    pub(super) location: Option<String>,
+}
+
+impl Reply {
+    pub(super) fn json(&self, operation: &str) -> Result<Value, AdminError> {
+        serde_json::from_str(&self.body).map_err(|e| AdminError::InvalidResponse {
+            operation: operation.to_owned(),
+            detail: format!("body is not JSON ({e})"),
+        })
+    }
+
+    pub(super) fn rejected(&self, operation: &str) -> AdminError {
+        AdminError::Rejected {
+            operation: operation.to_owned(),
+            status: self.status,
+            message: keycloak_message(&self.body),
+        }
+    }
+}
+
+impl AdminSession {
+    fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            // Each element is one path segment, percent-encoded: an alias or user name
+            // with '/' or '?' cannot escape its place.
+            segments.pop_if_empty().extend(path);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    /// Sends one request with a valid admin token; logs in again and retries once
+    /// when Keycloak says 401 (e.g. the token was revoked or the server restarted).
+    pub(super) fn send(
+        &self,
+        operation: &str,
+        method: Method,
+        path: &[&str],
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Reply, AdminError> {
+        let url = self.url(path, query);
+        let token = self.current_token()?;
+        let reply = self.send_once(operation, method, &url, body, &token)?;
+        if reply.status != 401 {
+            return Ok(reply);
+        }
+        log::debug!("keycloak admin: 401 on {method:?} {url}, logging in again");
+        let token = self.login()?;
+        self.send_once(operation, method, &url, body, &token)
+    }
+
+    fn send_once(
+        &self,
+        operation: &str,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        token: &Secret,
+    ) -> Result<Reply, AdminError> {
+        log::debug!("keycloak admin: {method:?} {url}");
+        let auth = format!("Bearer {}", token.secret());
+        let json = body.map(Value::to_string);
+        let reply = self
+            .transport
+            .send(
+                method,
+                url,
+                &[("authorization", &auth), ("accept", "application/json")],
+                json.as_deref().map(Body::Json),
+            )
+            .map_err(|source| AdminError::Transport {
+                operation: operation.to_owned(),
+                source,
+            })?;
+        log::debug!("keycloak admin: {method:?} {url} -> {}", reply.status);
+        Ok(Reply {
+            status: reply.status,
+            location: reply.header("location").map(str::to_owned),
+            body: String::from_utf8_lossy(&reply.body).into_owned(),
+        })
+    }
+
+    pub(super) fn expect(
+        &self,
+        operation: &str,
+        method: Method,
+        path: &[&str],
+        body: Option<&Value>,
+        status: u16,
+    ) -> Result<Reply, AdminError> {
+        let r = self.send(operation, method, path, &[], body)?;
+        if r.status == status {
+            Ok(r)
+        } else {
+            Err(r.rejected(operation))
+        }
+    }
+
+    pub(super) fn get_optional(
+        &self,
+        operation: &str,
+        path: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Option<Value>, AdminError> {
+        let r = self.send(operation, Method::Get, path, query, None)?;
+        match r.status {
+            200 => r.json(operation).map(Some),
+            404 => Ok(None),
+            _ => Err(r.rejected(operation)),
+        }
+    }
+
+    pub(super) fn get_list(
+        &self,
+        operation: &str,
+        path: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Vec<Value>, AdminError> {
+        let r = self.send(operation, Method::Get, path, query, None)?;
+        if r.status != 200 {
+            return Err(r.rejected(operation));
+        }
+        match r.json(operation)? {
+            Value::Array(items) => Ok(items),
+            other => Err(AdminError::InvalidResponse {
+                operation: operation.to_owned(),
+                detail: format!("expected a JSON array, got {}", kind(&other)),
+            }),
+        }
+    }
+}
+
+/// The id at the end of a `Location` header (`.../clients/{id}`).
+pub(super) fn location_id(location: Option<&str>) -> Option<String> {
+    let last = location?.trim_end_matches('/').rsplit('/').next()?;
+    (!last.is_empty()).then(|| last.to_owned())
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jwtgrant_exchange::Transport;
+
+    use super::*;
+    use crate::admin::AdminLogin;
+
+    #[test]
+    fn urls_encode_each_segment() {
+        let s = AdminSession::new(
+            "http://127.0.0.1:8080/auth/",
+            AdminLogin::password("admin", "pw"),
+            Transport::new(),
+        )
+        .expect("valid base");
+        assert_eq!(
+            s.url(
+                &["admin", "realms", "a/b c", "users"],
+                &[("username", "x&y")]
+            )
+            .as_str(),
+            "http://127.0.0.1:8080/auth/admin/realms/a%2Fb%20c/users?username=x%26y"
+        );
+        assert_eq!(
+            crate::token_endpoint(s.base.as_str(), s.login.realm()),
+            "http://127.0.0.1:8080/auth/realms/master/protocol/openid-connect/token"
+        );
+        let debug = format!("{s:?}");
+        assert!(debug.contains("admin") && !debug.contains("pw"), "{debug}");
+    }
+
+    #[test]
+    fn ids_from_location() {
+        for (loc, id) in [
+            (
+                Some("http://kc/admin/realms/r/clients/abc-1"),
+                Some("abc-1"),
+            ),
+            (Some("http://kc/admin/realms/r/users/u1/"), Some("u1")),
+            (None, None),
+        ] {
+            assert_eq!(location_id(loc).as_deref(), id, "{loc:?}");
+        }
+    }
+}
