@@ -34,8 +34,8 @@ mod spec;
 
 pub use error::AdminError;
 pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT, EnsuredClient, EnsuredUser};
+// Keycloak's attribute names are in `crate::settings`, written once.
 pub use spec::{
-    ATTR_CERTIFICATE_BOUND_TOKENS, ATTR_DPOP_BOUND_TOKENS, ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS,
     Change, ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret,
     UserSpec,
 };

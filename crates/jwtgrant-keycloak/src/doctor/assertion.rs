@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 
+use super::Context;
 use super::report::{Finding, Status, fail, pass, skips};
-use super::{Context, ID_JAG_FEATURE, config};
+use crate::settings::ID_JAG_FEATURE;
+use crate::settings::idp::SIGNATURE_ALG;
 use crate::{Check, Description};
 
 /// The decoded assertion the checks look at.
@@ -134,7 +136,7 @@ pub(super) fn validate_signature_algorithm(ctx: &Context<'_>) -> Vec<Finding> {
         return skips(&[Check::Algorithm]);
     };
     let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
-    let wanted = config(p, "jwtAuthorizationGrantAssertionSignatureAlg").filter(|s| !s.is_empty());
+    let wanted = p.pinned_algorithm();
     let asymmetric = ["RS", "PS", "ES"].iter().any(|x| alg.starts_with(x)) || alg == "EdDSA";
     vec![if !asymmetric {
         fail(
@@ -142,13 +144,11 @@ pub(super) fn validate_signature_algorithm(ctx: &Context<'_>) -> Vec<Finding> {
             format!("alg '{alg}' is not asymmetric"),
             "sign with RS256, PS256, ES256, ES384 or EdDSA",
         )
-    } else if let Some(w) = wanted.filter(|w| w != alg) {
+    } else if let Some(w) = wanted.filter(|w| *w != alg) {
         fail(
             Description::InvalidAlgorithm,
             format!("alg is '{alg}' but the provider only allows '{w}'"),
-            &format!(
-                "sign with {w}, or clear the provider's jwtAuthorizationGrantAssertionSignatureAlg"
-            ),
+            &format!("sign with {w}, or clear the provider's {SIGNATURE_ALG}"),
         )
     } else {
         pass(Check::Algorithm, format!("alg '{alg}' is allowed"))

@@ -1,12 +1,12 @@
 //! The stages about the client: its authentication (a `client-x509` client's certificate),
 //! DPoP, `validateClient`, and the certificate binding of its tokens (RFC 8705).
 
-use serde_json::Value;
-
+use super::Context;
 use super::report::{Finding, Status, fail, pass, skips};
-use super::{
-    CLIENT_BOUND_TOKENS, CLIENT_CA_SUBJECT_DN, CLIENT_DN_REGEX, CLIENT_GRANT_ENABLED,
-    CLIENT_REQUIRES_DPOP, CLIENT_SUBJECT_DN, Context, X509_AUTHENTICATOR, attr,
+use crate::settings::ClientSettings;
+use crate::settings::client::{
+    CA_SUBJECT_DN, CERTIFICATE_BOUND_TOKENS, DN_REGEX, DPOP_BOUND_TOKENS, GRANT_ENABLED,
+    SUBJECT_DN, X509_AUTHENTICATOR,
 };
 use crate::{Check, Description};
 use jwtgrant_exchange::PresentedCertificate;
@@ -17,12 +17,12 @@ pub(super) fn validate_dpop(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(c) = &ctx.snapshot.client else {
         return skips(&[Check::Dpop]);
     };
-    let required = attr(c, CLIENT_REQUIRES_DPOP).as_deref() == Some("true");
+    let required = c.dpop_bound_tokens.is_on();
     vec![match (required, ctx.snapshot.dpop_proof) {
         (true, false) => fail(
             Description::DpopMissing,
             format!(
-                "the client requires DPoP-bound tokens ({CLIENT_REQUIRES_DPOP} = \"true\") and the request carries no DPoP proof"
+                "the client requires DPoP-bound tokens ({DPOP_BOUND_TOKENS} = \"true\") and the request carries no DPoP proof"
             ),
             "send a DPoP proof with the token request, or turn the client's DPoP requirement off",
         ),
@@ -46,10 +46,7 @@ pub(super) fn validate_dpop(ctx: &Context<'_>) -> Vec<Finding> {
 pub(super) fn client_authentication(ctx: &Context<'_>) -> Vec<Finding> {
     let id = &ctx.snapshot.client_id;
     vec![match &ctx.snapshot.client {
-        Some(c)
-            if c.get("clientAuthenticatorType").and_then(Value::as_str)
-                == Some(X509_AUTHENTICATOR) =>
-        {
+        Some(c) if c.authenticates_with_certificate() => {
             x509_client_authentication(id, c, ctx.snapshot.presented_certificate.as_ref())
         }
         Some(_) => pass(Check::Client, format!("client '{id}' exists")),
@@ -68,10 +65,10 @@ pub(super) fn client_authentication(ctx: &Context<'_>) -> Vec<Finding> {
 /// parts do); with them on it matches the pattern against the DN written with `, `.
 pub(super) fn x509_client_authentication(
     id: &str,
-    client: &Value,
+    client: &ClientSettings,
     presented: Option<&PresentedCertificate>,
 ) -> Finding {
-    let wanted = attr(client, CLIENT_SUBJECT_DN).unwrap_or_default();
+    let wanted = client.subject_dn.clone().unwrap_or_default();
     let Some(cert) = presented else {
         return fail(
             Description::InvalidClient,
@@ -86,14 +83,14 @@ pub(super) fn x509_client_authentication(
     if wanted.trim().is_empty() {
         return fail(
             Description::InvalidClient,
-            format!("client '{id}' has no {CLIENT_SUBJECT_DN}, so no certificate matches it"),
+            format!("client '{id}' has no {SUBJECT_DN}, so no certificate matches it"),
             &format!(
-                "set the client's {CLIENT_SUBJECT_DN} to the certificate's subject, '{}'",
+                "set the client's {SUBJECT_DN} to the certificate's subject, '{}'",
                 cert.subject_dn
             ),
         );
     }
-    let regex = attr(client, CLIENT_DN_REGEX).as_deref() != Some("false");
+    let regex = !client.dn_regex.is_off();
     let subject = if regex {
         regex_subject_match(&wanted, &cert.subject_dn)
     } else {
@@ -104,13 +101,13 @@ pub(super) fn x509_client_authentication(
             return Finding {
                 status: Status::Warn,
                 fix: Some(format!(
-                    "set {CLIENT_DN_REGEX}=\"false\" and {CLIENT_SUBJECT_DN} to the RFC 2253 DN '{}'",
+                    "set {DN_REGEX}=\"false\" and {SUBJECT_DN} to the RFC 2253 DN '{}'",
                     cert.subject_dn
                 )),
                 ..pass(
                     Check::Client,
                     format!(
-                        "cannot replay how Keycloak matches {CLIENT_SUBJECT_DN} '{wanted}' against the certificate's subject '{}'",
+                        "cannot replay how Keycloak matches {SUBJECT_DN} '{wanted}' against the certificate's subject '{}'",
                         cert.subject_dn
                     ),
                 )
@@ -120,11 +117,11 @@ pub(super) fn x509_client_authentication(
             return fail(
                 Description::InvalidClient,
                 format!(
-                    "{CLIENT_DN_REGEX} is not \"false\", so Keycloak matches {CLIENT_SUBJECT_DN} '{wanted}' as a regular expression against '{}', and it does not match",
+                    "{DN_REGEX} is not \"false\", so Keycloak matches {SUBJECT_DN} '{wanted}' as a regular expression against '{}', and it does not match",
                     java_subject(&cert.subject_dn).unwrap_or_default()
                 ),
                 &format!(
-                    "set the client's {CLIENT_DN_REGEX}=\"false\" so {CLIENT_SUBJECT_DN} is compared as the DN '{}'",
+                    "set the client's {DN_REGEX}=\"false\" so {SUBJECT_DN} is compared as the DN '{}'",
                     cert.subject_dn
                 ),
             );
@@ -133,29 +130,33 @@ pub(super) fn x509_client_authentication(
             return fail(
                 Description::InvalidClient,
                 format!(
-                    "the certificate's subject '{}' differs from the client's {CLIENT_SUBJECT_DN} '{wanted}'",
+                    "the certificate's subject '{}' differs from the client's {SUBJECT_DN} '{wanted}'",
                     cert.subject_dn
                 ),
                 &format!(
-                    "present the certificate with subject '{wanted}', or set {CLIENT_SUBJECT_DN} to '{}' (RFC 2253, most specific part first; values are case-sensitive)",
+                    "present the certificate with subject '{wanted}', or set {SUBJECT_DN} to '{}' (RFC 2253, most specific part first; values are case-sensitive)",
                     cert.subject_dn
                 ),
             );
         }
         Some(true) => {}
     }
-    if let Some(ca) = attr(client, CLIENT_CA_SUBJECT_DN).filter(|c| !c.trim().is_empty()) {
-        match jwtgrant_exchange::normalize_dn(&ca).map(|c| c == cert.issuer_dn) {
+    if let Some(ca) = client
+        .ca_subject_dn
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
+        match jwtgrant_exchange::normalize_dn(ca).map(|c| c == cert.issuer_dn) {
             Some(true) => {}
             Some(false) => {
                 return fail(
                     Description::InvalidClient,
                     format!(
-                        "the certificate's issuer '{}' differs from the client's {CLIENT_CA_SUBJECT_DN} '{ca}'",
+                        "the certificate's issuer '{}' differs from the client's {CA_SUBJECT_DN} '{ca}'",
                         cert.issuer_dn
                     ),
                     &format!(
-                        "present a certificate issued by '{ca}', or set {CLIENT_CA_SUBJECT_DN} to '{}'",
+                        "present a certificate issued by '{ca}', or set {CA_SUBJECT_DN} to '{}'",
                         cert.issuer_dn
                     ),
                 );
@@ -164,13 +165,13 @@ pub(super) fn x509_client_authentication(
                 return Finding {
                     status: Status::Warn,
                     fix: Some(format!(
-                        "write {CLIENT_CA_SUBJECT_DN} as the RFC 2253 DN '{}'",
+                        "write {CA_SUBJECT_DN} as the RFC 2253 DN '{}'",
                         cert.issuer_dn
                     )),
                     ..pass(
                         Check::Client,
                         format!(
-                            "cannot compare {CLIENT_CA_SUBJECT_DN} '{ca}' with the certificate's issuer '{}'",
+                            "cannot compare {CA_SUBJECT_DN} '{ca}' with the certificate's issuer '{}'",
                             cert.issuer_dn
                         ),
                     )
@@ -212,7 +213,7 @@ pub(super) fn bind_token_to_certificate(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(c) = &ctx.snapshot.client else {
         return skips(&[Check::ClientCertificate]);
     };
-    let bound = attr(c, CLIENT_BOUND_TOKENS).as_deref() == Some("true");
+    let bound = c.certificate_bound_tokens.is_on();
     vec![match (bound, &ctx.snapshot.presented_certificate) {
         (false, _) => pass(
             Check::ClientCertificate,
@@ -228,10 +229,10 @@ pub(super) fn bind_token_to_certificate(ctx: &Context<'_>) -> Vec<Finding> {
         (true, None) => fail(
             Description::CertificateMissingForBinding,
             format!(
-                "the client binds its tokens to the client certificate ({CLIENT_BOUND_TOKENS}=\"true\") and none will be presented"
+                "the client binds its tokens to the client certificate ({CERTIFICATE_BOUND_TOKENS}=\"true\") and none will be presented"
             ),
             &format!(
-                "present a client certificate over mutual TLS, or set the client's {CLIENT_BOUND_TOKENS}=\"false\""
+                "present a client certificate over mutual TLS, or set the client's {CERTIFICATE_BOUND_TOKENS}=\"false\""
             ),
         ),
     }]
@@ -242,7 +243,7 @@ pub(super) fn validate_client(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(c) = &ctx.snapshot.client else {
         return skips(&[Check::ClientConfidential, Check::ClientGrantEnabled]);
     };
-    let confidential = if c.get("publicClient").and_then(Value::as_bool) == Some(true) {
+    let confidential = if c.public_client == Some(true) {
         fail(
             Description::PublicClient,
             "the client is public".into(),
@@ -251,8 +252,7 @@ pub(super) fn validate_client(ctx: &Context<'_>) -> Vec<Finding> {
     } else {
         pass(Check::ClientConfidential, "the client is confidential")
     };
-    let enabled = attr(c, CLIENT_GRANT_ENABLED);
-    let grant = if enabled.as_deref() == Some("true") {
+    let grant = if c.grant_enabled.is_on() {
         pass(
             Check::ClientGrantEnabled,
             "the JWT Authorization Grant is enabled on the client",
@@ -261,11 +261,13 @@ pub(super) fn validate_client(ctx: &Context<'_>) -> Vec<Finding> {
         fail(
             Description::GrantNotEnabled,
             format!(
-                "client attribute {CLIENT_GRANT_ENABLED} is {}",
-                enabled.map_or("not set".to_owned(), |v| format!("'{v}'"))
+                "client attribute {GRANT_ENABLED} is {}",
+                c.grant_enabled
+                    .raw()
+                    .map_or("not set".to_owned(), |v| format!("'{v}'"))
             ),
             &format!(
-                "set the client attribute {CLIENT_GRANT_ENABLED}=\"true\" (JWT Authorization Grant: On)"
+                "set the client attribute {GRANT_ENABLED}=\"true\" (JWT Authorization Grant: On)"
             ),
         )
     };
@@ -277,6 +279,7 @@ mod tests {
     use super::*;
     use crate::doctor::testing::*;
     use crate::doctor::*;
+    use crate::settings::Switch;
     use crate::{Check, Version};
     use serde_json::json;
 
@@ -284,9 +287,7 @@ mod tests {
     fn dpop_required_by_the_client() {
         let token = jwt(json!({"alg": "RS256", "typ": "JWT"}), good_claims());
         let mut snap = snapshot();
-        if let Some(c) = snap.client.as_mut() {
-            c["attributes"][CLIENT_REQUIRES_DPOP] = json!("true");
-        }
+        client_of(&mut snap).dpop_bound_tokens = Switch::new(true);
         assert_eq!(
             first(&snap, &token, Some(&valid())),
             Some(("dpop", Some("DPoP proof is missing")))
@@ -362,7 +363,7 @@ mod tests {
         // As measured on 26.7.3: spaces and keyword case do not matter, order and value case do.
         let with_dn = |dn: &str| {
             mtls(
-                json!({CLIENT_SUBJECT_DN: dn, CLIENT_CA_SUBJECT_DN: "cn=jwtgrant test CA ; o=jwtgrant test"}),
+                json!({SUBJECT_DN: dn, CA_SUBJECT_DN: "cn=jwtgrant test CA ; o=jwtgrant test"}),
                 ours(),
             )
         };
@@ -401,10 +402,7 @@ mod tests {
     fn regex_comparison_matches_the_dn_written_with_comma_space() {
         // The attribute absent means regular expressions on (measured: the exact DN fails).
         let mut s = mtls(json!({}), ours());
-        s.client.as_mut().unwrap()["attributes"]
-            .as_object_mut()
-            .unwrap()
-            .remove(CLIENT_DN_REGEX);
+        client_of(&mut s).dn_regex = Switch::default();
         assert_eq!(
             failure(&s, &valid()),
             Some((
@@ -414,12 +412,7 @@ mod tests {
                 INVALID_CLIENT
             ))
         );
-        let regex = |dn: &str| {
-            mtls(
-                json!({CLIENT_DN_REGEX: "true", CLIENT_SUBJECT_DN: dn}),
-                ours(),
-            )
-        };
+        let regex = |dn: &str| mtls(json!({DN_REGEX: "true", SUBJECT_DN: dn}), ours());
         assert_eq!(
             failure(&regex("CN=jwtgrant-e2e-client, O=jwtgrant test"), &valid()),
             None
@@ -437,7 +430,7 @@ mod tests {
     #[test]
     fn bound_tokens_need_a_certificate_after_every_grant_check() {
         let mut s = snapshot();
-        s.client.as_mut().unwrap()["attributes"][CLIENT_BOUND_TOKENS] = json!("true");
+        client_of(&mut s).certificate_bound_tokens = Switch::new(true);
         assert_eq!(
             failure(&s, &valid()),
             Some((

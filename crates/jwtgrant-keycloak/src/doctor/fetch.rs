@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use super::assertion::decode;
 use super::signature::{SignatureOutcome, verify_with_idp};
-use super::{Snapshot, alias, config, find_idp};
+use super::{Snapshot, find_idp};
 use crate::Version;
+use crate::settings::{ClientSettings, IdpSettings, UserSettings};
 
 /// Everything [`fetch`] learned: the snapshot and the signature outcome for the matching
 /// provider.
@@ -51,8 +52,16 @@ pub fn fetch(
             None
         }
     };
-    snapshot.client = admin.get_client(realm, client_id)?;
-    snapshot.idps = admin.get_idps(realm)?;
+    // Parsed once, here: the stages read the settings model, never the admin JSON.
+    snapshot.client = admin
+        .get_client(realm, client_id)?
+        .as_ref()
+        .map(ClientSettings::from_json);
+    snapshot.idps = admin
+        .get_idps(realm)?
+        .iter()
+        .map(IdpSettings::from_json)
+        .collect();
     let claims = decode(assertion).ok().map(|d| d.claims);
     let iss = claims
         .as_ref()
@@ -66,13 +75,16 @@ pub fn fetch(
     let mut signature = None;
     if let Some(p) = &idp {
         if let Some(s) = sub {
-            let alias = alias(p).to_owned();
-            snapshot.user = admin.find_user_by_idp_link(realm, &alias, s)?;
+            let alias = p.alias_or_unknown().to_owned();
+            snapshot.user = admin
+                .find_user_by_idp_link(realm, &alias, s)?
+                .as_ref()
+                .map(UserSettings::from_json);
             snapshot.user_looked_up = true;
         }
-        if config(p, "useJwksUrl").as_deref() == Some("true") {
-            let url = config(p, "jwksUrl").unwrap_or_default();
-            snapshot.jwks = Some(fetch_text(exchange, &url));
+        if p.use_jwks_url.is_on() {
+            let url = p.jwks_url.as_deref().unwrap_or_default();
+            snapshot.jwks = Some(fetch_text(exchange, url));
         }
         signature = Some(verify_with_idp(p, snapshot.jwks.as_ref(), assertion));
     }

@@ -2,9 +2,9 @@
 //! realm's real configuration, and names the check that fails with its fix.
 //!
 //! The checks are pure functions over a [`Snapshot`] (the identity providers, the client and
-//! the linked user as the admin API returns them, the fetched JWKS when the provider uses a
-//! JWKS URL, and the server's version) and the assertion. [`fetch`] is the thin IO part that
-//! builds a snapshot.
+//! the linked user, read once from the admin API into [`crate::settings`]' model, the
+//! fetched JWKS when the provider uses a JWKS URL, and the server's version) and the
+//! assertion. [`fetch`] is the thin IO part that builds a snapshot.
 //!
 //! There is one function per [`Stage`] of Keycloak's `JWTAuthorizationGrantType.process`,
 //! named after the check it mirrors, and they run in the order of the server's release
@@ -26,6 +26,7 @@ mod times;
 
 use serde_json::Value;
 
+use crate::settings::{ClientSettings, ID_JAG_FEATURE, IdpSettings, UserSettings};
 use crate::{Order, Stage, Version};
 use jwtgrant_exchange::PresentedCertificate;
 
@@ -44,42 +45,23 @@ pub use provider::find_idp;
 pub use report::{Finding, Report, Status};
 pub use signature::{SignatureOutcome, verify_with_idp};
 
-/// `providerId` of a JWT Authorization Grant identity provider.
-pub const PROVIDER_ID: &str = "jwt-authorization-grant";
-/// Client attribute switching the grant on.
-pub const CLIENT_GRANT_ENABLED: &str = "oauth2.jwt.authorization.grant.enabled";
-/// Client attribute listing the allowed identity provider aliases, joined with `##`.
-pub const CLIENT_ALLOWED_IDPS: &str = "oauth2.jwt.authorization.grant.idp";
-/// Client attribute requiring DPoP-bound tokens (RFC 9449): every token request needs a proof.
-pub const CLIENT_REQUIRES_DPOP: &str = "dpop.bound.access.tokens";
-/// The server feature that switches on the ID-JAG validator for `typ: oauth-id-jag+jwt`.
-pub const ID_JAG_FEATURE: &str = "identity-assertion-jwt";
-/// Keycloak's default for `jwtAuthorizationGrantMaxAllowedAssertionExpiration`, in seconds.
-pub const DEFAULT_MAX_EXPIRATION: i64 = 300;
-/// `clientAuthenticatorType` of a client that authenticates with its certificate.
-pub const X509_AUTHENTICATOR: &str = "client-x509";
-/// Client attribute: the subject DN the client certificate must have.
-pub const CLIENT_SUBJECT_DN: &str = "x509.subjectdn";
-/// Client attribute: the issuing CA's subject DN.
-pub const CLIENT_CA_SUBJECT_DN: &str = "x509.casubjectdn";
-/// Client attribute: `"false"` compares the subject DN exactly, anything else as a regex.
-pub const CLIENT_DN_REGEX: &str = "x509.allow.regex.pattern.comparison";
-/// Client attribute: `"true"` binds access tokens to the client certificate (RFC 8705).
-pub const CLIENT_BOUND_TOKENS: &str = "tls.client.certificate.bound.access.tokens";
+/// Keycloak's default for the provider's maximum assertion lifetime, in seconds.
+pub use crate::settings::idp::DEFAULT_MAX_EXPIRATION;
 
-/// What the admin API said about the realm, as raw JSON representations.
+/// What the admin API said about the realm, parsed once into the settings model
+/// ([`crate::settings`]; build each part with its `from_json`).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// The client's `ClientRepresentation`, or `None` when no client has that client id.
-    pub client: Option<Value>,
+    /// The client's settings, or `None` when no client has that client id.
+    pub client: Option<ClientSettings>,
     /// The client id asked for (for messages when the client is missing).
     pub client_id: String,
-    /// Every `IdentityProviderRepresentation` of the realm.
-    pub idps: Vec<Value>,
-    /// The user linked to the matching provider with `userId == sub` (a `UserRepresentation`),
-    /// or `None` when there is none. Only meaningful when `user_looked_up` is true.
-    pub user: Option<Value>,
+    /// Every identity provider of the realm.
+    pub idps: Vec<IdpSettings>,
+    /// The user linked to the matching provider with `userId == sub`, or `None` when there
+    /// is none. Only meaningful when `user_looked_up` is true.
+    pub user: Option<UserSettings>,
     /// True when the user lookup ran (it needs a matching provider and a `sub`).
     pub user_looked_up: bool,
     /// The JWKS document fetched from the matching provider's `jwksUrl`, or why it failed.
@@ -162,9 +144,9 @@ pub(super) struct Context<'a> {
     iss: Option<&'a str>,
     sub: Option<&'a str>,
     /// The provider whose issuer equals `iss` (an enabled one first), enabled or not.
-    matching_idp: Option<&'a Value>,
+    matching_idp: Option<&'a IdpSettings>,
     /// That provider when it is enabled: the one Keycloak uses.
-    idp: Option<&'a Value>,
+    idp: Option<&'a IdpSettings>,
     now: i64,
     signature: Option<&'a SignatureOutcome>,
     /// The assertion's header says `typ: oauth-id-jag+jwt` and the server's feature is on
@@ -193,7 +175,7 @@ impl<'a> Context<'a> {
             iss,
             sub,
             matching_idp,
-            idp: matching_idp.filter(|p| enabled_idp(p)),
+            idp: matching_idp.filter(|p| p.is_enabled()),
             now,
             signature,
             id_jag: has_id_jag_type(decoded.map(|d| &d.header))
@@ -216,27 +198,6 @@ impl Snapshot {
     }
 }
 
-pub(super) fn attr(client: &Value, name: &str) -> Option<String> {
-    client
-        .get("attributes")?
-        .get(name)?
-        .as_str()
-        .map(str::to_owned)
-}
-
-/// A provider's `config` value.
-pub fn config(idp: &Value, key: &str) -> Option<String> {
-    idp.get("config")?.get(key)?.as_str().map(str::to_owned)
-}
-
-pub(super) fn alias(idp: &Value) -> &str {
-    idp.get("alias").and_then(Value::as_str).unwrap_or("?")
-}
-
-pub(super) fn enabled_idp(idp: &Value) -> bool {
-    idp.get("enabled").and_then(Value::as_bool).unwrap_or(true)
-}
-
 #[cfg(test)]
 mod testing;
 
@@ -244,6 +205,7 @@ mod testing;
 mod tests {
     use super::*;
     use crate::doctor::testing::*;
+    use crate::settings::Switch;
     use crate::{Order, Version};
     use serde_json::json;
 
@@ -440,7 +402,7 @@ mod tests {
         // A pinned algorithm: checked after the times before 26.7, before them since.
         let pinned = |v: &str| {
             let mut s = at_version(v);
-            s.idps[1]["config"]["jwtAuthorizationGrantAssertionSignatureAlg"] = json!("ES256");
+            s.idps[1].signature_alg = Some("ES256".into());
             s
         };
         check(
@@ -477,7 +439,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.client.as_mut().unwrap()["publicClient"] = json!(true);
+        client_of(&mut s).public_client = Some(true);
         check(
             s,
             good_claims(),
@@ -489,7 +451,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.client.as_mut().unwrap()["attributes"][CLIENT_GRANT_ENABLED] = json!("false");
+        client_of(&mut s).grant_enabled = Switch::new(false);
         check(
             s,
             good_claims(),
@@ -501,7 +463,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.client.as_mut().unwrap()["attributes"][CLIENT_ALLOWED_IDPS] = json!("other");
+        client_of(&mut s).allowed_idps = vec!["other".into()];
         check(
             s,
             good_claims(),
@@ -513,7 +475,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.idps[1]["enabled"] = json!(false);
+        s.idps[1].enabled = Some(false);
         check(
             s,
             good_claims(),
@@ -522,7 +484,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.idps[1]["config"]["jwtAuthorizationGrantAssertionSignatureAlg"] = json!("ES256");
+        s.idps[1].signature_alg = Some("ES256".into());
         check(
             s,
             good_claims(),
@@ -531,7 +493,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.idps[1]["config"]["jwtAuthorizationGrantMaxAllowedAssertionExpiration"] = json!("3");
+        s.idps[1].max_expiration = Some(3);
         check(
             s,
             good_claims(),
@@ -540,19 +502,19 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.idps[1]["config"]["jwtAuthorizationGrantAllowedClockSkew"] = json!("60");
+        s.idps[1].clock_skew = Some(60);
         let mut c = good_claims();
         c["iat"] = json!(NOW + 30);
         check(s, c, valid(), None);
 
         let mut s = snapshot();
-        s.idps[1]["config"]["jwtAuthorizationGrantAssertionReuseAllowed"] = json!("true");
+        s.idps[1].reuse_allowed = Switch::new(true);
         let mut c = good_claims();
         c.as_object_mut().unwrap().remove("jti");
         check(s, c, valid(), None);
 
         let mut s = snapshot();
-        s.user.as_mut().unwrap()["enabled"] = json!(false);
+        s.user.as_mut().unwrap().enabled = Some(false);
         check(
             s,
             good_claims(),
@@ -561,7 +523,7 @@ mod tests {
         );
 
         let mut s = snapshot();
-        s.user.as_mut().unwrap()["requiredActions"] = json!(["UPDATE_PASSWORD"]);
+        s.user.as_mut().unwrap().required_actions = vec!["UPDATE_PASSWORD".into()];
         check(
             s,
             good_claims(),
@@ -584,8 +546,9 @@ mod tests {
         assert_eq!(r.get("user-linked").unwrap().status, Status::Skip);
 
         let mut s = snapshot();
-        s.idps[1]["config"] =
-            json!({"issuer": "http://localhost:3000", "jwksUrl": "http://localhost:3000/jwks"});
+        s.idps[1] = IdpSettings::from_json(&json!({"alias": "jwt-authorization-grant",
+            "providerId": "jwt-authorization-grant", "enabled": true,
+            "config": {"issuer": "http://localhost:3000", "jwksUrl": "http://localhost:3000/jwks"}}));
         let r = diagnose(
             &s,
             &jwt(json!({"alg": "RS256"}), good_claims()),

@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 
+use super::Context;
 use super::report::{Finding, fail, pass, skip, skips};
-use super::{CLIENT_ALLOWED_IDPS, Context, PROVIDER_ID, alias, attr, config, enabled_idp};
+use crate::settings::IdpSettings;
+use crate::settings::client::{ALIAS_SEPARATOR, ALLOWED_IDPS};
 use crate::{Check, Description};
 
 /// `lookupIdentityProviderFromIssuer` and the client's allow-list.
@@ -13,17 +15,20 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
         return skips(&[Check::IdentityProvider, Check::IdentityProviderAllowed]);
     };
     let found = match ctx.matching_idp {
-        Some(p) if enabled_idp(p) => pass(
+        Some(p) if p.is_enabled() => pass(
             Check::IdentityProvider,
-            format!("identity provider '{}' has issuer '{i}'", alias(p)),
+            format!(
+                "identity provider '{}' has issuer '{i}'",
+                p.alias_or_unknown()
+            ),
         ),
         Some(p) => fail(
             Description::NoIdentityProvider,
             format!(
                 "identity provider '{}' has issuer '{i}' but is disabled",
-                alias(p)
+                p.alias_or_unknown()
             ),
-            &format!("enable identity provider '{}'", alias(p)),
+            &format!("enable identity provider '{}'", p.alias_or_unknown()),
         ),
         None => fail(
             Description::NoIdentityProvider,
@@ -33,12 +38,14 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
     };
     let allowed = match (ctx.idp, &ctx.snapshot.client) {
         (Some(p), Some(c)) => {
-            let allowed = attr(c, CLIENT_ALLOWED_IDPS).unwrap_or_default();
-            let list: Vec<&str> = allowed.split("##").filter(|s| !s.is_empty()).collect();
-            if list.contains(&alias(p)) {
+            let list = &c.allowed_idps;
+            if list.iter().any(|a| a == p.alias_or_unknown()) {
                 pass(
                     Check::IdentityProviderAllowed,
-                    format!("the client allows identity provider '{}'", alias(p)),
+                    format!(
+                        "the client allows identity provider '{}'",
+                        p.alias_or_unknown()
+                    ),
                 )
             } else {
                 let only = if list.is_empty() {
@@ -48,10 +55,13 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
                 };
                 fail(
                     Description::IdentityProviderNotAllowed,
-                    format!("the client allows {only} but not '{}'", alias(p)),
+                    format!(
+                        "the client allows {only} but not '{}'",
+                        p.alias_or_unknown()
+                    ),
                     &format!(
-                        "add '{}' to the client's Allowed Identity Providers (attribute {CLIENT_ALLOWED_IDPS}, aliases joined with ##)",
-                        alias(p)
+                        "add '{}' to the client's Allowed Identity Providers (attribute {ALLOWED_IDPS}, aliases joined with {ALIAS_SEPARATOR})",
+                        p.alias_or_unknown()
                     ),
                 )
             }
@@ -62,26 +72,28 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
 }
 
 /// The fix when no provider has the issuer `iss`: a near miss, the list, or create one.
-pub(super) fn no_provider_fix(idps: &[Value], iss: &str) -> String {
+pub(super) fn no_provider_fix(idps: &[IdpSettings], iss: &str) -> String {
     let issuers: Vec<String> = idps
         .iter()
-        .filter(|p| p.get("providerId").and_then(Value::as_str) == Some(PROVIDER_ID))
+        .filter(|p| p.is_jwt_grant_provider())
         .map(|p| {
             format!(
                 "'{}' ({})",
-                config(p, "issuer").unwrap_or_default(),
-                alias(p)
+                p.issuer.as_deref().unwrap_or_default(),
+                p.alias_or_unknown()
             )
         })
         .collect();
-    let near = idps
-        .iter()
-        .find(|p| config(p, "issuer").is_some_and(|s| normalize(&s) == normalize(iss)));
+    let near = idps.iter().find(|p| {
+        p.issuer
+            .as_deref()
+            .is_some_and(|s| normalize(s) == normalize(iss))
+    });
     match near {
         Some(p) => format!(
             "iss '{iss}' differs from provider '{}''s issuer '{}' only in case, scheme or a trailing slash: make them equal character for character",
-            alias(p),
-            config(p, "issuer").unwrap_or_default()
+            p.alias_or_unknown(),
+            p.issuer.as_deref().unwrap_or_default()
         ),
         None if issuers.is_empty() => {
             "create a JWT Authorization Grant identity provider with this issuer".to_owned()
@@ -102,28 +114,28 @@ pub(super) fn lookup_user_by_federated_identity(ctx: &Context<'_>) -> Vec<Findin
         return vec![
             fail(
                 Description::UserNotFound,
-                format!("no user is linked to '{}' with userId '{s}'", alias(p)),
+                format!(
+                    "no user is linked to '{}' with userId '{s}'",
+                    p.alias_or_unknown()
+                ),
                 &format!(
                     "link a user: Users > (user) > Identity provider links > {} with user ID '{s}'",
-                    alias(p)
+                    p.alias_or_unknown()
                 ),
             ),
             skip(Check::UserEnabled),
         ];
     };
-    let name = u.get("username").and_then(Value::as_str).unwrap_or("?");
+    let name = u.username.as_deref().unwrap_or("?");
     let linked = pass(
         Check::UserLinked,
         format!(
             "user '{name}' is linked to '{}' with userId '{s}'",
-            alias(p)
+            p.alias_or_unknown()
         ),
     );
-    let actions = u
-        .get("requiredActions")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty());
-    let enabled = if u.get("enabled").and_then(Value::as_bool) == Some(false) {
+    let actions = Some(&u.required_actions).filter(|a| !a.is_empty());
+    let enabled = if u.enabled == Some(false) {
         fail(
             Description::UserDisabled,
             format!("user '{name}' is disabled"),
@@ -152,11 +164,10 @@ pub(super) fn normalize(s: &str) -> String {
 }
 
 /// The JWT Authorization Grant provider whose issuer equals `iss` exactly (enabled ones first).
-pub fn find_idp<'a>(idps: &'a [Value], iss: &str) -> Option<&'a Value> {
-    let mut matching = idps.iter().filter(|p| {
-        p.get("providerId").and_then(Value::as_str) == Some(PROVIDER_ID)
-            && config(p, "issuer").as_deref() == Some(iss)
-    });
-    let all: Vec<&Value> = matching.by_ref().collect();
-    all.iter().find(|p| enabled_idp(p)).or(all.first()).copied()
+pub fn find_idp<'a>(idps: &'a [IdpSettings], iss: &str) -> Option<&'a IdpSettings> {
+    let mut matching = idps
+        .iter()
+        .filter(|p| p.is_jwt_grant_provider() && p.issuer.as_deref() == Some(iss));
+    let all: Vec<&IdpSettings> = matching.by_ref().collect();
+    all.iter().find(|p| p.is_enabled()).or(all.first()).copied()
 }

@@ -3,9 +3,11 @@
 
 use serde_json::Value;
 
+use super::Context;
 use super::assertion::decode;
 use super::report::{Finding, fail, pass, skip};
-use super::{Context, config};
+use crate::settings::IdpSettings;
+use crate::settings::idp::{JWKS_URL, PUBLIC_KEY, USE_JWKS_URL};
 use crate::{Check, Description};
 
 /// How the signature check came out, computed by the caller of [`diagnose`](super::diagnose) with the
@@ -26,31 +28,33 @@ pub(super) fn validate_authorization_grant_assertion(ctx: &Context<'_>) -> Vec<F
             format!("the signature verifies with {how}"),
         ),
         (Some(p), Some(SignatureOutcome::Invalid(why))) => {
-            let fix = if config(p, "useJwksUrl").as_deref() != Some("true")
-                && config(p, "jwksUrl").is_some_and(|u| !u.is_empty())
-                && config(p, "publicKeySignatureVerifier").is_none_or(|k| k.is_empty())
+            let fix = if !p.use_jwks_url.is_on()
+                && p.jwks_url.as_deref().is_some_and(|u| !u.is_empty())
+                && p.public_key.as_deref().is_none_or(str::is_empty)
             {
-                "the provider has a jwksUrl but useJwksUrl is not \"true\", so Keycloak uses the (empty) static key: set useJwksUrl=\"true\""
+                format!(
+                    "the provider has a {JWKS_URL} but {USE_JWKS_URL} is not \"true\", so Keycloak uses the (empty) static key: set {USE_JWKS_URL}=\"true\""
+                )
             } else {
-                "put the public key matching the signing key on the provider, or sign with the key the provider holds"
+                "put the public key matching the signing key on the provider, or sign with the key the provider holds".to_owned()
             };
-            fail(Description::InvalidSignature, why.clone(), fix)
+            fail(Description::InvalidSignature, why.clone(), &fix)
         }
         _ => skip(Check::Signature),
     }]
 }
 
 /// Checks the assertion's signature the way the provider `idp` would: with its static key
-/// (`publicKeySignatureVerifier`: SPKI PEM, base64 SPKI DER or a JWKS JSON) or, when
-/// `useJwksUrl` is `"true"`, with the JWKS in `jwks` (fetched from its `jwksUrl`).
+/// ([`IdpSettings::public_key`]: SPKI PEM, base64 SPKI DER or a JWKS JSON) or, when it
+/// uses its JWKS URL, with the JWKS in `jwks` (fetched from [`IdpSettings::jwks_url`]).
 pub fn verify_with_idp(
-    idp: &Value,
+    idp: &IdpSettings,
     jwks: Option<&Result<String, String>>,
     assertion: &str,
 ) -> SignatureOutcome {
     use jwtgrant_signer::{Jwks, PublicKey, verify, verify_with_jwks};
-    if config(idp, "useJwksUrl").as_deref() == Some("true") {
-        let url = config(idp, "jwksUrl").unwrap_or_default();
+    if idp.use_jwks_url.is_on() {
+        let url = idp.jwks_url.as_deref().unwrap_or_default();
         return match jwks {
             None => SignatureOutcome::Invalid(format!("the JWKS at '{url}' was not fetched")),
             Some(Err(why)) => SignatureOutcome::Invalid(format!(
@@ -69,14 +73,13 @@ pub fn verify_with_idp(
             },
         };
     }
-    let material = config(idp, "publicKeySignatureVerifier").unwrap_or_default();
-    let material = material.trim();
+    let material = idp.public_key.as_deref().unwrap_or_default().trim();
     if material.is_empty() {
-        return SignatureOutcome::Invalid(
-            "the provider has no static key (publicKeySignatureVerifier is empty) and does not use a JWKS URL".into(),
-        );
+        return SignatureOutcome::Invalid(format!(
+            "the provider has no static key ({PUBLIC_KEY} is empty) and does not use a JWKS URL"
+        ));
     }
-    let fixed_kid = config(idp, "publicKeySignatureVerifierKeyId").filter(|k| !k.is_empty());
+    let fixed_kid = idp.key_id.as_deref().filter(|k| !k.is_empty());
     if material.starts_with('{') {
         return match Jwks::from_json(material) {
             Err(e) => {
@@ -112,7 +115,7 @@ pub fn verify_with_idp(
             ));
         }
     };
-    if let Some(kid) = &fixed_kid {
+    if let Some(kid) = fixed_kid {
         let token_kid = decode(assertion).ok().and_then(|d| {
             d.header
                 .get("kid")
@@ -141,7 +144,7 @@ pub fn verify_with_idp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::doctor::*;
+    use crate::settings::idp::PROVIDER_ID;
     use serde_json::json;
 
     #[test]
@@ -163,8 +166,11 @@ mod tests {
         let jwks = Jwks::from_keys([(Some("k".to_owned()), None, rsa.public_key())])
             .to_value()
             .to_string();
-        let idp =
-            |config: Value| json!({"alias": "a", "providerId": PROVIDER_ID, "config": config});
+        let idp = |config: Value| {
+            IdpSettings::from_json(
+                &json!({"alias": "a", "providerId": PROVIDER_ID, "config": config}),
+            )
+        };
         for material in [pem.clone(), b64, jwks.clone()] {
             let out = verify_with_idp(
                 &idp(json!({"publicKeySignatureVerifier": material})),

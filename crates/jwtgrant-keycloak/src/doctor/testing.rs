@@ -4,6 +4,9 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::settings::client::{ALLOWED_IDPS, CA_SUBJECT_DN, DN_REGEX, GRANT_ENABLED, SUBJECT_DN};
+use crate::settings::idp::PROVIDER_ID;
+use crate::settings::{ClientSettings, IdpSettings, UserSettings};
 use jwtgrant_exchange::PresentedCertificate;
 
 pub(super) const NOW: i64 = 1_800_000_000;
@@ -24,6 +27,7 @@ pub(super) fn good_claims() -> Value {
            "iat": NOW - 5, "exp": NOW + 55})
 }
 
+/// The seed's provider, as the admin API serves it.
 pub(super) fn idp() -> Value {
     json!({"alias": "jwt-authorization-grant", "providerId": PROVIDER_ID, "enabled": true,
            "config": {"issuer": "http://localhost:3000", "publicKeySignatureVerifier": "MIIB..."}})
@@ -31,13 +35,20 @@ pub(super) fn idp() -> Value {
 
 pub(super) fn snapshot() -> Snapshot {
     let mut s = Snapshot::new(BASE, "acme", "custom-client");
-    s.client = Some(json!({"clientId": "custom-client", "publicClient": false,
-        "attributes": {CLIENT_GRANT_ENABLED: "true", CLIENT_ALLOWED_IDPS: "other##jwt-authorization-grant"}}));
-    s.idps = vec![
+    s.client = Some(ClientSettings::from_json(
+        &json!({"clientId": "custom-client", "publicClient": false,
+        "attributes": {GRANT_ENABLED: "true", ALLOWED_IDPS: "other##jwt-authorization-grant"}}),
+    ));
+    s.idps = [
         json!({"alias": "google", "providerId": "google", "config": {}}),
         idp(),
-    ];
-    s.user = Some(json!({"username": "alice", "enabled": true, "requiredActions": []}));
+    ]
+    .iter()
+    .map(IdpSettings::from_json)
+    .collect();
+    s.user = Some(UserSettings::from_json(
+        &json!({"username": "alice", "enabled": true, "requiredActions": []}),
+    ));
     s.user_looked_up = true;
     s
 }
@@ -66,19 +77,22 @@ pub(super) fn check(
     let got = first(&snap, &token, Some(&sig));
     assert_eq!(got, expected.map(|(n, e)| (n, Some(e))), "claims {claims}");
 }
+
 pub(super) const CLIENT_DN: &str = "CN=jwtgrant-e2e-client,O=jwtgrant test";
 pub(super) const CA_DN: &str = "CN=jwtgrant test CA,O=jwtgrant test";
 
 /// The seed's snapshot with a certificate client (`client-x509`) and what it presents.
 pub(super) fn mtls(attributes: Value, presented: Option<PresentedCertificate>) -> Snapshot {
     let mut s = snapshot();
-    let mut attrs = json!({CLIENT_GRANT_ENABLED: "true", CLIENT_ALLOWED_IDPS: "jwt-authorization-grant",
-        CLIENT_SUBJECT_DN: CLIENT_DN, CLIENT_DN_REGEX: "false", CLIENT_CA_SUBJECT_DN: CA_DN});
+    let mut attrs = json!({GRANT_ENABLED: "true", ALLOWED_IDPS: "jwt-authorization-grant",
+        SUBJECT_DN: CLIENT_DN, DN_REGEX: "false", CA_SUBJECT_DN: CA_DN});
     for (k, v) in attributes.as_object().unwrap() {
         attrs[k] = v.clone();
     }
-    s.client = Some(json!({"clientId": "custom-client", "publicClient": false,
-        "clientAuthenticatorType": "client-x509", "attributes": attrs}));
+    s.client = Some(ClientSettings::from_json(
+        &json!({"clientId": "custom-client", "publicClient": false,
+        "clientAuthenticatorType": "client-x509", "attributes": attrs}),
+    ));
     s.presented_certificate = presented;
     s
 }
@@ -108,7 +122,13 @@ pub(super) fn failure(
     })
 }
 
+/// The seed's client, to edit its settings.
+pub(super) fn client_of(s: &mut Snapshot) -> &mut ClientSettings {
+    s.client.as_mut().expect("the seed has a client")
+}
+
 pub(super) const INVALID_CLIENT: &str = "Invalid client or Invalid client credentials";
+
 pub(super) fn at_version(version: &str) -> Snapshot {
     let mut s = snapshot();
     s.server_version = Version::parse(version);

@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
+use super::Context;
 use super::report::{Finding, Status, fail, pass, relative, skip, skips};
-use super::{Context, DEFAULT_MAX_EXPIRATION, config};
+use crate::settings::IdpSettings;
 use crate::{Check, Description};
 
 /// The provider's settings the time checks use.
@@ -14,20 +15,11 @@ pub(super) struct TimeRules {
 }
 
 impl TimeRules {
-    fn of(idp: &Value) -> Self {
-        let setting = |key: &str, default: i64| {
-            config(idp, key)
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .unwrap_or(default)
-        };
+    fn of(idp: &IdpSettings) -> Self {
         TimeRules {
-            max_exp: setting(
-                "jwtAuthorizationGrantMaxAllowedAssertionExpiration",
-                DEFAULT_MAX_EXPIRATION,
-            ),
-            skew: setting("jwtAuthorizationGrantAllowedClockSkew", 0),
-            reuse: config(idp, "jwtAuthorizationGrantAssertionReuseAllowed").as_deref()
-                == Some("true"),
+            max_exp: idp.max_expiration_or_default(),
+            skew: idp.clock_skew.unwrap_or(0),
+            reuse: idp.reuse_allowed.is_on(),
         }
     }
 }
@@ -195,10 +187,8 @@ mod tests {
     #[test]
     fn extreme_times_and_settings_saturate() {
         let mut snap = snapshot();
-        snap.idps[1]["config"]["jwtAuthorizationGrantAllowedClockSkew"] =
-            json!(i64::MAX.to_string());
-        snap.idps[1]["config"]["jwtAuthorizationGrantMaxAllowedAssertionExpiration"] =
-            json!(i64::MIN.to_string());
+        snap.idps[1].clock_skew = Some(i64::MAX);
+        snap.idps[1].max_expiration = Some(i64::MIN);
         for (exp, iat, nbf) in [
             (json!(1e300), json!(-1e300), json!(-1e300)),
             (json!(-1e300), json!(1e300), json!(1e300)),
