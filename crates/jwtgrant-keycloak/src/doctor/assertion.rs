@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Context;
-use super::report::{Finding, Status, fail, pass, skips};
+use super::report::{Finding, fail, pass, skips, warn};
 use crate::settings::ID_JAG_FEATURE;
 use crate::settings::idp::SIGNATURE_ALG;
 use crate::{Check, Description};
@@ -41,42 +41,17 @@ pub(super) fn validate_id_jag_client(ctx: &Context<'_>) -> Vec<Finding> {
     let Some(d) = ctx.decoded else {
         return Vec::new();
     };
-    let typed = has_id_jag_type(Some(&d.header));
-    let claim = d.claims.get("client_id");
-    let warn = |detail: String, fix: &str| Finding {
-        status: Status::Warn,
-        fix: Some(fix.to_owned()),
-        ..pass(Check::IdJagClientId, detail)
-    };
-    if typed && !ctx.id_jag {
-        return vec![warn(
-            format!(
-                "the assertion is an ID-JAG (typ {}), but the server's feature {ID_JAG_FEATURE} is off: Keycloak treats it as a plain assertion and none of the ID-JAG rules apply",
-                jwtgrant_signer::ID_JAG_TYPE
-            ),
-            "start Keycloak with the experimental feature identity-assertion-jwt",
-        )];
+    if let Some(w) = id_jag_trap(&d.header, &d.claims, ctx.id_jag) {
+        return vec![w];
     }
-    if !typed {
-        return match claim {
-            Some(_) => vec![warn(
-                format!(
-                    "the assertion carries client_id but its typ is {}, not {}: Keycloak accepts it as a plain RFC 7523 assertion and none of the ID-JAG rules apply",
-                    d.header
-                        .get("typ")
-                        .map_or("absent".to_owned(), |t| t.to_string()),
-                    jwtgrant_signer::ID_JAG_TYPE
-                ),
-                "sign ID-JAGs with the header typ oauth-id-jag+jwt",
-            )],
-            None => Vec::new(),
-        };
+    if !has_id_jag_type(Some(&d.header)) {
+        return Vec::new();
     }
     if ctx.snapshot.client.is_none() {
         return skips(&[Check::IdJagClientId]);
     }
     let ours = &ctx.snapshot.client_id;
-    vec![match claim.and_then(Value::as_str) {
+    vec![match d.claims.get("client_id").and_then(Value::as_str) {
         Some(id) if id == ours => pass(
             Check::IdJagClientId,
             format!("the ID-JAG's client_id '{id}' is the authenticating client"),
@@ -92,6 +67,36 @@ pub(super) fn validate_id_jag_client(ctx: &Context<'_>) -> Vec<Finding> {
             ),
         ),
     }]
+}
+
+/// The ID-JAG rules will not apply although the assertion looks like an ID-JAG: it is
+/// typed as one but the validator is off (`id_jag` false), or it carries `client_id` under
+/// another `typ`. A warning, since Keycloak then treats it as a plain assertion.
+pub(super) fn id_jag_trap(header: &Value, claims: &Value, id_jag: bool) -> Option<Finding> {
+    let typed = has_id_jag_type(Some(header));
+    if typed && !id_jag {
+        return Some(warn(
+            Check::IdJagClientId,
+            format!(
+                "the assertion is an ID-JAG (typ {}), but the server's feature {ID_JAG_FEATURE} is off: Keycloak treats it as a plain assertion and none of the ID-JAG rules apply",
+                jwtgrant_signer::ID_JAG_TYPE
+            ),
+            &format!("start Keycloak with the experimental feature {ID_JAG_FEATURE}"),
+        ));
+    }
+    (!typed && claims.get("client_id").is_some()).then(|| {
+        warn(
+            Check::IdJagClientId,
+            format!(
+                "the assertion carries client_id but its typ is {}, not {}: Keycloak accepts it as a plain RFC 7523 assertion and none of the ID-JAG rules apply",
+                header
+                    .get("typ")
+                    .map_or("absent".to_owned(), |t| t.to_string()),
+                jwtgrant_signer::ID_JAG_TYPE
+            ),
+            "sign ID-JAGs with the header typ oauth-id-jag+jwt",
+        )
+    })
 }
 
 /// The assertion parses as a JWS with a JSON payload.
@@ -111,7 +116,12 @@ pub(super) fn validate_issuer_and_subject(ctx: &Context<'_>) -> Vec<Finding> {
     if ctx.decoded.is_none() {
         return skips(&[Check::Issuer, Check::Subject]);
     }
-    let iss = match ctx.iss {
+    issuer_and_subject(ctx.iss, ctx.sub)
+}
+
+/// `iss` and `sub` are present (as strings) in a decoded assertion.
+pub(super) fn issuer_and_subject(iss: Option<&str>, sub: Option<&str>) -> Vec<Finding> {
+    let iss = match iss {
         Some(i) => pass(Check::Issuer, format!("iss is '{i}'")),
         None => fail(
             Description::MissingIss,
@@ -119,7 +129,7 @@ pub(super) fn validate_issuer_and_subject(ctx: &Context<'_>) -> Vec<Finding> {
             "add iss equal to the identity provider's issuer",
         ),
     };
-    let sub = match ctx.sub {
+    let sub = match sub {
         Some(s) => pass(Check::Subject, format!("sub is '{s}'")),
         None => fail(
             Description::MissingSub,
@@ -135,16 +145,21 @@ pub(super) fn validate_signature_algorithm(ctx: &Context<'_>) -> Vec<Finding> {
     let (Some(p), Some(d)) = (ctx.idp, ctx.decoded) else {
         return skips(&[Check::Algorithm]);
     };
-    let alg = d.header.get("alg").and_then(Value::as_str).unwrap_or("");
-    let wanted = p.pinned_algorithm();
+    vec![algorithm(&d.header, p.pinned_algorithm())]
+}
+
+/// The header's `alg` is asymmetric (`RS*`, `PS*`, `ES*` or `EdDSA`, compared as Keycloak
+/// does: case-sensitive) and, when the provider pins one, that one.
+pub(super) fn algorithm(header: &Value, pinned: Option<&str>) -> Finding {
+    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     let asymmetric = ["RS", "PS", "ES"].iter().any(|x| alg.starts_with(x)) || alg == "EdDSA";
-    vec![if !asymmetric {
+    if !asymmetric {
         fail(
             Description::InvalidAlgorithm,
             format!("alg '{alg}' is not asymmetric"),
             "sign with RS256, PS256, ES256, ES384 or EdDSA",
         )
-    } else if let Some(w) = wanted.filter(|w| *w != alg) {
+    } else if let Some(w) = pinned.filter(|w| *w != alg) {
         fail(
             Description::InvalidAlgorithm,
             format!("alg is '{alg}' but the provider only allows '{w}'"),
@@ -152,7 +167,7 @@ pub(super) fn validate_signature_algorithm(ctx: &Context<'_>) -> Vec<Finding> {
         )
     } else {
         pass(Check::Algorithm, format!("alg '{alg}' is allowed"))
-    }]
+    }
 }
 
 /// `validateTokenAudience`: exactly one `aud`, the realm or its token endpoint.
@@ -161,11 +176,7 @@ pub(super) fn validate_token_audience(ctx: &Context<'_>) -> Vec<Finding> {
         return skips(&[Check::Audience]);
     };
     let expected = &ctx.snapshot.expected_audiences;
-    let auds: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
+    let auds = audiences(claims);
     let want = expected.first().cloned().unwrap_or_default();
     vec![if !auds.iter().any(|a| expected.iter().any(|e| e == a)) {
         let got = if auds.is_empty() {
@@ -179,14 +190,28 @@ pub(super) fn validate_token_audience(ctx: &Context<'_>) -> Vec<Finding> {
             &format!("sign with aud '{want}', the realm's URL as Keycloak sees its own base URL"),
         )
     } else if auds.len() > 1 {
-        fail(
-            Description::MultipleAudiences,
-            format!("aud is an array of {} values", auds.len()),
-            &format!("send exactly one aud: '{want}'"),
-        )
+        multiple_audiences(auds.len(), &format!("'{want}'"))
     } else {
         pass(Check::Audience, format!("aud is '{}'", auds[0]))
     }]
+}
+
+/// The `aud` values Keycloak reads: a string, or the strings of an array.
+pub(super) fn audiences(claims: &Value) -> Vec<&str> {
+    match claims.get("aud") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+/// More than one `aud`: Keycloak wants exactly one, `want`.
+pub(super) fn multiple_audiences(count: usize, want: &str) -> Finding {
+    fail(
+        Description::MultipleAudiences,
+        format!("aud is an array of {count} values"),
+        &format!("send exactly one aud: {want}"),
+    )
 }
 
 #[cfg(test)]
@@ -259,6 +284,7 @@ mod tests {
             warn.detail
         );
     }
+
     #[test]
     fn bad_tokens_and_algorithms() {
         let s = snapshot();

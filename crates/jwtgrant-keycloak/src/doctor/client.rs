@@ -308,6 +308,7 @@ mod tests {
         snap.dpop_proof = true;
         assert_eq!(first(&snap, &token, Some(&valid())), None);
     }
+
     #[test]
     fn a_certificate_client_needs_a_matching_certificate() {
         let r = diagnose(
@@ -398,6 +399,7 @@ mod tests {
             "client"
         );
     }
+
     #[test]
     fn regex_comparison_matches_the_dn_written_with_comma_space() {
         // The attribute absent means regular expressions on (measured: the exact DN fails).
@@ -427,6 +429,7 @@ mod tests {
         assert!(r.ok());
         assert_eq!(r.get("client").unwrap().status, Status::Warn);
     }
+
     #[test]
     fn bound_tokens_need_a_certificate_after_every_grant_check() {
         let mut s = snapshot();

@@ -19,6 +19,7 @@ mod assertion;
 mod client;
 mod compare;
 mod fetch;
+mod offline;
 mod provider;
 mod report;
 mod signature;
@@ -41,6 +42,7 @@ use times::validate_token_active;
 
 pub use compare::{Agreement, compare};
 pub use fetch::{Fetched, fetch};
+pub use offline::offline;
 pub use provider::find_idp;
 pub use report::{Finding, Report, Status};
 pub use signature::{SignatureOutcome, verify_with_idp};
@@ -221,6 +223,7 @@ mod tests {
         assert_eq!(r.checks.len(), 19);
         assert!(r.checks.iter().all(|c| c.status == Status::Pass), "{r:#?}");
     }
+
     #[test]
     fn the_seeds_three_errors() {
         let mut c = good_claims();
@@ -248,18 +251,9 @@ mod tests {
             Some(("signature", "Invalid signature")),
         );
     }
+
     #[test]
     fn table_of_failures_in_keycloak_order() {
-        let with = |k: &str, v: Value| {
-            let mut c = good_claims();
-            c[k] = v;
-            c
-        };
-        let without = |k: &str| {
-            let mut c = good_claims();
-            c.as_object_mut().unwrap().remove(k);
-            c
-        };
         check(
             snapshot(),
             without("iss"),
@@ -341,6 +335,7 @@ mod tests {
             None,
         );
     }
+
     /// Two faults at once: which one Keycloak names depends on the release's order.
     #[test]
     fn two_faults_follow_the_servers_order() {
@@ -427,6 +422,7 @@ mod tests {
             Order::Before26_7
         );
     }
+
     #[test]
     fn client_and_provider_configuration() {
         let mut s = snapshot();
@@ -531,6 +527,7 @@ mod tests {
             Some(("user-enabled", "Account is not fully set up")),
         );
     }
+
     #[test]
     fn fixes_name_the_way_out() {
         let mut c = good_claims();

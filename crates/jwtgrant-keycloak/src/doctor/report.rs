@@ -115,6 +115,24 @@ pub(super) fn fail(rejection: Description, detail: String, fix: &str) -> Finding
     }
 }
 
+/// Not a rejection, but worth knowing; `fix` says what to do about it.
+pub(super) fn warn(check: Check, detail: impl Into<String>, fix: &str) -> Finding {
+    Finding {
+        status: Status::Warn,
+        fix: Some(fix.to_owned()),
+        ..pass(check, detail)
+    }
+}
+
+/// A check that needs what is not at hand (`needs`, e.g. "the realm's URL").
+pub(super) fn unchecked(check: Check, needs: &str) -> Finding {
+    Finding {
+        status: Status::Skip,
+        detail: format!("not checked: needs {needs}"),
+        ..pass(check, "")
+    }
+}
+
 pub(super) fn skip(check: Check) -> Finding {
     Finding {
         check,

@@ -122,6 +122,20 @@ pub(super) fn failure(
     })
 }
 
+/// The seed's claims with `name` set to `value`.
+pub(super) fn with(name: &str, value: Value) -> Value {
+    let mut c = good_claims();
+    c[name] = value;
+    c
+}
+
+/// The seed's claims without `name`.
+pub(super) fn without(name: &str) -> Value {
+    let mut c = good_claims();
+    c.as_object_mut().map(|c| c.remove(name));
+    c
+}
+
 /// The seed's client, to edit its settings.
 pub(super) fn client_of(s: &mut Snapshot) -> &mut ClientSettings {
     s.client.as_mut().expect("the seed has a client")

@@ -15,7 +15,7 @@ pub(super) struct TimeRules {
 }
 
 impl TimeRules {
-    fn of(idp: &IdpSettings) -> Self {
+    pub(super) fn of(idp: &IdpSettings) -> Self {
         TimeRules {
             max_exp: idp.max_expiration_or_default(),
             skew: idp.clock_skew.unwrap_or(0),
@@ -39,9 +39,19 @@ pub(super) fn validate_token_active(ctx: &Context<'_>) -> Vec<Finding> {
     let (Some(idp), Some(claims)) = (ctx.idp, ctx.claims()) else {
         return skips(&time_checks);
     };
-    let mut rules = TimeRules::of(idp);
+    token_active(claims, TimeRules::of(idp), ctx.id_jag, ctx.now)
+}
+
+/// The time and `jti` rules over `claims`, with a provider's `rules`; `id_jag` when
+/// Keycloak's ID-JAG validator applies.
+pub(super) fn token_active(
+    claims: &Value,
+    mut rules: TimeRules,
+    id_jag: bool,
+    now: i64,
+) -> Vec<Finding> {
     let num = |name: &str| claims.get(name).and_then(Value::as_f64).map(|f| f as i64);
-    if ctx.id_jag {
+    if id_jag {
         // The ID-JAG validator requires iat before anything else and ignores the
         // provider's reuse setting: every jti is single-use.
         rules.reuse = false;
@@ -70,7 +80,6 @@ pub(super) fn validate_token_active(ctx: &Context<'_>) -> Vec<Finding> {
             jti_check(claims, rules.reuse),
         ];
     };
-    let now = ctx.now;
     vec![
         pass(
             Check::Expiration,
