@@ -13,7 +13,11 @@
 //! doctor reports every check it can evaluate; [`Report::first_failure`] is the one Keycloak
 //! names. What Keycloak answers for each failure comes from the one rejection table
 //! ([`crate::rejections`]); [`compare`] sets the doctor's verdict against the real
-//! answer.
+//! answer. [`offline`] runs the stages that need no server, with Keycloak's defaults.
+//!
+//! The files: `report.rs` (the [`Finding`]s of a [`Report`]); the stages by what they read,
+//! `client.rs`, `provider.rs` (and its user), `times.rs` and `assertion.rs`;
+//! `signature.rs` ([`verify_with_idp`]); `compare.rs`; `offline.rs`; `fetch.rs`, the only IO.
 
 mod assertion;
 mod client;
