@@ -11,13 +11,17 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use jwtgrant_keycloak::Version;
-use jwtgrant_keycloak::doctor::{
-    self, CLIENT_ALLOWED_IDPS, CLIENT_GRANT_ENABLED, PROVIDER_ID, SignatureOutcome, Snapshot,
+use jwtgrant_keycloak::doctor::{self, SignatureOutcome, Snapshot};
+use jwtgrant_keycloak::settings::client::{ALLOWED_IDPS, GRANT_ENABLED};
+use jwtgrant_keycloak::settings::idp::{
+    CLOCK_SKEW, ISSUER, JWKS_URL, MAX_EXPIRATION, PROVIDER_ID, REUSE_ALLOWED, SIGNATURE_ALG,
+    USE_JWKS_URL,
 };
+use jwtgrant_keycloak::settings::{ClientSettings, IdpSettings, UserSettings};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 
-const ISSUER: &str = "http://localhost:3000";
+const ISSUER_URL: &str = "http://localhost:3000";
 
 /// A JSON value for a claim, biased towards the numbers and strings the checks read.
 #[derive(Arbitrary, Debug)]
@@ -93,19 +97,19 @@ impl Input<'_> {
     /// The same case as a JSON document.
     fn case(&self) -> Value {
         let mut config = serde_json::Map::new();
-        config.insert("issuer".into(), json!(ISSUER));
+        config.insert(ISSUER.into(), json!(ISSUER_URL));
         let mut set = |k: &str, v: Option<&str>| {
             if let Some(v) = v {
                 config.insert(k.into(), json!(v));
             }
         };
-        set("jwtAuthorizationGrantMaxAllowedAssertionExpiration", self.max_expiration);
-        set("jwtAuthorizationGrantAllowedClockSkew", self.clock_skew);
-        set("jwtAuthorizationGrantAssertionSignatureAlg", self.signature_alg);
+        set(MAX_EXPIRATION, self.max_expiration);
+        set(CLOCK_SKEW, self.clock_skew);
+        set(SIGNATURE_ALG, self.signature_alg);
         let flag = |b: bool| Some(if b { "true" } else { "false" });
-        set("jwtAuthorizationGrantAssertionReuseAllowed", flag(self.reuse_allowed));
-        set("useJwksUrl", flag(self.use_jwks_url));
-        set("jwksUrl", Some("http://localhost:3000/jwks"));
+        set(REUSE_ALLOWED, flag(self.reuse_allowed));
+        set(USE_JWKS_URL, flag(self.use_jwks_url));
+        set(JWKS_URL, Some("http://localhost:3000/jwks"));
         let mut idp = json!({"alias": "jwt-authorization-grant", "providerId": PROVIDER_ID, "config": config});
         if let Some(enabled) = self.idp_enabled {
             idp["enabled"] = json!(enabled);
@@ -113,17 +117,17 @@ impl Input<'_> {
         let client = self.client.map(|(public, grant, idps)| {
             let mut attributes = serde_json::Map::new();
             if let Some(g) = grant {
-                attributes.insert(CLIENT_GRANT_ENABLED.into(), json!(g));
+                attributes.insert(GRANT_ENABLED.into(), json!(g));
             }
             if let Some(a) = idps {
-                attributes.insert(CLIENT_ALLOWED_IDPS.into(), json!(a));
+                attributes.insert(ALLOWED_IDPS.into(), json!(a));
             }
             json!({"clientId": "custom-client", "publicClient": public, "attributes": attributes})
         });
         let user = self.user.as_ref().map(|(enabled, actions)| {
             json!({"username": "alice", "enabled": enabled, "requiredActions": actions})
         });
-        let issuer = Claim::Str(ISSUER);
+        let issuer = Claim::Str(ISSUER_URL);
         let iss = if self.iss_matches { &issuer } else { &self.iss };
         json!({
             "now": self.now,
@@ -161,9 +165,14 @@ fn snapshot(case: &Value) -> Snapshot {
         text("realm").unwrap_or("acme"),
         text("client_id").unwrap_or("custom-client"),
     );
-    s.client = case.get("client").filter(|c| !c.is_null()).cloned();
-    s.idps = case.get("idps").and_then(Value::as_array).cloned().unwrap_or_default();
-    s.user = case.get("user").filter(|u| !u.is_null()).cloned();
+    // The admin JSON, parsed the way the doctor's fetch parses it.
+    s.client = case.get("client").filter(|c| !c.is_null()).map(ClientSettings::from_json);
+    s.idps = case
+        .get("idps")
+        .and_then(Value::as_array)
+        .map(|idps| idps.iter().map(IdpSettings::from_json).collect())
+        .unwrap_or_default();
+    s.user = case.get("user").filter(|u| !u.is_null()).map(UserSettings::from_json);
     s.user_looked_up = case.get("user_looked_up").and_then(Value::as_bool).unwrap_or(false);
     s.jwks = case.get("jwks").and_then(|j| {
         let side = |k: &str| j.get(k).and_then(Value::as_str).map(str::to_owned);

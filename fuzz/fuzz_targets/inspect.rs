@@ -1,8 +1,9 @@
 //! `jwtgrant inspect` lives in the binary crate (no library to link), so this target runs the
 //! library pieces it is made of, in its order, on arbitrary text: `decode_unverified`, the
-//! claims pretty-printed, the rejection table's words, then `verify` with a key and
-//! `verify_with_jwks` with a JWKS. The binary's own `times`/`warnings` (time arithmetic on
-//! the claims) are held by the unit test `extreme_times_do_not_overflow` in
+//! claims pretty-printed, the doctor's offline checks (its warnings), the rejection table's
+//! words, then `verify` with a key and `verify_with_jwks` with a JWKS. The binary's own
+//! wording of the warnings and its `times` (time arithmetic on the claims for display) are
+//! held by the unit test `extreme_times_do_not_overflow` in
 //! `crates/jwtgrant-cli/src/cmd/inspect.rs` instead.
 #![no_main]
 
@@ -38,6 +39,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = serde_json::to_string_pretty(decoded.header());
     let _ = serde_json::to_string_pretty(decoded.claims());
     let _ = (decoded.alg(), decoded.kid());
+    // The warnings: untrusted times against a clock anywhere in range.
+    for now in [i64::MIN, 0, 1_800_000_000, i64::MAX] {
+        let report = jwtgrant_keycloak::doctor::offline(token, now);
+        for f in &report.checks {
+            let _ = format!("{} {} {:?} {:?}", f.status, f.detail, f.fix, f.keycloak_error());
+        }
+    }
     for d in Description::ALL {
         let _ = d.to_string();
     }

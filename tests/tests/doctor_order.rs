@@ -86,7 +86,7 @@ fn doctor_agrees_on_two_faults(kc: &Keycloak, expected_order: Order) {
         };
         let predicted = report
             .first_failure()
-            .and_then(doctor::Check::keycloak_error);
+            .and_then(doctor::Finding::keycloak_error);
         assert_eq!(
             predicted,
             Some(expected),
@@ -99,7 +99,7 @@ fn doctor_agrees_on_two_faults(kc: &Keycloak, expected_order: Order) {
             .checks
             .iter()
             .filter(|c| c.status == doctor::Status::Fail)
-            .filter_map(doctor::Check::keycloak_error)
+            .filter_map(doctor::Finding::keycloak_error)
             .collect();
         for fault in [case.before_26_7, case.since_26_7] {
             assert!(

@@ -20,8 +20,10 @@
 //!   fails and a hint in library words; [`hint`] reads it for any [`ExchangeError`], and the
 //!   doctor and the CLI's `inspect` read it too.
 //! - [`versions`]: which release checks what in which order, as data, for the doctor.
-//! - [`doctor`]: the token endpoint's checks replayed locally.
-//! - [`admin`]: idempotent provisioning through the admin REST API.
+//! - [`settings`]: a typed model of a client's, an identity provider's and a user's
+//!   settings, every Keycloak name for them written once; the admin JSON is parsed there.
+//! - [`doctor`]: the token endpoint's checks replayed locally, over that model.
+//! - [`admin`]: idempotent provisioning through the admin REST API, written through it.
 
 #![warn(missing_docs)]
 #![cfg_attr(
@@ -35,9 +37,9 @@
 )]
 
 pub mod admin;
-mod attributes;
 pub mod doctor;
 pub mod rejections;
+pub mod settings;
 mod urls;
 pub mod versions;
 

@@ -10,7 +10,10 @@ proptest! {
 
     #[test]
     fn the_realm_url_decodes_back_to_the_realm(
-        host in "[a-z][a-z0-9-]{0,15}(\\.[a-z]{2,6}){0,2}",
+        // Hyphens only singly and inside a label: a label with `--` in its third and fourth
+        // places (`xn--`) is an IDNA A-label, and the URL parser refuses one that does not
+        // decode (found by this test, with host `xn--`).
+        host in "[a-z][a-z0-9]{0,10}(-[a-z0-9]{1,4})?(\\.[a-z]{2,6}){0,2}",
         port in proptest::option::of(1u16..),
         path in "(/[a-z]{1,6}){0,2}/?",
         // Not empty (Keycloak refuses it), and not `.` or `..`: URL parsers (WHATWG, and so

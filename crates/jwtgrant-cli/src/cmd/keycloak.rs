@@ -321,7 +321,7 @@ fn exchange_failed(code: u8) -> anyhow::Error {
 }
 
 /// Exit 3 naming the failing check, its fix and how to make it with jwtgrant.
-fn failing(c: &doctor::Check) -> anyhow::Error {
+fn failing(c: &doctor::Finding) -> anyhow::Error {
     Coded {
         code: REJECTED,
         message: format!("check '{}' fails: {}", c.name, c.detail),

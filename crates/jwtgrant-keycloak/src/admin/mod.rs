@@ -42,8 +42,8 @@ mod user;
 pub use client::EnsuredClient;
 pub use error::AdminError;
 pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT};
+// Keycloak's attribute names are in `crate::settings`, written once.
 pub use spec::{
-    ATTR_CERTIFICATE_BOUND_TOKENS, ATTR_DPOP_BOUND_TOKENS, ATTR_GRANT_ENABLED, ATTR_GRANT_IDPS,
     Change, ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret,
     UserSpec,
 };

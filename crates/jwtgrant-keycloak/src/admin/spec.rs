@@ -1,25 +1,19 @@
 //! What we want to exist in Keycloak, and the pure functions that turn it into admin
 //! REST bodies and compare it with what exists. No IO here: the session module calls
-//! these and does the HTTP.
+//! these and does the HTTP. Every Keycloak name and encoding comes from
+//! [`crate::settings`]; the create bodies start from its model.
 
 pub use jwtgrant_exchange::Secret;
 use std::fmt;
 
 use serde_json::{Map, Value, json};
 
-/// The `providerId` of Keycloak's JWT Authorization Grant identity provider.
-pub const JWT_IDP_PROVIDER_ID: &str = crate::attributes::PROVIDER_ID;
+use crate::settings::{
+    ClientSettings, IdpSettings, Switch, UserSettings, client, idp as idp_names, join_aliases, user,
+};
 
-/// Client attribute: the client may use the JWT Authorization Grant.
-pub const ATTR_GRANT_ENABLED: &str = crate::attributes::CLIENT_GRANT_ENABLED;
-/// Client attribute: the identity provider aliases it accepts assertions from,
-/// joined with `##`.
-pub const ATTR_GRANT_IDPS: &str = crate::attributes::CLIENT_ALLOWED_IDPS;
-/// Client attribute: access tokens are bound to the client certificate (RFC 8705).
-pub const ATTR_CERTIFICATE_BOUND_TOKENS: &str = crate::attributes::CLIENT_BOUND_TOKENS;
-/// Client attribute: every token request needs a DPoP proof, and tokens are bound to its
-/// key (RFC 9449; "Require DPoP bound tokens" in the console).
-pub const ATTR_DPOP_BOUND_TOKENS: &str = crate::attributes::CLIENT_REQUIRES_DPOP;
+/// The `providerId` of Keycloak's JWT Authorization Grant identity provider.
+pub use crate::settings::idp::PROVIDER_ID as JWT_IDP_PROVIDER_ID;
 
 /// What an `ensure_*` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -416,102 +410,93 @@ pub(crate) fn with_fields(mut base: Value, fields: &[Field]) -> Value {
 
 /// The identity provider fields we manage. All config values are strings.
 pub(crate) fn idp_fields(idp: &JwtIdp) -> Vec<Field> {
-    let cfg = |k: &'static str, v: String| Field::eq(&["config", k], v);
+    let cfg = |k: &'static str, v: String| Field::eq(&[idp_names::CONFIG, k], v);
+    let flag = |k: &'static str, b: bool| cfg(k, Switch::encode(b).to_owned());
     let mut f = vec![
-        Field::eq(&["enabled"], idp.enabled),
-        cfg("issuer", idp.issuer.clone()),
+        Field::eq(&[idp_names::ENABLED], idp.enabled),
+        cfg(idp_names::ISSUER, idp.issuer.clone()),
     ];
     match &idp.key {
         IdpKey::Static { public_key, key_id } => {
             // `useJwksUrl` must be explicit: absent reads as false, but a provider first
             // created with a JWKS URL keeps "true" unless we overwrite it.
-            f.push(cfg("useJwksUrl", "false".into()));
+            f.push(flag(idp_names::USE_JWKS_URL, false));
             let trimmed = public_key.trim();
             f.push(match serde_json::from_str::<Value>(trimmed) {
                 Ok(jwks @ Value::Object(_)) => Field::new(
-                    &["config", "publicKeySignatureVerifier"],
+                    &[idp_names::CONFIG, idp_names::PUBLIC_KEY],
                     Want::JsonString(jwks),
                 ),
-                _ => cfg("publicKeySignatureVerifier", public_key.clone()),
+                _ => cfg(idp_names::PUBLIC_KEY, public_key.clone()),
             });
             f.push(match key_id {
-                Some(kid) => cfg("publicKeySignatureVerifierKeyId", kid.clone()),
-                None => Field::new(&["config", "publicKeySignatureVerifierKeyId"], Want::Absent),
+                Some(kid) => cfg(idp_names::KEY_ID, kid.clone()),
+                None => Field::new(&[idp_names::CONFIG, idp_names::KEY_ID], Want::Absent),
             });
         }
         IdpKey::JwksUrl(url) => {
-            f.push(cfg("useJwksUrl", "true".into()));
-            f.push(cfg("jwksUrl", url.clone()));
+            f.push(flag(idp_names::USE_JWKS_URL, true));
+            f.push(cfg(idp_names::JWKS_URL, url.clone()));
         }
     }
     if let Some(s) = idp.max_assertion_lifetime {
-        f.push(cfg(
-            "jwtAuthorizationGrantMaxAllowedAssertionExpiration",
-            s.to_string(),
-        ));
+        f.push(cfg(idp_names::MAX_EXPIRATION, s.to_string()));
     }
     if let Some(s) = idp.allowed_clock_skew {
-        f.push(cfg("jwtAuthorizationGrantAllowedClockSkew", s.to_string()));
+        f.push(cfg(idp_names::CLOCK_SKEW, s.to_string()));
     }
     if let Some(alg) = &idp.signature_alg {
-        f.push(cfg(
-            "jwtAuthorizationGrantAssertionSignatureAlg",
-            alg.clone(),
-        ));
+        f.push(cfg(idp_names::SIGNATURE_ALG, alg.clone()));
     }
     if let Some(b) = idp.reuse_allowed {
-        f.push(cfg(
-            "jwtAuthorizationGrantAssertionReuseAllowed",
-            b.to_string(),
-        ));
+        f.push(flag(idp_names::REUSE_ALLOWED, b));
     }
     if let Some(b) = idp.limit_access_token_exp {
-        f.push(cfg(
-            "jwtAuthorizationGrantLimitAccessTokenExp",
-            b.to_string(),
-        ));
+        f.push(flag(idp_names::LIMIT_ACCESS_TOKEN_EXP, b));
     }
     f
 }
 
 /// The body that creates the provider.
 pub(crate) fn idp_create_body(idp: &JwtIdp) -> Value {
-    let base = json!({
-        "alias": idp.alias,
-        "providerId": JWT_IDP_PROVIDER_ID,
-        "config": {},
-    });
-    with_fields(base, &idp_fields(idp))
+    let base = IdpSettings {
+        alias: Some(idp.alias.clone()),
+        provider_id: Some(JWT_IDP_PROVIDER_ID.to_owned()),
+        ..IdpSettings::default()
+    };
+    with_fields(base.to_json(), &idp_fields(idp))
 }
 
 /// The client fields we manage. The secret, when pinned, is compared separately
 /// (Keycloak serves it from its own endpoint).
 pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
-    let attr = |k: &'static str, v: String| Field::eq(&["attributes", k], v);
+    let attr = |k: &'static str, v: String| Field::eq(&[client::ATTRIBUTES, k], v);
+    let flag = |k: &'static str, b: bool| attr(k, Switch::encode(b).to_owned());
+    let authenticator = |name: &'static str| Field::eq(&[client::AUTHENTICATOR], name);
     let mut f = vec![
-        Field::eq(&["enabled"], client.enabled),
-        Field::eq(&["publicClient"], false),
-        Field::eq(&["bearerOnly"], false),
-        Field::eq(&["standardFlowEnabled"], false),
-        Field::eq(&["directAccessGrantsEnabled"], false),
-        attr(ATTR_GRANT_ENABLED, client.grant_enabled.to_string()),
-        attr(ATTR_GRANT_IDPS, client.allowed_idps.join("##")),
-        attr(
-            ATTR_CERTIFICATE_BOUND_TOKENS,
-            client.certificate_bound_tokens.to_string(),
+        Field::eq(&[client::ENABLED], client.enabled),
+        Field::eq(&[client::PUBLIC_CLIENT], false),
+        Field::eq(&[client::BEARER_ONLY], false),
+        Field::eq(&[client::STANDARD_FLOW], false),
+        Field::eq(&[client::DIRECT_ACCESS_GRANTS], false),
+        flag(client::GRANT_ENABLED, client.grant_enabled),
+        attr(client::ALLOWED_IDPS, join_aliases(&client.allowed_idps)),
+        flag(
+            client::CERTIFICATE_BOUND_TOKENS,
+            client.certificate_bound_tokens,
         ),
-        attr(ATTR_DPOP_BOUND_TOKENS, client.dpop_bound_tokens.to_string()),
+        flag(client::DPOP_BOUND_TOKENS, client.dpop_bound_tokens),
     ];
     match &client.auth {
         ClientAuthenticator::Secret(_) => {
-            f.push(Field::eq(&["clientAuthenticatorType"], "client-secret"));
+            f.push(authenticator(client::SECRET_AUTHENTICATOR));
         }
         ClientAuthenticator::PrivateKeyJwt { jwks } => {
-            f.push(Field::eq(&["clientAuthenticatorType"], "client-jwt"));
-            f.push(attr("use.jwks.url", "false".into()));
-            f.push(attr("use.jwks.string", "true".into()));
+            f.push(authenticator(client::JWT_AUTHENTICATOR));
+            f.push(flag(client::USE_JWKS_URL, false));
+            f.push(flag(client::USE_JWKS_STRING, true));
             f.push(Field::new(
-                &["attributes", "jwks.string"],
+                &[client::ATTRIBUTES, client::JWKS_STRING],
                 Want::JsonString(jwks.clone()),
             ));
         }
@@ -519,18 +504,12 @@ pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
             subject_dn,
             ca_subject_dn,
         } => {
-            f.push(Field::eq(
-                &["clientAuthenticatorType"],
-                crate::attributes::X509_AUTHENTICATOR,
-            ));
-            f.push(attr(
-                crate::attributes::CLIENT_SUBJECT_DN,
-                subject_dn.clone(),
-            ));
+            f.push(authenticator(client::X509_AUTHENTICATOR));
+            f.push(attr(client::SUBJECT_DN, subject_dn.clone()));
             // Regular expressions are deprecated in 26.7; an exact DN cannot over-match.
-            f.push(attr(crate::attributes::CLIENT_DN_REGEX, "false".into()));
+            f.push(flag(client::DN_REGEX, false));
             if let Some(ca) = ca_subject_dn {
-                f.push(attr(crate::attributes::CLIENT_CA_SUBJECT_DN, ca.clone()));
+                f.push(attr(client::CA_SUBJECT_DN, ca.clone()));
             }
         }
     }
@@ -539,13 +518,16 @@ pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
 
 /// The body that creates the client.
 pub(crate) fn client_create_body(client: &JwtClient) -> Value {
-    let mut base = json!({
-        "clientId": client.client_id,
-        "protocol": "openid-connect",
-        "attributes": {},
-    });
+    let mut base = ClientSettings {
+        client_id: Some(client.client_id.clone()),
+        protocol: Some(client::OPENID_CONNECT.to_owned()),
+        ..ClientSettings::default()
+    }
+    .to_json();
+    // The secret is no setting of the model (it would reach its Debug): only the create
+    // body carries it.
     if let ClientAuthenticator::Secret(Some(secret)) = &client.auth {
-        base["secret"] = Value::String(secret.secret().to_owned());
+        base[client::SECRET] = Value::String(secret.secret().to_owned());
     }
     with_fields(base, &client_fields(client))
 }
@@ -554,17 +536,17 @@ pub(crate) fn client_create_body(client: &JwtClient) -> Value {
 /// users that have any ("Account is not fully set up").
 pub(crate) fn user_fields(spec: &UserSpec) -> Vec<Field> {
     let mut f = vec![
-        Field::eq(&["enabled"], spec.enabled),
-        Field::eq(&["requiredActions"], json!([])),
+        Field::eq(&[user::ENABLED], spec.enabled),
+        Field::eq(&[user::REQUIRED_ACTIONS], json!([])),
     ];
     if let Some(e) = &spec.email {
-        f.push(Field::eq(&["email"], e.as_str()));
+        f.push(Field::eq(&[user::EMAIL], e.as_str()));
     }
     if let Some(n) = &spec.first_name {
-        f.push(Field::eq(&["firstName"], n.as_str()));
+        f.push(Field::eq(&[user::FIRST_NAME], n.as_str()));
     }
     if let Some(n) = &spec.last_name {
-        f.push(Field::eq(&["lastName"], n.as_str()));
+        f.push(Field::eq(&[user::LAST_NAME], n.as_str()));
     }
     f
 }
@@ -573,9 +555,13 @@ pub(crate) fn user_fields(spec: &UserSpec) -> Vec<Field> {
 /// user name (the default user profile's required e-mail and names are enforced on
 /// browser logins, not on this grant), so nothing is invented here.
 pub(crate) fn user_create_body(username: &str, spec: &UserSpec) -> Value {
-    let mut base = json!({ "username": username });
+    let mut base = UserSettings {
+        username: Some(username.to_owned()),
+        ..UserSettings::default()
+    }
+    .to_json();
     if spec.email.is_some() {
-        base["emailVerified"] = Value::Bool(true);
+        base[user::EMAIL_VERIFIED] = Value::Bool(true);
     }
     with_fields(base, &user_fields(spec))
 }
@@ -744,7 +730,7 @@ mod tests {
         let body = client_create_body(&c);
         assert_eq!(body["clientAuthenticatorType"], "client-jwt");
         assert_eq!(body["attributes"]["use.jwks.string"], "true");
-        assert_eq!(body["attributes"][ATTR_GRANT_IDPS], "a##b");
+        assert_eq!(body["attributes"][client::ALLOWED_IDPS], "a##b");
         let parsed: Value =
             serde_json::from_str(body["attributes"]["jwks.string"].as_str().unwrap_or(""))
                 .unwrap_or_default();
@@ -765,14 +751,14 @@ mod tests {
         public["publicClient"] = json!(true);
         public["attributes"]
             .as_object_mut()
-            .map(|a| a.remove(ATTR_GRANT_ENABLED));
-        check(public, &fields, &["publicClient", ATTR_GRANT_ENABLED]);
+            .map(|a| a.remove(client::GRANT_ENABLED));
+        check(public, &fields, &["publicClient", client::GRANT_ENABLED]);
         // No allowed providers: the attribute absent counts as "".
         let none = JwtClient::new("c", ClientAuthenticator::Secret(None), Vec::<String>::new());
         let mut served = client_create_body(&none);
         served["attributes"]
             .as_object_mut()
-            .map(|a| a.remove(ATTR_GRANT_IDPS));
+            .map(|a| a.remove(client::ALLOWED_IDPS));
         check(served, &client_fields(&none), &[]);
     }
 

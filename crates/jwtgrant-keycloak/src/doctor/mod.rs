@@ -1,0 +1,581 @@
+//! Replays the token endpoint's checks for the JWT Authorization Grant locally, against a
+//! realm's real configuration, and names the check that fails with its fix.
+//!
+//! The checks are pure functions over a [`Snapshot`] (the identity providers, the client and
+//! the linked user, read once from the admin API into [`crate::settings`]' model, the
+//! fetched JWKS when the provider uses a JWKS URL, and the server's version) and the
+//! assertion. [`fetch`] is the thin IO part that builds a snapshot.
+//!
+//! There is one function per [`Stage`] of Keycloak's `JWTAuthorizationGrantType.process`,
+//! named after the check it mirrors, and they run in the order of the server's release
+//! ([`Order`], from [`crate::versions`]): Keycloak reports only the first failure,
+//! and since 26.7 it verifies the signature before the time, `jti` and audience checks. The
+//! doctor reports every check it can evaluate; [`Report::first_failure`] is the one Keycloak
+//! names. What Keycloak answers for each failure comes from the one rejection table
+//! ([`crate::rejections`]); [`compare`] sets the doctor's verdict against the real
+//! answer. [`offline`] runs the stages that need no server, with Keycloak's defaults.
+//!
+//! The files: `report.rs` (the [`Finding`]s of a [`Report`]); the stages by what they read,
+//! `client.rs`, `provider.rs` (and its user), `times.rs` and `assertion.rs`;
+//! `signature.rs` ([`verify_with_idp`]); `compare.rs`; `offline.rs`; `fetch.rs`, the only IO.
+
+mod assertion;
+mod client;
+mod compare;
+mod fetch;
+mod offline;
+mod provider;
+mod report;
+mod signature;
+mod times;
+
+use serde_json::Value;
+
+use crate::settings::{ClientSettings, ID_JAG_FEATURE, IdpSettings, UserSettings};
+use crate::{Order, Stage, Version};
+use jwtgrant_exchange::PresentedCertificate;
+
+use assertion::{
+    Decoded, assertion_format, decode, has_id_jag_type, validate_id_jag_client,
+    validate_issuer_and_subject, validate_signature_algorithm, validate_token_audience,
+};
+use client::{bind_token_to_certificate, client_authentication, validate_client, validate_dpop};
+use provider::{lookup_identity_provider, lookup_user_by_federated_identity};
+use signature::validate_authorization_grant_assertion;
+use times::validate_token_active;
+
+pub use compare::{Agreement, compare};
+pub use fetch::{Fetched, fetch};
+pub use offline::offline;
+pub use provider::find_idp;
+pub use report::{Finding, Report, Status};
+pub use signature::{SignatureOutcome, verify_with_idp};
+
+/// Keycloak's default for the provider's maximum assertion lifetime, in seconds.
+pub use crate::settings::idp::DEFAULT_MAX_EXPIRATION;
+
+/// What the admin API said about the realm, parsed once into the settings model
+/// ([`crate::settings`]; build each part with its `from_json`).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The client's settings, or `None` when no client has that client id.
+    pub client: Option<ClientSettings>,
+    /// The client id asked for (for messages when the client is missing).
+    pub client_id: String,
+    /// Every identity provider of the realm.
+    pub idps: Vec<IdpSettings>,
+    /// The user linked to the matching provider with `userId == sub`, or `None` when there
+    /// is none. Only meaningful when `user_looked_up` is true.
+    pub user: Option<UserSettings>,
+    /// True when the user lookup ran (it needs a matching provider and a `sub`).
+    pub user_looked_up: bool,
+    /// The JWKS document fetched from the matching provider's `jwksUrl`, or why it failed.
+    /// `None` when the provider does not use a JWKS URL or it was not fetched.
+    pub jwks: Option<Result<String, String>>,
+    /// Audiences Keycloak accepts: `{base}/realms/{realm}` and its token endpoint.
+    pub expected_audiences: Vec<String>,
+    /// The server's release (`/admin/serverinfo`); `None` when unknown, and the checks then
+    /// run in the newest release's order.
+    pub server_version: Option<Version>,
+    /// The client certificate the exchange will present (mutual TLS), or `None` when it
+    /// presents none.
+    pub presented_certificate: Option<PresentedCertificate>,
+    /// True when the token request carries a DPoP proof (RFC 9449).
+    pub dpop_proof: bool,
+    /// The server's enabled features (`/admin/serverinfo`, e.g. `identity-assertion-jwt`);
+    /// `None` when unknown.
+    pub features: Option<Vec<String>>,
+}
+
+impl Snapshot {
+    /// An empty snapshot for `client_id` expecting the audiences of `base` and `realm`.
+    pub fn new(base: &str, realm: &str, client_id: &str) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            expected_audiences: vec![
+                crate::realm_url(base, realm),
+                crate::token_endpoint(base, realm),
+            ],
+            ..Self::default()
+        }
+    }
+}
+
+/// Runs every check, stage by stage in the order of the snapshot's server release. `now` is
+/// the current Unix time in seconds; `signature` is the result of [`verify_with_idp`] for the
+/// matching provider (or `None` when there is none).
+pub fn diagnose(
+    snapshot: &Snapshot,
+    assertion: &str,
+    now: i64,
+    signature: Option<&SignatureOutcome>,
+) -> Report {
+    let order = Order::of(snapshot.server_version.as_ref());
+    let decoded = decode(assertion);
+    let ctx = Context::new(snapshot, &decoded, now, signature);
+    let mut checks = Vec::new();
+    for stage in order.stages() {
+        checks.extend(match stage {
+            Stage::ClientAuthentication => client_authentication(&ctx),
+            Stage::Dpop => validate_dpop(&ctx),
+            Stage::AssertionFormat => assertion_format(&decoded),
+            Stage::ClientGrant => {
+                let mut checks = validate_client(&ctx);
+                checks.extend(validate_id_jag_client(&ctx));
+                checks
+            }
+            Stage::MandatoryClaims => validate_issuer_and_subject(&ctx),
+            Stage::IdentityProvider => lookup_identity_provider(&ctx),
+            Stage::TokenActive => validate_token_active(&ctx),
+            Stage::SignatureAlgorithm => validate_signature_algorithm(&ctx),
+            Stage::Signature => validate_authorization_grant_assertion(&ctx),
+            Stage::User => lookup_user_by_federated_identity(&ctx),
+            Stage::Audience => validate_token_audience(&ctx),
+            Stage::TokenBinding => bind_token_to_certificate(&ctx),
+        });
+    }
+    Report {
+        checks,
+        order,
+        server_version: snapshot.server_version.clone(),
+    }
+}
+
+/// What every stage may look at, worked out once.
+pub(super) struct Context<'a> {
+    snapshot: &'a Snapshot,
+    /// The assertion's header and claims; `None` when it is not a JWT.
+    decoded: Option<&'a Decoded>,
+    iss: Option<&'a str>,
+    sub: Option<&'a str>,
+    /// The provider whose issuer equals `iss` (an enabled one first), enabled or not.
+    matching_idp: Option<&'a IdpSettings>,
+    /// That provider when it is enabled: the one Keycloak uses.
+    idp: Option<&'a IdpSettings>,
+    now: i64,
+    signature: Option<&'a SignatureOutcome>,
+    /// The assertion's header says `typ: oauth-id-jag+jwt` and the server's feature is on
+    /// (or its features are unknown): Keycloak's ID-JAG validator applies.
+    id_jag: bool,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        snapshot: &'a Snapshot,
+        decoded: &'a Result<Decoded, String>,
+        now: i64,
+        signature: Option<&'a SignatureOutcome>,
+    ) -> Self {
+        let decoded = decoded.as_ref().ok();
+        let claim = |name: &str| {
+            decoded
+                .and_then(|d| d.claims.get(name))
+                .and_then(Value::as_str)
+        };
+        let (iss, sub) = (claim("iss"), claim("sub"));
+        let matching_idp = iss.and_then(|i| find_idp(&snapshot.idps, i));
+        Context {
+            snapshot,
+            decoded,
+            iss,
+            sub,
+            matching_idp,
+            idp: matching_idp.filter(|p| p.is_enabled()),
+            now,
+            signature,
+            id_jag: has_id_jag_type(decoded.map(|d| &d.header))
+                && snapshot.id_jag_feature() != Some(false),
+        }
+    }
+
+    fn claims(&self) -> Option<&'a Value> {
+        self.decoded.map(|d| &d.claims)
+    }
+}
+
+impl Snapshot {
+    /// Whether the server's `identity-assertion-jwt` feature is on; `None` when the
+    /// features are unknown.
+    pub fn id_jag_feature(&self) -> Option<bool> {
+        self.features
+            .as_ref()
+            .map(|f| f.iter().any(|name| name == ID_JAG_FEATURE))
+    }
+}
+
+#[cfg(test)]
+mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::testing::*;
+    use crate::settings::Switch;
+    use crate::{Order, Version};
+    use serde_json::json;
+
+    #[test]
+    fn all_good() {
+        let r = diagnose(
+            &snapshot(),
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(&valid()),
+        );
+        assert!(r.ok(), "{r:#?}");
+        assert_eq!(r.checks.len(), 19);
+        assert!(r.checks.iter().all(|c| c.status == Status::Pass), "{r:#?}");
+    }
+
+    #[test]
+    fn the_seeds_three_errors() {
+        let mut c = good_claims();
+        c["iss"] = json!("http://localhost:3001");
+        check(
+            snapshot(),
+            c,
+            valid(),
+            Some(("idp-for-issuer", "No Identity Provider for provided issuer")),
+        );
+
+        let mut s = snapshot();
+        s.user = None;
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("user-linked", "User not found")),
+        );
+
+        check(
+            snapshot(),
+            good_claims(),
+            SignatureOutcome::Invalid("does not verify with the provider's static key".into()),
+            Some(("signature", "Invalid signature")),
+        );
+    }
+
+    #[test]
+    fn table_of_failures_in_keycloak_order() {
+        check(
+            snapshot(),
+            without("iss"),
+            valid(),
+            Some(("iss", "Missing claim: iss")),
+        );
+        check(
+            snapshot(),
+            without("sub"),
+            valid(),
+            Some(("sub", "Missing claim: sub")),
+        );
+        check(
+            snapshot(),
+            without("exp"),
+            valid(),
+            Some(("exp", "Token exp claim is required")),
+        );
+        check(
+            snapshot(),
+            with("exp", json!(NOW - 1)),
+            valid(),
+            Some(("active", "Token is not active")),
+        );
+        check(
+            snapshot(),
+            with("nbf", json!(NOW + 30)),
+            valid(),
+            Some(("active", "Token is not active")),
+        );
+        check(
+            snapshot(),
+            with("iat", json!(NOW + 30)),
+            valid(),
+            Some(("iat", "Token was issued in the future")),
+        );
+        check(
+            snapshot(),
+            with("iat", json!(NOW - 301)),
+            valid(),
+            Some(("iat", "Token was issued too far in the past to be used now")),
+        );
+        let mut c = without("iat");
+        c["exp"] = json!(NOW + 400);
+        check(
+            snapshot(),
+            c,
+            valid(),
+            Some((
+                "iat",
+                "Token expiration is too far in the future and iat claim not present in token",
+            )),
+        );
+        check(
+            snapshot(),
+            without("jti"),
+            valid(),
+            Some(("jti", "Token jti claim is required")),
+        );
+        check(
+            snapshot(),
+            with("aud", json!("http://localhost:8080/realms/other")),
+            valid(),
+            Some(("audience", "Invalid token audience")),
+        );
+        check(
+            snapshot(),
+            with("aud", json!(["http://localhost:8080/realms/acme", "x"])),
+            valid(),
+            Some(("audience", "Multiple audiences not allowed")),
+        );
+        check(
+            snapshot(),
+            with(
+                "aud",
+                json!("http://localhost:8080/realms/acme/protocol/openid-connect/token"),
+            ),
+            valid(),
+            None,
+        );
+    }
+
+    /// Two faults at once: which one Keycloak names depends on the release's order.
+    #[test]
+    fn two_faults_follow_the_servers_order() {
+        let bad_sig = || SignatureOutcome::Invalid("does not verify".into());
+        let mut expired = good_claims();
+        expired["exp"] = json!(NOW - 10);
+        let mut wrong_aud = good_claims();
+        wrong_aud["aud"] = json!("http://localhost:8080/realms/other");
+        for (version, claims, sig, expected) in [
+            (
+                "26.5.6",
+                expired.clone(),
+                bad_sig(),
+                ("active", "Token is not active"),
+            ),
+            (
+                "26.6.1",
+                expired.clone(),
+                bad_sig(),
+                ("active", "Token is not active"),
+            ),
+            (
+                "26.7.3",
+                expired.clone(),
+                bad_sig(),
+                ("signature", "Invalid signature"),
+            ),
+            (
+                "26.5.6",
+                wrong_aud.clone(),
+                bad_sig(),
+                ("audience", "Invalid token audience"),
+            ),
+            (
+                "26.7.0",
+                wrong_aud.clone(),
+                bad_sig(),
+                ("signature", "Invalid signature"),
+            ),
+        ] {
+            check(at_version(version), claims, sig, Some(expected));
+        }
+        // The audience moved behind the user lookup in 26.7.
+        let mut unlinked = at_version("26.5.6");
+        unlinked.user = None;
+        check(
+            unlinked.clone(),
+            wrong_aud.clone(),
+            valid(),
+            Some(("audience", "Invalid token audience")),
+        );
+        unlinked.server_version = Version::parse("26.7.3");
+        check(
+            unlinked,
+            wrong_aud,
+            valid(),
+            Some(("user-linked", "User not found")),
+        );
+        // A pinned algorithm: checked after the times before 26.7, before them since.
+        let pinned = |v: &str| {
+            let mut s = at_version(v);
+            s.idps[1].signature_alg = Some("ES256".into());
+            s
+        };
+        check(
+            pinned("26.5.6"),
+            expired.clone(),
+            valid(),
+            Some(("active", "Token is not active")),
+        );
+        check(
+            pinned("26.7.3"),
+            expired,
+            valid(),
+            Some(("alg", "Invalid signature algorithm")),
+        );
+        // Unknown version: the newest order.
+        assert_eq!(
+            diagnose(&snapshot(), "x", NOW, None).order,
+            Order::Since26_7
+        );
+        assert_eq!(
+            diagnose(&at_version("26.5.6"), "x", NOW, None).order,
+            Order::Before26_7
+        );
+    }
+
+    #[test]
+    fn client_and_provider_configuration() {
+        let mut s = snapshot();
+        s.client = None;
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("client", "Invalid client or Invalid client credentials")),
+        );
+
+        let mut s = snapshot();
+        client_of(&mut s).public_client = Some(true);
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some((
+                "client-confidential",
+                "Public client not allowed to use authorization grant",
+            )),
+        );
+
+        let mut s = snapshot();
+        client_of(&mut s).grant_enabled = Switch::new(false);
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some((
+                "client-grant-enabled",
+                "JWT Authorization Grant is not supported for the requested client",
+            )),
+        );
+
+        let mut s = snapshot();
+        client_of(&mut s).allowed_idps = vec!["other".into()];
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some((
+                "idp-allowed",
+                "Identity Provider is not allowed for the client",
+            )),
+        );
+
+        let mut s = snapshot();
+        s.idps[1].enabled = Some(false);
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("idp-for-issuer", "No Identity Provider for provided issuer")),
+        );
+
+        let mut s = snapshot();
+        s.idps[1].signature_alg = Some("ES256".into());
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("alg", "Invalid signature algorithm")),
+        );
+
+        let mut s = snapshot();
+        s.idps[1].max_expiration = Some(3);
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("iat", "Token was issued too far in the past to be used now")),
+        );
+
+        let mut s = snapshot();
+        s.idps[1].clock_skew = Some(60);
+        let mut c = good_claims();
+        c["iat"] = json!(NOW + 30);
+        check(s, c, valid(), None);
+
+        let mut s = snapshot();
+        s.idps[1].reuse_allowed = Switch::new(true);
+        let mut c = good_claims();
+        c.as_object_mut().unwrap().remove("jti");
+        check(s, c, valid(), None);
+
+        let mut s = snapshot();
+        s.user.as_mut().unwrap().enabled = Some(false);
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("user-enabled", "User is not enabled")),
+        );
+
+        let mut s = snapshot();
+        s.user.as_mut().unwrap().required_actions = vec!["UPDATE_PASSWORD".into()];
+        check(
+            s,
+            good_claims(),
+            valid(),
+            Some(("user-enabled", "Account is not fully set up")),
+        );
+    }
+
+    #[test]
+    fn fixes_name_the_way_out() {
+        let mut c = good_claims();
+        c["iss"] = json!("http://localhost:3000/");
+        let r = diagnose(&snapshot(), &jwt(json!({"alg": "RS256"}), c), NOW, None);
+        let f = r.first_failure().unwrap();
+        assert!(
+            f.fix.as_deref().unwrap().contains("trailing slash"),
+            "{f:?}"
+        );
+        // Later checks that need the provider are skipped, not failed.
+        assert_eq!(r.get("signature").unwrap().status, Status::Skip);
+        assert_eq!(r.get("user-linked").unwrap().status, Status::Skip);
+
+        let mut s = snapshot();
+        s.idps[1] = IdpSettings::from_json(&json!({"alias": "jwt-authorization-grant",
+            "providerId": "jwt-authorization-grant", "enabled": true,
+            "config": {"issuer": "http://localhost:3000", "jwksUrl": "http://localhost:3000/jwks"}}));
+        let r = diagnose(
+            &s,
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(&SignatureOutcome::Invalid("no static key".into())),
+        );
+        assert!(
+            r.first_failure()
+                .unwrap()
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("useJwksUrl"),
+            "{r:#?}"
+        );
+
+        let mut s = snapshot();
+        s.user = None;
+        let r = diagnose(
+            &s,
+            &jwt(json!({"alg": "RS256"}), good_claims()),
+            NOW,
+            Some(&valid()),
+        );
+        assert!(r.first_failure().unwrap().fix.as_deref().unwrap().contains(
+            "Identity provider links > jwt-authorization-grant with user ID 'nodejsuser-1234'"
+        ));
+    }
+}

@@ -1,0 +1,173 @@
+//! The stages about the identity provider for the assertion's issuer, the client's
+//! allow-list, and the user linked at that provider.
+
+use serde_json::Value;
+
+use super::Context;
+use super::report::{Finding, fail, pass, skip, skips};
+use crate::settings::IdpSettings;
+use crate::settings::client::{ALIAS_SEPARATOR, ALLOWED_IDPS};
+use crate::{Check, Description};
+
+/// `lookupIdentityProviderFromIssuer` and the client's allow-list.
+pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
+    let Some(i) = ctx.iss else {
+        return skips(&[Check::IdentityProvider, Check::IdentityProviderAllowed]);
+    };
+    let found = match ctx.matching_idp {
+        Some(p) if p.is_enabled() => pass(
+            Check::IdentityProvider,
+            format!(
+                "identity provider '{}' has issuer '{i}'",
+                p.alias_or_unknown()
+            ),
+        ),
+        Some(p) => fail(
+            Description::NoIdentityProvider,
+            format!(
+                "identity provider '{}' has issuer '{i}' but is disabled",
+                p.alias_or_unknown()
+            ),
+            &format!("enable identity provider '{}'", p.alias_or_unknown()),
+        ),
+        None => fail(
+            Description::NoIdentityProvider,
+            format!("no identity provider has issuer '{i}'"),
+            &no_provider_fix(&ctx.snapshot.idps, i),
+        ),
+    };
+    let allowed = match (ctx.idp, &ctx.snapshot.client) {
+        (Some(p), Some(c)) => {
+            let list = &c.allowed_idps;
+            if list.iter().any(|a| a == p.alias_or_unknown()) {
+                pass(
+                    Check::IdentityProviderAllowed,
+                    format!(
+                        "the client allows identity provider '{}'",
+                        p.alias_or_unknown()
+                    ),
+                )
+            } else {
+                let only = if list.is_empty() {
+                    "no identity provider".to_owned()
+                } else {
+                    format!("only {}", list.join(", "))
+                };
+                fail(
+                    Description::IdentityProviderNotAllowed,
+                    format!(
+                        "the client allows {only} but not '{}'",
+                        p.alias_or_unknown()
+                    ),
+                    &format!(
+                        "add '{}' to the client's Allowed Identity Providers (attribute {ALLOWED_IDPS}, aliases joined with {ALIAS_SEPARATOR})",
+                        p.alias_or_unknown()
+                    ),
+                )
+            }
+        }
+        _ => skip(Check::IdentityProviderAllowed),
+    };
+    vec![found, allowed]
+}
+
+/// The fix when no provider has the issuer `iss`: a near miss, the list, or create one.
+pub(super) fn no_provider_fix(idps: &[IdpSettings], iss: &str) -> String {
+    let issuers: Vec<String> = idps
+        .iter()
+        .filter(|p| p.is_jwt_grant_provider())
+        .map(|p| {
+            format!(
+                "'{}' ({})",
+                p.issuer.as_deref().unwrap_or_default(),
+                p.alias_or_unknown()
+            )
+        })
+        .collect();
+    let near = idps.iter().find(|p| {
+        p.issuer
+            .as_deref()
+            .is_some_and(|s| normalize(s) == normalize(iss))
+    });
+    match near {
+        Some(p) => format!(
+            "iss '{iss}' differs from provider '{}''s issuer '{}' only in case, scheme or a trailing slash: make them equal character for character",
+            p.alias_or_unknown(),
+            p.issuer.as_deref().unwrap_or_default()
+        ),
+        None if issuers.is_empty() => {
+            "create a JWT Authorization Grant identity provider with this issuer".to_owned()
+        }
+        None => format!(
+            "sign with iss equal to a provider's issuer, or set the provider's issuer to '{iss}' (JWT Authorization Grant providers: {})",
+            issuers.join(", ")
+        ),
+    }
+}
+
+/// `getUserByFederatedIdentity`, then enabled and no required actions.
+pub(super) fn lookup_user_by_federated_identity(ctx: &Context<'_>) -> Vec<Finding> {
+    let (Some(p), Some(s), true) = (ctx.idp, ctx.sub, ctx.snapshot.user_looked_up) else {
+        return skips(&[Check::UserLinked, Check::UserEnabled]);
+    };
+    let Some(u) = &ctx.snapshot.user else {
+        return vec![
+            fail(
+                Description::UserNotFound,
+                format!(
+                    "no user is linked to '{}' with userId '{s}'",
+                    p.alias_or_unknown()
+                ),
+                &format!(
+                    "link a user: Users > (user) > Identity provider links > {} with user ID '{s}'",
+                    p.alias_or_unknown()
+                ),
+            ),
+            skip(Check::UserEnabled),
+        ];
+    };
+    let name = u.username.as_deref().unwrap_or("?");
+    let linked = pass(
+        Check::UserLinked,
+        format!(
+            "user '{name}' is linked to '{}' with userId '{s}'",
+            p.alias_or_unknown()
+        ),
+    );
+    let actions = Some(&u.required_actions).filter(|a| !a.is_empty());
+    let enabled = if u.enabled == Some(false) {
+        fail(
+            Description::UserDisabled,
+            format!("user '{name}' is disabled"),
+            &format!("enable user '{name}'"),
+        )
+    } else if let Some(actions) = actions {
+        fail(
+            Description::AccountNotSetUp,
+            format!(
+                "user '{name}' has required actions {}",
+                Value::from(actions.clone())
+            ),
+            &format!("clear the required actions of user '{name}'"),
+        )
+    } else {
+        pass(Check::UserEnabled, format!("user '{name}' is enabled"))
+    };
+    vec![linked, enabled]
+}
+
+pub(super) fn normalize(s: &str) -> String {
+    s.trim_end_matches('/')
+        .to_ascii_lowercase()
+        .replacen("https://", "", 1)
+        .replacen("http://", "", 1)
+}
+
+/// The JWT Authorization Grant provider whose issuer equals `iss` exactly (enabled ones first).
+pub fn find_idp<'a>(idps: &'a [IdpSettings], iss: &str) -> Option<&'a IdpSettings> {
+    let mut matching = idps
+        .iter()
+        .filter(|p| p.is_jwt_grant_provider() && p.issuer.as_deref() == Some(iss));
+    let all: Vec<&IdpSettings> = matching.by_ref().collect();
+    all.iter().find(|p| p.is_enabled()).or(all.first()).copied()
+}
