@@ -51,7 +51,9 @@ impl AdminSession {
             self.expect(&op, Method::Post, &path, Some(&idp_create_body(idp)), 201)?;
             return Ok(Outcome::new(Change::Created, &what, &[]));
         };
-        let provider = existing["providerId"].as_str().unwrap_or_default();
+        let provider = existing[crate::settings::idp::PROVIDER_ID_FIELD]
+            .as_str()
+            .unwrap_or_default();
         if provider != JWT_IDP_PROVIDER_ID {
             return Err(AdminError::Conflict {
                 operation: format!("updating {what}"),
