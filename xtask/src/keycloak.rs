@@ -7,6 +7,10 @@
 //! `keycloak.pid` beside it), so several versions can run side by side (the e2e suite needs
 //! the default line and 26.5) and `stop` ends exactly those process groups and nothing else.
 //!
+//! Ports, all on 127.0.0.1: HTTP on the port asked for (8080 by default; the 26.5 server
+//! uses its own), HTTPS with the test CA of [`tls`] [`HTTPS_PORT_OFFSET`] above it, the
+//! management interface [`MANAGEMENT_PORT_OFFSET`] above it.
+//!
 //! `KEYCLOAK_URL` (with `KEYCLOAK_ADMIN_USER` / `KEYCLOAK_ADMIN_PASSWORD`) points
 //! [`ensure_running`] at an existing server instead; nothing is started then. For the 26.5
 //! server of [`StartOptions::legacy`] that variable is `KEYCLOAK_URL_26_5` (same admin).
