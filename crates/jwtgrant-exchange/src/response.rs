@@ -10,7 +10,7 @@ use crate::error::{ExchangeError, Rejection};
 use crate::secret::{AccessToken, IdToken, RefreshToken};
 
 /// How many characters of a body go into an error message.
-pub(crate) const SNIPPET_CHARS: usize = 200;
+pub const SNIPPET_CHARS: usize = 200;
 /// How many characters of a server-supplied string (error_description, Location) we keep.
 const TEXT_CHARS: usize = 500;
 /// Lifetimes beyond this are treated as this (keeps time arithmetic far from overflow).
@@ -319,7 +319,7 @@ pub(crate) fn scrub(err: ExchangeError, secrets: &[&str]) -> ExchangeError {
 /// The body with every occurrence of `secrets` replaced by `[redacted]`, before anything of it
 /// can reach an error message (scrubbing after the snippet is cut could miss a cut secret).
 /// Borrowed unchanged in the usual case where no secret occurs.
-pub(crate) fn scrub_body<'a>(body: &'a [u8], secrets: &[&str]) -> std::borrow::Cow<'a, [u8]> {
+pub fn scrub_body<'a>(body: &'a [u8], secrets: &[&str]) -> std::borrow::Cow<'a, [u8]> {
     let secrets = with_json_escapes(secrets);
     let found = |secret: &String| body.windows(secret.len()).any(|w| w == secret.as_bytes());
     if !secrets.iter().any(found) {
@@ -482,7 +482,7 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 const TOKEN_FIELDS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 
 /// Control characters and whitespace runs become one space; trimmed; cut at `max` chars with `...`.
-pub(crate) fn sanitize(text: &str, max: usize) -> String {
+pub fn sanitize(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max + 3));
     let mut count = 0;
     let mut pending_space = false;

@@ -6,8 +6,10 @@
 //!   refusal, something that is no token) become `AdminError`s, and a password the server
 //!   echoes back never reaches the error.
 
-use jwtgrant_exchange::{Exchange, ExchangeError, Transport};
-use jwtgrant_keycloak::admin::{AdminError, AdminLogin, AdminSession};
+use jwtgrant_exchange::{Exchange, ExchangeError, Secret, Transport};
+use jwtgrant_keycloak::admin::{
+    AdminError, AdminLogin, AdminSession, ClientAuthenticator, JwtClient,
+};
 use jwtgrant_keycloak::{Check, hint, rejection_hint};
 use jwtgrant_test_support::{Reply, Request, Stub};
 
@@ -203,4 +205,109 @@ fn an_echoed_admin_password_never_reaches_the_error() {
         matches!(err, AdminError::Login { status: 401, .. }),
         "{err:?}"
     );
+}
+
+/// A stub whose admin login hands out `ADMIN_TOKEN` and whose admin endpoints answer
+/// `answer(request)`.
+fn echoing_admin(answer: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Stub {
+    Stub::start(move |req: &Request, _| match req.path() {
+        LOGIN_PATH => Reply::json(
+            200,
+            format!(r#"{{"access_token":"{ADMIN_TOKEN}","expires_in":60}}"#),
+        ),
+        _ => answer(req),
+    })
+}
+
+const ADMIN_TOKEN: &str = "adm1n.t0ken.XYZ";
+
+/// What reaches a person from an error: its `Display` and its `Debug`.
+fn shown(err: &AdminError) -> String {
+    format!("{err} {err:?}")
+}
+
+#[test]
+fn an_admin_error_body_never_shows_the_admin_token_or_terminal_escapes() {
+    // A proxy (or a broken server) that puts the request's Authorization header, and
+    // terminal escapes that would clear the screen and retitle the window, in its answer.
+    let stub = echoing_admin(|req| {
+        let auth = req.header("authorization").unwrap_or_default().to_owned();
+        Reply::json(
+            403,
+            serde_json::json!({"errorMessage": format!("echo {auth} \u{1b}]0;pwned\u{7}\u{1b}[2J done")})
+                .to_string(),
+        )
+    });
+    let admin = AdminSession::connect(
+        stub.base(),
+        AdminLogin::password("admin", "pw"),
+        Transport::new(),
+    )
+    .expect("login");
+    let err = admin.get_realm("r").expect_err("403");
+    let text = shown(&err);
+    assert!(
+        matches!(&err, AdminError::Rejected { status: 403, .. }),
+        "{err:?}"
+    );
+    assert!(!text.contains(ADMIN_TOKEN), "{text}");
+    assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+    assert!(
+        err.to_string()
+            .contains("keycloak answered HTTP 403: echo Bearer [redacted] ]0;pwned [2J done"),
+        "{err}"
+    );
+
+    // Not JSON (an HTML page from a proxy): the same gate, first line only.
+    let stub = echoing_admin(|req| {
+        let auth = req.header("authorization").unwrap_or_default().to_owned();
+        Reply::status(502).body(format!("<p>{auth}\u{1b}[2J</p>\nsecond line"))
+    });
+    let admin = AdminSession::connect(
+        stub.base(),
+        AdminLogin::password("admin", "pw"),
+        Transport::new(),
+    )
+    .expect("login");
+    let err = admin.get_realm("r").expect_err("502");
+    let text = shown(&err);
+    assert!(!text.contains(ADMIN_TOKEN), "{text}");
+    assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+    assert!(
+        err.to_string()
+            .ends_with("'<p>Bearer [redacted] [2J</p>...'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pinned_client_secret_echoed_by_a_refused_create_never_shows() {
+    let pinned = "pinned-s3cret/\"q\"";
+    let stub = echoing_admin(|req| match (req.method.as_str(), req.path()) {
+        ("GET", _) => Reply::json(200, "[]"),
+        // Keycloak-like JSON error that quotes the whole request body back.
+        _ => Reply::json(
+            400,
+            serde_json::json!({"errorMessage": format!("bad client {}", req.text())}).to_string(),
+        ),
+    });
+    let admin = AdminSession::connect(
+        stub.base(),
+        AdminLogin::password("admin", "pw"),
+        Transport::new(),
+    )
+    .expect("login");
+    let client = JwtClient::new(
+        "svc",
+        ClientAuthenticator::Secret(Some(Secret::new(pinned))),
+        ["jwt-authorization-grant"],
+    );
+    let err = admin.ensure_client("r", &client).expect_err("400");
+    let text = shown(&err);
+    assert!(
+        matches!(&err, AdminError::Rejected { status: 400, .. }),
+        "{err:?}"
+    );
+    assert!(!text.contains("pinned-s3cret"), "{text}");
+    assert!(text.contains("[redacted]"), "{text}");
 }

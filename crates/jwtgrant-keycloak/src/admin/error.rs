@@ -3,6 +3,8 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use jwtgrant_exchange::text;
+
 /// A failed admin operation. Messages name the operation and carry Keycloak's own
 /// message; they never contain passwords, client secrets or tokens.
 #[derive(Debug)]
@@ -161,8 +163,10 @@ impl StdError for AdminError {
 
 /// Pulls Keycloak's message out of an error body: admin endpoints answer
 /// `{"errorMessage": ...}` or `{"error": ...}`, OAuth endpoints
-/// `{"error": ..., "error_description": ...}`. A body that is not JSON is quoted,
-/// cut short (it may be an HTML page from a proxy).
+/// `{"error": ..., "error_description": ...}`. A body that is not JSON is quoted, its first
+/// line only (it may be an HTML page from a proxy). Either way the text goes through the
+/// output gate ([`text::sanitize`]): no control character, cut short. The body has already
+/// been scrubbed of what the request carried ([`text::scrub`], in `http.rs`).
 pub(crate) fn keycloak_message(body: &str) -> Option<String> {
     let body = body.trim();
     if body.is_empty() {
@@ -194,18 +198,20 @@ pub(crate) fn keycloak_message(body: &str) -> Option<String> {
             parts.push(format!("[{}]", params.join(", ")));
         }
         if !parts.is_empty() {
-            return Some(parts.join(" "));
+            return Some(text::sanitize(&parts.join(" "), MESSAGE_CHARS));
         }
     }
-    const MAX: usize = 200;
     let first_line = body.lines().next().unwrap_or_default();
-    let cut: String = first_line.chars().take(MAX).collect();
-    if cut.len() < body.len() {
+    let cut = text::sanitize(first_line, text::SNIPPET_CHARS);
+    if cut.len() < body.len() && !cut.ends_with("...") {
         Some(format!("'{cut}...'"))
     } else {
         Some(format!("'{cut}'"))
     }
 }
+
+/// How many characters of Keycloak's message an error keeps.
+const MESSAGE_CHARS: usize = 500;
 
 #[cfg(test)]
 mod tests {

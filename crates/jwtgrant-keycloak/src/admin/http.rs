@@ -3,12 +3,14 @@
 
 use serde_json::Value;
 use url::Url;
+use zeroize::Zeroizing;
 
-use jwtgrant_exchange::{Body, Method};
+use jwtgrant_exchange::{Body, Method, text};
 
 use super::AdminSession;
 use super::error::{AdminError, keycloak_message};
 use super::spec::Secret;
+use crate::settings::client;
 
 /// A Keycloak answer: status, body text, and the `Location` header (creates).
 pub(super) struct Reply {
@@ -93,10 +95,27 @@ impl AdminSession {
                 source,
             })?;
         log::debug!("keycloak admin: {method:?} {url} -> {}", reply.status);
+        // What this request carried that an echo must not show: the admin token, and a
+        // client secret the body pins. Taken out before the body is read, as on the token
+        // path, so no error made from it can hold them.
+        // The body is JSON, so an echo of it quotes the secret JSON-escaped once more than
+        // the scrubber's own JSON forms: that form is listed too.
+        let pinned = body
+            .and_then(|b| b.get(client::SECRET))
+            .and_then(Value::as_str);
+        let pinned_in_json = pinned.map(|p| {
+            let quoted = Zeroizing::new(Value::from(p).to_string());
+            Zeroizing::new(quoted[1..quoted.len() - 1].to_owned())
+        });
+        let secrets: Vec<&str> = [Some(token.secret()), pinned]
+            .into_iter()
+            .flatten()
+            .chain(pinned_in_json.as_ref().map(|p| p.as_str()))
+            .collect();
         Ok(Reply {
             status: reply.status,
             location: reply.header("location").map(str::to_owned),
-            body: String::from_utf8_lossy(&reply.body).into_owned(),
+            body: String::from_utf8_lossy(&text::scrub(&reply.body, &secrets)).into_owned(),
         })
     }
 

@@ -54,6 +54,8 @@ impl AdminSession {
         let provider = existing[crate::settings::idp::PROVIDER_ID_FIELD]
             .as_str()
             .unwrap_or_default();
+        // The server's text, through the output gate before it can reach an error.
+        let provider = &jwtgrant_exchange::text::sanitize(provider, 100);
         if provider != JWT_IDP_PROVIDER_ID {
             return Err(AdminError::Conflict {
                 operation: format!("updating {what}"),
