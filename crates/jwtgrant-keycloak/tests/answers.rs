@@ -238,12 +238,7 @@ fn an_admin_error_body_never_shows_the_admin_token_or_terminal_escapes() {
                 .to_string(),
         )
     });
-    let admin = AdminSession::connect(
-        stub.base(),
-        AdminLogin::password("admin", "pw"),
-        Transport::new(),
-    )
-    .expect("login");
+    let admin = connect(&stub).expect("login");
     let err = admin.get_realm("r").expect_err("403");
     let text = shown(&err);
     assert!(
@@ -263,12 +258,7 @@ fn an_admin_error_body_never_shows_the_admin_token_or_terminal_escapes() {
         let auth = req.header("authorization").unwrap_or_default().to_owned();
         Reply::status(502).body(format!("<p>{auth}\u{1b}[2J</p>\nsecond line"))
     });
-    let admin = AdminSession::connect(
-        stub.base(),
-        AdminLogin::password("admin", "pw"),
-        Transport::new(),
-    )
-    .expect("login");
+    let admin = connect(&stub).expect("login");
     let err = admin.get_realm("r").expect_err("502");
     let text = shown(&err);
     assert!(!text.contains(ADMIN_TOKEN), "{text}");
@@ -291,12 +281,7 @@ fn a_pinned_client_secret_echoed_by_a_refused_create_never_shows() {
             serde_json::json!({"errorMessage": format!("bad client {}", req.text())}).to_string(),
         ),
     });
-    let admin = AdminSession::connect(
-        stub.base(),
-        AdminLogin::password("admin", "pw"),
-        Transport::new(),
-    )
-    .expect("login");
+    let admin = connect(&stub).expect("login");
     let client = JwtClient::new(
         "svc",
         ClientAuthenticator::Secret(Some(Secret::new(pinned))),
