@@ -355,9 +355,9 @@ pub struct TransportArgs {
 
     /// Time limit: 10s, 1m, 30 (seconds). For `token`/`exchange` it bounds the token request,
     /// every retry and wait included (OpenID discovery before it, with --issuer-url, gets its
-    /// own); admin API requests get at least 30s each.
+    /// own); admin API requests get at least 30s each. At most 1h.
     #[arg(long, env = "JWTGRANT_TIMEOUT", value_name = "DURATION", default_value = "10s",
-          value_parser = parse::duration)]
+          value_parser = parse::timeout)]
     pub timeout: Duration,
 
     /// Allow plain http to a host that is not loopback (secrets, passwords and tokens travel in clear).

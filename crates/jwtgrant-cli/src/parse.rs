@@ -47,8 +47,33 @@ pub fn bits(s: &str) -> Result<u32, String> {
     }
 }
 
-/// `60s`, `5m`, `1h`, `90` (seconds), `500ms`.
+/// A `--timeout`: a [`duration`] of at most [`jwtgrant_exchange::MAX_TIMEOUT`] (1h).
+pub fn timeout(s: &str) -> Result<Duration, String> {
+    let d = any_duration(s)?;
+    if d > jwtgrant_exchange::MAX_TIMEOUT {
+        return Err(format!(
+            "timeout '{s}' is too long: the longest is 1h (3600 seconds)"
+        ));
+    }
+    Ok(d)
+}
+
+/// `60s`, `5m`, `1h`, `90` (seconds), `500ms`; at most [`MAX_DURATION`] (24h).
 pub fn duration(s: &str) -> Result<Duration, String> {
+    let d = any_duration(s)?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "duration '{s}' is too long: the longest is 24h (86400 seconds)"
+        ));
+    }
+    Ok(d)
+}
+
+/// The longest [`duration`]: a day, far beyond any assertion lifetime Keycloak accepts,
+/// and far from any overflow of the time arithmetic done with it.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+fn any_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -155,6 +180,22 @@ mod tests {
         check("5x", None);
         check("-5", None);
         check("99999999999999999999h", None);
+        check("24h", Some(86_400_000));
+        check("86401", None);
+        assert_eq!(
+            duration("25h").unwrap_err(),
+            "duration '25h' is too long: the longest is 24h (86400 seconds)"
+        );
+        assert_eq!(timeout("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(
+            timeout("3601").unwrap_err(),
+            "timeout '3601' is too long: the longest is 1h (3600 seconds)"
+        );
+        assert_eq!(
+            timeout("5x").unwrap_err(),
+            duration("5x").unwrap_err(),
+            "a bad timeout gets the duration's message"
+        );
     }
 
     #[test]

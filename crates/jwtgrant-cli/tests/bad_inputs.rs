@@ -142,6 +142,27 @@ fn bad_inputs_exit_with_the_right_code_and_message() {
             ],
         },
         Case {
+            // u64::MAX seconds used to panic inside ureq (issue 17).
+            name: "timeout beyond the longest",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "http://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--timeout",
+                "18446744073709551615",
+            ],
+            env: vec![],
+            code: 2,
+            message: vec![
+                "--timeout",
+                "timeout '18446744073709551615' is too long: the longest is 1h (3600 seconds)",
+            ],
+        },
+        Case {
             name: "secret flag without value",
             args: vec![
                 "exchange",

@@ -15,7 +15,10 @@ use crate::form::{self, ClientAuth, Grant, Prepared};
 use crate::response::{self, Raw, TokenResponse};
 use crate::retry::{self, RetryPolicy};
 use crate::secret::Secret;
-use crate::transport::{Body, Method, Reply, Transport};
+use crate::transport::{Body, MAX_TIMEOUT, Method, Reply, Transport};
+
+/// The longest [`Exchange::call_timeout`]: every attempt at its longest timeout.
+const MAX_CALL_TIMEOUT: Duration = MAX_TIMEOUT.saturating_mul(retry::MAX_ATTEMPTS);
 
 /// A client for one token endpoint: where it is, how the client authenticates, and how to
 /// talk to it. Build it once and call [`Exchange::exchange`] (or the retrying
@@ -188,7 +191,8 @@ impl Exchange {
     }
 
     /// The overall timeout of one HTTP request, connecting and reading the body included
-    /// (default 10 s). Retries each get their own.
+    /// (default 10 s; at most [`MAX_TIMEOUT`](crate::MAX_TIMEOUT)). Retries each
+    /// get their own.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.transport = self.transport.timeout(timeout);
         self
@@ -262,9 +266,10 @@ impl Exchange {
     /// [`Exchange::exchange_signed`]: every attempt, and every wait between attempts, ends
     /// within `timeout` (default: no bound beyond the per-request [`Exchange::timeout`] times
     /// the attempts). A retry that could not finish in time is not started; each request's
-    /// own timeouts shrink to the time left.
+    /// own timeouts shrink to the time left. At most
+    /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT) times [`MAX_ATTEMPTS`](crate::MAX_ATTEMPTS).
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = Some(timeout);
+        self.call_timeout = Some(timeout.min(MAX_CALL_TIMEOUT));
         self
     }
 

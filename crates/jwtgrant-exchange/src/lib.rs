@@ -103,7 +103,9 @@ pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{
     DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, TokenSource,
 };
-pub use transport::{Body, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, Method, Reply, Transport};
+pub use transport::{
+    Body, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MAX_TIMEOUT, Method, Reply, Transport,
+};
 pub use x509::{PresentedCertificate, normalize_dn};
 
 /// The output gate for text a server sent: every part of an answer that may reach an

@@ -20,6 +20,9 @@ use crate::x509::PresentedCertificate;
 
 /// The default overall timeout of one HTTP request, and of connecting.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest timeout the transport takes (one hour): a longer one is treated as this, so
+/// that no deadline computed from it can overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The default limit on a response body.
 pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 
@@ -147,14 +150,16 @@ impl Transport {
 
     /// The overall timeout of one HTTP request, connecting and reading the body included
     /// (default 10 s).
+    /// At most [`MAX_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeout = timeout;
+        self.settings.timeout = timeout.min(MAX_TIMEOUT);
         self.reset()
     }
 
-    /// The timeout for setting up the connection: DNS, TCP, proxy, TLS (default 10 s).
+    /// The timeout for setting up the connection: DNS, TCP, proxy, TLS (default 10 s; at
+    /// most [`MAX_TIMEOUT`]).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connect_timeout = timeout;
+        self.settings.connect_timeout = timeout.min(MAX_TIMEOUT);
         self.reset()
     }
 

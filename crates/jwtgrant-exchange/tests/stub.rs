@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use jwtgrant_exchange::{
-    ErrorKind, Exchange, ExchangeError, RetryPolicy, TokenResponse, TokenSource, Transport,
+    ErrorKind, Exchange, ExchangeError, MAX_TIMEOUT, RetryPolicy, TokenResponse, TokenSource,
+    Transport,
 };
 use jwtgrant_test_support::{Reply, Request, Stub, refused_addr};
 
@@ -134,6 +135,23 @@ fn refused_connection() {
         .expect_err("nothing listens");
     assert!(matches!(err, ExchangeError::ConnectionRefused { .. }));
     assert_eq!(calls, 3);
+}
+
+#[test]
+fn the_longest_timeouts_are_capped_not_a_panic() {
+    // `Duration::MAX` used to panic inside ureq ("overflow when adding duration to
+    // instant"); every setter now takes it as MAX_TIMEOUT.
+    let stub = Stub::start(|_, _| token_json("tok-max", 300));
+    let exchange = exchange(&stub.url("/token"))
+        .timeout(Duration::MAX)
+        .connect_timeout(Duration::MAX)
+        .call_timeout(Duration::MAX);
+    assert_eq!(exchange.transport_ref().timeout_limit(), MAX_TIMEOUT);
+    let token = exchange.exchange("h.p.s").expect("token");
+    assert_eq!(token.access_token.secret(), "tok-max");
+    let transport = Transport::new().timeout(Duration::MAX);
+    assert_eq!(transport.timeout_limit(), MAX_TIMEOUT);
+    assert_eq!(MAX_TIMEOUT, Duration::from_secs(3600));
 }
 
 #[test]
