@@ -18,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 use url::Url;
 
+use crate::endpoint;
 use crate::error::{ExchangeError, Source};
 use crate::secret::Secret;
 
@@ -135,21 +136,25 @@ pub fn proof_claims(
     jti: &str,
 ) -> Result<Value, ExchangeError> {
     let mut htu = Url::parse(url).map_err(|e| ExchangeError::InvalidUrl {
-        url: url.to_owned(),
+        url: endpoint::shown_url(url),
         reason: format!("{e} (a DPoP proof needs the absolute URL of the request)"),
     })?;
     if !matches!(htu.scheme(), "http" | "https") {
         return Err(ExchangeError::InvalidUrl {
-            url: url.to_owned(),
+            url: endpoint::shown_url(url),
             reason: "a DPoP proof is for an http(s) request".into(),
         });
     }
     htu.set_query(None);
     htu.set_fragment(None);
+    // No credentials in a proof that the server (and its logs) keep. Clearing them cannot
+    // fail on an http(s) URL with a host, which is all that gets here.
+    let _ = htu.set_username("");
+    let _ = htu.set_password(None);
     let method = method.trim();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(ExchangeError::InvalidUrl {
-            url: url.to_owned(),
+            url: endpoint::shown_url(url),
             reason: format!("'{method}' is not an HTTP method (use GET, POST, ...)"),
         });
     }
@@ -225,6 +230,22 @@ mod tests {
         assert_eq!(
             err("GET", "ftp://a/b"),
             "invalid URL 'ftp://a/b': a DPoP proof is for an http(s) request"
+        );
+        // Credentials in the URL: never in the proof (the server keeps it), never in errors.
+        check(
+            "GET",
+            "https://u:hunter2@rs.example/x?q=1",
+            None,
+            None,
+            json!({"jti": "j-1", "htm": "GET", "htu": "https://rs.example/x", "iat": 1_800_000_000u64}),
+        );
+        assert_eq!(
+            err("GET", "https://u:hunter2@[bad/x"),
+            "invalid URL 'https://[redacted]@[bad/x': invalid IPv6 address (a DPoP proof needs the absolute URL of the request)"
+        );
+        assert_eq!(
+            err("", "https://u:hunter2@rs.example/x"),
+            "invalid URL 'https://[redacted]@rs.example/x': '' is not an HTTP method (use GET, POST, ...)"
         );
     }
 

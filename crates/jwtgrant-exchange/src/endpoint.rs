@@ -21,7 +21,7 @@ pub fn validate_url(input: &str) -> Result<(), ExchangeError> {
 /// host, without credentials or a fragment), for callers that send through a [`crate::Transport`].
 pub fn parse_url(input: &str) -> Result<Url, ExchangeError> {
     let invalid = |url: &str, reason: &str| ExchangeError::InvalidUrl {
-        url: sanitize(&without_userinfo(url), SNIPPET_CHARS),
+        url: shown_url(url),
         reason: reason.to_owned(),
     };
     let url = Url::parse(input.trim()).map_err(|e| invalid(input.trim(), &e.to_string()))?;
@@ -45,6 +45,12 @@ pub fn parse_url(input: &str) -> Result<Url, ExchangeError> {
         return Err(invalid(url.as_str(), "it has a #fragment"));
     }
     Ok(url)
+}
+
+/// A URL as an error may show it: its userinfo redacted ([`without_userinfo`]), sanitized
+/// and cut. Every `InvalidUrl` is made with it.
+pub(crate) fn shown_url(input: &str) -> String {
+    sanitize(&without_userinfo(input), SNIPPET_CHARS)
 }
 
 /// `input` with the userinfo of its authority (`user:password@`) replaced by `[redacted]`, for

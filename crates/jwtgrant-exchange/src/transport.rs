@@ -224,7 +224,7 @@ impl Transport {
     /// reached directly.
     pub fn proxy(mut self, proxy: &str) -> Result<Self, ExchangeError> {
         let fixed = ureq::Proxy::new(proxy).map_err(|e| ExchangeError::InvalidUrl {
-            url: crate::response::sanitize(proxy, crate::response::SNIPPET_CHARS),
+            url: crate::endpoint::shown_url(proxy),
             reason: format!("not a usable proxy URL ({e})"),
         })?;
         self.settings.fixed_proxy = Some(fixed);

@@ -51,3 +51,17 @@ fn remote_requests_still_use_the_proxy() {
     // ureq tunnels (CONNECT kc.example:80); either form names the remote host.
     assert!(request_line.contains("kc.example"), "{request_line}");
 }
+
+#[test]
+fn a_bad_proxy_url_error_keeps_no_password() {
+    let Err(err) = Transport::new().proxy("http://u:hunter2@[bad:3128") else {
+        panic!("an unparsable proxy URL was taken");
+    };
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        err.to_string()
+            .starts_with("invalid URL 'http://[redacted]@[bad:3128': not a usable proxy URL"),
+        "{err}"
+    );
+}
