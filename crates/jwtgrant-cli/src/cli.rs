@@ -661,7 +661,7 @@ pub struct SetupArgs {
     )]
     pub public_key: Option<PathBuf>,
 
-    /// JWKS URL Keycloak fetches the issuer's keys from (sets useJwksUrl=true).
+    /// JWKS URL Keycloak fetches the issuer's keys from (sets useJwksUrl=true): https, or http to loopback.
     #[arg(long, env = "JWTGRANT_JWKS_URL", value_name = "URL", value_parser = parse::http_url)]
     pub jwks_url: Option<String>,
 

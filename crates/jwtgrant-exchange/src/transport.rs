@@ -300,6 +300,17 @@ impl Transport {
         self.settings.timeout
     }
 
+    /// Checks `url` the way this transport checks every URL it sends to (an absolute http(s)
+    /// URL without credentials; plain http only to a loopback host, unless
+    /// [`Transport::allow_insecure_http`]), without sending anything. For URLs that another
+    /// party fetches on our word, such as the JWKS URL a Keycloak identity provider is told
+    /// to trust: the same rule as our own requests.
+    pub fn check_url(&self, url: &str) -> Result<Url, ExchangeError> {
+        let url = endpoint::parse_url(url)?;
+        self.preflight(&url)?;
+        Ok(url)
+    }
+
     /// Refuses plain http to a host that is not loopback, unless allowed. Runs before every
     /// request; callers may run it earlier to fail before other work.
     pub(crate) fn preflight(&self, url: &Url) -> Result<(), ExchangeError> {

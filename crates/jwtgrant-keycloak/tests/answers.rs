@@ -8,7 +8,7 @@
 
 use jwtgrant_exchange::{Exchange, ExchangeError, Secret, Transport};
 use jwtgrant_keycloak::admin::{
-    AdminError, AdminLogin, AdminSession, ClientAuthenticator, JwtClient,
+    AdminError, AdminLogin, AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp,
 };
 use jwtgrant_keycloak::{Check, hint, rejection_hint};
 use jwtgrant_test_support::{Reply, Request, Stub};
@@ -295,4 +295,47 @@ fn a_pinned_client_secret_echoed_by_a_refused_create_never_shows() {
     );
     assert!(!text.contains("pinned-s3cret"), "{text}");
     assert!(text.contains("[redacted]"), "{text}");
+}
+
+#[test]
+fn a_plain_http_jwks_url_off_loopback_is_refused_before_anything_is_written() {
+    let stub = echoing_admin(|_| Reply::json(404, "{}"));
+    let admin = connect(&stub).expect("login");
+    let idp = JwtIdp::new(
+        "issuer",
+        "https://issuer.example",
+        IdpKey::JwksUrl("http://issuer.example/jwks".into()),
+    );
+    let err = admin
+        .ensure_jwt_idp("r", &idp)
+        .expect_err("http off loopback");
+    let AdminError::Transport { operation, source } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        operation,
+        "checking the JWKS URL of identity provider 'issuer' in realm 'r'"
+    );
+    assert!(
+        matches!(source, ExchangeError::InsecureHttp { url, .. } if url == "http://issuer.example/jwks"),
+        "{source:?}"
+    );
+    // Only the login went out: nothing was read or written for the provider.
+    assert_eq!(stub.requests().len(), 1);
+
+    // Loopback, and https anywhere, are fine; the provider lookup goes out.
+    for url in ["http://127.0.0.1:9/jwks", "https://issuer.example/jwks"] {
+        let idp = JwtIdp::new(
+            "issuer",
+            "https://issuer.example",
+            IdpKey::JwksUrl(url.into()),
+        );
+        let err = admin
+            .ensure_jwt_idp("r", &idp)
+            .expect_err("the stub has no realm");
+        assert!(
+            !matches!(err, AdminError::Transport { .. }),
+            "{url}: {err:?}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use jwtgrant_exchange::Method;
 use super::AdminSession;
 use super::error::AdminError;
 use super::spec::{
-    Change, JWT_IDP_PROVIDER_ID, JwtIdp, Outcome, differing, idp_create_body, idp_fields,
+    Change, IdpKey, JWT_IDP_PROVIDER_ID, JwtIdp, Outcome, differing, idp_create_body, idp_fields,
     with_fields,
 };
 
@@ -44,6 +44,16 @@ impl AdminSession {
     /// keys are kept.
     pub fn ensure_jwt_idp(&self, realm: &str, idp: &JwtIdp) -> Result<Outcome, AdminError> {
         let what = format!("identity provider '{}' in realm '{realm}'", idp.alias);
+        // Keycloak fetches the provider's keys from this URL and trusts what it gets: the
+        // same rule as every URL we send to ourselves, before anything is written.
+        if let IdpKey::JwksUrl(url) = &idp.key {
+            self.transport
+                .check_url(url)
+                .map_err(|source| AdminError::Transport {
+                    operation: format!("checking the JWKS URL of {what}"),
+                    source,
+                })?;
+        }
         let fields = idp_fields(idp);
         let Some(existing) = self.get_idp(realm, &idp.alias)? else {
             let op = format!("creating {what}");

@@ -229,6 +229,39 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_http_jwks_url_off_loopback_is_a_warning() {
+        let with_jwks_url = |url: &str| {
+            let mut s = snapshot();
+            s.idps[1] = IdpSettings::from_json(&json!({"alias": "jwt-authorization-grant",
+                "providerId": "jwt-authorization-grant", "enabled": true,
+                "config": {"issuer": "http://localhost:3000", "useJwksUrl": "true", "jwksUrl": url}}));
+            let r = diagnose(
+                &s,
+                &jwt(json!({"alg": "RS256"}), good_claims()),
+                NOW,
+                Some(&valid()),
+            );
+            r.get("idp-for-issuer").unwrap().clone()
+        };
+        let off = with_jwks_url("http://issuer.example/jwks\u{1b}[2J");
+        assert_eq!(off.status, Status::Warn);
+        assert_eq!(
+            off.detail,
+            "identity provider 'jwt-authorization-grant' has issuer 'http://localhost:3000', \
+             but Keycloak fetches its keys over plain http from 'http://issuer.example/jwks [2J'"
+        );
+        assert!(
+            off.fix
+                .as_deref()
+                .unwrap()
+                .starts_with("serve the issuer's JWKS over https")
+        );
+        for fine in ["http://127.0.0.1:3000/jwks", "https://issuer.example/jwks"] {
+            assert_eq!(with_jwks_url(fine).status, Status::Pass, "{fine}");
+        }
+    }
+
+    #[test]
     fn the_seeds_three_errors() {
         let mut c = good_claims();
         c["iss"] = json!("http://localhost:3001");

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Context;
-use super::report::{Finding, fail, pass, skip, skips};
+use super::report::{Finding, fail, pass, skip, skips, warn};
 use crate::settings::IdpSettings;
 use crate::settings::client::{ALIAS_SEPARATOR, ALLOWED_IDPS};
 use crate::{Check, Description};
@@ -15,6 +15,17 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
         return skips(&[Check::IdentityProvider, Check::IdentityProviderAllowed]);
     };
     let found = match ctx.matching_idp {
+        Some(p) if p.is_enabled() && insecure_jwks_url(p).is_some() => warn(
+            Check::IdentityProvider,
+            format!(
+                "identity provider '{}' has issuer '{i}', but Keycloak fetches its keys over \
+                 plain http from '{}'",
+                p.alias_or_unknown(),
+                insecure_jwks_url(p).unwrap_or_default()
+            ),
+            "serve the issuer's JWKS over https: whoever can change a plain-http answer on \
+             the way can sign assertions Keycloak accepts",
+        ),
         Some(p) if p.is_enabled() => pass(
             Check::IdentityProvider,
             format!(
@@ -69,6 +80,18 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
         _ => skip(Check::IdentityProviderAllowed),
     };
     vec![found, allowed]
+}
+
+/// The provider's JWKS URL (sanitized), when it uses one that our own requests would
+/// refuse as plain http off loopback: Keycloak trusts whatever keys it fetches there.
+fn insecure_jwks_url(p: &IdpSettings) -> Option<String> {
+    let url = p.jwks_url.as_deref().filter(|_| p.use_jwks_url.is_on())?;
+    match jwtgrant_exchange::Transport::new().check_url(url) {
+        Err(jwtgrant_exchange::ExchangeError::InsecureHttp { .. }) => {
+            Some(jwtgrant_exchange::text::sanitize(url, 200))
+        }
+        _ => None,
+    }
 }
 
 /// The fix when no provider has the issuer `iss`: a near miss, the list, or create one.
