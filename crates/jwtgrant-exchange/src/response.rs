@@ -233,13 +233,35 @@ fn token_response(json: Value, sent_at: SystemTime) -> Result<TokenResponse, Pro
     let Value::Object(mut obj) = json else {
         return Err(Problem::Invalid("the JSON is not an object".into()));
     };
+    // RFC 6749 appendix A: an access token is 1*VSCHAR (printable ASCII and space), a token
+    // type 1*name-char (ALPHA / DIGIT / "-" / "." / "_"). Anything else is refused, never
+    // printed or sent on: a token goes to stdout and into Authorization headers, where a
+    // control character could drive a terminal or split a header.
     let access_token = match obj.remove("access_token") {
-        Some(Value::String(s)) if !s.is_empty() => AccessToken::new(s),
+        Some(Value::String(s))
+            if !s.is_empty() && s.bytes().all(|b| (0x20..=0x7e).contains(&b)) =>
+        {
+            AccessToken::new(s)
+        }
         None | Some(Value::Null) => return Err(Problem::MissingAccessToken),
-        Some(Value::String(_)) => return Err(Problem::Invalid("access_token is empty".into())),
+        Some(Value::String(s)) if s.is_empty() => {
+            return Err(Problem::Invalid("access_token is empty".into()));
+        }
+        Some(Value::String(_)) => {
+            return Err(Problem::Invalid(
+                "access_token has characters RFC 6749 does not allow in one (only printable ASCII)"
+                    .into(),
+            ));
+        }
         Some(_) => return Err(Problem::Invalid("access_token is not a string".into())),
     };
     let token_type = optional_string(&mut obj, "token_type")?.unwrap_or_else(|| "Bearer".into());
+    let name_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    if token_type.is_empty() || !token_type.bytes().all(name_char) {
+        return Err(Problem::Invalid(
+            "token_type is not an RFC 6749 type name (letters, digits, '-', '.', '_')".into(),
+        ));
+    }
     let expires_in = match obj.remove("expires_in") {
         None | Some(Value::Null) => None,
         Some(v) => Some(seconds(&v).ok_or_else(|| {
@@ -643,6 +665,27 @@ mod tests {
             200,
             r#"{"error":"invalid_grant","error_description":"Token reuse detected"}"#,
             "token endpoint rejected the grant: invalid_grant: Token reuse detected",
+        );
+        check(
+            200,
+            "{\"access_token\":\"t\\u001b]0;pwned\\u0007\"}",
+            &format!(
+                "{URL} answered HTTP 200 OK with an unusable token response: access_token has characters RFC 6749 does not allow in one (only printable ASCII)"
+            ),
+        );
+        check(
+            200,
+            "{\"access_token\":\"t\",\"token_type\":\"Bearer\\u001b[2J\"}",
+            &format!(
+                "{URL} answered HTTP 200 OK with an unusable token response: token_type is not an RFC 6749 type name (letters, digits, '-', '.', '_')"
+            ),
+        );
+        check(
+            200,
+            r#"{"access_token":"t","token_type":""}"#,
+            &format!(
+                "{URL} answered HTTP 200 OK with an unusable token response: token_type is not an RFC 6749 type name (letters, digits, '-', '.', '_')"
+            ),
         );
         check(
             200,
