@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use jwtgrant_exchange::{ErrorKind, ExchangeError};
+use jwtgrant_exchange::{ErrorKind, ExchangeError, text};
 use jwtgrant_keycloak::admin::AdminError;
 
 use crate::advice;
@@ -198,77 +198,18 @@ pub fn report(err: &anyhow::Error) -> u8 {
         return v.code;
     }
     // The chain carries Keycloak's own words (error_description, admin API messages).
-    let line = terminal_safe(&format!("{err:#}").replace('\n', " "));
+    let line = text::terminal_safe(&format!("{err:#}").replace('\n', " "));
     eprintln!("jwtgrant: {line}");
     for extra in &v.extra {
-        eprintln!("{}", terminal_safe(extra));
+        eprintln!("{}", text::terminal_safe(extra));
     }
     v.code
-}
-
-/// Text from a server made safe to print on a terminal: ANSI escape sequences (CSI, OSC and
-/// the like, and two-byte `ESC x`) removed, every other control character but the newline
-/// replaced by a space. A server must not recolour, move the cursor, retitle the window or
-/// hide text in what jwtgrant prints.
-pub fn terminal_safe(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.next() {
-                // CSI: parameters and intermediates up to a final byte @..~.
-                Some('[') => skip_csi(&mut chars),
-                // OSC (and DCS, PM, APC, SOS): up to BEL or ST (ESC backslash).
-                Some(']' | 'P' | '^' | '_' | 'X') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' {
-                            break;
-                        }
-                        if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                            chars.next();
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            // C1 CSI (U+009B) starts a sequence on some terminals too.
-            '\u{9b}' => skip_csi(&mut chars),
-            '\n' => out.push('\n'),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn skip_csi(chars: &mut impl Iterator<Item = char>) {
-    for c in chars {
-        if ('@'..='~').contains(&c) {
-            break;
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use anyhow::Context as _;
-
-    #[test]
-    fn server_text_loses_escapes_and_control_characters() {
-        let check = |input: &str, expected: &str| assert_eq!(terminal_safe(input), expected);
-        check("User not found", "User not found");
-        check("\u{1b}[31mred\u{1b}[0m text", "red text");
-        check("\u{1b}[2J\u{1b}[1;1Hcleared", "cleared");
-        check("\u{1b}]0;evil title\u{7}after", "after");
-        check("\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\", "link");
-        check("a\rb\u{8}c\td\u{0}e", "a b c d e");
-        check("\u{9b}31mc1", "c1");
-        check("line one\nline two", "line one\nline two");
-        check("cut \u{1b}[", "cut ");
-        check("é ok \u{1b}", "é ok ");
-    }
 
     #[test]
     fn codes_come_from_the_chain() {

@@ -218,7 +218,14 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Write to stdout; a closed pipe becomes `StdoutClosed` (exit 0, nothing printed).
+///
+/// Everything the binary prints goes through here, and through the output gate
+/// ([`text::terminal_safe`](jwtgrant_exchange::text::terminal_safe)) on the way: what came
+/// from a server, a token or a file (claims, Keycloak's words, the doctor's findings) can
+/// move no cursor and retitle no window. Line breaks stay; nothing the binary writes on
+/// purpose (keys, tokens, JSON) holds another control character.
 pub fn stdout(text: &str) -> Result<()> {
+    let text = jwtgrant_exchange::text::terminal_safe(text);
     let mut out = io::stdout().lock();
     let r = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     match r {

@@ -32,10 +32,21 @@ impl Log for StderrLogger {
         };
         // Not eprintln!, which panics when stderr is gone: a long-running `jwks serve`
         // whose stderr pipe was closed (`... 2>&1 | head -1`) died at its first reload.
-        let _ = writeln!(io::stderr().lock(), "jwtgrant: {level}: {}", record.args());
+        let _ = writeln!(io::stderr().lock(), "{}", line(level, record.args()));
     }
 
     fn flush(&self) {}
+}
+
+/// How long a log line may get; anything longer is cut (a line is for a person to read).
+const MAX_LINE_CHARS: usize = 4000;
+
+/// One log line. Messages carry text from servers and tokens (claims, URLs, Keycloak's
+/// words), so every line goes through the output gate: control characters, terminal
+/// escapes included, and newlines collapse to a space, and the line is cut.
+fn line(level: &str, message: &std::fmt::Arguments<'_>) -> String {
+    let message = jwtgrant_exchange::text::sanitize(&message.to_string(), MAX_LINE_CHARS);
+    format!("jwtgrant: {level}: {message}")
 }
 
 pub fn init(verbose: u8) {
@@ -49,5 +60,23 @@ pub fn init(verbose: u8) {
     let logger: &'static StderrLogger = Box::leak(Box::new(StderrLogger { level }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(level);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_carries_no_control_character() {
+        let iss = "https://evil.example\u{1b}]0;pwned\u{7}\u{1b}[2J\nforged: line";
+        assert_eq!(
+            line("info", &format_args!("claims: iss={iss}")),
+            "jwtgrant: info: claims: iss=https://evil.example forged: line"
+        );
+        let long = "x".repeat(MAX_LINE_CHARS + 10);
+        let cut = line("debug", &format_args!("{long}"));
+        assert_eq!(cut.len(), "jwtgrant: debug: ".len() + MAX_LINE_CHARS + 3);
+        assert!(cut.ends_with("..."));
     }
 }

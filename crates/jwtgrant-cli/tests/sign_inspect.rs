@@ -177,3 +177,27 @@ fn inspect_warns_about_what_keycloak_rejects() {
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.starts_with("jwtgrant: "), "{r:?}");
 }
+
+#[test]
+fn inspect_prints_no_terminal_escape_from_the_token() {
+    // A token pasted from a bug report, whose header and claims would clear the screen
+    // and retitle the window if printed as they are.
+    let jwt = unsigned_jwt(
+        json!({"alg": "RS256\u{1b}[2J", "typ": "JWT\u{1b}]0;pwned\u{7}", "kid": "k\u{9b}31m"}),
+        json!({"iss": "https://evil.example\u{1b}]0;title\u{7}", "sub": "u\r\u{8}", "aud": "a",
+               "jti": "j", "exp": 4_000_000_000u64}),
+    );
+    let r = run(&["inspect", &jwt]);
+    let printed = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        !printed.chars().any(|c| c.is_control() && c != '\n'),
+        "{printed:?}"
+    );
+    // JSON shows an escape as harmless text; a C1 CSI, which JSON leaves as it is, goes.
+    assert!(
+        r.stdout.contains(r#""iss": "https://evil.example\u001b]0;title\u0007""#),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(r#""kid": "k""#), "{}", r.stdout);
+}

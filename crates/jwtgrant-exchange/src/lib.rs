@@ -89,6 +89,7 @@ mod response;
 mod retry;
 mod secret;
 mod source;
+pub mod text;
 mod transport;
 mod x509;
 
@@ -107,15 +108,3 @@ pub use transport::{
     Body, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MAX_TIMEOUT, Method, Reply, Transport,
 };
 pub use x509::{PresentedCertificate, normalize_dn};
-
-/// The output gate for text a server sent: every part of an answer that may reach an
-/// error, a log line or a terminal goes through it, in this crate and in the crates on top
-/// of it (the Keycloak admin API's errors, the CLI's output).
-///
-/// [`scrub`](text::scrub) first takes out every secret the request carried (as sent and in
-/// the forms a JSON echo gives it), then [`sanitize`](text::sanitize) collapses control
-/// characters (terminal escapes included) and whitespace runs into one space and cuts the
-/// text short.
-pub mod text {
-    pub use crate::response::{SNIPPET_CHARS, sanitize, scrub_body as scrub};
-}

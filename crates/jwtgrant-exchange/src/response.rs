@@ -503,8 +503,11 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 /// Field names whose presence withholds a whole error body.
 const TOKEN_FIELDS: [&str; 3] = ["access_token", "refresh_token", "id_token"];
 
-/// Control characters and whitespace runs become one space; trimmed; cut at `max` chars with `...`.
+/// One line of server text for a person: terminal escape sequences removed whole
+/// ([`crate::text::terminal_safe`]), other control characters and whitespace runs one
+/// space, trimmed, cut at `max` chars with `...`.
 pub fn sanitize(text: &str, max: usize) -> String {
+    let text = crate::text::terminal_safe(text);
     let mut out = String::with_capacity(text.len().min(max + 3));
     let mut count = 0;
     let mut pending_space = false;
@@ -905,7 +908,7 @@ mod tests {
         assert_eq!(s.chars().count(), SNIPPET_CHARS + 3);
         assert!(s.ends_with("é..."));
         assert_eq!(snippet(&[0xff, 0xfe, b'a']), "\u{fffd}\u{fffd}a");
-        assert_eq!(snippet(b"  a\x1b[31m \n b  "), "a [31m b");
+        assert_eq!(snippet(b"  a\x1b[31m \n b  "), "a b");
         assert_eq!(snippet(b""), "");
     }
 

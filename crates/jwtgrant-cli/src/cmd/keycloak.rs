@@ -10,7 +10,7 @@ use jwtgrant_keycloak::doctor::{self, Agreement, Status};
 use serde_json::json;
 
 use super::Globals;
-use crate::error::{Coded, REJECTED, UNREACHABLE, terminal_safe};
+use crate::error::{Coded, REJECTED, UNREACHABLE};
 use crate::settings::keycloak::{Admin, DoctorSettings, SetupSettings};
 use crate::settings::secrets::Secret;
 use crate::{advice, files};
@@ -208,10 +208,9 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
         super::sign::unix_now(),
         fetched.signature.as_ref(),
     );
-    // The report and the answer quote the realm's configuration and Keycloak's words.
-    files::stdout(&terminal_safe(&render_report(
-        &report, &client_id, &realm, &base,
-    )))?;
+    // The report and the answer quote the realm's configuration and Keycloak's words:
+    // `files::stdout` is the output gate they pass.
+    files::stdout(&render_report(&report, &client_id, &realm, &base))?;
     let local = report.first_failure().cloned();
     let Some(credentials) = credentials else {
         return local.map_or(Ok(()), |c| Err(failing(&c)));
@@ -227,10 +226,7 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
         .exchange(&assertion)
         .map(|_| ());
     let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));
-    files::stdout(&terminal_safe(&render_answer(
-        answer.as_ref().err(),
-        &agreement,
-    )))?;
+    files::stdout(&render_answer(answer.as_ref().err(), &agreement))?;
     match (agreement, local) {
         (Agreement::BothAccept | Agreement::UnexpectedToken { .. }, _) => Ok(()),
         (_, Some(c)) => Err(failing(&c)),

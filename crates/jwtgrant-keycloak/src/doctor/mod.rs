@@ -248,7 +248,7 @@ mod tests {
         assert_eq!(
             off.detail,
             "identity provider 'jwt-authorization-grant' has issuer 'http://localhost:3000', \
-             but Keycloak fetches its keys over plain http from 'http://issuer.example/jwks [2J'"
+             but Keycloak fetches its keys over plain http from 'http://issuer.example/jwks'"
         );
         assert!(
             off.fix
