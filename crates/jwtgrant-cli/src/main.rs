@@ -68,26 +68,31 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `--assertion JWT` on the command line works, but every local user can read it through
-/// `ps` while the command runs (stdin and JWTGRANT_ASSERTION cannot be read that way): say
-/// so, once.
+/// `--assertion JWT` (and `inspect JWT`) on the command line works, but every local user
+/// can read it through `ps` while the command runs (stdin and JWTGRANT_ASSERTION cannot be
+/// read that way): say so, once. Assertions and tokens are bearer credentials; they are
+/// warned about rather than refused like secrets because they expire within minutes and
+/// pasting one into `inspect` is the common way to look at it (docs/security.md).
 fn warn_assertion_in_argv(m: &clap::ArgMatches) {
-    let sub = match m.subcommand() {
-        Some(("exchange", s)) => s,
+    let (sub, arg, warning) = match m.subcommand() {
+        Some(("exchange", s)) => (s, "assertion", ASSERTION_IN_ARGV),
+        Some(("inspect", s)) => (s, "token", TOKEN_IN_ARGV),
         Some(("keycloak", k)) => match k.subcommand() {
-            Some(("doctor", d)) => d,
+            Some(("doctor", d)) => (d, "assertion", ASSERTION_IN_ARGV),
             _ => return,
         },
         _ => return,
     };
-    let in_argv = sub.value_source("assertion") == Some(clap::parser::ValueSource::CommandLine);
-    if in_argv && sub.get_one::<String>("assertion").is_some_and(|a| a != "-") {
-        eprintln!("jwtgrant: {ASSERTION_IN_ARGV}");
+    let in_argv = sub.value_source(arg) == Some(clap::parser::ValueSource::CommandLine);
+    if in_argv && sub.get_one::<String>(arg).is_some_and(|a| a != "-") {
+        eprintln!("jwtgrant: {warning}");
     }
 }
 
 /// The warning for an assertion passed as a flag value.
 const ASSERTION_IN_ARGV: &str = "warning: --assertion JWT puts the assertion on the command line, where every local user can read it through `ps` until it expires; pass --assertion - and the JWT on stdin, or set JWTGRANT_ASSERTION";
+/// The warning for `inspect JWT`.
+const TOKEN_IN_ARGV: &str = "warning: inspect JWT puts the token on the command line, where every local user can read it through `ps` while the command runs; a token is a bearer credential: pipe it in instead (jwtgrant inspect < FILE)";
 
 /// A usage error's text without clap's `error: ` prefix. For a value our parser refused, the
 /// parser's own message stands in for clap's `invalid value '<raw>'`: the raw value may hold

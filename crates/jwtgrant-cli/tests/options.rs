@@ -151,9 +151,10 @@ fn a_public_key_option_given_garbage_names_the_file_and_the_format() {
     for args in [
         vec!["jwks", "--key", p(&junk)],
         vec!["pubkey", "--key", p(&junk)],
-        vec!["inspect", &jwt, "--key", p(&junk)],
+        vec!["inspect", "--key", p(&junk)],
     ] {
-        let r = run(&args);
+        // The JWT on stdin, for inspect (the others read none).
+        let r = run_with(&args, &[], Some(&jwt));
         assert_eq!(r.code, 1, "{args:?}: {r:?}");
         assert!(
             r.stderr

@@ -195,9 +195,23 @@ fn inspect_prints_no_terminal_escape_from_the_token() {
     );
     // JSON shows an escape as harmless text; a C1 CSI, which JSON leaves as it is, goes.
     assert!(
-        r.stdout.contains(r#""iss": "https://evil.example\u001b]0;title\u0007""#),
+        r.stdout
+            .contains(r#""iss": "https://evil.example\u001b]0;title\u0007""#),
         "{}",
         r.stdout
     );
     assert!(r.stdout.contains(r#""kid": "k""#), "{}", r.stdout);
+}
+
+#[test]
+fn a_token_in_argv_is_warned_about_and_stdin_is_not() {
+    let jwt = unsigned_jwt(
+        json!({"alg": "RS256"}),
+        json!({"iss": "http://i", "sub": "u", "aud": "a", "jti": "j", "exp": 4_000_000_000u64}),
+    );
+    let warning = "jwtgrant: warning: inspect JWT puts the token on the command line, where every local user can read it through `ps` while the command runs; a token is a bearer credential: pipe it in instead (jwtgrant inspect < FILE)\n";
+    let r = run(&["inspect", &jwt]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, warning), "{r:?}");
+    let r = run_with(&["inspect"], &[], Some(&jwt));
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
 }
