@@ -10,6 +10,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::parse;
 
+mod keycloak;
+
+pub use keycloak::{AdminArgs, DoctorArgs, KeycloakCmd, SetupArgs, SetupClientAuth};
+
 const TOP_AFTER_HELP: &str = "\
 Exit codes:
   0  success
@@ -365,16 +369,6 @@ pub struct TransportArgs {
     pub allow_insecure_http: bool,
 }
 
-/// How a client `keycloak setup` provisions authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SetupClientAuth {
-    /// A client secret (Keycloak's client-secret; use it with --client-auth post or basic).
-    #[value(alias = "post", alias = "basic")]
-    Secret,
-    /// The TLS client certificate (Keycloak's client-x509, tls_client_auth); no secret.
-    Tls,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClientAuth {
     /// client_id and client_secret in the form body (client_secret_post).
@@ -581,185 +575,6 @@ pub struct InspectArgs {
     /// Check the signature with a key from this JWKS file (chosen by `kid`).
     #[arg(long, env = "JWTGRANT_JWKS", value_name = "FILE")]
     pub jwks: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum KeycloakCmd {
-    /// Create or update the identity provider, the client and user links (idempotent).
-    #[command(after_help = "\
-Runs the seed article's steps 2-4 through the admin REST API: a JWT Authorization Grant
-identity provider for --issuer, a confidential client with the grant enabled and the provider
-allowed, and federated-identity links from each --link SUB=USERNAME (the user is created if
-missing). A second run prints \"nothing to change\". The client secret goes to --secret-out
-(mode 0600; a file holding something else is replaced only with --force), never to stdout
-unless --json-include-secret.
-
-Examples:
-  export KEYCLOAK_ADMIN_PASSWORD=admin
-  jwtgrant keycloak setup --keycloak http://localhost:8080 --realm acme \\
-      --issuer http://localhost:3000 --public-key public.pem --client-id custom-client \\
-      --link nodejsuser-1234=alice@example.com
-  jwtgrant keycloak setup ... --jwks-url http://localhost:3000/jwks")]
-    Setup(Box<SetupArgs>),
-
-    /// Replay Keycloak's checks locally against the realm's real configuration and name the failing one.
-    #[command(after_help = "\
-Reads the realm's configuration through the admin API, runs the token endpoint's checks in
-Keycloak's order (one line each, with the fix), then tries the real exchange (unless
---no-exchange) and shows Keycloak's answer next to the local verdict. Exit code: 0 when all
-checks pass (and the exchange succeeds), 3 when a check fails or Keycloak rejects the grant.
-
-Examples:
-  export KEYCLOAK_ADMIN_PASSWORD=admin JWTGRANT_CLIENT_SECRET=...
-  jwtgrant keycloak doctor --keycloak http://localhost:8080 --realm acme --client-id custom-client \\
-      --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234
-  jwtgrant sign ... | jwtgrant keycloak doctor --keycloak http://localhost:8080 --realm acme \\
-      --client-id custom-client --assertion - --no-exchange")]
-    Doctor(Box<DoctorArgs>),
-}
-
-/// Admin API credentials. The password comes from a file or KEYCLOAK_ADMIN_PASSWORD.
-#[derive(Debug, Args, Clone)]
-pub struct AdminArgs {
-    /// Admin user name (in --admin-realm).
-    #[arg(
-        long,
-        env = "JWTGRANT_ADMIN_USER",
-        value_name = "USER",
-        default_value = "admin"
-    )]
-    pub admin_user: String,
-
-    /// File holding the admin password. Alternative: env KEYCLOAK_ADMIN_PASSWORD.
-    #[arg(long, env = "JWTGRANT_ADMIN_PASSWORD_FILE", value_name = "FILE")]
-    pub admin_password_file: Option<PathBuf>,
-
-    /// Not accepted: a password in argv is visible to every user through `ps`.
-    #[arg(long, hide = true, num_args = 0..=1, value_name = "PASSWORD")]
-    pub admin_password: Option<Option<String>>,
-}
-
-#[derive(Debug, Args)]
-pub struct SetupArgs {
-    #[command(flatten)]
-    pub keycloak: KeycloakArgs,
-    #[command(flatten)]
-    pub admin: AdminArgs,
-    #[command(flatten)]
-    pub transport: TransportArgs,
-
-    /// Issuer URL the assertions carry in `iss` (the identity provider's issuer).
-    #[arg(long, env = "JWTGRANT_ISSUER", value_name = "URL", value_parser = parse::http_url)]
-    pub issuer: String,
-
-    /// Public key PEM file Keycloak verifies assertions with (a private key file works too).
-    #[arg(
-        long,
-        env = "JWTGRANT_PUBLIC_KEY",
-        value_name = "FILE",
-        required_unless_present = "jwks_url"
-    )]
-    pub public_key: Option<PathBuf>,
-
-    /// JWKS URL Keycloak fetches the issuer's keys from (sets useJwksUrl=true): https, or http to loopback.
-    #[arg(long, env = "JWTGRANT_JWKS_URL", value_name = "URL", value_parser = parse::http_url)]
-    pub jwks_url: Option<String>,
-
-    /// Client id of the confidential client to create or update.
-    #[arg(long, env = "JWTGRANT_CLIENT_ID", value_name = "ID")]
-    pub client_id: String,
-
-    /// Identity provider alias.
-    #[arg(
-        long,
-        env = "JWTGRANT_IDP_ALIAS",
-        value_name = "ALIAS",
-        default_value = "jwt-authorization-grant"
-    )]
-    pub idp_alias: String,
-
-    /// Link external subject SUB to Keycloak user USERNAME (repeatable; the user is created if missing).
-    #[arg(long = "link", env = "JWTGRANT_LINK", value_name = "SUB=USERNAME", value_parser = parse::link)]
-    pub links: Vec<(String, String)>,
-
-    /// Where to write the client secret (mode 0600, a new file); default CLIENT_ID.secret.
-    #[arg(long, env = "JWTGRANT_SECRET_OUT", value_name = "FILE")]
-    pub secret_out: Option<PathBuf>,
-
-    /// How the client authenticates at the token endpoint: with a secret Keycloak generates
-    /// (written to --secret-out), or with its TLS client certificate (matched by
-    /// --client-cert-dn; no secret).
-    #[arg(long, value_enum, default_value_t = SetupClientAuth::Secret)]
-    pub client_auth: SetupClientAuth,
-
-    /// Subject DN of the client certificate, for --client-auth tls: RFC 2253, most specific
-    /// part first, no spaces after commas, e.g. 'CN=billing,O=Acme' (values are
-    /// case-sensitive).
-    #[arg(long, env = "JWTGRANT_CLIENT_CERT_DN", value_name = "DN")]
-    pub client_cert_dn: Option<String>,
-
-    /// Subject DN of the CA that issues the client certificate, for --client-auth tls: only
-    /// a certificate from that CA authenticates the client (the CA must also be in
-    /// Keycloak's truststore).
-    #[arg(long, env = "JWTGRANT_CA_DN", value_name = "DN")]
-    pub ca_dn: Option<String>,
-
-    /// Bind access tokens to the client certificate of the token request (RFC 8705, claim
-    /// cnf.x5t#S256): every token request must then present a client certificate, and the
-    /// token works only over connections presenting it. Works with secret clients too.
-    #[arg(long)]
-    pub bound_tokens: bool,
-
-    /// Replace a --secret-out file that holds something other than this client's secret.
-    #[arg(long)]
-    pub force: bool,
-
-    /// Print the changes as one JSON object on stdout (with the secret file's path, not the
-    /// secret: CI logs keep stdout).
-    #[arg(long)]
-    pub json: bool,
-
-    /// With --json, also put the client secret itself into the object.
-    #[arg(long, requires = "json")]
-    pub json_include_secret: bool,
-
-    /// Require DPoP-bound tokens on the client (attribute dpop.bound.access.tokens): every
-    /// token request must carry a DPoP proof (--dpop-key), and tokens are bound to its key.
-    #[arg(long)]
-    pub require_dpop: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    #[command(flatten)]
-    pub keycloak: KeycloakArgs,
-    #[command(flatten)]
-    pub admin: AdminArgs,
-
-    /// The assertion to diagnose, or - for stdin (instead of signing one with --key/--iss/--sub).
-    #[arg(
-        long,
-        env = "JWTGRANT_ASSERTION",
-        hide_env_values = true,
-        value_name = "JWT|-"
-    )]
-    pub assertion: Option<String>,
-
-    #[command(flatten)]
-    pub sign: SignArgs,
-
-    #[command(flatten)]
-    pub client: ClientArgs,
-
-    #[command(flatten)]
-    pub endpoint: EndpointArgs,
-
-    #[command(flatten)]
-    pub dpop: DpopArgs,
-
-    /// Only run the local checks; do not call the token endpoint.
-    #[arg(long)]
-    pub no_exchange: bool,
 }
 
 #[derive(Debug, Args)]
