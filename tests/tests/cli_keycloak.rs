@@ -551,3 +551,237 @@ fn cli_id_jag_token_and_doctor() {
         doctor.stdout
     );
 }
+
+/// Sends `body` to the admin API at `path` (below `/admin/realms/REALM/`) with `method`, as
+/// an admin clicking in the console would: the changes `setup` must not undo.
+fn admin_write(w: &World, method: jwtgrant_exchange::Method, path: &str, body: &serde_json::Value) {
+    use jwtgrant_exchange::{Body, Exchange, Secret, Transport};
+    let token = Exchange::new(&jwtgrant_keycloak::token_endpoint(&w.base, "master"))
+        .expect("token url")
+        .client_none("admin-cli")
+        .password_grant(&w.admin_user, &Secret::new(w.admin_password.as_str()))
+        .expect("admin login");
+    let url = jwtgrant_exchange::parse_url(&format!(
+        "{}/admin/realms/{}/{path}",
+        w.base.trim_end_matches('/'),
+        w.realm
+    ))
+    .expect("admin url");
+    let auth = format!("Bearer {}", token.access_token.secret());
+    let json = body.to_string();
+    let reply = Transport::new()
+        .send(
+            method,
+            &url,
+            &[("authorization", &auth)],
+            Some(Body::Json(&json)),
+        )
+        .expect("admin write");
+    assert_eq!(reply.status, 204, "{method:?} {path}");
+}
+
+/// The realm's client and user `alice`, as Keycloak holds them now.
+fn client_and_alice(w: &World) -> (serde_json::Value, serde_json::Value) {
+    let admin = AdminSession::password(&w.base, &w.admin_user, &w.admin_password).expect("admin");
+    let client = admin
+        .get_client(&w.realm, CLIENT)
+        .expect("read")
+        .expect("client");
+    let user = admin
+        .get_user(&w.realm, "alice")
+        .expect("read")
+        .expect("alice");
+    (client, user)
+}
+
+#[test]
+fn cli_keycloak_a_rerun_with_fewer_flags_keeps_what_it_was_not_asked_to_change() {
+    let w = World::new("keep");
+    let (_, public) = w.keygen("keys");
+    let first = w.setup(&[
+        "--public-key",
+        &public,
+        "--client-auth",
+        "tls",
+        "--client-cert-dn",
+        "CN=billing,O=Acme",
+        "--bound-tokens",
+        "--require-dpop",
+    ]);
+    assert_eq!(first.code, 0, "{first:?}");
+
+    // An admin then allows a second provider, turns the standard flow on, disables alice
+    // and gives her a required action.
+    let (mut client, mut alice) = client_and_alice(&w);
+    let id = client["id"].as_str().expect("id").to_owned();
+    client["standardFlowEnabled"] = true.into();
+    client["attributes"]["oauth2.jwt.authorization.grant.idp"] =
+        "jwt-authorization-grant##other-idp".into();
+    admin_write(
+        &w,
+        jwtgrant_exchange::Method::Put,
+        &format!("clients/{id}"),
+        &client,
+    );
+    alice["enabled"] = false.into();
+    alice["requiredActions"] = serde_json::json!(["UPDATE_PASSWORD"]);
+    let alice_id = alice["id"].as_str().expect("id").to_owned();
+    admin_write(
+        &w,
+        jwtgrant_exchange::Method::Put,
+        &format!("users/{alice_id}"),
+        &alice,
+    );
+    let (before, alice_before) = client_and_alice(&w);
+
+    // A rerun with only the key and the link: nothing of that is undone.
+    let rerun = w.setup(&["--public-key", &public]);
+    assert_eq!(rerun.code, 0, "{rerun:?}");
+    assert!(
+        rerun.stdout.starts_with("nothing to change"),
+        "{}",
+        rerun.stdout
+    );
+    for needle in [
+        "warning: user 'alice' is disabled, so the grant refuses it: left as it is",
+        "warning: user 'alice' has required actions (UPDATE_PASSWORD), so the grant refuses it",
+        "no client secret: the client authenticates with its certificate",
+    ] {
+        assert!(
+            rerun.stdout.contains(needle),
+            "{needle:?} in {}",
+            rerun.stdout
+        );
+    }
+    let (after, alice_after) = client_and_alice(&w);
+    assert_eq!(after, before, "the client is as the admin left it");
+    assert_eq!(alice_after, alice_before, "alice is as the admin left her");
+    let attrs = &after["attributes"];
+    assert_eq!(attrs["dpop.bound.access.tokens"], "true");
+    assert_eq!(attrs["tls.client.certificate.bound.access.tokens"], "true");
+    assert_eq!(
+        attrs["oauth2.jwt.authorization.grant.idp"],
+        "jwt-authorization-grant##other-idp"
+    );
+    assert_eq!(after["clientAuthenticatorType"], "client-x509");
+    assert_eq!(after["standardFlowEnabled"], true);
+    assert_eq!(alice_after["enabled"], false);
+    assert_eq!(
+        alice_after["requiredActions"],
+        serde_json::json!(["UPDATE_PASSWORD"])
+    );
+
+    // Turning a binding off takes its own flag, and changes that one field only.
+    let off = w.setup(&["--public-key", &public, "--no-require-dpop"]);
+    assert_eq!(off.code, 0, "{off:?}");
+    assert!(
+        off.stdout.contains(&format!(
+            "updated client '{CLIENT}' in realm '{}' (dpop.bound.access.tokens)",
+            w.realm
+        )),
+        "{}",
+        off.stdout
+    );
+    let (now, _) = client_and_alice(&w);
+    assert_eq!(now["attributes"]["dpop.bound.access.tokens"], "false");
+    assert_eq!(
+        now["attributes"]["tls.client.certificate.bound.access.tokens"],
+        "true"
+    );
+    assert_eq!(now["clientAuthenticatorType"], "client-x509");
+}
+
+#[test]
+fn cli_keycloak_setup_dry_run_changes_nothing_and_prints_the_plan() {
+    let w = World::new("plan");
+    let (_, public) = w.keygen("keys");
+    let admin = AdminSession::password(&w.base, &w.admin_user, &w.admin_password).expect("admin");
+
+    // On nothing: the whole plan, and still nothing afterwards.
+    let plan = w.setup(&["--public-key", &public, "--dry-run"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let realm = &w.realm;
+    for needle in [
+        "dry run: nothing was written; the plan:\n".to_owned(),
+        format!("  create realm '{realm}'\n      enabled: (none) -> 'true'\n"),
+        format!("  create identity provider 'jwt-authorization-grant' in realm '{realm}'\n"),
+        "      issuer: (none) -> 'http://localhost:3000'\n".to_owned(),
+        format!("  create client '{CLIENT}' in realm '{realm}'\n"),
+        "      clientAuthenticatorType: (none) -> 'client-secret'\n".to_owned(),
+        format!("  create user 'alice' in realm '{realm}'\n"),
+        format!(
+            "  create link of user 'alice' to '{SUB}' at 'jwt-authorization-grant' in realm '{realm}'\n"
+        ),
+    ] {
+        assert!(
+            plan.stdout.contains(&needle),
+            "{needle:?} in {}",
+            plan.stdout
+        );
+    }
+    assert_eq!(admin.get_realm(realm).expect("read"), None, "no realm made");
+    assert!(!std::path::Path::new(&w.path(&format!("{CLIENT}.secret"))).exists());
+
+    // On a realm set up with DPoP: a new key and the binding off, planned field by field.
+    assert_eq!(
+        w.setup(&["--public-key", &public, "--require-dpop"]).code,
+        0
+    );
+    let (before, _) = client_and_alice(&w);
+    let idp_before = admin
+        .get_idp(realm, "jwt-authorization-grant")
+        .expect("read");
+    let (_, other_public) = w.keygen("keys2");
+    let args = [
+        "--public-key",
+        &other_public,
+        "--no-require-dpop",
+        "--dry-run",
+    ];
+    let plan = w.setup(&args);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(
+        plan.stdout.contains(&format!("  keep realm '{realm}'\n")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("      dpop.bound.access.tokens: 'true' -> 'false'\n"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("      publicKeySignatureVerifier: '-----BEGIN PUBLIC KEY-----"),
+        "{}",
+        plan.stdout
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let data = w.setup(&json_args);
+    assert_eq!(data.code, 0, "{data:?}");
+    let v: serde_json::Value = serde_json::from_str(&data.stdout).expect("JSON");
+    assert_eq!(v["dry_run"], true);
+    let client_change = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["object"] == format!("client '{CLIENT}' in realm '{realm}'"))
+        .expect("the client's entry")
+        .clone();
+    assert_eq!(client_change["change"], "updated");
+    assert_eq!(
+        client_change["fields"],
+        serde_json::json!([{"field": "dpop.bound.access.tokens", "old": "true", "new": "false"}])
+    );
+    // Nothing of it was written.
+    let (after, _) = client_and_alice(&w);
+    assert_eq!(after, before);
+    assert_eq!(
+        admin
+            .get_idp(realm, "jwt-authorization-grant")
+            .expect("read"),
+        idp_before
+    );
+}

@@ -187,6 +187,8 @@ fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
                 .push("  hint: the admin user lacks the realm-management roles for this".into());
         }
         AdminError::Rejected { .. } => v.code = REJECTED,
+        // Part of a change failed: the failed write decides.
+        AdminError::Incomplete { source, .. } => classify_admin_error(source, v),
         _ => {}
     }
 }

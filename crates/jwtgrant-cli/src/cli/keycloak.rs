@@ -28,6 +28,16 @@ missing). A second run prints \"nothing to change\". The client secret goes to -
 (mode 0600; a file holding something else is replaced only with --force), never to stdout
 unless --json-include-secret.
 
+On what exists, setup changes only what it is told: a flag left out leaves its setting as
+it is. The allow-list of providers only grows; the client's flows, its token bindings and
+its authenticator change only when a flag names them; an existing user's enabled state,
+required actions and attributes are never touched. Every write is read back and checked.
+--dry-run prints the plan (each object, field, old and new value; secrets redacted) and
+writes nothing.
+
+Flags that weaken security on an existing client: --no-bound-tokens and --no-require-dpop
+(tokens become bearer tokens), and --client-auth secret on a certificate client.
+
 Examples:
   export KEYCLOAK_ADMIN_PASSWORD=admin
   jwtgrant keycloak setup --keycloak http://localhost:8080 --realm acme \\
@@ -122,9 +132,10 @@ pub struct SetupArgs {
 
     /// How the client authenticates at the token endpoint: with a secret Keycloak generates
     /// (written to --secret-out), or with its TLS client certificate (matched by
-    /// --client-cert-dn; no secret).
-    #[arg(long, value_enum, default_value_t = SetupClientAuth::Secret)]
-    pub client_auth: SetupClientAuth,
+    /// --client-cert-dn; no secret). A new client defaults to secret; an existing one keeps
+    /// its authenticator unless this is given (secret on a certificate client weakens it).
+    #[arg(long, value_enum)]
+    pub client_auth: Option<SetupClientAuth>,
 
     /// Subject DN of the client certificate, for --client-auth tls: RFC 2253, most specific
     /// part first, no spaces after commas, e.g. 'CN=billing,O=Acme' (values are
@@ -141,8 +152,13 @@ pub struct SetupArgs {
     /// Bind access tokens to the client certificate of the token request (RFC 8705, claim
     /// cnf.x5t#S256): every token request must then present a client certificate, and the
     /// token works only over connections presenting it. Works with secret clients too.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_bound_tokens")]
     pub bound_tokens: bool,
+
+    /// Turn certificate-bound tokens off on an existing client. Weakens security: its
+    /// tokens become bearer tokens. Without it or --bound-tokens the setting is kept.
+    #[arg(long)]
+    pub no_bound_tokens: bool,
 
     /// Replace a --secret-out file that holds something other than this client's secret.
     #[arg(long)]
@@ -159,8 +175,18 @@ pub struct SetupArgs {
 
     /// Require DPoP-bound tokens on the client (attribute dpop.bound.access.tokens): every
     /// token request must carry a DPoP proof (--dpop-key), and tokens are bound to its key.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_require_dpop")]
     pub require_dpop: bool,
+
+    /// Turn the DPoP requirement off on an existing client. Weakens security: its tokens
+    /// become bearer tokens. Without it or --require-dpop the setting is kept.
+    #[arg(long)]
+    pub no_require_dpop: bool,
+
+    /// Print the plan (each object, field, old value and new value; secrets redacted) and
+    /// write nothing: no Keycloak change, no secret file. With --json the plan is data.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

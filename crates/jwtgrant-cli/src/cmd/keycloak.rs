@@ -4,9 +4,11 @@
 use anyhow::Result;
 use jwtgrant_exchange::ExchangeError;
 use jwtgrant_keycloak::admin::{
-    AdminSession, Change, ClientAuthenticator, JwtClient, JwtIdp, UserSpec,
+    AdminError, AdminSession, Change, ClientAuthenticator, EnsuredClient, JwtClient, JwtIdp,
+    Outcome, UserSpec,
 };
 use jwtgrant_keycloak::doctor::{self, Agreement, Status};
+use jwtgrant_keycloak::settings::Authenticator;
 use serde_json::json;
 
 use super::Globals;
@@ -17,7 +19,7 @@ use crate::{advice, files};
 
 /// Logs in through the same transport policy as the token endpoint (CA file, plain-http
 /// rule, proxy rule).
-fn login(admin: Admin) -> Result<AdminSession> {
+fn login(admin: &Admin) -> Result<AdminSession> {
     log::info!(
         "logging in to {} as admin user '{}'",
         admin.base,
@@ -25,8 +27,8 @@ fn login(admin: Admin) -> Result<AdminSession> {
     );
     Ok(AdminSession::connect(
         &admin.base,
-        admin.login,
-        admin.transport,
+        admin.login.clone(),
+        admin.transport.clone(),
     )?)
 }
 
@@ -46,66 +48,63 @@ fn x509_summary(client_cert_dn: Option<&str>, ca_dn: Option<&str>) -> String {
     }
 }
 
+/// What `setup` made of the realm: every step's outcome, the client, and what to say
+/// about the users.
+struct Applied {
+    outcomes: Vec<Outcome>,
+    client: Option<EnsuredClient>,
+    warnings: Vec<String>,
+}
+
 pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
     let (base, realm) = (args.admin.base.clone(), args.realm.clone());
-    let x509 = matches!(args.authenticator, ClientAuthenticator::X509 { .. });
     let secret_out = &args.secret_out;
-    let session = login(args.admin)?;
-
-    let mut outcomes = Vec::new();
-    outcomes.push(session.ensure_realm(&realm)?);
-    outcomes.push(session.ensure_jwt_idp(
-        &realm,
-        &JwtIdp::new(&args.idp_alias, &args.issuer, args.key),
-    )?);
-    let client = session.ensure_client(
-        &realm,
-        &JwtClient::new(
-            &args.client_id,
-            args.authenticator,
-            [args.idp_alias.as_str()],
-        )
-        .certificate_bound_tokens(args.bound_tokens)
-        .dpop_bound_tokens(args.require_dpop),
-    )?;
-    outcomes.push(client.outcome.clone());
-    for (sub, username) in &args.links {
-        let user = session.ensure_user(&realm, username, &UserSpec::new())?;
-        outcomes.push(user.outcome.clone());
-        outcomes.push(session.ensure_idp_link(&realm, &user.id, &args.idp_alias, sub, username)?);
-    }
-    // A certificate client has no secret to write, even if Keycloak kept one from before.
-    let secret = match client.secret {
-        _ if x509 => None,
-        Some(s) => Some(s),
-        None => session.client_secret(&realm, &args.client_id)?,
+    let session = login(&args.admin)?.dry_run(args.dry_run);
+    let mut applied = Applied {
+        outcomes: Vec::new(),
+        client: None,
+        warnings: Vec::new(),
     };
+    if let Err(e) = provision(&session, &args, &mut applied) {
+        return Err(stopped(e.into(), &applied, &args));
+    }
+    let client = applied.client.take().expect("provision sets the client");
+    let x509 = client.authenticator == Authenticator::X509;
+    // A certificate client has no secret to write, even if Keycloak kept one from before.
+    let secret = client.secret.filter(|_| !x509);
 
     // The secret goes to a 0600 file, written only when it differs from what the file holds.
     let mut secret_note = None;
-    if let Some(s) = &secret {
+    if let (Some(s), false) = (&secret, args.dry_run) {
         secret_note = save_secret(secret_out, s, &args.client_id, args.force, g)?;
     }
+    let outcomes = &applied.outcomes;
     let changed: Vec<_> = outcomes
         .iter()
         .filter(|o| o.change != Change::Unchanged)
         .collect();
+    let secret_file = match (args.dry_run, client.authenticator == Authenticator::Secret) {
+        (false, _) => secret.as_ref().map(|_| secret_out.display().to_string()),
+        (true, true) => Some(secret_out.display().to_string()),
+        (true, false) => None,
+    };
 
     if args.json {
-        let v = json!({
-            "changes": outcomes.iter().map(|o| json!({"change": o.change.to_string(), "what": o.description})).collect::<Vec<_>>(),
+        let mut v = json!({
+            "dry_run": args.dry_run,
+            "changes": outcomes.iter().map(outcome_json).collect::<Vec<_>>(),
             "changed": !changed.is_empty() || secret_note.is_some(),
+            "warnings": applied.warnings,
             "client_id": args.client_id,
-            "client_auth": if x509 { "tls" } else { "secret" },
+            "client_auth": client_auth_name(&client.authenticator),
             "client_cert_dn": args.client_cert_dn,
             "ca_dn": args.ca_dn,
             "bound_tokens": args.bound_tokens,
-            "secret_file": secret.as_ref().map(|_| secret_out.display().to_string()),
+            "secret_file": secret_file,
             "secret_note": x509.then_some(NO_SECRET),
             "token_endpoint": jwtgrant_keycloak::token_endpoint(&base, &realm),
             "audience": jwtgrant_keycloak::realm_url(&base, &realm),
         });
-        let mut v = v;
         // CI logs keep stdout: the secret goes there only when asked for by name.
         if let (true, Some(s), serde_json::Value::Object(map)) =
             (args.json_include_secret, &secret, &mut v)
@@ -116,7 +115,12 @@ pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
         return files::println(&text);
     }
     let mut out = String::new();
-    if changed.is_empty() && secret_note.is_none() {
+    if args.dry_run {
+        out.push_str("dry run: nothing was written; the plan:\n");
+        for o in outcomes {
+            out.push_str(&plan_lines(o));
+        }
+    } else if changed.is_empty() && secret_note.is_none() {
         out.push_str(&format!(
             "nothing to change: realm '{realm}', identity provider '{}', client '{}' and {} link(s) are as wanted\n",
             args.idp_alias,
@@ -131,17 +135,24 @@ pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
             out.push_str(&format!("{n}\n"));
         }
     }
-    if secret.is_some() {
-        out.push_str(&format!("client secret: {}\n", secret_out.display()));
+    for w in &applied.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    match (&secret_file, args.dry_run) {
+        (Some(f), false) => out.push_str(&format!("client secret: {f}\n")),
+        (Some(f), true) => out.push_str(&format!("client secret: would be kept in {f}\n")),
+        (None, _) => {}
     }
     if x509 {
-        out.push_str(&format!(
-            "client certificate: {}\n",
-            x509_summary(args.client_cert_dn.as_deref(), args.ca_dn.as_deref())
-        ));
+        if args.client_cert_dn.is_some() {
+            out.push_str(&format!(
+                "client certificate: {}\n",
+                x509_summary(args.client_cert_dn.as_deref(), args.ca_dn.as_deref())
+            ));
+        }
         out.push_str(&format!("{NO_SECRET}\n"));
     }
-    if args.bound_tokens {
+    if args.bound_tokens == Some(true) {
         out.push_str(BOUND_NOTE);
         out.push('\n');
     }
@@ -151,6 +162,140 @@ pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
         jwtgrant_keycloak::realm_url(&base, &realm)
     ));
     files::stdout(&out)
+}
+
+/// The steps in order: realm, identity provider, client, then each user and its link.
+/// Each outcome is kept as soon as it is known, so a failure can say what stands.
+fn provision(
+    session: &AdminSession,
+    args: &SetupSettings,
+    applied: &mut Applied,
+) -> Result<(), AdminError> {
+    let realm = &args.realm;
+    applied.outcomes.push(session.ensure_realm(realm)?);
+    applied.outcomes.push(session.ensure_jwt_idp(
+        realm,
+        &JwtIdp::new(&args.idp_alias, &args.issuer, args.key.clone()),
+    )?);
+    let mut wanted = JwtClient::new(
+        &args.client_id,
+        args.authenticator
+            .clone()
+            .unwrap_or(ClientAuthenticator::Secret(None)),
+        [args.idp_alias.as_str()],
+    );
+    if args.authenticator.is_none() {
+        wanted = wanted.keep_existing_auth();
+    }
+    if let Some(b) = args.bound_tokens {
+        wanted = wanted.certificate_bound_tokens(b);
+    }
+    if let Some(b) = args.require_dpop {
+        wanted = wanted.dpop_bound_tokens(b);
+    }
+    let client = session.ensure_client(realm, &wanted)?;
+    applied.outcomes.push(client.outcome.clone());
+    applied.client = Some(client);
+    for (sub, username) in &args.links {
+        let user = session.ensure_user(realm, username, &UserSpec::new())?;
+        applied.outcomes.push(user.outcome.clone());
+        if !user.enabled {
+            applied.warnings.push(format!(
+                "user '{username}' is disabled, so the grant refuses it: left as it is (enable it in Keycloak if that is wrong)"
+            ));
+        }
+        if !user.required_actions.is_empty() {
+            applied.warnings.push(format!(
+                "user '{username}' has required actions ({}), so the grant refuses it (\"Account is not fully set up\"): left as they are",
+                user.required_actions.join(", ")
+            ));
+        }
+        applied.outcomes.push(session.ensure_idp_link(
+            realm,
+            &user.id,
+            &args.idp_alias,
+            sub,
+            username,
+        )?);
+    }
+    Ok(())
+}
+
+/// A failure part way: the error, with what was applied before it and what was not.
+fn stopped(e: anyhow::Error, applied: &Applied, args: &SetupSettings) -> anyhow::Error {
+    let done: Vec<String> = applied
+        .outcomes
+        .iter()
+        .map(|o| o.description.clone())
+        .collect();
+    let steps = ["realm", "identity provider", "client"];
+    let mut left: Vec<String> = steps
+        .iter()
+        .skip(applied.outcomes.len().min(3))
+        .map(|s| s.to_string())
+        .collect();
+    let links_done = applied.outcomes.len().saturating_sub(3) / 2;
+    left.extend(
+        args.links
+            .iter()
+            .skip(links_done)
+            .map(|(sub, user)| format!("user '{user}' and its link to '{sub}'")),
+    );
+    if !args.dry_run {
+        left.push("the client secret file".into());
+    }
+    let done = if done.is_empty() {
+        "nothing".to_owned()
+    } else {
+        done.join(", ")
+    };
+    e.context(format!(
+        "keycloak setup stopped part way; applied: {done}; not applied: {}",
+        left.join(", ")
+    ))
+}
+
+/// An outcome as data: what, the change, and each field's old and new value.
+fn outcome_json(o: &Outcome) -> serde_json::Value {
+    json!({
+        "change": o.change.to_string(),
+        "what": o.description,
+        "object": o.what,
+        "fields": o.fields.iter().map(|f| json!({"field": f.field, "old": f.old, "new": f.new})).collect::<Vec<_>>(),
+    })
+}
+
+/// One plan entry: `  create client '...'`, then `      field: old -> new` per field.
+fn plan_lines(o: &Outcome) -> String {
+    let verb = match o.change {
+        Change::Created => "create",
+        Change::Updated => "update",
+        _ => "keep",
+    };
+    let mut out = format!("  {verb} {}\n", o.what);
+    let shown = |v: &Option<String>| match v {
+        Some(v) => format!("'{}'", jwtgrant_exchange::text::sanitize(v, 72)),
+        None => "(none)".to_owned(),
+    };
+    for f in &o.fields {
+        out.push_str(&format!(
+            "      {}: {} -> {}\n",
+            f.field,
+            shown(&f.old),
+            shown(&f.new)
+        ));
+    }
+    out
+}
+
+/// `--client-auth`'s name for an authenticator (`other` for one setup does not make).
+fn client_auth_name(a: &Authenticator) -> &'static str {
+    match a {
+        Authenticator::Secret => "secret",
+        Authenticator::X509 => "tls",
+        Authenticator::Jwt => "private-key-jwt",
+        _ => "other",
+    }
 }
 
 /// Write the client secret to `path` (mode 0600, a new file) unless it already holds it;
@@ -198,7 +343,7 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
     } = s;
     let base = admin.base.clone();
     let assertion = assertion.jwt()?;
-    let session = login(admin)?;
+    let session = login(&admin)?;
     // One client for the JWKS fetch and the exchange (discovery once).
     let exchange = super::exchange::endpoint_client(route)?;
     let fetched = doctor::fetch(&session, &exchange, &base, &realm, &client_id, &assertion)?;

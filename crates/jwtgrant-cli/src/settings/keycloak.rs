@@ -45,8 +45,9 @@ impl Admin {
 pub struct SetupSettings {
     pub admin: Admin,
     pub realm: String,
-    /// How the provisioned client authenticates.
-    pub authenticator: ClientAuthenticator,
+    /// How the provisioned client authenticates; `None` (no `--client-auth`): a secret
+    /// on create, as it is on update.
+    pub authenticator: Option<ClientAuthenticator>,
     /// The key Keycloak verifies assertions with.
     pub key: IdpKey,
     /// Where the client secret goes (`--secret-out`, else `CLIENT_ID.secret`).
@@ -58,8 +59,11 @@ pub struct SetupSettings {
     pub links: Vec<(String, String)>,
     pub client_cert_dn: Option<String>,
     pub ca_dn: Option<String>,
-    pub bound_tokens: bool,
-    pub require_dpop: bool,
+    /// `--bound-tokens` / `--no-bound-tokens`; `None`: as it is.
+    pub bound_tokens: Option<bool>,
+    /// `--require-dpop` / `--no-require-dpop`; `None`: as it is.
+    pub require_dpop: Option<bool>,
+    pub dry_run: bool,
     pub force: bool,
     pub json: bool,
     pub json_include_secret: bool,
@@ -167,18 +171,24 @@ pub fn setup(args: &SetupArgs, g: &Globals) -> Result<SetupSettings> {
         links: args.links.clone(),
         client_cert_dn: args.client_cert_dn.clone(),
         ca_dn: args.ca_dn.clone(),
-        bound_tokens: args.bound_tokens,
-        require_dpop: args.require_dpop,
+        bound_tokens: switch(args.bound_tokens, args.no_bound_tokens),
+        require_dpop: switch(args.require_dpop, args.no_require_dpop),
+        dry_run: args.dry_run,
         force: args.force,
         json: args.json,
         json_include_secret: args.json_include_secret,
     })
 }
 
-/// The client's authenticator from the options; combinations that make no sense are usage
-/// errors naming the fix.
-fn setup_authenticator(args: &SetupArgs) -> Result<ClientAuthenticator> {
-    let tls = args.client_auth == SetupClientAuth::Tls;
+/// `--X` on, `--no-X` off, neither: leave it (clap refuses both).
+fn switch(on: bool, off: bool) -> Option<bool> {
+    (on || off).then_some(on)
+}
+
+/// The client's authenticator from the options (`None` without `--client-auth`);
+/// combinations that make no sense are usage errors naming the fix.
+fn setup_authenticator(args: &SetupArgs) -> Result<Option<ClientAuthenticator>> {
+    let tls = args.client_auth == Some(SetupClientAuth::Tls);
     match (&args.client_cert_dn, &args.ca_dn) {
         (Some(_), _) if !tls => Err(usage(
             "--client-cert-dn is for a certificate client: add --client-auth tls, or drop --client-cert-dn for a secret client",
@@ -192,11 +202,12 @@ fn setup_authenticator(args: &SetupArgs) -> Result<ClientAuthenticator> {
         _ if tls && args.secret_out.is_some() => Err(usage(
             "--secret-out has nothing to write: a certificate client (--client-auth tls) has no secret; drop --secret-out",
         )),
-        (Some(dn), ca) => Ok(ClientAuthenticator::X509 {
+        (Some(dn), ca) => Ok(Some(ClientAuthenticator::X509 {
             subject_dn: dn.trim().to_owned(),
             ca_subject_dn: ca.as_ref().map(|c| c.trim().to_owned()),
-        }),
-        (None, _) => Ok(ClientAuthenticator::Secret(None)),
+        })),
+        (None, _) if args.client_auth.is_some() => Ok(Some(ClientAuthenticator::Secret(None))),
+        (None, _) => Ok(None),
     }
 }
 

@@ -6,11 +6,12 @@ use jwtgrant_exchange::Method;
 
 use super::AdminSession;
 use super::error::AdminError;
-use super::http::location_id;
 use super::spec::{
-    Change, ClientAuthenticator, JwtClient, Outcome, Secret, client_create_body, client_fields,
-    differing, with_fields,
+    Change, ClientAuthenticator, Field, FieldChange, JwtClient, Outcome, Secret, changes,
+    client_create_body, client_create_fields, client_fields, verify, with_fields,
 };
+use crate::settings::Authenticator;
+use crate::settings::client::{AUTHENTICATOR, SECRET};
 
 /// A client after [`AdminSession::ensure_client`].
 #[derive(Debug, Clone)]
@@ -18,9 +19,14 @@ use super::spec::{
 pub struct EnsuredClient {
     /// What was done.
     pub outcome: Outcome,
-    /// Keycloak's internal id (UUID) of the client.
+    /// Keycloak's internal id (UUID) of the client; empty when a dry run plans its
+    /// creation.
     pub id: String,
-    /// The client secret, for [`ClientAuthenticator::Secret`] clients.
+    /// How the client authenticates now: as asked, or as it was when
+    /// [`JwtClient::keep_existing_auth`] left it.
+    pub authenticator: Authenticator,
+    /// The client secret, for a `client-secret` client (`None` in a dry run that would
+    /// create the client or generate its secret).
     pub secret: Option<Secret>,
 }
 
@@ -37,34 +43,36 @@ impl AdminSession {
     }
 
     /// Makes sure the realm has this confidential client, allowed to present
-    /// assertions from [`JwtClient::allowed_idps`]. Returns its secret for
-    /// [`ClientAuthenticator::Secret`] clients.
+    /// assertions from [`JwtClient::allowed_idps`]. An existing client keeps what
+    /// [`JwtClient`] does not name (its flows, other allowed providers, its bindings and,
+    /// with [`JwtClient::keep_existing_auth`], its authenticator). Returns the secret of a
+    /// `client-secret` client, generating one when it has none. Every write is read back
+    /// and checked ([`AdminError::NotApplied`]).
     pub fn ensure_client(
         &self,
         realm: &str,
         client: &JwtClient,
     ) -> Result<EnsuredClient, AdminError> {
         let what = format!("client '{}' in realm '{realm}'", client.client_id);
-        let fields = client_fields(client);
-        let (change, changed, id) = match self.get_client(realm, &client.client_id)? {
+        let existing = self.get_client(realm, &client.client_id)?;
+        let fields = client_fields(client, existing.as_ref());
+        let (outcome, id, authenticator) = match existing {
             None => {
-                let op = format!("creating {what}");
-                let path = ["admin", "realms", realm, "clients"];
-                let r = self.send(
-                    &op,
-                    Method::Post,
-                    &path,
-                    &[],
-                    Some(&client_create_body(client)),
-                )?;
-                if r.status != 201 {
-                    return Err(r.rejected(&op));
-                }
-                let id = match location_id(r.location.as_deref()) {
-                    Some(id) => id,
-                    None => self.client_uuid(realm, &client.client_id, &op)?,
+                let created = client_create_fields(client);
+                let outcome = Outcome::new(Change::Created, &what, changes(None, &created));
+                let id = if self.dry_run {
+                    String::new()
+                } else {
+                    let op = format!("creating {what}");
+                    let path = ["admin", "realms", realm, "clients"];
+                    let body = client_create_body(client);
+                    let id = self.create(&op, &path, &body, || {
+                        self.find_client_uuid(realm, &client.client_id)
+                    })?;
+                    self.reread_client(realm, &id, &op, &created)?;
+                    id
                 };
-                (Change::Created, Vec::new(), id)
+                (outcome, id, client.auth.kind())
             }
             Some(existing) => {
                 let op = format!("updating {what}");
@@ -75,35 +83,63 @@ impl AdminSession {
                         detail: "the client has no 'id'".into(),
                     })?
                     .to_owned();
-                let mut changed = differing(&existing, &fields);
+                let mut changed = changes(Some(&existing), &fields);
+                let authenticator = if client.keep_existing_auth {
+                    Authenticator::from_name(existing[AUTHENTICATOR].as_str().unwrap_or_default())
+                } else {
+                    client.auth.kind()
+                };
                 let mut body = with_fields(existing, &fields);
-                if let ClientAuthenticator::Secret(Some(want)) = &client.auth {
+                if let (false, ClientAuthenticator::Secret(Some(want))) =
+                    (client.keep_existing_auth, &client.auth)
+                {
                     let have = self.client_secret_by_id(realm, &id, &client.client_id)?;
                     if have.as_ref() != Some(want) {
-                        changed.push("secret".into());
-                        body["secret"] = Value::String(want.secret().to_owned());
+                        changed.push(FieldChange::secret(SECRET));
+                        body[SECRET] = Value::String(want.secret().to_owned());
                     }
                 }
-                if changed.is_empty() {
-                    (Change::Unchanged, changed, id)
-                } else {
+                let outcome = Outcome::update(&what, changed);
+                if outcome.change == Change::Updated && !self.dry_run {
                     let path = ["admin", "realms", realm, "clients", &id];
                     self.expect(&op, Method::Put, &path, Some(&body), 204)?;
-                    (Change::Updated, changed, id)
+                    self.reread_client(realm, &id, &op, &fields)?;
                 }
+                (outcome, id, authenticator)
             }
         };
-        let secret = match &client.auth {
-            ClientAuthenticator::Secret(_) => {
-                Some(self.ensure_secret(realm, &id, &client.client_id)?)
+        let secret = match authenticator {
+            Authenticator::Secret if id.is_empty() => None,
+            Authenticator::Secret if self.dry_run => {
+                self.client_secret_by_id(realm, &id, &client.client_id)?
             }
-            ClientAuthenticator::PrivateKeyJwt { .. } | ClientAuthenticator::X509 { .. } => None,
+            Authenticator::Secret => Some(self.ensure_secret(realm, &id, &client.client_id)?),
+            _ => None,
         };
         Ok(EnsuredClient {
-            outcome: Outcome::new(change, &what, &changed),
+            outcome,
             id,
+            authenticator,
             secret,
         })
+    }
+
+    /// Reads the client back after `op` and checks it holds `fields`.
+    fn reread_client(
+        &self,
+        realm: &str,
+        id: &str,
+        op: &str,
+        fields: &[Field],
+    ) -> Result<(), AdminError> {
+        let path = ["admin", "realms", realm, "clients", id];
+        let reread =
+            self.get_optional(op, &path, &[])?
+                .ok_or_else(|| AdminError::InvalidResponse {
+                    operation: op.to_owned(),
+                    detail: "written, but not found when read back".into(),
+                })?;
+        verify(op, &reread, fields)
     }
 
     /// The client's current secret, or `None` when it has none (e.g. a public client,
@@ -118,9 +154,14 @@ impl AdminSession {
         self.client_secret_by_id(realm, &id, client_id)
     }
 
+    fn find_client_uuid(&self, realm: &str, client_id: &str) -> Result<Option<String>, AdminError> {
+        Ok(self
+            .get_client(realm, client_id)?
+            .and_then(|c| c["id"].as_str().map(str::to_owned)))
+    }
+
     fn client_uuid(&self, realm: &str, client_id: &str, op: &str) -> Result<String, AdminError> {
-        self.get_client(realm, client_id)?
-            .and_then(|c| c["id"].as_str().map(str::to_owned))
+        self.find_client_uuid(realm, client_id)?
             .ok_or_else(|| AdminError::InvalidResponse {
                 operation: op.to_owned(),
                 detail: format!("client '{client_id}' not found in realm '{realm}'"),

@@ -54,6 +54,26 @@ pub enum AdminError {
         /// What is in the way, and what to do about it.
         detail: String,
     },
+    /// A [dry-run](super::AdminSession::dry_run) session was asked to write.
+    DryRun {
+        /// What would have been written.
+        operation: String,
+    },
+    /// Keycloak accepted a write, but reading the object back shows fields that do not
+    /// hold what was sent (a server that ignores or rewrites them).
+    NotApplied {
+        /// What was written.
+        operation: String,
+        /// The fields that differ, with what Keycloak holds and what was sent.
+        fields: Vec<super::spec::FieldChange>,
+    },
+    /// A change of several writes failed part way; `applied` says what stands now.
+    Incomplete {
+        /// The write that failed.
+        source: Box<AdminError>,
+        /// What was applied, and what was undone.
+        applied: String,
+    },
     /// An argument cannot work (e.g. a base URL that is not an http(s) URL).
     InvalidInput {
         /// What is wrong with it.
@@ -147,6 +167,32 @@ impl fmt::Display for AdminError {
                 write!(f, "{operation}: unexpected answer from keycloak: {detail}")
             }
             AdminError::Conflict { operation, detail } => write!(f, "{operation}: {detail}"),
+            AdminError::DryRun { operation } => {
+                write!(f, "{operation}: not sent, this is a dry run")
+            }
+            AdminError::NotApplied { operation, fields } => {
+                write!(
+                    f,
+                    "{operation}: keycloak accepted it, but reading it back shows"
+                )?;
+                for (i, c) in fields.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    let shown = |v: &Option<String>| match v {
+                        Some(v) => format!("'{}'", text::sanitize(v, 80)),
+                        None => "nothing".to_owned(),
+                    };
+                    // `old` is what the server holds after the write, `new` what was sent.
+                    write!(
+                        f,
+                        "{sep}{} = {} (sent {})",
+                        c.field,
+                        shown(&c.old),
+                        shown(&c.new)
+                    )?;
+                }
+                write!(f, " (a Keycloak version or policy that ignores the field?)")
+            }
+            AdminError::Incomplete { source, applied } => write!(f, "{source}; {applied}"),
             AdminError::InvalidInput { detail } => f.write_str(detail),
         }
     }

@@ -61,6 +61,11 @@ impl AdminSession {
         body: Option<&Value>,
     ) -> Result<Reply, AdminError> {
         let url = self.url(path, query);
+        if self.dry_run && method != Method::Get {
+            return Err(AdminError::DryRun {
+                operation: operation.to_owned(),
+            });
+        }
         let token = self.current_token()?;
         let reply = self.send_once(operation, method, &url, body, &token)?;
         if reply.status != 401 {
@@ -135,6 +140,25 @@ impl AdminSession {
         }
     }
 
+    /// POSTs `body` to `path` expecting 201, and returns the new object's id: from the
+    /// `Location` header, else through `lookup` (a proxy may drop the header).
+    pub(super) fn create(
+        &self,
+        operation: &str,
+        path: &[&str],
+        body: &Value,
+        lookup: impl FnOnce() -> Result<Option<String>, AdminError>,
+    ) -> Result<String, AdminError> {
+        let r = self.expect(operation, Method::Post, path, Some(body), 201)?;
+        match location_id(r.location.as_deref()) {
+            Some(id) => Ok(id),
+            None => lookup()?.ok_or_else(|| AdminError::InvalidResponse {
+                operation: operation.to_owned(),
+                detail: "created, but not found afterwards".into(),
+            }),
+        }
+    }
+
     pub(super) fn get_optional(
         &self,
         operation: &str,
@@ -156,6 +180,10 @@ impl AdminSession {
         query: &[(&str, &str)],
     ) -> Result<Vec<Value>, AdminError> {
         let r = self.send(operation, Method::Get, path, query, None)?;
+        // Planning inside a realm (or for a user) that is still to be created.
+        if self.dry_run && r.status == 404 {
+            return Ok(Vec::new());
+        }
         if r.status != 200 {
             return Err(r.rejected(operation));
         }

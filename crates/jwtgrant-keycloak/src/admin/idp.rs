@@ -7,8 +7,8 @@ use jwtgrant_exchange::Method;
 use super::AdminSession;
 use super::error::AdminError;
 use super::spec::{
-    Change, IdpKey, JWT_IDP_PROVIDER_ID, JwtIdp, Outcome, differing, idp_create_body, idp_fields,
-    with_fields,
+    Change, Field, IdpKey, JWT_IDP_PROVIDER_ID, JwtIdp, Outcome, changes, idp_create_body,
+    idp_fields, verify, with_fields,
 };
 
 impl AdminSession {
@@ -28,15 +28,7 @@ impl AdminSession {
     /// One identity provider by alias, or `None`.
     pub fn get_idp(&self, realm: &str, alias: &str) -> Result<Option<Value>, AdminError> {
         let op = format!("reading identity provider '{alias}' of realm '{realm}'");
-        let path = [
-            "admin",
-            "realms",
-            realm,
-            "identity-provider",
-            "instances",
-            alias,
-        ];
-        self.get_optional(&op, &path, &[])
+        self.get_optional(&op, &idp_path(realm, alias), &[])
     }
 
     /// Makes sure the realm has this JWT Authorization Grant identity provider.
@@ -55,11 +47,16 @@ impl AdminSession {
                 })?;
         }
         let fields = idp_fields(idp);
+        let path = idp_path(realm, &idp.alias);
         let Some(existing) = self.get_idp(realm, &idp.alias)? else {
-            let op = format!("creating {what}");
-            let path = ["admin", "realms", realm, "identity-provider", "instances"];
-            self.expect(&op, Method::Post, &path, Some(&idp_create_body(idp)), 201)?;
-            return Ok(Outcome::new(Change::Created, &what, &[]));
+            let planned = Outcome::new(Change::Created, &what, changes(None, &fields));
+            if !self.dry_run {
+                let op = format!("creating {what}");
+                let body = idp_create_body(idp);
+                self.expect(&op, Method::Post, &path[..5], Some(&body), 201)?;
+                self.reread_idp(realm, &idp.alias, &op, &fields)?;
+            }
+            return Ok(planned);
         };
         let provider = existing[crate::settings::idp::PROVIDER_ID_FIELD]
             .as_str()
@@ -75,22 +72,44 @@ impl AdminSession {
                 ),
             });
         }
-        let changed = differing(&existing, &fields);
-        if changed.is_empty() {
-            return Ok(Outcome::new(Change::Unchanged, &what, &[]));
+        let outcome = Outcome::update(&what, changes(Some(&existing), &fields));
+        if outcome.change == Change::Unchanged || self.dry_run {
+            return Ok(outcome);
         }
         let op = format!("updating {what}");
-        let path = [
-            "admin",
-            "realms",
-            realm,
-            "identity-provider",
-            "instances",
-            &idp.alias,
-        ];
         // The update replaces the whole representation: send what exists, changed.
         let body = with_fields(existing, &fields);
         self.expect(&op, Method::Put, &path, Some(&body), 204)?;
-        Ok(Outcome::new(Change::Updated, &what, &changed))
+        self.reread_idp(realm, &idp.alias, &op, &fields)?;
+        Ok(outcome)
     }
+
+    /// Reads the provider back after `op` and checks it holds `fields`.
+    fn reread_idp(
+        &self,
+        realm: &str,
+        alias: &str,
+        op: &str,
+        fields: &[Field],
+    ) -> Result<(), AdminError> {
+        let reread = self
+            .get_idp(realm, alias)?
+            .ok_or_else(|| AdminError::InvalidResponse {
+                operation: op.to_owned(),
+                detail: "written, but not found when read back".into(),
+            })?;
+        verify(op, &reread, fields)
+    }
+}
+
+/// `admin/realms/REALM/identity-provider/instances/ALIAS`; its first five segments list them.
+fn idp_path<'a>(realm: &'a str, alias: &'a str) -> [&'a str; 6] {
+    [
+        "admin",
+        "realms",
+        realm,
+        "identity-provider",
+        "instances",
+        alias,
+    ]
 }

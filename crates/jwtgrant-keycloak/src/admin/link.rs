@@ -6,7 +6,8 @@ use jwtgrant_exchange::Method;
 
 use super::AdminSession;
 use super::error::AdminError;
-use super::spec::{Change, Outcome, link_body};
+use super::spec::{Change, Outcome, changes, link_body, link_fields, verify};
+use jwtgrant_exchange::text;
 
 impl AdminSession {
     /// The identity provider links of a user: `[{"identityProvider", "userId", "userName"}]`.
@@ -43,8 +44,11 @@ impl AdminSession {
 
     /// Makes sure user `user_id` (Keycloak's id) is linked to the account `sub` (the
     /// assertion's subject) at identity provider `alias`. A link to another account is
-    /// replaced (`Updated`). Fails with [`AdminError::Conflict`] when another user
-    /// already holds `sub`.
+    /// replaced (`Updated`): Keycloak cannot edit a link, so the old one is removed and
+    /// the new one made; when the new one cannot be made the old one is put back, and the
+    /// error ([`AdminError::Incomplete`]) says whether that worked. The link is read back
+    /// after the write. Fails with [`AdminError::Conflict`] when another user already
+    /// holds `sub`.
     pub fn ensure_idp_link(
         &self,
         realm: &str,
@@ -53,36 +57,43 @@ impl AdminSession {
         sub: &str,
         user_name: &str,
     ) -> Result<Outcome, AdminError> {
-        let what = format!("link of user {user_id} to '{sub}' at '{alias}' in realm '{realm}'");
+        let what = format!("link of user '{user_name}' to '{sub}' at '{alias}' in realm '{realm}'");
         let create_op = format!("creating {what}");
-        let links = self.get_idp_links(realm, user_id)?;
+        // A user a dry run plans to create has no id and no links yet.
+        let links = if user_id.is_empty() {
+            Vec::new()
+        } else {
+            self.get_idp_links(realm, user_id)?
+        };
         let current = links
             .iter()
             .find(|l| l["identityProvider"].as_str() == Some(alias));
-        let mut changed = Vec::new();
-        if let Some(link) = current {
-            if link["userId"].as_str() == Some(sub) && link["userName"].as_str() == Some(user_name)
-            {
-                return Ok(Outcome::new(Change::Unchanged, &what, &[]));
-            }
-            if link["userId"].as_str() != Some(sub) {
-                changed.push("userId".to_owned());
-            }
-            if link["userName"].as_str() != Some(user_name) {
-                changed.push("userName".to_owned());
-            }
+        let held = |l: &Value, k: &str| l[k].as_str().map(str::to_owned);
+        let wanted = link_fields(sub, user_name);
+        let fields = changes(current, &wanted);
+        if current.is_some() && fields.is_empty() {
+            return Ok(Outcome::new(Change::Unchanged, &what, fields));
         }
         if let Some(holder) = self.find_user_by_idp_link(realm, alias, sub)?
             && holder["id"].as_str() != Some(user_id)
         {
             return Err(AdminError::Conflict {
-                operation: create_op,
+                operation: create_op.clone(),
                 detail: format!(
                     "'{sub}' at '{alias}' is already linked to user '{}' ({}); unlink it there first",
-                    holder["username"].as_str().unwrap_or("?"),
-                    holder["id"].as_str().unwrap_or("?"),
+                    text::sanitize(holder["username"].as_str().unwrap_or("?"), 100),
+                    text::sanitize(holder["id"].as_str().unwrap_or("?"), 100),
                 ),
             });
+        }
+        let change = if current.is_some() {
+            Change::Updated
+        } else {
+            Change::Created
+        };
+        let outcome = Outcome::new(change, &what, fields);
+        if self.dry_run {
+            return Ok(outcome);
         }
         let path = [
             "admin",
@@ -93,25 +104,45 @@ impl AdminSession {
             "federated-identity",
             alias,
         ];
-        if current.is_some() {
-            // Keycloak cannot edit a link: remove it and link again.
-            let op =
-                format!("removing the old link of user {user_id} at '{alias}' in realm '{realm}'");
-            self.expect(&op, Method::Delete, &path, None, 204)?;
+        let op = create_op;
+        let new = link_body(alias, sub, user_name);
+        match current {
+            None => {
+                self.expect(&op, Method::Post, &path, Some(&new), 204)?;
+            }
+            Some(old) => {
+                let old_sub = held(old, "userId").unwrap_or_default();
+                let old_name = held(old, "userName").unwrap_or_default();
+                let remove = format!(
+                    "removing the old link of user '{user_name}' at '{alias}' in realm '{realm}'"
+                );
+                self.expect(&remove, Method::Delete, &path, None, 204)?;
+                if let Err(e) = self.expect(&op, Method::Post, &path, Some(&new), 204) {
+                    // Put the old link back: a failed replacement must not leave the
+                    // user unlinked.
+                    let restore = format!("restoring the link to '{old_sub}' at '{alias}'");
+                    let back = link_body(alias, &old_sub, &old_name);
+                    let applied = match self.expect(&restore, Method::Post, &path, Some(&back), 204)
+                    {
+                        Ok(_) => format!(
+                            "the old link to '{old_sub}' was removed and put back: nothing changed"
+                        ),
+                        Err(r) => format!(
+                            "the old link to '{old_sub}' was removed and could not be put back ({r}): user '{user_name}' has no link at '{alias}' now"
+                        ),
+                    };
+                    return Err(AdminError::Incomplete {
+                        source: Box::new(e),
+                        applied,
+                    });
+                }
+            }
         }
-        let op = format!("linking {what}");
-        self.expect(
-            &op,
-            Method::Post,
-            &path,
-            Some(&link_body(alias, sub, user_name)),
-            204,
-        )?;
-        let change = if current.is_some() {
-            Change::Updated
-        } else {
-            Change::Created
-        };
-        Ok(Outcome::new(change, &what, &changed))
+        let now = self.get_idp_links(realm, user_id)?;
+        let link = now
+            .iter()
+            .find(|l| l["identityProvider"].as_str() == Some(alias));
+        verify(&op, link.unwrap_or(&Value::Null), &wanted)?;
+        Ok(outcome)
     }
 }

@@ -4,8 +4,10 @@
 //! and makes sure a realm holds what the grant needs: a [`JwtIdp`] identity provider
 //! that trusts the issuer's key, a confidential [`JwtClient`] allowed to use it, and a
 //! user linked to the assertion's `sub`. Every `ensure_*` call is idempotent: it
-//! creates what is missing, updates only the fields it manages when they differ, and
-//! reports which it did as a [`Change`] in an [`Outcome`].
+//! creates what is missing, updates only the fields it is asked to manage when they
+//! differ (never what it was not told about), reads back what it wrote, and reports
+//! which it did, field by field, as an [`Outcome`]. A [dry-run](AdminSession::dry_run)
+//! session reports the same without writing.
 //!
 //! ```no_run
 //! use jwtgrant_keycloak::admin::{AdminSession, ClientAuthenticator, IdpKey, JwtClient, JwtIdp, UserSpec};
@@ -44,7 +46,7 @@ pub use error::AdminError;
 pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT};
 // Keycloak's attribute names are in `crate::settings`, written once.
 pub use spec::{
-    Change, ClientAuthenticator, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp, Outcome, Secret,
-    UserSpec,
+    Change, ClientAuthenticator, FieldChange, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp,
+    Outcome, REDACTED, Secret, UserSpec,
 };
 pub use user::EnsuredUser;

@@ -8,7 +8,7 @@ use jwtgrant_exchange::Method;
 
 use super::AdminSession;
 use super::error::AdminError;
-use super::spec::{Change, Outcome};
+use super::spec::{Change, FieldChange, Outcome};
 
 impl AdminSession {
     /// The realm's representation, or `None` when it does not exist.
@@ -20,31 +20,33 @@ impl AdminSession {
     /// Makes sure an enabled realm of this name exists.
     pub fn ensure_realm(&self, realm: &str) -> Result<Outcome, AdminError> {
         let what = format!("realm '{realm}'");
+        let enabled = || vec![FieldChange::new("enabled", None, Some("true".into()))];
         match self.get_realm(realm)? {
+            None if self.dry_run => Ok(Outcome::new(Change::Created, &what, enabled())),
             None => {
                 let op = format!("creating {what}");
                 let body = serde_json::json!({"realm": realm, "enabled": true});
                 let r = self.send(&op, Method::Post, &["admin", "realms"], &[], Some(&body))?;
                 match r.status {
-                    201 => Ok(Outcome::new(Change::Created, &what, &[])),
+                    201 => Ok(Outcome::new(Change::Created, &what, enabled())),
                     // Created meanwhile by someone else: it exists now, which is what we want.
-                    409 => Ok(Outcome::new(Change::Unchanged, &what, &[])),
+                    409 => Ok(Outcome::new(Change::Unchanged, &what, Vec::new())),
                     _ => Err(r.rejected(&op)),
                 }
             }
             Some(existing) if existing["enabled"] != Value::Bool(true) => {
-                let op = format!("enabling {what}");
-                // Realm updates are partial: only the fields sent change.
-                let body = serde_json::json!({"enabled": true});
-                let path = ["admin", "realms", realm];
-                self.expect(&op, Method::Put, &path, Some(&body), 204)?;
-                Ok(Outcome::new(
-                    Change::Updated,
-                    &what,
-                    &["enabled".to_owned()],
-                ))
+                let old = existing["enabled"].as_bool().map(|b| b.to_string());
+                let fields = vec![FieldChange::new("enabled", old, Some("true".into()))];
+                if !self.dry_run {
+                    let op = format!("enabling {what}");
+                    // Realm updates are partial: only the fields sent change.
+                    let body = serde_json::json!({"enabled": true});
+                    let path = ["admin", "realms", realm];
+                    self.expect(&op, Method::Put, &path, Some(&body), 204)?;
+                }
+                Ok(Outcome::new(Change::Updated, &what, fields))
             }
-            Some(_) => Ok(Outcome::new(Change::Unchanged, &what, &[])),
+            Some(_) => Ok(Outcome::new(Change::Unchanged, &what, Vec::new())),
         }
     }
 

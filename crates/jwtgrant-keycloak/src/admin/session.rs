@@ -28,6 +28,8 @@ pub struct AdminSession {
     pub(super) base: Url,
     pub(super) transport: Transport,
     pub(super) login: AdminLogin,
+    /// Plan, do not write: see [`AdminSession::dry_run`].
+    pub(super) dry_run: bool,
     token: Mutex<Option<AdminToken>>,
 }
 
@@ -105,6 +107,7 @@ impl fmt::Debug for AdminSession {
             .field("base", &self.base.as_str())
             .field("login", &self.login)
             .field("transport", &self.transport)
+            .field("dry_run", &self.dry_run)
             .finish_non_exhaustive()
     }
 }
@@ -207,8 +210,24 @@ impl AdminSession {
             base,
             transport,
             login,
+            dry_run: false,
             token: Mutex::new(None),
         })
+    }
+
+    /// A session that plans instead of writing: every `ensure_*` call reads what exists
+    /// as usual and returns the [`Outcome`] it would have, field by field, and no
+    /// request that writes is sent (the session refuses one with
+    /// [`AdminError::DryRun`], a backstop should an operation forget). Reads of what
+    /// does not exist yet (the clients of a realm to be created) find nothing.
+    pub fn dry_run(mut self, on: bool) -> AdminSession {
+        self.dry_run = on;
+        self
+    }
+
+    /// Whether this session plans instead of writing.
+    pub fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// Logs in and stores a fresh token: one token request through [`Exchange`] on this

@@ -4,12 +4,15 @@
 //! [`crate::settings`]; the create bodies start from its model.
 
 pub use jwtgrant_exchange::Secret;
+
+use super::error::AdminError;
 use std::fmt;
 
 use serde_json::{Map, Value, json};
 
 use crate::settings::{
-    ClientSettings, IdpSettings, Switch, UserSettings, client, idp as idp_names, join_aliases, user,
+    ClientSettings, IdpSettings, Switch, UserSettings, client, idp as idp_names, join_aliases,
+    split_aliases, user,
 };
 
 /// The `providerId` of Keycloak's JWT Authorization Grant identity provider.
@@ -38,12 +41,55 @@ impl fmt::Display for Change {
 
 /// The result of an `ensure_*` call: what happened, and a sentence saying to what
 /// (for updates, which fields), e.g. `updated identity provider 'jwt' in realm 'acme' (issuer)`.
+/// On a [dry-run](super::AdminSession::dry_run) session it says what would happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// What happened.
     pub change: Change,
     /// Says what, for people.
     pub description: String,
+    /// The object, e.g. `client 'custom-client' in realm 'acme'`.
+    pub what: String,
+    /// Each field set, with the value it had (none on a create) and the value it got.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field of an [`Outcome`]: its name, the value it had and the value it gets. Values
+/// are shown as Keycloak stores them (strings as they are, others as JSON); a secret's
+/// values are never shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FieldChange {
+    /// Keycloak's name of the field, e.g. `enabled` or `dpop.bound.access.tokens`.
+    pub field: String,
+    /// What it held; `None` when absent (or the object is new).
+    pub old: Option<String>,
+    /// What it gets; `None` when it is removed.
+    pub new: Option<String>,
+}
+
+/// What a secret's value shows as in a [`FieldChange`].
+pub const REDACTED: &str = "[redacted]";
+
+impl FieldChange {
+    /// A secret that differs: both values redacted.
+    pub(crate) fn secret(field: &str) -> FieldChange {
+        FieldChange {
+            field: field.to_owned(),
+            old: Some(REDACTED.to_owned()),
+            new: Some(REDACTED.to_owned()),
+        }
+    }
+
+    /// A field going from `old` to `new`.
+    pub fn new(field: &str, old: Option<String>, new: Option<String>) -> FieldChange {
+        FieldChange {
+            field: field.to_owned(),
+            old,
+            new,
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -53,16 +99,29 @@ impl fmt::Display for Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn new(change: Change, what: &str, changed: &[String]) -> Outcome {
-        let description = if changed.is_empty() || change != Change::Updated {
+    pub(crate) fn new(change: Change, what: &str, fields: Vec<FieldChange>) -> Outcome {
+        let description = if fields.is_empty() || change != Change::Updated {
             format!("{change} {what}")
         } else {
-            format!("{change} {what} ({})", changed.join(", "))
+            let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+            format!("{change} {what} ({})", names.join(", "))
         };
         Outcome {
             change,
             description,
+            what: what.to_owned(),
+            fields,
         }
+    }
+
+    /// `Unchanged`, or `Updated` with these fields.
+    pub(crate) fn update(what: &str, fields: Vec<FieldChange>) -> Outcome {
+        let change = if fields.is_empty() {
+            Change::Unchanged
+        } else {
+            Change::Updated
+        };
+        Outcome::new(change, what, fields)
     }
 }
 
@@ -173,20 +232,28 @@ pub struct JwtClient {
     pub auth: ClientAuthenticator,
     /// Whether it may use the JWT Authorization Grant.
     pub grant_enabled: bool,
-    /// Identity provider aliases whose assertions it may present.
+    /// Identity provider aliases whose assertions it may present. On an existing client
+    /// they are added to its allow-list; none is removed.
     pub allowed_idps: Vec<String>,
-    /// Disabled clients get no tokens.
-    pub enabled: bool,
+    /// On an existing client, leave the authenticator (and its secret, keys or DN) as it
+    /// is: [`JwtClient::auth`] then applies only when the client is created.
+    pub keep_existing_auth: bool,
+    /// Disabled clients get no tokens. `None`: enabled on create, left as is on update.
+    pub enabled: Option<bool>,
     /// Whether access tokens are bound to the client certificate of the request (RFC 8705
-    /// `cnf.x5t#S256`; attribute `tls.client.certificate.bound.access.tokens`).
-    pub certificate_bound_tokens: bool,
+    /// `cnf.x5t#S256`; attribute `tls.client.certificate.bound.access.tokens`). `None`:
+    /// off on create, left as is on update.
+    pub certificate_bound_tokens: Option<bool>,
     /// Whether every token request must carry a DPoP proof, binding the token to its key
-    /// (RFC 9449 `cnf.jkt`; attribute `dpop.bound.access.tokens`).
-    pub dpop_bound_tokens: bool,
+    /// (RFC 9449 `cnf.jkt`; attribute `dpop.bound.access.tokens`). `None`: off on create,
+    /// left as is on update.
+    pub dpop_bound_tokens: Option<bool>,
 }
 
 impl JwtClient {
-    /// An enabled client with the grant on, allowed the given providers.
+    /// A client with the grant on, allowed the given providers. Created enabled, with its
+    /// browser flows off and no token binding; on an existing client only the grant, the
+    /// allow-list (added to), the authenticator and what a setter names are changed.
     pub fn new(
         client_id: impl Into<String>,
         auth: ClientAuthenticator,
@@ -197,21 +264,28 @@ impl JwtClient {
             auth,
             grant_enabled: true,
             allowed_idps: allowed_idps.into_iter().map(Into::into).collect(),
-            enabled: true,
-            certificate_bound_tokens: false,
-            dpop_bound_tokens: false,
+            keep_existing_auth: false,
+            enabled: None,
+            certificate_bound_tokens: None,
+            dpop_bound_tokens: None,
         }
     }
 
     /// Sets [`JwtClient::dpop_bound_tokens`] (require DPoP).
     pub fn dpop_bound_tokens(mut self, required: bool) -> JwtClient {
-        self.dpop_bound_tokens = required;
+        self.dpop_bound_tokens = Some(required);
         self
     }
 
     /// Sets [`JwtClient::certificate_bound_tokens`].
     pub fn certificate_bound_tokens(mut self, bound: bool) -> JwtClient {
-        self.certificate_bound_tokens = bound;
+        self.certificate_bound_tokens = Some(bound);
+        self
+    }
+
+    /// Sets [`JwtClient::keep_existing_auth`].
+    pub fn keep_existing_auth(mut self) -> JwtClient {
+        self.keep_existing_auth = true;
         self
     }
 
@@ -223,7 +297,7 @@ impl JwtClient {
 
     /// Sets [`JwtClient::enabled`].
     pub fn enabled(mut self, enabled: bool) -> JwtClient {
-        self.enabled = enabled;
+        self.enabled = Some(enabled);
         self
     }
 }
@@ -250,10 +324,22 @@ pub enum ClientAuthenticator {
     },
 }
 
+impl ClientAuthenticator {
+    /// Which of Keycloak's authenticators this is.
+    pub fn kind(&self) -> crate::settings::Authenticator {
+        use crate::settings::Authenticator;
+        match self {
+            ClientAuthenticator::Secret(_) => Authenticator::Secret,
+            ClientAuthenticator::PrivateKeyJwt { .. } => Authenticator::Jwt,
+            ClientAuthenticator::X509 { .. } => Authenticator::X509,
+        }
+    }
+}
+
 /// The Keycloak user an assertion's `sub` maps to.
 ///
 /// `None` fields are not managed: left out on create, left as they are on update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserSpec {
     /// E-mail address (stored as verified on create).
@@ -262,23 +348,14 @@ pub struct UserSpec {
     pub first_name: Option<String>,
     /// Family name.
     pub last_name: Option<String>,
-    /// Disabled users get no tokens.
-    pub enabled: bool,
-}
-
-impl Default for UserSpec {
-    fn default() -> Self {
-        UserSpec {
-            email: None,
-            first_name: None,
-            last_name: None,
-            enabled: true,
-        }
-    }
+    /// Disabled users get no tokens. `None`: enabled on create, left as is on update (an
+    /// admin may have disabled the user on purpose).
+    pub enabled: Option<bool>,
 }
 
 impl UserSpec {
-    /// An enabled user with nothing else managed.
+    /// A user created enabled, with nothing else managed. An existing user's `enabled`,
+    /// required actions and attributes are never touched unless a setter names them.
     pub fn new() -> UserSpec {
         UserSpec::default()
     }
@@ -298,7 +375,7 @@ impl UserSpec {
 
     /// Sets [`UserSpec::enabled`].
     pub fn enabled(mut self, enabled: bool) -> UserSpec {
-        self.enabled = enabled;
+        self.enabled = Some(enabled);
         self
     }
 }
@@ -340,6 +417,20 @@ impl Field {
 
     fn get<'a>(&self, v: &'a Value) -> Option<&'a Value> {
         self.path.iter().try_fold(v, |v, k| v.get(k))
+    }
+
+    /// What `existing` holds here, as [`FieldChange::old`] shows it.
+    fn shown(&self, existing: &Value) -> Option<String> {
+        self.get(existing).and_then(shown)
+    }
+
+    /// The wanted value, as [`FieldChange::new`] shows it.
+    fn shown_want(&self) -> Option<String> {
+        match &self.want {
+            Want::Eq(v) => shown(v),
+            Want::JsonString(v) => Some(v.to_string()),
+            Want::Absent => None,
+        }
     }
 
     /// Whether `existing` holds this field as wanted.
@@ -391,13 +482,37 @@ impl Field {
     }
 }
 
-/// The fields of `existing` that differ from `fields`, by name.
-pub(crate) fn differing(existing: &Value, fields: &[Field]) -> Vec<String> {
+/// The fields of `existing` that differ from `fields`, with old and new values; every
+/// field when there is nothing yet.
+pub(crate) fn changes(existing: Option<&Value>, fields: &[Field]) -> Vec<FieldChange> {
     fields
         .iter()
-        .filter(|f| !f.holds(existing))
-        .map(|f| f.name().to_owned())
+        .filter(|f| existing.is_none_or(|e| !f.holds(e)))
+        .map(|f| FieldChange::new(f.name(), existing.and_then(|e| f.shown(e)), f.shown_want()))
         .collect()
+}
+
+/// Fails with [`AdminError::NotApplied`] when `reread` (the object read back after a
+/// write) does not hold every field sent.
+pub(crate) fn verify(operation: &str, reread: &Value, fields: &[Field]) -> Result<(), AdminError> {
+    let off = changes(Some(reread), fields);
+    if off.is_empty() {
+        return Ok(());
+    }
+    // `old` holds what the server has now, `new` what was sent.
+    Err(AdminError::NotApplied {
+        operation: operation.to_owned(),
+        fields: off,
+    })
+}
+
+/// A value as [`FieldChange`] shows it: strings as they are, others as JSON.
+fn shown(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
 }
 
 /// `base` with every field applied.
@@ -467,56 +582,92 @@ pub(crate) fn idp_create_body(idp: &JwtIdp) -> Value {
     with_fields(base.to_json(), &idp_fields(idp))
 }
 
-/// The client fields we manage. The secret, when pinned, is compared separately
-/// (Keycloak serves it from its own endpoint).
-pub(crate) fn client_fields(client: &JwtClient) -> Vec<Field> {
+/// The client fields we manage on `existing` (none yet: on create). The secret, when
+/// pinned, is compared separately (Keycloak serves it from its own endpoint).
+///
+/// What is never touched on an existing client: its flows (the create body turns them
+/// off), `enabled` and the token bindings unless [`JwtClient`] names them, the
+/// authenticator when [`JwtClient::keep_existing_auth`], and other providers in the
+/// allow-list (the wanted ones are added).
+pub(crate) fn client_fields(client: &JwtClient, existing: Option<&Value>) -> Vec<Field> {
     let attr = |k: &'static str, v: String| Field::eq(&[client::ATTRIBUTES, k], v);
     let flag = |k: &'static str, b: bool| attr(k, Switch::encode(b).to_owned());
-    let authenticator = |name: &'static str| Field::eq(&[client::AUTHENTICATOR], name);
+    let have_idps = existing
+        .and_then(|e| e[client::ATTRIBUTES][client::ALLOWED_IDPS].as_str())
+        .map(split_aliases)
+        .unwrap_or_default();
     let mut f = vec![
-        Field::eq(&[client::ENABLED], client.enabled),
+        // The grant needs a confidential client: these are what `setup` is for.
         Field::eq(&[client::PUBLIC_CLIENT], false),
         Field::eq(&[client::BEARER_ONLY], false),
-        Field::eq(&[client::STANDARD_FLOW], false),
-        Field::eq(&[client::DIRECT_ACCESS_GRANTS], false),
         flag(client::GRANT_ENABLED, client.grant_enabled),
-        attr(client::ALLOWED_IDPS, join_aliases(&client.allowed_idps)),
-        flag(
-            client::CERTIFICATE_BOUND_TOKENS,
-            client.certificate_bound_tokens,
+        attr(
+            client::ALLOWED_IDPS,
+            join_aliases(&merged_aliases(&have_idps, &client.allowed_idps)),
         ),
-        flag(client::DPOP_BOUND_TOKENS, client.dpop_bound_tokens),
     ];
-    match &client.auth {
-        ClientAuthenticator::Secret(_) => {
-            f.push(authenticator(client::SECRET_AUTHENTICATOR));
-        }
-        ClientAuthenticator::PrivateKeyJwt { jwks } => {
-            f.push(authenticator(client::JWT_AUTHENTICATOR));
-            f.push(flag(client::USE_JWKS_URL, false));
-            f.push(flag(client::USE_JWKS_STRING, true));
-            f.push(Field::new(
-                &[client::ATTRIBUTES, client::JWKS_STRING],
-                Want::JsonString(jwks.clone()),
-            ));
-        }
-        ClientAuthenticator::X509 {
-            subject_dn,
-            ca_subject_dn,
-        } => {
-            f.push(authenticator(client::X509_AUTHENTICATOR));
-            f.push(attr(client::SUBJECT_DN, subject_dn.clone()));
-            // Regular expressions are deprecated in 26.7; an exact DN cannot over-match.
-            f.push(flag(client::DN_REGEX, false));
-            if let Some(ca) = ca_subject_dn {
-                f.push(attr(client::CA_SUBJECT_DN, ca.clone()));
-            }
-        }
+    if let Some(b) = client.enabled {
+        f.push(Field::eq(&[client::ENABLED], b));
+    }
+    if let Some(b) = client.certificate_bound_tokens {
+        f.push(flag(client::CERTIFICATE_BOUND_TOKENS, b));
+    }
+    if let Some(b) = client.dpop_bound_tokens {
+        f.push(flag(client::DPOP_BOUND_TOKENS, b));
+    }
+    if existing.is_none() || !client.keep_existing_auth {
+        f.extend(auth_fields(&client.auth));
     }
     f
 }
 
-/// The body that creates the client.
+/// `have` followed by each of `wanted` it lacks: an allow-list only grows.
+pub(crate) fn merged_aliases(have: &[String], wanted: &[String]) -> Vec<String> {
+    let mut all = have.to_vec();
+    for w in wanted {
+        if !all.contains(w) {
+            all.push(w.clone());
+        }
+    }
+    all
+}
+
+/// The authenticator and the settings it reads.
+fn auth_fields(auth: &ClientAuthenticator) -> Vec<Field> {
+    let attr = |k: &'static str, v: String| Field::eq(&[client::ATTRIBUTES, k], v);
+    let flag = |k: &'static str, b: bool| attr(k, Switch::encode(b).to_owned());
+    let authenticator = |name: &'static str| Field::eq(&[client::AUTHENTICATOR], name);
+    match auth {
+        ClientAuthenticator::Secret(_) => vec![authenticator(client::SECRET_AUTHENTICATOR)],
+        ClientAuthenticator::PrivateKeyJwt { jwks } => vec![
+            authenticator(client::JWT_AUTHENTICATOR),
+            flag(client::USE_JWKS_URL, false),
+            flag(client::USE_JWKS_STRING, true),
+            Field::new(
+                &[client::ATTRIBUTES, client::JWKS_STRING],
+                Want::JsonString(jwks.clone()),
+            ),
+        ],
+        ClientAuthenticator::X509 {
+            subject_dn,
+            ca_subject_dn,
+        } => {
+            let mut f = vec![
+                authenticator(client::X509_AUTHENTICATOR),
+                attr(client::SUBJECT_DN, subject_dn.clone()),
+                // Regular expressions are deprecated in 26.7; an exact DN cannot over-match.
+                flag(client::DN_REGEX, false),
+            ];
+            if let Some(ca) = ca_subject_dn {
+                f.push(attr(client::CA_SUBJECT_DN, ca.clone()));
+            }
+            f
+        }
+    }
+}
+
+/// The body that creates the client: the managed fields, plus what a new client gets
+/// once (flows off, enabled, no binding unless asked for).
 pub(crate) fn client_create_body(client: &JwtClient) -> Value {
     let mut base = ClientSettings {
         client_id: Some(client.client_id.clone()),
@@ -529,16 +680,38 @@ pub(crate) fn client_create_body(client: &JwtClient) -> Value {
     if let ClientAuthenticator::Secret(Some(secret)) = &client.auth {
         base[client::SECRET] = Value::String(secret.secret().to_owned());
     }
-    with_fields(base, &client_fields(client))
+    with_fields(base, &client_create_fields(client))
 }
 
-/// The user fields we manage. Required actions are always cleared: the grant refuses
-/// users that have any ("Account is not fully set up").
-pub(crate) fn user_fields(spec: &UserSpec) -> Vec<Field> {
+/// Every field a new client gets: the managed ones, and what it gets once (flows off,
+/// enabled, no binding unless asked for).
+pub(crate) fn client_create_fields(client: &JwtClient) -> Vec<Field> {
     let mut f = vec![
-        Field::eq(&[user::ENABLED], spec.enabled),
-        Field::eq(&[user::REQUIRED_ACTIONS], json!([])),
+        Field::eq(&[client::ENABLED], true),
+        Field::eq(&[client::STANDARD_FLOW], false),
+        Field::eq(&[client::DIRECT_ACCESS_GRANTS], false),
+        Field::eq(
+            &[client::ATTRIBUTES, client::CERTIFICATE_BOUND_TOKENS],
+            Switch::encode(false),
+        ),
+        Field::eq(
+            &[client::ATTRIBUTES, client::DPOP_BOUND_TOKENS],
+            Switch::encode(false),
+        ),
     ];
+    // Later fields win: what `client` names replaces the defaults above.
+    let managed = client_fields(client, None);
+    f.retain(|d| !managed.iter().any(|m| m.path == d.path));
+    f.extend(managed);
+    f
+}
+
+/// The user fields we manage: only those [`UserSpec`] names.
+pub(crate) fn user_fields(spec: &UserSpec) -> Vec<Field> {
+    let mut f = Vec::new();
+    if let Some(b) = spec.enabled {
+        f.push(Field::eq(&[user::ENABLED], b));
+    }
     if let Some(e) = &spec.email {
         f.push(Field::eq(&[user::EMAIL], e.as_str()));
     }
@@ -551,9 +724,10 @@ pub(crate) fn user_fields(spec: &UserSpec) -> Vec<Field> {
     f
 }
 
-/// The body that creates the user. Keycloak 26.7 grants tokens to a user with only a
-/// user name (the default user profile's required e-mail and names are enforced on
-/// browser logins, not on this grant), so nothing is invented here.
+/// The body that creates the user: enabled and without required actions (the grant
+/// refuses users that have any: "Account is not fully set up"). Keycloak 26.7 grants
+/// tokens to a user with only a user name (the default user profile's required e-mail
+/// and names are enforced on browser logins, not on this grant), so nothing is invented.
 pub(crate) fn user_create_body(username: &str, spec: &UserSpec) -> Value {
     let mut base = UserSettings {
         username: Some(username.to_owned()),
@@ -563,12 +737,34 @@ pub(crate) fn user_create_body(username: &str, spec: &UserSpec) -> Value {
     if spec.email.is_some() {
         base[user::EMAIL_VERIFIED] = Value::Bool(true);
     }
-    with_fields(base, &user_fields(spec))
+    with_fields(base, &user_create_fields(spec))
+}
+
+/// Every field a new user gets: enabled (unless `spec` says otherwise), no required
+/// actions, and what `spec` names.
+pub(crate) fn user_create_fields(spec: &UserSpec) -> Vec<Field> {
+    let mut f = vec![Field::eq(&[user::REQUIRED_ACTIONS], json!([]))];
+    if spec.enabled.is_none() {
+        f.push(Field::eq(&[user::ENABLED], true));
+    }
+    f.extend(user_fields(spec));
+    f
+}
+
+/// The link fields we manage: the account at the provider.
+pub(crate) fn link_fields(sub: &str, user_name: &str) -> Vec<Field> {
+    vec![
+        Field::eq(&["userId"], sub),
+        Field::eq(&["userName"], user_name),
+    ]
 }
 
 /// The body that links a user to an identity provider account.
 pub(crate) fn link_body(alias: &str, sub: &str, user_name: &str) -> Value {
-    json!({"identityProvider": alias, "userId": sub, "userName": user_name})
+    with_fields(
+        json!({"identityProvider": alias}),
+        &link_fields(sub, user_name),
+    )
 }
 
 #[cfg(test)]
@@ -615,10 +811,17 @@ mod tests {
 
     /// `check(existing, wanted, expected differing fields)`.
     fn check(existing: Value, fields: &[Field], expected: &[&str]) {
-        assert_eq!(differing(&existing, fields), expected, "{existing}");
+        assert_eq!(names(&existing, fields), expected, "{existing}");
         // Applying the wanted fields always yields something that holds them all.
         let updated = with_fields(existing, fields);
-        assert_eq!(differing(&updated, fields), Vec::<String>::new());
+        assert_eq!(names(&updated, fields), Vec::<String>::new());
+    }
+
+    fn names(existing: &Value, fields: &[Field]) -> Vec<String> {
+        changes(Some(existing), fields)
+            .into_iter()
+            .map(|c| c.field)
+            .collect()
     }
 
     #[test]
@@ -740,7 +943,7 @@ mod tests {
     #[test]
     fn client_diffs() {
         let c = JwtClient::new("c", ClientAuthenticator::Secret(None), ["x"]);
-        let fields = client_fields(&c);
+        let fields = client_fields(&c, None);
         // What Keycloak serves after a create carries many more keys.
         let mut served = client_create_body(&c);
         served["id"] = json!("uuid");
@@ -759,7 +962,7 @@ mod tests {
         served["attributes"]
             .as_object_mut()
             .map(|a| a.remove(client::ALLOWED_IDPS));
-        check(served, &client_fields(&none), &[]);
+        check(served, &client_fields(&none, None), &[]);
     }
 
     #[test]
@@ -788,7 +991,8 @@ mod tests {
         served["requiredActions"] = json!(["UPDATE_PROFILE"]);
         served["enabled"] = json!(false);
         served["lastName"] = json!("Other");
-        check(served, &fields, &["enabled", "requiredActions", "lastName"]);
+        // An admin's disabling and required actions are not ours to undo.
+        check(served, &fields, &["lastName"]);
         // Nothing invented for a bare spec.
         assert_eq!(
             user_create_body("u", &UserSpec::new()),
@@ -797,18 +1001,91 @@ mod tests {
     }
 
     #[test]
+    fn an_update_keeps_what_it_was_not_asked_to_change() {
+        // A client an admin hardened and opened up after the first setup.
+        let mtls = JwtClient::new(
+            "c",
+            ClientAuthenticator::X509 {
+                subject_dn: "CN=c".into(),
+                ca_subject_dn: None,
+            },
+            ["other-idp"],
+        )
+        .certificate_bound_tokens(true)
+        .dpop_bound_tokens(true);
+        let mut served = client_create_body(&mtls);
+        served["id"] = json!("uuid");
+        served["standardFlowEnabled"] = json!(true);
+        served["enabled"] = json!(false);
+        // A rerun naming one more provider and nothing else.
+        let rerun =
+            JwtClient::new("c", ClientAuthenticator::Secret(None), ["jwt"]).keep_existing_auth();
+        let fields = client_fields(&rerun, Some(&served));
+        let planned = changes(Some(&served), &fields);
+        assert_eq!(
+            planned,
+            [FieldChange::new(
+                client::ALLOWED_IDPS,
+                Some("other-idp".into()),
+                Some("other-idp##jwt".into())
+            )]
+        );
+        let sent = with_fields(served.clone(), &fields);
+        for (k, v) in [
+            ("standardFlowEnabled", json!(true)),
+            ("enabled", json!(false)),
+            ("clientAuthenticatorType", json!("client-x509")),
+        ] {
+            assert_eq!(sent[k], v, "{k}");
+        }
+        for k in [client::DPOP_BOUND_TOKENS, client::CERTIFICATE_BOUND_TOKENS] {
+            assert_eq!(sent[client::ATTRIBUTES][k], "true", "{k}");
+        }
+        assert_eq!(sent[client::ATTRIBUTES][client::SUBJECT_DN], "CN=c");
+        // Asking for the authenticator, or naming a binding, is what changes them.
+        let asked = JwtClient::new("c", ClientAuthenticator::Secret(None), ["jwt"])
+            .dpop_bound_tokens(false);
+        let names: Vec<String> = changes(Some(&served), &client_fields(&asked, Some(&served)))
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                client::ALLOWED_IDPS,
+                client::DPOP_BOUND_TOKENS,
+                client::AUTHENTICATOR
+            ]
+        );
+        // A new client still starts with its flows off and no binding.
+        let new = client_create_body(&rerun);
+        assert_eq!(new["standardFlowEnabled"], false);
+        assert_eq!(new["attributes"][client::DPOP_BOUND_TOKENS], "false");
+        assert_eq!(new["clientAuthenticatorType"], "client-secret");
+        // A user: nothing but what the spec names.
+        let user = json!({"id": "u", "username": "u", "enabled": false,
+                          "requiredActions": ["UPDATE_PASSWORD"], "attributes": {"a": ["b"]}});
+        let fields = user_fields(&UserSpec::new());
+        assert!(changes(Some(&user), &fields).is_empty());
+        assert_eq!(with_fields(user.clone(), &fields), user);
+    }
+
+    #[test]
     fn outcome_descriptions() {
         let o = Outcome::new(
             Change::Updated,
             "client 'c' in realm 'r'",
-            &["enabled".into(), "publicClient".into()],
+            vec![
+                FieldChange::new("enabled", Some("false".into()), Some("true".into())),
+                FieldChange::new("publicClient", None, Some("false".into())),
+            ],
         );
         assert_eq!(
             o.to_string(),
             "updated client 'c' in realm 'r' (enabled, publicClient)"
         );
         assert_eq!(
-            Outcome::new(Change::Created, "realm 'r'", &[]).to_string(),
+            Outcome::new(Change::Created, "realm 'r'", Vec::new()).to_string(),
             "created realm 'r'"
         );
         assert_eq!(
