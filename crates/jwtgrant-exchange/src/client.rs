@@ -469,7 +469,7 @@ impl Exchange {
         );
         // The nonce this proof carries: an answer with a different one is a challenge worth
         // one retry, even when another request sharing the key stored that nonce meanwhile.
-        let sent_nonce = self.dpop.as_ref().and_then(Dpop::nonce);
+        let sent_nonce = self.dpop.as_ref().and_then(|d| d.nonce_for(url));
         let proof = match &self.dpop {
             Some(d) => Some(d.proof("POST", url)?),
             None => None,
@@ -500,7 +500,7 @@ impl Exchange {
         let new_nonce = match &self.dpop {
             Some(d) => reply.header("dpop-nonce").map(|n| {
                 let changed = sent_nonce.as_deref() != Some(n);
-                d.set_nonce(n);
+                d.set_nonce_for(url, n);
                 changed
             }),
             None => None,

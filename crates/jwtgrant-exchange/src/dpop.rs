@@ -11,6 +11,7 @@
 //!
 //! Building the claims is a pure function ([`proof_claims`]); signing uses the signer.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,17 +30,25 @@ pub const DPOP_HEADER: &str = "DPoP";
 /// The error code of a server that wants a nonce in the proof (RFC 9449 section 8).
 pub const USE_DPOP_NONCE: &str = "use_dpop_nonce";
 
-/// A DPoP key and the latest nonce a server gave it. Clones share the nonce, so an
-/// [`crate::Exchange`] and its clones (and a [`crate::TokenSource`] around one) all answer a
-/// nonce challenge once. `Debug` shows the algorithm and the public thumbprint only.
+/// A DPoP key and the latest nonce each server gave it. Nonces are kept per origin
+/// (scheme, host and port; RFC 9449 section 8: a nonce is the server's, not the key's), so
+/// the token endpoint's nonce never goes into a proof for a resource server. Clones share
+/// the nonces, so an [`crate::Exchange`] and its clones (and a [`crate::TokenSource`]
+/// around one) all answer a nonce challenge once. `Debug` shows the algorithm and the
+/// public thumbprint only.
 #[derive(Clone)]
 pub struct Dpop {
     signer: jwtgrant_signer::Signer,
     /// The public key as a JWK, without `kid`, `use` or `alg` (RFC 9449 needs only the key).
     jwk: Value,
     thumbprint: String,
-    nonce: Arc<Mutex<Option<String>>>,
+    /// Origin (`https://host:port`) to its latest nonce; at most [`MAX_NONCE_ORIGINS`].
+    nonces: Arc<Mutex<HashMap<String, String>>>,
 }
+
+/// How many servers' nonces a [`Dpop`] keeps; a new origin beyond it replaces one of the
+/// others (a key used against that many servers is unusual, and memory stays bounded).
+pub const MAX_NONCE_ORIGINS: usize = 64;
 
 impl Dpop {
     /// DPoP with the key of `signer` (ES256 is the usual choice; RS256, PS256 and EdDSA work
@@ -54,7 +63,7 @@ impl Dpop {
             signer,
             jwk,
             thumbprint,
-            nonce: Arc::new(Mutex::new(None)),
+            nonces: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -68,20 +77,31 @@ impl Dpop {
         self.signer.algorithm()
     }
 
-    /// The latest nonce a server sent (`DPoP-Nonce`), put in every proof from then on.
-    pub fn nonce(&self) -> Option<String> {
-        self.nonce.lock().ok().and_then(|n| n.clone())
+    /// The latest nonce the server of `url` sent (`DPoP-Nonce`), put in every proof for
+    /// that origin from then on. `None` for a URL that is not http(s).
+    pub fn nonce_for(&self, url: &str) -> Option<String> {
+        let origin = origin(url)?;
+        self.nonces.lock().ok()?.get(&origin).cloned()
     }
 
-    /// Remembers the nonce a server sent in a `DPoP-Nonce` header.
-    pub fn set_nonce(&self, nonce: impl Into<String>) {
-        if let Ok(mut slot) = self.nonce.lock() {
-            *slot = Some(nonce.into());
+    /// Remembers the nonce the server of `url` sent in a `DPoP-Nonce` header. Ignored for a
+    /// URL that is not http(s).
+    pub fn set_nonce_for(&self, url: &str, nonce: impl Into<String>) {
+        let (Some(origin), Ok(mut nonces)) = (origin(url), self.nonces.lock()) else {
+            return;
+        };
+        if nonces.len() >= MAX_NONCE_ORIGINS
+            && !nonces.contains_key(&origin)
+            && let Some(other) = nonces.keys().next().cloned()
+        {
+            nonces.remove(&other);
         }
+        nonces.insert(origin, nonce.into());
     }
 
     /// A fresh proof for a request to a token endpoint: `htm` = `method`, `htu` = `url`
-    /// without query and fragment, a new `jti`, `iat` = now, and the latest nonce if any.
+    /// without query and fragment, a new `jti`, `iat` = now, and the latest nonce of that
+    /// origin if any.
     pub fn proof(&self, method: &str, url: &str) -> Result<Secret, ExchangeError> {
         self.sign(method, url, None)
     }
@@ -108,7 +128,7 @@ impl Dpop {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let jti = uuid::Uuid::new_v4().to_string();
-        let nonce = self.nonce();
+        let nonce = self.nonce_for(url);
         let claims = proof_claims(method, url, access_token, nonce.as_deref(), now, &jti)?;
         let header = json!({
             "typ": DPOP_PROOF_TYPE,
@@ -122,6 +142,12 @@ impl Dpop {
                 source: Source::from(Box::new(e) as crate::BoxError),
             })
     }
+}
+
+/// `https://host:port` of an http(s) URL (userinfo, path and query dropped).
+fn origin(url: &str) -> Option<String> {
+    let u = Url::parse(url).ok()?;
+    matches!(u.scheme(), "http" | "https").then(|| u.origin().ascii_serialization())
 }
 
 /// The claims of one proof (pure): `jti`, `htm`, `htu` (query and fragment removed), `iat`,
@@ -180,7 +206,7 @@ impl fmt::Debug for Dpop {
         f.debug_struct("Dpop")
             .field("algorithm", &self.signer.algorithm())
             .field("thumbprint", &self.thumbprint)
-            .field("nonce", &self.nonce().map(|_| "[set]"))
+            .field("nonces", &self.nonces.lock().map_or(0, |n| n.len()))
             .finish()
     }
 }
@@ -188,6 +214,50 @@ impl fmt::Debug for Dpop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonces_are_kept_per_origin() {
+        let signer = jwtgrant_signer::Signer::from_pem(KEY.as_bytes()).expect("key");
+        let dpop = Dpop::new(signer.clone());
+        let nonce_in = |url: &str| {
+            let p = dpop.proof("POST", url).expect("proof");
+            jwtgrant_signer::verify(p.secret(), &signer.public_key())
+                .expect("verifies")
+                .claims()
+                .get("nonce")
+                .cloned()
+        };
+        dpop.set_nonce_for("https://kc.example/realms/r/token", "kc-nonce");
+        // The same origin, any path: the server's nonce.
+        assert_eq!(
+            nonce_in("https://kc.example/other"),
+            Some("kc-nonce".into())
+        );
+        // Another port, scheme or host is another server: no nonce of the first.
+        for other in [
+            "https://kc.example:8443/t",
+            "http://kc.example/t",
+            "https://rs.example/api",
+        ] {
+            assert_eq!(nonce_in(other), None, "{other}");
+        }
+        dpop.set_nonce_for("https://rs.example/api", "rs-nonce");
+        assert_eq!(nonce_in("https://rs.example/x"), Some("rs-nonce".into()));
+        assert_eq!(nonce_in("https://kc.example/t"), Some("kc-nonce".into()));
+        // Not http(s): nothing kept, nothing found.
+        dpop.set_nonce_for("mailto:a@b", "x");
+        assert_eq!(dpop.nonce_for("mailto:a@b"), None);
+        // Bounded: many origins never grow it past the limit, and the newest is kept.
+        for i in 0..(MAX_NONCE_ORIGINS + 10) {
+            dpop.set_nonce_for(&format!("https://h{i}.example/"), format!("n{i}"));
+        }
+        let last = MAX_NONCE_ORIGINS + 9;
+        assert_eq!(
+            dpop.nonce_for(&format!("https://h{last}.example/t")),
+            Some(format!("n{last}"))
+        );
+        assert_eq!(dpop.nonces.lock().expect("lock").len(), MAX_NONCE_ORIGINS);
+    }
 
     const KEY: &str = include_str!("../../jwtgrant-signer/tests/fixtures/es256-pkcs8.pem");
 
@@ -267,7 +337,7 @@ mod tests {
         assert!(a.claims().get("nonce").is_none());
 
         let shared = dpop.clone();
-        shared.set_nonce("server-nonce");
+        shared.set_nonce_for("https://rs/other?q", "server-nonce");
         let c = dpop.resource_proof("GET", "https://rs/x", "tok").unwrap();
         let c = jwtgrant_signer::verify(c.secret(), &signer.public_key()).unwrap();
         assert_eq!(c.claims()["nonce"], "server-nonce");

@@ -95,7 +95,17 @@ fn a_nonce_challenge_is_answered_once_and_remembered() {
     let reqs = stub.requests();
     assert_eq!(reqs[0].form("assertion"), reqs[1].form("assertion"));
     // The latest nonce (from the success) is kept for the next proof.
-    assert_eq!(x.dpop_ref().and_then(|d| d.nonce()), Some("n-2".into()));
+    let token_url = stub.url("/token");
+    assert_eq!(
+        x.dpop_ref().and_then(|d| d.nonce_for(&token_url)),
+        Some("n-2".into())
+    );
+    // A resource server elsewhere never gets the token endpoint's nonce.
+    assert_eq!(
+        x.dpop_ref()
+            .and_then(|d| d.nonce_for("https://rs.example/api")),
+        None
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::settings::dpop::ProofSettings;
 /// `jwtgrant dpop proof`: one fresh proof on stdout.
 pub fn proof(s: &ProofSettings) -> Result<()> {
     if let Some(nonce) = &s.nonce {
-        s.dpop.set_nonce(nonce.clone());
+        s.dpop.set_nonce_for(&s.url, nonce.clone());
     }
     let proof = match &s.access_token {
         Some(t) => s.dpop.resource_proof(&s.method, &s.url, t.secret())?,
