@@ -202,6 +202,16 @@ fn cli_tls_token_setup_and_doctor_over_https_need_the_ca_file() {
     assert_eq!(claims["iss"], format!("{}/realms/{}", w.base, w.realm));
     assert_eq!(claims["preferred_username"], "alice");
 
+    // The test CA alone, without the public roots, is what this server needs.
+    let only = w.signed(
+        &["token"],
+        &private,
+        CLIENT,
+        &["--client-secret-file", &secret, "--ca-file-only"],
+    );
+    assert_eq!(only.code, 0, "{only:?}");
+    assert_eq!(claims_of(&only.stdout)["preferred_username"], "alice");
+
     // Without the CA: exit 4, the certificate problem, and the option that fixes it.
     let r = w.run(&[
         "token",

@@ -357,6 +357,11 @@ pub struct TransportArgs {
     #[arg(long, env = "JWTGRANT_CA_FILE", value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
+    /// Trust only the --ca-file certificates, not the built-in public roots: a server
+    /// whose certificate a public CA issued is then refused.
+    #[arg(long, requires = "ca_file")]
+    pub ca_file_only: bool,
+
     /// Time limit: 10s, 1m, 30 (seconds). For `token`/`exchange` it bounds the token request,
     /// every retry and wait included (OpenID discovery before it, with --issuer-url, gets its
     /// own); admin API requests get at least 30s each. At most 1h.

@@ -280,6 +280,22 @@ fn bad_inputs_exit_with_the_right_code_and_message() {
             message: vec!["cannot read CA file '/nonexistent/ca.pem'"],
         },
         Case {
+            name: "ca-file-only without a ca file",
+            args: vec![
+                "exchange",
+                "--assertion",
+                "x.y.z",
+                "--token-endpoint",
+                "https://127.0.0.1:9/t",
+                "--client-id",
+                "c",
+                "--ca-file-only",
+            ],
+            env: vec![("JWTGRANT_CLIENT_SECRET", SECRET)],
+            code: 2,
+            message: vec!["--ca-file-only", "--ca-file <PEM>"],
+        },
+        Case {
             name: "empty secret file",
             args: vec![
                 "exchange",

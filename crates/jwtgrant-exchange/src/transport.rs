@@ -178,7 +178,8 @@ impl Transport {
     }
 
     /// Whether to trust the built-in webpki (Mozilla) roots (default true). Turn off to trust
-    /// only a CA bundle and, with `native-roots`, the operating system's roots.
+    /// only a CA bundle and, with `native-roots`, the operating system's roots. The public
+    /// roots are one store (`webpki-root-certs`) whether or not a bundle is added.
     pub fn webpki_roots(mut self, on: bool) -> Self {
         self.settings.webpki_roots = on;
         self.reset()
@@ -481,20 +482,7 @@ struct Limits {
 
 /// An agent for `settings`; `use_proxy` false means connect directly whatever they say.
 fn build_agent(settings: &Settings, use_proxy: bool) -> Agent {
-    let roots = if settings.extra_roots.is_empty() && settings.webpki_roots {
-        RootCerts::WebPki
-    } else {
-        let mut certs = Vec::new();
-        if settings.webpki_roots {
-            certs.extend(
-                webpki_root_certs::TLS_SERVER_ROOT_CERTS
-                    .iter()
-                    .map(|der| Certificate::from_der(der.as_ref())),
-            );
-        }
-        certs.extend(settings.extra_roots.iter().cloned());
-        RootCerts::from(certs)
-    };
+    let roots = RootCerts::from(root_certs(settings));
     let proxy = if !use_proxy {
         None
     } else if let Some(fixed) = &settings.fixed_proxy {
@@ -522,6 +510,22 @@ fn build_agent(settings: &Settings, use_proxy: bool) -> Agent {
         .user_agent(concat!("jwtgrant/", env!("CARGO_PKG_VERSION")))
         .build();
     Agent::new_with_config(config)
+}
+
+/// The roots a TLS connection trusts: the built-in public roots (one store,
+/// `webpki-root-certs`, whether or not a CA bundle is added) unless turned off, then the
+/// CA bundle and any operating-system roots.
+fn root_certs(settings: &Settings) -> Vec<Certificate<'static>> {
+    let mut certs = Vec::new();
+    if settings.webpki_roots {
+        certs.extend(
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .map(|der| Certificate::from_der(der.as_ref())),
+        );
+    }
+    certs.extend(settings.extra_roots.iter().cloned());
+    certs
 }
 
 /// Certificates of a PEM bundle; other PEM blocks (keys) are ignored.
@@ -659,6 +663,29 @@ mod tests {
         };
         let e = transport_error(URL, err, &settings, limits);
         format!("{:?} | {e}", e.kind())
+    }
+
+    #[test]
+    fn the_public_roots_are_one_store_with_or_without_a_ca_bundle() {
+        // A throwaway CA (the TLS stub's); the stub itself is not contacted.
+        let stub = jwtgrant_test_support::Stub::builder()
+            .tls()
+            .start(|_, _| jwtgrant_test_support::Reply::status(500));
+        let ca = stub.ca_pem();
+        let public = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
+        let der = |s: &Settings| -> Vec<Vec<u8>> {
+            root_certs(s).iter().map(|c| c.der().to_vec()).collect()
+        };
+        let plain = Transport::new();
+        let with_ca = Transport::new().ca_bundle_pem(ca.as_bytes()).expect("CA");
+        let (a, b) = (der(&plain.settings), der(&with_ca.settings));
+        assert_eq!(a.len(), public);
+        assert_eq!(b.len(), public + 1);
+        // The same public roots, in the same order, plus the bundle's certificate.
+        assert_eq!(&b[..public], &a[..]);
+        // Only the bundle when the public roots are off.
+        let only = with_ca.webpki_roots(false);
+        assert_eq!(der(&only.settings), &b[public..]);
     }
 
     #[test]

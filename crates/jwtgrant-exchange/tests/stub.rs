@@ -776,6 +776,31 @@ fn https_trusts_a_ca_bundle_and_only_that() {
 }
 
 #[test]
+fn with_the_public_roots_off_only_the_ca_bundle_is_trusted() {
+    let stub = Stub::builder()
+        .tls()
+        .start(|_, _| token_json("company-ca", 60));
+    let url = stub.url("/token");
+    let token = exchange(&url)
+        .transport(
+            Transport::new()
+                .ca_bundle_pem(stub.ca_pem().as_bytes())
+                .expect("the stub's CA parses")
+                .webpki_roots(false),
+        )
+        .exchange("h.p.s")
+        .expect("the bundle alone is enough for the stub");
+    assert_eq!(token.access_token.secret(), "company-ca");
+    // No roots at all: nothing is trusted, the stub included.
+    let err = exchange(&url)
+        .transport(Transport::new().webpki_roots(false))
+        .retries(RetryPolicy::never())
+        .exchange("h.p.s")
+        .expect_err("no roots");
+    assert!(matches!(err, ExchangeError::Tls { .. }), "{err:?}");
+}
+
+#[test]
 fn mtls_presents_the_client_certificate() {
     let stub = Stub::builder().mtls().start(|_, _| token_json("bound", 60));
     let url = stub.url("/token");

@@ -147,7 +147,8 @@ pub fn transport(args: &TransportArgs) -> Result<Transport> {
         let pem = files::read(path, "CA file")?;
         transport = transport
             .ca_bundle_pem(&pem)
-            .with_context(|| format!("cannot use CA file '{}'", path.display()))?;
+            .with_context(|| format!("cannot use CA file '{}'", path.display()))?
+            .webpki_roots(!args.ca_file_only);
     }
     Ok(transport)
 }
