@@ -81,14 +81,46 @@ pub(crate) fn check_scheme(url: &Url, allow_insecure_http: bool) -> Result<(), E
     Ok(())
 }
 
-/// `localhost`, 127.0.0.0/8 or `::1`.
+/// `localhost` (when it resolves to loopback addresses only), 127.0.0.0/8 or `::1`.
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") && localhost_is_loopback(),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
     }
+}
+
+/// Whether `localhost` resolves here to loopback addresses only. The name is trusted as
+/// this machine for plain http and to bypass a proxy, so a resolver (an `/etc/hosts` line)
+/// that sends it anywhere else makes it an ordinary remote host. Resolved once per process.
+fn localhost_is_loopback() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        use std::net::ToSocketAddrs as _;
+        let answer = ("localhost", 0)
+            .to_socket_addrs()
+            .map(|addrs| all_loopback(addrs.map(|a| a.ip())))
+            .unwrap_or(false);
+        if !answer {
+            log::warn!(
+                "'localhost' does not resolve to loopback addresses only here: it is treated as a remote host (https required, proxy applies)"
+            );
+        }
+        answer
+    })
+}
+
+/// True when there is at least one address and every one is loopback.
+fn all_loopback(addrs: impl IntoIterator<Item = IpAddr>) -> bool {
+    let mut any = false;
+    for ip in addrs {
+        if !ip.is_loopback() {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// `{issuer}/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 section 4).
@@ -201,6 +233,19 @@ mod tests {
             err("https://kc/token#x"),
             "invalid URL 'https://kc/token#x': it has a #fragment"
         );
+    }
+
+    #[test]
+    fn localhost_counts_as_loopback_only_when_it_resolves_there() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert!(all_loopback([ip("127.0.0.1"), ip("::1")]));
+        assert!(all_loopback([ip("127.0.1.1")]));
+        // One address elsewhere is enough to make it a remote host; so is no address.
+        assert!(!all_loopback([ip("127.0.0.1"), ip("10.0.0.5")]));
+        assert!(!all_loopback([ip("192.0.2.7")]));
+        assert!(!all_loopback([]));
+        // This machine's resolver maps it to loopback (the tests' own servers rely on it).
+        assert!(localhost_is_loopback());
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
 ///
 /// The policy, for every request:
 /// - plain `http://` is refused before a byte is sent unless the host is loopback
-///   (`localhost`, 127.0.0.0/8, `::1`) or [`Transport::allow_insecure_http`] is set: client
+///   (`localhost` when it resolves to loopback only, 127.0.0.0/8, `::1`) or [`Transport::allow_insecure_http`] is set: client
 ///   credentials, admin passwords and assertions would travel in clear text;
 /// - loopback hosts are always reached directly, never through a proxy (a proxy is another
 ///   machine); other hosts use the proxy from `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (and
