@@ -20,6 +20,11 @@ use crate::transport::{Body, MAX_TIMEOUT, Method, Reply, Transport};
 /// The longest [`Exchange::call_timeout`]: every attempt at its longest timeout.
 const MAX_CALL_TIMEOUT: Duration = MAX_TIMEOUT.saturating_mul(retry::MAX_ATTEMPTS);
 
+/// How long one call of an [`Exchange`] may take by default, every attempt and wait
+/// included (or the per-request timeout, when that is longer): a retry policy with many
+/// attempts or long `Retry-After` waits cannot keep a caller waiting beyond it.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A client for one token endpoint: where it is, how the client authenticates, and how to
 /// talk to it. Build it once and call [`Exchange::exchange`] (or the retrying
 /// [`Exchange::exchange_with`]) as often as needed, from any thread.
@@ -264,8 +269,9 @@ impl Exchange {
 
     /// Bounds one whole call of [`Exchange::exchange`], [`Exchange::exchange_with`] or
     /// [`Exchange::exchange_signed`]: every attempt, and every wait between attempts, ends
-    /// within `timeout` (default: no bound beyond the per-request [`Exchange::timeout`] times
-    /// the attempts). A retry that could not finish in time is not started; each request's
+    /// within `timeout` (default [`DEFAULT_CALL_TIMEOUT`], 60 s, or the per-request
+    /// [`Exchange::timeout`] when that is longer). A retry that could not finish in time is
+    /// not started; each request's
     /// own timeouts shrink to the time left. At most
     /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT) times [`MAX_ATTEMPTS`](crate::MAX_ATTEMPTS).
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
@@ -413,10 +419,15 @@ impl Exchange {
         Ok(())
     }
 
-    /// When the current call must end, if bounded.
-    fn deadline(&self) -> Option<Instant> {
+    /// How long one call may take: [`Exchange::call_timeout`], else the default bound.
+    pub fn call_timeout_limit(&self) -> Duration {
         self.call_timeout
-            .and_then(|t| Instant::now().checked_add(t))
+            .unwrap_or_else(|| DEFAULT_CALL_TIMEOUT.max(self.transport.timeout_limit()))
+    }
+
+    /// When the current call must end.
+    fn deadline(&self) -> Option<Instant> {
+        Instant::now().checked_add(self.call_timeout_limit())
     }
 
     /// One POST to the token endpoint: prepare (pure), send, interpret and log; once more
@@ -679,6 +690,27 @@ const _: () = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_call_is_bounded_by_default() {
+        let x = Exchange::new("https://kc.example/t").expect("url");
+        assert_eq!(x.call_timeout_limit(), DEFAULT_CALL_TIMEOUT);
+        assert!(x.deadline().is_some());
+        // A longer per-request timeout lifts the default bound to it, never above.
+        let slow = x.clone().timeout(Duration::from_secs(90));
+        assert_eq!(slow.call_timeout_limit(), Duration::from_secs(90));
+        // An explicit bound wins, capped at the longest.
+        assert_eq!(
+            x.clone()
+                .call_timeout(Duration::from_secs(5))
+                .call_timeout_limit(),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            x.call_timeout(Duration::MAX).call_timeout_limit(),
+            MAX_CALL_TIMEOUT
+        );
+    }
 
     #[test]
     fn builder_and_debug_hide_secrets() {

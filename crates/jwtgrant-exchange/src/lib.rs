@@ -93,7 +93,7 @@ pub mod text;
 mod transport;
 mod x509;
 
-pub use client::Exchange;
+pub use client::{DEFAULT_CALL_TIMEOUT, Exchange};
 pub use dpop::{DPOP_HEADER, DPOP_PROOF_TYPE, Dpop, USE_DPOP_NONCE, proof_claims};
 pub use endpoint::{parse_url, validate_url};
 pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
