@@ -4,12 +4,15 @@
 //!
 //! Bounded everywhere, so that nobody who can open connections can hold it down:
 //! - one thread accepts connections and keeps them in a *waiting room* (non-blocking, at
-//!   most [`Limits::waiting`]) until their first byte arrives; an idle or half-open
-//!   connection costs a file descriptor there, never a thread, and is dropped after
-//!   [`Limits::first_byte`] (or earlier, oldest first, when the room is full);
-//! - a connection that has spoken goes to a bounded queue read by a fixed pool of worker
+//!   most [`Limits::waiting`], at most [`Limits::per_ip`] from one address) until their
+//!   whole request head (plain HTTP) or TLS ClientHello has arrived; an idle, half-open or
+//!   slowly-sending connection costs a file descriptor there, never a thread, and is
+//!   dropped after [`Limits::head`] (or earlier, oldest first, when the room is full). So
+//!   clients that send one byte and stall never reach a worker, and cannot starve a GET;
+//! - a connection whose head is in goes to a bounded queue read by a fixed pool of worker
 //!   threads; when the queue is full it is answered `503` at once (plain HTTP) or closed
-//!   (TLS) instead of waiting;
+//!   (TLS) instead of waiting; so is a connection from an address already holding
+//!   [`Limits::per_ip`] places in the room;
 //! - a worker gives each connection one deadline for everything (TLS handshake, request
 //!   head, answer) and caps the request head's size and header count;
 //! - accept errors (out of file descriptors, say) back off instead of spinning, and a worker
@@ -41,10 +44,15 @@ pub struct Limits {
     pub workers: usize,
     /// Connections that have sent a first byte and wait for a worker. Beyond it: 503.
     pub queue: usize,
-    /// Connections that have not sent a byte yet. Beyond it the oldest is dropped.
+    /// Connections whose request head (or ClientHello) is not in yet. Beyond it the oldest
+    /// is dropped.
     pub waiting: usize,
-    /// How long a connection may stay silent after accept before it is dropped.
-    pub first_byte: Duration,
+    /// Of those, how many may come from one IP address; a further one is refused (503 on
+    /// plain HTTP).
+    pub per_ip: usize,
+    /// How long a connection may take, from accept, to send its whole request head (or its
+    /// TLS ClientHello) before it is dropped.
+    pub head: Duration,
     /// How long a worker gives one connection in all: TLS handshake, request head, answer.
     pub deadline: Duration,
     /// Most bytes of a request head (request line and headers); beyond it: 431.
@@ -59,7 +67,8 @@ impl Default for Limits {
             workers: 8,
             queue: 32,
             waiting: 512,
-            first_byte: Duration::from_secs(5),
+            per_ip: 16,
+            head: Duration::from_secs(5),
             deadline: Duration::from_secs(10),
             max_head_bytes: 16 * 1024,
             max_headers: 64,
@@ -108,14 +117,15 @@ pub struct Server {
     limits: Limits,
 }
 
-/// A connection accepted and not yet spoken.
+/// A connection accepted whose request head is not in yet.
 #[derive(Debug)]
 struct Waiting {
     stream: TcpStream,
+    peer: Option<std::net::IpAddr>,
     accepted: Instant,
 }
 
-/// What a worker gets: a connection that has sent its first byte, and when it was accepted.
+/// What a worker gets: a connection whose head is in, and when it was accepted.
 type Job = (TcpStream, Instant);
 
 impl Server {
@@ -188,6 +198,8 @@ impl Server {
 /// while someone does.
 fn accept_loop(listener: &TcpListener, jobs: &SyncSender<Job>, tls: bool, limits: Limits) {
     let mut room: VecDeque<Waiting> = VecDeque::new();
+    // What `peek` shows of a waiting connection: up to one byte more than a head may have.
+    let mut seen = vec![0u8; limits.max_head_bytes.max(TLS_RECORD_HEADER) + 1];
     let mut backoff = Duration::ZERO;
     let mut blocking = true;
     loop {
@@ -198,8 +210,19 @@ fn accept_loop(listener: &TcpListener, jobs: &SyncSender<Job>, tls: bool, limits
         // Take every connection that is ready (one, when blocking).
         loop {
             match listener.accept() {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     backoff = Duration::ZERO;
+                    let from_peer = room.iter().filter(|w| w.peer == Some(peer.ip())).count();
+                    if from_peer >= limits.per_ip.max(1) {
+                        log::warn!(
+                            "{} already has {from_peer} connections sending their request: refused one more",
+                            peer.ip()
+                        );
+                        if !tls {
+                            busy(&stream);
+                        }
+                        continue;
+                    }
                     if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
@@ -209,6 +232,7 @@ fn accept_loop(listener: &TcpListener, jobs: &SyncSender<Job>, tls: bool, limits
                     }
                     room.push_back(Waiting {
                         stream,
+                        peer: Some(peer.ip()),
                         accepted: Instant::now(),
                     });
                     if blocking {
@@ -232,7 +256,7 @@ fn accept_loop(listener: &TcpListener, jobs: &SyncSender<Job>, tls: bool, limits
         }
         let now = Instant::now();
         for w in std::mem::take(&mut room) {
-            if let Some(w) = dispatch(w, now, jobs, tls, limits) {
+            if let Some(w) = dispatch(w, now, &mut seen, jobs, tls, limits) {
                 room.push_back(w);
             }
         }
@@ -242,18 +266,22 @@ fn accept_loop(listener: &TcpListener, jobs: &SyncSender<Job>, tls: bool, limits
     }
 }
 
-/// One waiting connection: still silent (kept, unless it waited too long), spoke (to a
-/// worker, or answered 503 when the queue is full), or closed.
+/// One waiting connection: head not in yet (kept, unless it took too long), head in (to a
+/// worker, or answered 503 when the queue is full), or closed. `seen` is scratch space for
+/// what the client has sent so far (read with `peek`: it stays for the worker).
 fn dispatch(
     w: Waiting,
     now: Instant,
+    seen: &mut [u8],
     jobs: &SyncSender<Job>,
     tls: bool,
     limits: Limits,
 ) -> Option<Waiting> {
-    let mut byte = [0u8; 1];
-    match w.stream.peek(&mut byte) {
+    let pending =
+        |w: Waiting| (now.saturating_duration_since(w.accepted) < limits.head).then_some(w);
+    match w.stream.peek(seen) {
         Ok(0) => None,
+        Ok(n) if !head_is_in(&seen[..n], tls, limits) => pending(w),
         Ok(_) => {
             if w.stream.set_nonblocking(false).is_err() {
                 return None;
@@ -270,11 +298,28 @@ fn dispatch(
             }
             None
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-            (now.saturating_duration_since(w.accepted) < limits.first_byte).then_some(w)
-        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => pending(w),
         Err(_) => None,
     }
+}
+
+/// A TLS record's header: type, version, length.
+const TLS_RECORD_HEADER: usize = 5;
+
+/// Whether `seen` (the start of what a client sent) is enough for a worker: the whole
+/// request head, or more bytes than a head may have (the worker answers 431); with TLS the
+/// whole first record (the ClientHello), or something that is no handshake record.
+fn head_is_in(seen: &[u8], tls: bool, limits: Limits) -> bool {
+    if tls {
+        return match seen {
+            [0x16, _, _, hi, lo, rest @ ..] => {
+                rest.len() >= usize::from(u16::from_be_bytes([*hi, *lo]))
+            }
+            [0x16, ..] => false,
+            _ => true,
+        };
+    }
+    seen.len() > limits.max_head_bytes || contains(seen, b"\r\n\r\n") || contains(seen, b"\n\n")
 }
 
 /// Answer 503 without blocking the accept thread: read what the client has sent so far
@@ -776,32 +821,91 @@ mod tests {
         );
     }
 
+    const BUSY_ANSWER: &str = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n";
+
     #[test]
     fn a_full_queue_is_answered_503_at_once_and_silence_costs_no_worker() {
-        let addr = start(Limits {
-            workers: 1,
-            queue: 1,
-            first_byte: Duration::from_secs(30),
-            deadline: Duration::from_secs(30),
-            ..Limits::default()
-        });
-        // Silent connections wait in the room, not in a worker: a request still gets through.
-        let silent: Vec<_> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
-        assert!(get(addr, "/jwks").ends_with("{\"keys\":[]}"));
-        // One byte each: the first holds the only worker, the second the queue's one place.
-        let mut slow: Vec<_> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
-        for s in &mut slow {
-            s.write_all(b"G").unwrap();
-            std::thread::sleep(Duration::from_millis(100));
+        // A document larger than the socket buffers: a client that asks and never reads
+        // holds its worker until the deadline.
+        let doc = Document::new(format!(r#"{{"keys":[],"pad":"{}"}}"#, "x".repeat(32 << 20)));
+        let server = Server::bind("127.0.0.1:0", doc)
+            .unwrap()
+            .with_limits(Limits {
+                workers: 1,
+                queue: 1,
+                head: Duration::from_secs(30),
+                deadline: Duration::from_secs(30),
+                ..Limits::default()
+            });
+        let addr = server.local_addr().unwrap();
+        std::thread::spawn(move || server.run());
+        // Silent connections wait in the room, not in a worker: a request still gets through
+        // (its head ends before the large body is read; only the status line is looked at).
+        let silent: Vec<_> = (0..10).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /nope HTTP/1.1\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+        // Two full requests that never read: the first holds the only worker, the second the
+        // queue's one place.
+        let mut hogs: Vec<_> = (0..2).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        for h in &mut hogs {
+            h.write_all(b"GET /jwks HTTP/1.1\r\n\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(200));
         }
         let started = Instant::now();
         let busy = get(addr, "/jwks");
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(
-            busy,
-            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n"
-        );
-        drop((silent, slow));
+        assert_eq!(busy, BUSY_ANSWER);
+        drop((silent, hogs));
+    }
+
+    #[test]
+    fn clients_that_send_one_byte_and_stall_never_starve_a_get() {
+        let addr = start(Limits {
+            workers: 2,
+            queue: 2,
+            per_ip: 64,
+            head: Duration::from_secs(30),
+            deadline: Duration::from_secs(30),
+            ..Limits::default()
+        });
+        // Forty clients that each start a request and stall: more than the workers and the
+        // queue together. They wait in the room, holding no worker.
+        let mut slow: Vec<_> = (0..40).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        for s in &mut slow {
+            s.write_all(b"G").unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let r = get(addr, "/jwks");
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(slow);
+    }
+
+    #[test]
+    fn one_address_holds_at_most_per_ip_places_and_a_slow_head_is_dropped() {
+        let addr = start(Limits {
+            per_ip: 4,
+            head: Duration::from_millis(500),
+            ..Limits::default()
+        });
+        let mut slow: Vec<_> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        for s in &mut slow {
+            s.write_all(b"GE").unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // A fifth from the same address is refused at once.
+        assert_eq!(get(addr, "/jwks"), BUSY_ANSWER);
+        // The slow ones are dropped when their head deadline passes; the address is free.
+        for s in &mut slow {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut rest = Vec::new();
+            assert_eq!(s.read_to_end(&mut rest).map(|_| rest.len()).unwrap_or(0), 0);
+        }
+        assert!(get(addr, "/jwks").starts_with("HTTP/1.1 200 OK\r\n"));
     }
 
     #[test]
