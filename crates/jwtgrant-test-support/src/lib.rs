@@ -661,3 +661,20 @@ fn write_reply(server: &Server, conn: &mut dyn Conn, reply: &Reply) -> bool {
         Kind::Close => false,
     }
 }
+
+/// A TCP connection to `to` from the local address `source` (port chosen by the system):
+/// loopback tests that need a second client address use `127.0.0.2`, which Linux routes
+/// to the loopback interface like every address of 127.0.0.0/8.
+pub fn connect_from(
+    source: std::net::IpAddr,
+    to: std::net::SocketAddr,
+) -> std::io::Result<std::net::TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(to),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.bind(&std::net::SocketAddr::new(source, 0).into())?;
+    socket.connect(&to.into())?;
+    Ok(socket.into())
+}
