@@ -4,7 +4,19 @@
 //! how to change it with `jwtgrant`, for the rejection hint of `token`/`exchange` and for
 //! the doctor's failing check alike.
 
+use jwtgrant_exchange::Rejection;
 use jwtgrant_keycloak::Check;
+
+/// The hint for Keycloak's answer `r`: the table's hint, then how to do it with jwtgrant.
+pub fn for_rejection(r: &Rejection) -> Option<String> {
+    match (
+        jwtgrant_keycloak::rejection_hint(r),
+        Check::of(r).and_then(for_check),
+    ) {
+        (Some(h), Some(a)) => Some(format!("{h}; with jwtgrant: {a}")),
+        (h, a) => h.or(a).map(str::to_owned),
+    }
+}
 
 /// How to fix a failure of `check` with jwtgrant's own flags and commands, when there is a
 /// way.

@@ -139,13 +139,7 @@ fn classify_exchange_error(e: &ExchangeError, v: &mut Verdict) {
             "pass --client-cert FILE (PEM, the client's certificate first) and --client-key FILE (its private key)".into(),
         ),
         // Keycloak's rejection: its table's hint, then how to do it with jwtgrant.
-        ExchangeError::Rejected(r) => match (
-            jwtgrant_keycloak::rejection_hint(r),
-            jwtgrant_keycloak::Check::of(r).and_then(advice::for_check),
-        ) {
-            (Some(h), Some(a)) => Some(format!("{h}; with jwtgrant: {a}")),
-            (h, a) => h.or(a).map(str::to_owned),
-        },
+        ExchangeError::Rejected(r) => advice::for_rejection(r),
         ExchangeError::CertificateBinding { presented: None, .. } => Some(
             "the client requires certificate-bound tokens: pass --client-cert FILE and --client-key FILE".into(),
         ),
@@ -170,7 +164,7 @@ fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
         }
         AdminError::Login { .. } => {
             v.code = REJECTED;
-            v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file); admins log in to the master realm".into());
+            v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file), and --admin-realm (master unless the admin is a realm's own); a service account: --admin-client-id and its secret or key".into());
         }
         // What the transport said: refused before sending (plain http, a CA file), or no
         // answer; the exchange's advice applies as it is.

@@ -62,9 +62,53 @@ Examples:
     Doctor(Box<DoctorArgs>),
 }
 
-/// Admin API credentials. The password comes from a file or KEYCLOAK_ADMIN_PASSWORD.
+/// Admin API credentials: an admin user (password from a file or KEYCLOAK_ADMIN_PASSWORD),
+/// or a service account (--admin-client-id with a secret file or a key).
 #[derive(Debug, Args, Clone)]
 pub struct AdminArgs {
+    /// The realm the admin (user or client) is in: master administers every realm, another
+    /// realm's admin only that realm.
+    #[arg(
+        long,
+        env = "JWTGRANT_ADMIN_REALM",
+        value_name = "REALM",
+        default_value = "master",
+        help_heading = "Admin login"
+    )]
+    pub admin_realm: String,
+
+    /// Log in as this client's service account (client credentials grant) instead of an
+    /// admin user; it needs realm-management roles. Its secret: --admin-client-secret-file,
+    /// or its key: --admin-client-key (private_key_jwt).
+    #[arg(
+        long,
+        env = "JWTGRANT_ADMIN_CLIENT_ID",
+        value_name = "ID",
+        help_heading = "Admin login"
+    )]
+    pub admin_client_id: Option<String>,
+
+    /// File holding the --admin-client-id client's secret (client_secret_post).
+    #[arg(
+        long,
+        env = "JWTGRANT_ADMIN_CLIENT_SECRET_FILE",
+        value_name = "FILE",
+        requires = "admin_client_id",
+        conflicts_with = "admin_client_key",
+        help_heading = "Admin login"
+    )]
+    pub admin_client_secret_file: Option<PathBuf>,
+
+    /// Private key PEM of the --admin-client-id client (private_key_jwt).
+    #[arg(
+        long,
+        env = "JWTGRANT_ADMIN_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "admin_client_id",
+        help_heading = "Admin login"
+    )]
+    pub admin_client_key: Option<PathBuf>,
+
     /// Admin user name (in --admin-realm).
     #[arg(
         long,
@@ -220,4 +264,14 @@ pub struct DoctorArgs {
     /// Only run the local checks; do not call the token endpoint.
     #[arg(long)]
     pub no_exchange: bool,
+
+    /// Send the --assertion given to the token endpoint too, spending its single-use jti
+    /// (without it, a given assertion gets the local checks only).
+    #[arg(
+        long,
+        env = "JWTGRANT_SPEND_ASSERTION",
+        requires = "assertion",
+        conflicts_with = "no_exchange"
+    )]
+    pub spend_assertion: bool,
 }

@@ -13,18 +13,14 @@ use serde_json::json;
 
 use super::Globals;
 use crate::error::{Coded, REJECTED, UNREACHABLE};
-use crate::settings::keycloak::{Admin, DoctorSettings, SetupSettings};
+use crate::settings::keycloak::{Admin, Assertion, DoctorSettings, SetupSettings};
 use crate::settings::secrets::Secret;
 use crate::{advice, files};
 
 /// Logs in through the same transport policy as the token endpoint (CA file, plain-http
 /// rule, proxy rule).
 fn login(admin: &Admin) -> Result<AdminSession> {
-    log::info!(
-        "logging in to {} as admin user '{}'",
-        admin.base,
-        admin.user
-    );
+    log::info!("logging in to {} as {}", admin.base, admin.user);
     Ok(AdminSession::connect(
         &admin.base,
         admin.login.clone(),
@@ -338,15 +334,23 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
         realm,
         client_id,
         assertion,
+        spend_assertion,
         route,
         exchange: credentials,
     } = s;
     let base = admin.base.clone();
+    let given = matches!(assertion, Assertion::Given(_));
     let assertion = assertion.jwt()?;
     let session = login(&admin)?;
     // One client for the JWKS fetch and the exchange (discovery once).
     let exchange = super::exchange::endpoint_client(route)?;
-    let fetched = doctor::fetch(&session, &exchange, &base, &realm, &client_id, &assertion)?;
+    let mut fetched = doctor::fetch(&session, &exchange, &base, &realm, &client_id, &assertion)?;
+    // The secret the exchange will send, compared with the client's in Keycloak.
+    if let Some(sent) = credentials.as_ref().and_then(|c| c.auth.sent_secret())
+        && let Err(e) = doctor::compare_client_secret(&session, &mut fetched.snapshot, sent)
+    {
+        log::warn!("cannot compare the client secret with the one Keycloak holds: {e}");
+    }
     let report = doctor::diagnose(
         &fetched.snapshot,
         &assertion,
@@ -357,12 +361,26 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
     // `files::stdout` is the output gate they pass.
     files::stdout(&render_report(&report, &client_id, &realm, &base))?;
     let local = report.first_failure().cloned();
+    let credentials = match credentials {
+        // The real exchange spends the assertion's jti: one the user gave is spent only
+        // when asked.
+        Some(_) if given && !spend_assertion => {
+            files::stdout(NOT_SPENT)?;
+            None
+        }
+        c => c,
+    };
     let Some(credentials) = credentials else {
         return local.map_or(Ok(()), |c| Err(failing(&c)));
     };
 
-    // The real exchange, with a secret from the options or read through the admin API.
+    // The real exchange, with a secret from the options or read through the admin API (a
+    // client that does not exist has none: Keycloak answers for it without one).
+    let client_exists = fetched.snapshot.client.is_some() && !fetched.snapshot.realm_missing;
     let auth = credentials.auth.with_secret(|| {
+        if !client_exists {
+            return Ok(None);
+        }
         Ok(session
             .client_secret(&realm, &client_id)?
             .inspect(|_| log::info!("using the client secret read through the admin API")))
@@ -375,13 +393,16 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
     match (agreement, local) {
         (Agreement::BothAccept | Agreement::UnexpectedToken { .. }, _) => Ok(()),
         (_, Some(c)) => Err(failing(&c)),
-        (Agreement::NoAnswer, None) => Err(exchange_failed(UNREACHABLE)),
-        (_, None) => Err(exchange_failed(REJECTED)),
+        (Agreement::NoAnswer, None) => Err(exchange_failed(UNREACHABLE, answer.err())),
+        (_, None) => Err(exchange_failed(REJECTED, answer.err())),
     }
 }
 
+/// Why the doctor did not exchange an assertion given with `--assertion`.
+const NOT_SPENT: &str = "keycloak: not asked: the real exchange would spend the given assertion (its jti is single-use); pass --spend-assertion to send it, or let the doctor sign its own with --key, --iss and --sub\n";
+
 /// One line per check in the server's order, each failure's fix (with jwtgrant's flags),
-/// and the verdict.
+/// and the verdict. The checks skipped after the first failure are one line.
 fn render_report(report: &doctor::Report, client_id: &str, realm: &str, base: &str) -> String {
     let order = match &report.server_version {
         Some(v) => format!("Keycloak {v}'s order"),
@@ -392,7 +413,13 @@ fn render_report(report: &doctor::Report, client_id: &str, realm: &str, base: &s
     };
     let mut out =
         format!("checks for client '{client_id}' in realm '{realm}' at {base}, in {order}:\n");
-    for c in &report.checks {
+    let first_failure = report.checks.iter().position(|c| c.status == Status::Fail);
+    let mut skipped = Vec::new();
+    for (i, c) in report.checks.iter().enumerate() {
+        if c.status == Status::Skip && first_failure.is_some_and(|f| i > f) {
+            skipped.push(c.name);
+            continue;
+        }
         let mark = match c.status {
             Status::Pass => "ok  ",
             Status::Fail => "FAIL",
@@ -407,6 +434,13 @@ fn render_report(report: &doctor::Report, client_id: &str, realm: &str, base: &s
             }
         }
     }
+    if !skipped.is_empty() {
+        out.push_str(&format!(
+            "  [skip] {:<20} {} (they need the failing check to pass)\n",
+            format!("{} more", skipped.len()),
+            skipped.join(", ")
+        ));
+    }
     match report.first_failure() {
         Some(c) => out.push_str(&format!(
             "verdict: Keycloak should reject this assertion at check '{}': {}\n",
@@ -418,7 +452,8 @@ fn render_report(report: &doctor::Report, client_id: &str, realm: &str, base: &s
     out
 }
 
-/// Keycloak's answer and how it compares with the verdict.
+/// Keycloak's answer, how it compares with the verdict, and, for an answer the checks did
+/// not predict, the hint from the one table of Keycloak's answers.
 fn render_answer(error: Option<&ExchangeError>, agreement: &Agreement) -> String {
     let answer = match error.map(|e| (e, e.rejection())) {
         None => String::new(),
@@ -440,8 +475,7 @@ fn render_answer(error: Option<&ExchangeError>, agreement: &Agreement) -> String
             "agreement: Keycloak names the same failing check".to_owned()
         }
         Agreement::UnexpectedRejection { .. } => {
-            "agreement: the local checks all passed but Keycloak refused: see its answer above"
-                .to_owned()
+            "agreement: the local checks all passed but Keycloak refused: see its answer and the hint".to_owned()
         }
         Agreement::DifferentRejection { .. } => {
             "agreement: Keycloak names a different failure than the first local one (a check the doctor cannot replay, such as jti reuse, or an order it does not know)".to_owned()
@@ -449,14 +483,34 @@ fn render_answer(error: Option<&ExchangeError>, agreement: &Agreement) -> String
         Agreement::NoAnswer => "agreement: Keycloak gave no verdict to compare with".to_owned(),
         _ => "agreement: unknown".to_owned(),
     };
-    format!("{answer}{verdict}\n")
+    let hint = match (agreement, error) {
+        (Agreement::UnexpectedRejection { .. } | Agreement::DifferentRejection { .. }, Some(e)) => {
+            answer_hint(e)
+                .map(|h| format!("hint: {h}\n"))
+                .unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    format!("{answer}{verdict}\n{hint}")
 }
 
-fn exchange_failed(code: u8) -> anyhow::Error {
+/// The hint for Keycloak's answer `e`, from the one table (with jwtgrant's flags).
+fn answer_hint(e: &ExchangeError) -> Option<String> {
+    match e {
+        ExchangeError::Rejected(r) => advice::for_rejection(r),
+        _ => jwtgrant_keycloak::hint(e).map(str::to_owned),
+    }
+}
+
+/// The exit for an answer the local checks did not predict: Keycloak's words.
+fn exchange_failed(code: u8, error: Option<ExchangeError>) -> anyhow::Error {
     Coded {
         code,
-        message: "the exchange failed".into(),
-        hint: None,
+        message: match &error {
+            Some(e) => format!("the exchange failed: {e}"),
+            None => "the exchange failed".into(),
+        },
+        hint: error.as_ref().and_then(answer_hint),
     }
     .into()
 }

@@ -20,7 +20,8 @@ use crate::{files, keyfile};
 pub struct Admin {
     /// Keycloak's base URL.
     pub base: String,
-    /// `--admin-user`, for the log line.
+    /// Who logs in, for the log line: "admin user 'NAME'" or "service account of client
+    /// 'ID'".
     pub user: String,
     pub login: AdminLogin,
     /// The command's transport policy (CA file, plain-http rule, proxy rule), with at least
@@ -29,14 +30,51 @@ pub struct Admin {
 }
 
 impl Admin {
-    fn new(base: &str, args: &AdminArgs, password: Secret, transport: &Transport) -> Self {
+    /// The admin login the options name: a service account (`--admin-client-id`) or an
+    /// admin user, in `--admin-realm`.
+    fn new(base: &str, args: &AdminArgs, transport: &Transport, g: &Globals) -> Result<Self> {
         let timeout = transport.timeout_limit().max(DEFAULT_ADMIN_TIMEOUT);
-        Self {
+        let realm = args.admin_realm.clone();
+        let (user, login) = match &args.admin_client_id {
+            Some(id) => {
+                let auth = match (&args.admin_client_secret_file, &args.admin_client_key) {
+                    (Some(path), _) => LibAuth::SecretPost {
+                        client_id: id.clone(),
+                        secret: files::read_secret_file(
+                            path,
+                            "admin client secret",
+                            g.allow_insecure_key_permissions,
+                        )?
+                        .into(),
+                    },
+                    (None, Some(key)) => LibAuth::PrivateKeyJwt {
+                        client_id: id.clone(),
+                        signer: crate::keyfile::signer(key, g, None, None, false)?,
+                    },
+                    (None, None) => {
+                        return Err(usage(
+                            "--admin-client-id needs --admin-client-secret-file FILE or --admin-client-key FILE",
+                        ));
+                    }
+                };
+                let login = AdminLogin::ServiceAccount { realm, auth };
+                (format!("service account of client '{id}'"), login)
+            }
+            None => {
+                let password = secrets::admin_password(args, g)?;
+                let user = format!("admin user '{}'", args.admin_user);
+                (
+                    user,
+                    AdminLogin::password_in(realm, args.admin_user.clone(), password),
+                )
+            }
+        };
+        Ok(Self {
             base: base.to_owned(),
-            user: args.admin_user.clone(),
-            login: AdminLogin::password(args.admin_user.clone(), password),
+            user,
+            login,
             transport: transport.clone().timeout(timeout),
-        }
+        })
     }
 }
 
@@ -76,6 +114,8 @@ pub struct DoctorSettings {
     pub realm: String,
     pub client_id: String,
     pub assertion: Assertion,
+    /// `--spend-assertion`: the real exchange may spend a given assertion.
+    pub spend_assertion: bool,
     /// The token endpoint, for the JWKS fetch, the prediction and the real exchange.
     pub route: Route,
     /// The real exchange's client authentication; `None` with `--no-exchange`.
@@ -121,6 +161,16 @@ pub enum Authentication {
 }
 
 impl Authentication {
+    /// The client secret the exchange will send, when it was given (not read from Keycloak).
+    pub fn sent_secret(&self) -> Option<&str> {
+        match self {
+            Self::Ready(
+                LibAuth::SecretPost { secret, .. } | LibAuth::SecretBasic { secret, .. },
+            ) => Some(secret.secret()),
+            _ => None,
+        }
+    }
+
     /// The client authentication, with `secret` for [`Self::SecretFromAdmin`].
     pub fn with_secret(self, secret: impl FnOnce() -> Result<Option<Secret>>) -> Result<LibAuth> {
         match self {
@@ -157,10 +207,9 @@ pub fn setup(args: &SetupArgs, g: &Globals) -> Result<SetupSettings> {
         .secret_out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.secret", args.client_id)));
-    let password = secrets::admin_password(&args.admin, g)?;
     let transport = client::transport(&args.transport)?;
     Ok(SetupSettings {
-        admin: Admin::new(&base, &args.admin, password, &transport),
+        admin: Admin::new(&base, &args.admin, &transport, g)?,
         realm,
         authenticator,
         key,
@@ -237,11 +286,10 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<DoctorSettings> {
     } else {
         secrets::client_secret(&args.client, from_stdin, g)?
     };
-    let password = secrets::admin_password(&args.admin, g)?;
     // One transport for the admin API, the JWKS fetch and the exchange: the CA file is read
     // once.
     let transport = client::transport(&args.endpoint.transport)?;
-    let admin = Admin::new(&base, &args.admin, password, &transport);
+    let admin = Admin::new(&base, &args.admin, &transport, g)?;
     let route = Route {
         transport: client::client_transport(transport, &args.client, g)?,
         endpoint: Endpoint::resolve(&args.endpoint, &args.keycloak)?,
@@ -270,6 +318,7 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<DoctorSettings> {
         realm,
         client_id,
         assertion,
+        spend_assertion: args.spend_assertion,
         route,
         exchange,
     })

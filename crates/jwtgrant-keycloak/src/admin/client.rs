@@ -42,6 +42,14 @@ impl AdminSession {
             .find(|c| c["clientId"].as_str() == Some(client_id)))
     }
 
+    /// The `clientId`s of the realm's clients (at most the first 1,000).
+    pub fn client_ids(&self, realm: &str) -> Result<Vec<String>, AdminError> {
+        let op = format!("listing the clients of realm '{realm}'");
+        let path = ["admin", "realms", realm, "clients"];
+        let list = self.get_list(&op, &path, &[("first", "0"), ("max", "1000")])?;
+        Ok(super::realm::names(&list, "clientId"))
+    }
+
     /// Makes sure the realm has this confidential client, allowed to present
     /// assertions from [`JwtClient::allowed_idps`]. An existing client keeps what
     /// [`JwtClient`] does not name (its flows, other allowed providers, its bindings and,

@@ -42,6 +42,36 @@ impl AdminSession {
         Ok(self.get_list(&op, &path, &query)?.into_iter().next())
     }
 
+    /// The subjects (`userId`s) linked at identity provider `alias`, of at most `max` users.
+    pub fn linked_subjects(
+        &self,
+        realm: &str,
+        alias: &str,
+        max: usize,
+    ) -> Result<Vec<String>, AdminError> {
+        let op = format!("listing the users linked at '{alias}' in realm '{realm}'");
+        let path = ["admin", "realms", realm, "users"];
+        let max = max.to_string();
+        let query = [
+            ("idpAlias", alias),
+            ("briefRepresentation", "true"),
+            ("max", max.as_str()),
+        ];
+        let mut subjects = Vec::new();
+        for user in self.get_list(&op, &path, &query)? {
+            let Some(id) = user["id"].as_str() else {
+                continue;
+            };
+            subjects.extend(
+                self.get_idp_links(realm, id)?
+                    .iter()
+                    .filter(|l| l["identityProvider"].as_str() == Some(alias))
+                    .filter_map(|l| l["userId"].as_str().map(str::to_owned)),
+            );
+        }
+        Ok(subjects)
+    }
+
     /// Makes sure user `user_id` (Keycloak's id) is linked to the account `sub` (the
     /// assertion's subject) at identity provider `alias`. A link to another account is
     /// replaced (`Updated`): Keycloak cannot edit a link, so the old one is removed and

@@ -17,6 +17,12 @@ impl AdminSession {
         self.get_optional(&op, &["admin", "realms", realm], &[])
     }
 
+    /// The names of the realms this admin can see.
+    pub fn realm_names(&self) -> Result<Vec<String>, AdminError> {
+        let list = self.get_list("listing the realms", &["admin", "realms"], &[])?;
+        Ok(names(&list, "realm"))
+    }
+
     /// Makes sure an enabled realm of this name exists.
     pub fn ensure_realm(&self, realm: &str) -> Result<Outcome, AdminError> {
         let what = format!("realm '{realm}'");
@@ -82,4 +88,11 @@ impl AdminSession {
             _ => Err(r.rejected(&op)),
         }
     }
+}
+
+/// The string `field` of every object in `list`.
+pub(super) fn names(list: &[Value], field: &str) -> Vec<String> {
+    list.iter()
+        .filter_map(|v| v[field].as_str().map(str::to_owned))
+        .collect()
 }

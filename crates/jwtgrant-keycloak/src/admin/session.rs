@@ -37,8 +37,12 @@ pub struct AdminSession {
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum AdminLogin {
-    /// An admin user of the `master` realm, through the `admin-cli` client (password grant).
+    /// An admin user, through the realm's `admin-cli` client (password grant): of the
+    /// `master` realm for every realm, or of one realm (with its `realm-management` roles)
+    /// for that realm only.
     Password {
+        /// The realm the admin user is in (`master` by default).
+        realm: String,
         /// The admin user name.
         user: String,
         /// The admin password.
@@ -58,7 +62,18 @@ pub enum AdminLogin {
 impl AdminLogin {
     /// An admin user of the `master` realm.
     pub fn password(user: impl Into<String>, password: impl Into<Secret>) -> Self {
+        Self::password_in("master", user, password)
+    }
+
+    /// An admin user of `realm`, who administers that realm only (through its
+    /// `realm-management` roles).
+    pub fn password_in(
+        realm: impl Into<String>,
+        user: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
         Self::Password {
+            realm: realm.into(),
             user: user.into(),
             password: password.into(),
         }
@@ -66,7 +81,7 @@ impl AdminLogin {
 
     pub(super) fn realm(&self) -> &str {
         match self {
-            Self::Password { .. } => "master",
+            Self::Password { realm, .. } => realm,
             Self::ServiceAccount { realm, .. } => realm,
         }
     }
@@ -82,8 +97,9 @@ impl AdminLogin {
 impl fmt::Debug for AdminLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Password { user, .. } => f
+            Self::Password { realm, user, .. } => f
                 .debug_struct("Password")
+                .field("realm", realm)
                 .field("user", user)
                 .finish_non_exhaustive(),
             Self::ServiceAccount { realm, auth } => f
@@ -247,7 +263,7 @@ impl AdminSession {
             .transport(self.transport.clone());
         log::debug!("keycloak admin: logging in as '{principal}' at {token_url}");
         let answer = match &self.login {
-            AdminLogin::Password { user, password } => exchange
+            AdminLogin::Password { user, password, .. } => exchange
                 .client_none("admin-cli")
                 .password_grant(user, password),
             AdminLogin::ServiceAccount { auth, .. } => {

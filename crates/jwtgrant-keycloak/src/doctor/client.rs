@@ -1,12 +1,13 @@
 //! The stages about the client: its authentication (a `client-x509` client's certificate),
 //! DPoP, `validateClient`, and the certificate binding of its tokens (RFC 8705).
 
-use super::Context;
+use super::near::did_you_mean;
 use super::report::{Finding, Status, fail, pass, skips};
+use super::{Context, SecretMatch, Snapshot};
 use crate::settings::ClientSettings;
 use crate::settings::client::{
     CA_SUBJECT_DN, CERTIFICATE_BOUND_TOKENS, DN_REGEX, DPOP_BOUND_TOKENS, GRANT_ENABLED,
-    SUBJECT_DN, X509_AUTHENTICATOR,
+    SECRET_AUTHENTICATOR, SUBJECT_DN, X509_AUTHENTICATOR,
 };
 use crate::{Check, Description};
 use jwtgrant_exchange::PresentedCertificate;
@@ -42,20 +43,82 @@ pub(super) fn validate_dpop(ctx: &Context<'_>) -> Vec<Finding> {
 }
 
 /// Client authentication, before the grant runs: the client exists and, for a certificate
-/// client (`client-x509`), the presented certificate matches it.
+/// client (`client-x509`), the presented certificate matches it; for a secret client, the
+/// secret the request sends is the one Keycloak holds, when the doctor could compare them.
 pub(super) fn client_authentication(ctx: &Context<'_>) -> Vec<Finding> {
     let id = &ctx.snapshot.client_id;
     vec![match &ctx.snapshot.client {
         Some(c) if c.authenticates_with_certificate() => {
             x509_client_authentication(id, c, ctx.snapshot.presented_certificate.as_ref())
         }
-        Some(_) => pass(Check::Client, format!("client '{id}' exists")),
+        Some(c) => secret_authentication(id, c, ctx.snapshot.client_secret),
         None => fail(
             Description::InvalidClient,
-            format!("no client '{id}' in the realm"),
-            "create a confidential client with the JWT Authorization Grant enabled, or use the client id of an existing one",
+            format!("no client '{id}' in realm '{}'", ctx.snapshot.realm),
+            &format!(
+                "use the client id of an existing client{}, or create a confidential client with the JWT Authorization Grant enabled",
+                did_you_mean(&ctx.snapshot.near_names)
+            ),
         ),
     }]
+}
+
+/// A client that authenticates otherwise than with a certificate, and the secret sent.
+fn secret_authentication(id: &str, c: &ClientSettings, sent: Option<SecretMatch>) -> Finding {
+    let authenticator = c
+        .authenticator
+        .as_ref()
+        .map_or(SECRET_AUTHENTICATOR, |a| a.name());
+    let secret_client = authenticator == SECRET_AUTHENTICATOR;
+    match sent {
+        Some(SecretMatch::Same) => pass(
+            Check::Client,
+            format!("client '{id}' exists, and the secret to be sent is the one Keycloak holds"),
+        ),
+        Some(SecretMatch::Different) if secret_client => fail(
+            Description::InvalidClient,
+            format!(
+                "the client secret to be sent differs from the one Keycloak holds for client '{id}'"
+            ),
+            &format!(
+                "send the current secret of client '{id}' (admin console: Clients > {id} > Credentials), or regenerate it and give the new one to every caller"
+            ),
+        ),
+        Some(_) if !secret_client => fail(
+            Description::InvalidClient,
+            format!(
+                "client '{id}' authenticates with {authenticator}, and the request sends a client secret"
+            ),
+            &format!(
+                "authenticate as the client's authenticator ({authenticator}) expects, or set it to {SECRET_AUTHENTICATOR}"
+            ),
+        ),
+        Some(_) => fail(
+            Description::InvalidClient,
+            format!("Keycloak holds no secret for client '{id}', and the request sends one"),
+            &format!(
+                "generate a secret for client '{id}' (admin console: Clients > {id} > Credentials)"
+            ),
+        ),
+        None => pass(Check::Client, format!("client '{id}' exists")),
+    }
+}
+
+/// The realm is missing: the token endpoint's first answer.
+pub(super) fn realm_missing(snapshot: &Snapshot) -> Finding {
+    let base = snapshot
+        .expected_audiences
+        .first()
+        .and_then(|a| a.rsplit_once("/realms/"))
+        .map_or("", |(base, _)| base);
+    fail(
+        Description::RealmDoesNotExist,
+        format!("no realm '{}' at {base}", snapshot.realm),
+        &format!(
+            "use the name of an existing realm (names are case-sensitive){}; the URL is {base}/realms/REALM, with no /auth on Keycloak 17+",
+            did_you_mean(&snapshot.near_names)
+        ),
+    )
 }
 
 /// `X509ClientAuthenticator`: a certificate is presented, its subject equals the client's

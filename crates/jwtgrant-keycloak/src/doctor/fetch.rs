@@ -52,11 +52,22 @@ pub fn fetch(
             None
         }
     };
+    if admin.get_realm(realm)?.is_none() {
+        snapshot.realm_missing = true;
+        snapshot.near_names = near(admin.realm_names(), realm, "realm");
+        return Ok(Fetched {
+            snapshot,
+            signature: None,
+        });
+    }
     // Parsed once, here: the stages read the settings model, never the admin JSON.
     snapshot.client = admin
         .get_client(realm, client_id)?
         .as_ref()
         .map(ClientSettings::from_json);
+    if snapshot.client.is_none() {
+        snapshot.near_names = near(admin.client_ids(realm), client_id, "client");
+    }
     snapshot.idps = admin
         .get_idps(realm)?
         .iter()
@@ -81,6 +92,14 @@ pub fn fetch(
                 .as_ref()
                 .map(UserSettings::from_json);
             snapshot.user_looked_up = true;
+            if snapshot.user.is_none() {
+                snapshot.linked_subjects = admin
+                    .linked_subjects(realm, &alias, LINKED_SUBJECTS)
+                    .unwrap_or_else(|e| {
+                        log::warn!("cannot list the subjects linked at '{alias}': {e}");
+                        Vec::new()
+                    });
+            }
         }
         if p.use_jwks_url.is_on() {
             let url = p.jwks_url.as_deref().unwrap_or_default();
@@ -92,6 +111,46 @@ pub fn fetch(
         snapshot,
         signature,
     })
+}
+
+/// How many linked users the "user not found" fix looks at.
+const LINKED_SUBJECTS: usize = 20;
+
+/// The near matches of `wanted` among `names`; an admin who may not list them gets none.
+fn near(
+    names: Result<Vec<String>, crate::admin::AdminError>,
+    wanted: &str,
+    what: &str,
+) -> Vec<String> {
+    match names {
+        Ok(names) => super::near_matches(wanted, names.iter().map(String::as_str))
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Err(e) => {
+            log::warn!("cannot list the {what} names for near matches: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Compares the client secret a request will send, `sent`, with the one Keycloak holds
+/// for the snapshot's client, into [`Snapshot::client_secret`]. Does nothing when the
+/// client does not exist.
+pub fn compare_client_secret(
+    admin: &crate::admin::AdminSession,
+    snapshot: &mut Snapshot,
+    sent: &str,
+) -> Result<(), crate::admin::AdminError> {
+    if snapshot.client.is_none() || snapshot.realm_missing {
+        return Ok(());
+    }
+    let stored = admin.client_secret(&snapshot.realm, &snapshot.client_id)?;
+    snapshot.client_secret = Some(super::SecretMatch::of(
+        sent,
+        stored.as_ref().map(|s| s.secret()),
+    ));
+    Ok(())
 }
 
 /// GET a JWKS through `exchange`'s transport (its CA bundle, timeouts, proxy rule, body

@@ -23,6 +23,7 @@ mod assertion;
 mod client;
 mod compare;
 mod fetch;
+mod near;
 mod offline;
 mod provider;
 mod report;
@@ -45,7 +46,8 @@ use signature::validate_authorization_grant_assertion;
 use times::validate_token_active;
 
 pub use compare::{Agreement, compare};
-pub use fetch::{Fetched, fetch};
+pub use fetch::{Fetched, compare_client_secret, fetch};
+pub use near::{MAX_NEAR, near_matches};
 pub use offline::offline;
 pub use provider::find_idp;
 pub use report::{Finding, Report, Status};
@@ -63,6 +65,17 @@ pub struct Snapshot {
     pub client: Option<ClientSettings>,
     /// The client id asked for (for messages when the client is missing).
     pub client_id: String,
+    /// The realm asked for.
+    pub realm: String,
+    /// True when the realm does not exist: the token endpoint answers `Realm does not
+    /// exist` before any other check.
+    pub realm_missing: bool,
+    /// Near matches of a missing realm's name among the server's realms, or of a missing
+    /// client's id among the realm's clients ([`near_matches`]).
+    pub near_names: Vec<String>,
+    /// How the client secret the exchange will send compares with the one Keycloak holds
+    /// for the client; `None` when no secret is sent or it was not compared.
+    pub client_secret: Option<SecretMatch>,
     /// Every identity provider of the realm.
     pub idps: Vec<IdpSettings>,
     /// The user linked to the matching provider with `userId == sub`, or `None` when there
@@ -70,6 +83,9 @@ pub struct Snapshot {
     pub user: Option<UserSettings>,
     /// True when the user lookup ran (it needs a matching provider and a `sub`).
     pub user_looked_up: bool,
+    /// When no user is linked to `sub`: some of the subjects (`userId`s) linked at the
+    /// matching provider, the near matches of `sub` first.
+    pub linked_subjects: Vec<String>,
     /// The JWKS document fetched from the matching provider's `jwksUrl`, or why it failed.
     /// `None` when the provider does not use a JWKS URL or it was not fetched.
     pub jwks: Option<Result<String, String>>,
@@ -88,11 +104,41 @@ pub struct Snapshot {
     pub features: Option<Vec<String>>,
 }
 
+/// How the client secret a request sends compares with the one Keycloak holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretMatch {
+    /// The same secret.
+    Same,
+    /// Another secret: Keycloak answers `Invalid client or Invalid client credentials`.
+    Different,
+    /// Keycloak holds no secret for the client (it authenticates otherwise).
+    NoneStored,
+}
+
+impl SecretMatch {
+    /// Compares `sent` with `stored` in time independent of where they differ.
+    pub fn of(sent: &str, stored: Option<&str>) -> SecretMatch {
+        let Some(stored) = stored.filter(|s| !s.is_empty()) else {
+            return SecretMatch::NoneStored;
+        };
+        let (a, b) = (sent.as_bytes(), stored.as_bytes());
+        let differ =
+            a.len() != b.len() || a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0;
+        if differ {
+            SecretMatch::Different
+        } else {
+            SecretMatch::Same
+        }
+    }
+}
+
 impl Snapshot {
     /// An empty snapshot for `client_id` expecting the audiences of `base` and `realm`.
     pub fn new(base: &str, realm: &str, client_id: &str) -> Self {
         Self {
             client_id: client_id.to_owned(),
+            realm: realm.to_owned(),
             expected_audiences: vec![
                 crate::realm_url(base, realm),
                 crate::token_endpoint(base, realm),
@@ -112,6 +158,14 @@ pub fn diagnose(
     signature: Option<&SignatureOutcome>,
 ) -> Report {
     let order = Order::of(snapshot.server_version.as_ref());
+    if snapshot.realm_missing {
+        // The token endpoint answers before it reads the client or the assertion.
+        return Report {
+            checks: vec![client::realm_missing(snapshot)],
+            order,
+            server_version: snapshot.server_version.clone(),
+        };
+    }
     let decoded = decode(assertion);
     let ctx = Context::new(snapshot, &decoded, now, signature);
     let mut checks = Vec::new();
@@ -610,5 +664,142 @@ mod tests {
         assert!(r.first_failure().unwrap().fix.as_deref().unwrap().contains(
             "Identity provider links > jwt-authorization-grant with user ID 'nodejsuser-1234'"
         ));
+    }
+
+    /// The client side: the secret compared, the missing client and realm with their near
+    /// matches, the linked subjects, and a JWKS this host cannot fetch.
+    #[test]
+    fn client_side_findings_name_the_mismatch_and_the_near_miss() {
+        let token = jwt(json!({"alg": "RS256"}), good_claims());
+        let line = |s: &Snapshot, sig: Option<&SignatureOutcome>| {
+            let r = diagnose(s, &token, NOW, sig);
+            let f = r.first_failure().cloned();
+            (r, f)
+        };
+
+        assert_eq!(SecretMatch::of("s3cret", Some("s3cret")), SecretMatch::Same);
+        assert_eq!(
+            SecretMatch::of("s3cret", Some("s3creT")),
+            SecretMatch::Different
+        );
+        assert_eq!(
+            SecretMatch::of("s3cret", Some("s3cret2")),
+            SecretMatch::Different
+        );
+        assert_eq!(SecretMatch::of("s3cret", None), SecretMatch::NoneStored);
+
+        let mut s = snapshot();
+        s.client_secret = Some(SecretMatch::Different);
+        let (_, f) = line(&s, Some(&valid()));
+        let f = f.unwrap();
+        assert_eq!(
+            (f.name, f.keycloak_error()),
+            (
+                "client",
+                Some("Invalid client or Invalid client credentials")
+            )
+        );
+        assert_eq!(
+            f.detail,
+            "the client secret to be sent differs from the one Keycloak holds for client 'custom-client'"
+        );
+        s.client_secret = Some(SecretMatch::Same);
+        let (r, f) = line(&s, Some(&valid()));
+        assert_eq!(f, None);
+        assert_eq!(
+            r.get("client").unwrap().detail,
+            "client 'custom-client' exists, and the secret to be sent is the one Keycloak holds"
+        );
+        // A secret sent to a client that authenticates with signed JWTs.
+        let mut s = snapshot();
+        s.client.as_mut().unwrap().authenticator =
+            Some(crate::settings::Authenticator::from_name("client-jwt"));
+        s.client_secret = Some(SecretMatch::NoneStored);
+        assert_eq!(
+            line(&s, Some(&valid())).1.unwrap().detail,
+            "client 'custom-client' authenticates with client-jwt, and the request sends a client secret"
+        );
+
+        let mut s = snapshot();
+        s.client = None;
+        s.near_names = vec!["custom-client".into()];
+        s.client_id = "custom-cleint".into();
+        let f = line(&s, Some(&valid())).1.unwrap();
+        assert_eq!(f.detail, "no client 'custom-cleint' in realm 'acme'");
+        assert!(
+            f.fix.as_deref().unwrap().starts_with(
+                "use the client id of an existing client; did you mean 'custom-client'?"
+            ),
+            "{f:?}"
+        );
+
+        // A missing realm is the one line: the token endpoint answers before anything else.
+        let mut s = Snapshot::new(BASE, "acem", "custom-client");
+        s.realm_missing = true;
+        s.near_names = vec!["acme".into()];
+        let (r, f) = line(&s, None);
+        assert_eq!(r.checks.len(), 1);
+        let f = f.unwrap();
+        assert_eq!(
+            (f.name, f.keycloak_error()),
+            ("realm", Some("Realm does not exist"))
+        );
+        assert_eq!(f.detail, "no realm 'acem' at http://localhost:8080");
+        assert!(
+            f.fix.as_deref().unwrap().contains("; did you mean 'acme'?"),
+            "{f:?}"
+        );
+
+        let mut s = snapshot();
+        s.user = None;
+        s.linked_subjects = vec!["alice-1".into(), "nodejsuser-1243".into()];
+        let fix = line(&s, Some(&valid())).1.unwrap().fix.unwrap();
+        assert!(
+            fix.ends_with(
+                "; did you mean 'nodejsuser-1243'? (linked at the provider: 'nodejsuser-1243', 'alice-1')"
+            ),
+            "{fix}"
+        );
+        s.linked_subjects.clear();
+        let fix = line(&s, Some(&valid())).1.unwrap().fix.unwrap();
+        assert!(
+            fix.ends_with("; no subject is linked at the provider yet"),
+            "{fix}"
+        );
+
+        // This host cannot fetch the JWKS: a warning, not a predicted rejection.
+        let unfetched = SignatureOutcome::Unfetched("this host cannot fetch it".into());
+        let (r, f) = line(&snapshot(), Some(&unfetched));
+        assert_eq!(f, None);
+        let sig = r.get("signature").unwrap();
+        assert_eq!(sig.status, Status::Warn);
+        assert_eq!(
+            sig.detail,
+            "not checked: this host cannot fetch it; Keycloak fetches the JWKS itself and may hold its keys"
+        );
+    }
+
+    #[test]
+    fn near_miss_issuers_say_how_they_differ() {
+        for (iss, how) in [
+            ("http://localhost:3000/", "a trailing slash"),
+            ("https://localhost:3000", "the scheme"),
+            ("http://LocalHost:3000", "case"),
+            (
+                "HTTPS://LOCALHOST:3000/",
+                "the scheme, a trailing slash and case",
+            ),
+        ] {
+            let mut c = good_claims();
+            c["iss"] = json!(iss);
+            let r = diagnose(&snapshot(), &jwt(json!({"alg": "RS256"}), c), NOW, None);
+            let fix = r.first_failure().unwrap().fix.clone().unwrap();
+            assert_eq!(
+                fix,
+                format!(
+                    "iss '{iss}' differs from the issuer 'http://localhost:3000' of provider 'jwt-authorization-grant' only in {how}: make them equal character for character"
+                )
+            );
+        }
     }
 }

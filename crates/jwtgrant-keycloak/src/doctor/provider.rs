@@ -59,15 +59,15 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
                     ),
                 )
             } else {
-                let only = if list.is_empty() {
-                    "no identity provider".to_owned()
+                let allowed = if list.is_empty() {
+                    "the client allows no identity provider".to_owned()
                 } else {
-                    format!("only {}", list.join(", "))
+                    format!("the client allows only {}", list.join(", "))
                 };
                 fail(
                     Description::IdentityProviderNotAllowed,
                     format!(
-                        "the client allows {only} but not '{}'",
+                        "provider '{}' is not on the client's allow-list: {allowed}",
                         p.alias_or_unknown()
                     ),
                     &format!(
@@ -113,11 +113,14 @@ pub(super) fn no_provider_fix(idps: &[IdpSettings], iss: &str) -> String {
             .is_some_and(|s| normalize(s) == normalize(iss))
     });
     match near {
-        Some(p) => format!(
-            "iss '{iss}' differs from provider '{}''s issuer '{}' only in case, scheme or a trailing slash: make them equal character for character",
-            p.alias_or_unknown(),
-            p.issuer.as_deref().unwrap_or_default()
-        ),
+        Some(p) => {
+            let issuer = p.issuer.as_deref().unwrap_or_default();
+            format!(
+                "iss '{iss}' differs from the issuer '{issuer}' of provider '{}' only in {}: make them equal character for character",
+                p.alias_or_unknown(),
+                near_miss(iss, issuer)
+            )
+        }
         None if issuers.is_empty() => {
             "create a JWT Authorization Grant identity provider with this issuer".to_owned()
         }
@@ -142,8 +145,9 @@ pub(super) fn lookup_user_by_federated_identity(ctx: &Context<'_>) -> Vec<Findin
                     p.alias_or_unknown()
                 ),
                 &format!(
-                    "link a user: Users > (user) > Identity provider links > {} with user ID '{s}'",
-                    p.alias_or_unknown()
+                    "link a user: Users > (user) > Identity provider links > {} with user ID '{s}'{}",
+                    p.alias_or_unknown(),
+                    linked_subjects(&ctx.snapshot.linked_subjects, s)
                 ),
             ),
             skip(Check::UserEnabled),
@@ -177,6 +181,60 @@ pub(super) fn lookup_user_by_federated_identity(ctx: &Context<'_>) -> Vec<Findin
         pass(Check::UserEnabled, format!("user '{name}' is enabled"))
     };
     vec![linked, enabled]
+}
+
+/// `; linked at the provider: 'a', 'b'` (the near matches of `sub` first), or `; no
+/// subject is linked at the provider yet`.
+fn linked_subjects(linked: &[String], sub: &str) -> String {
+    if linked.is_empty() {
+        return "; no subject is linked at the provider yet".to_owned();
+    }
+    let near = super::near_matches(sub, linked.iter().map(String::as_str));
+    let mut shown: Vec<&str> = near.clone();
+    shown.extend(
+        linked
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !near.contains(l)),
+    );
+    let quoted: Vec<String> = shown.iter().map(|l| format!("'{l}'")).collect();
+    let did_you_mean = match near.first() {
+        Some(n) => format!("; did you mean '{n}'?"),
+        None => String::new(),
+    };
+    format!(
+        "{did_you_mean} (linked at the provider: {})",
+        quoted.join(", ")
+    )
+}
+
+/// How two issuers equal under [`normalize`] differ: "the scheme", "a trailing slash",
+/// "case", or several of them joined with "and".
+fn near_miss(a: &str, b: &str) -> String {
+    let scheme = |s: &str| {
+        s.split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase())
+    };
+    let slash = |s: &str| s.ends_with('/');
+    let rest = |s: &str| {
+        let s = s.trim_end_matches('/');
+        s.split_once("://").map_or(s, |(_, r)| r).to_owned()
+    };
+    let mut how = Vec::new();
+    if scheme(a) != scheme(b) {
+        how.push("the scheme");
+    }
+    if slash(a) != slash(b) {
+        how.push("a trailing slash");
+    }
+    if rest(a) != rest(b) {
+        how.push("case");
+    }
+    match how.as_slice() {
+        [] => "case".to_owned(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 pub(super) fn normalize(s: &str) -> String {
