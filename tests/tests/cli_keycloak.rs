@@ -223,6 +223,23 @@ fn cli_keycloak_jwks_serve_as_the_providers_jwks_url() {
     let _ = server.wait();
     assert_eq!(t.code, 0, "{t:?}");
     assert_eq!(claims_of(&t.stdout)["preferred_username"], "alice");
+
+    // The JWKS server is gone: this host cannot check the signature, and says so without
+    // a verdict of its own; Keycloak still grants with the keys it fetched before.
+    let r = w.doctor(&private, ISSUER, SUB);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "  [warn] signature            not checked: this host cannot fetch the provider's JWKS from '{jwks_url}': "
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("verdict: every check passes; Keycloak should issue a token\nkeycloak: issued an access token (agrees with the checks)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -555,6 +572,18 @@ fn cli_id_jag_token_and_doctor() {
 /// Sends `body` to the admin API at `path` (below `/admin/realms/REALM/`) with `method`, as
 /// an admin clicking in the console would: the changes `setup` must not undo.
 fn admin_write(w: &World, method: jwtgrant_exchange::Method, path: &str, body: &serde_json::Value) {
+    let (status, _) = admin_call(w, method, path, Some(body));
+    assert_eq!(status, 204, "{method:?} {path}");
+}
+
+/// One admin API call below `/admin/realms/REALM/` as the master admin: the status and
+/// the JSON answer (`null` when there is none).
+fn admin_call(
+    w: &World,
+    method: jwtgrant_exchange::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
     use jwtgrant_exchange::{Body, Exchange, Secret, Transport};
     let token = Exchange::new(&jwtgrant_keycloak::token_endpoint(&w.base, "master"))
         .expect("token url")
@@ -568,16 +597,17 @@ fn admin_write(w: &World, method: jwtgrant_exchange::Method, path: &str, body: &
     ))
     .expect("admin url");
     let auth = format!("Bearer {}", token.access_token.secret());
-    let json = body.to_string();
+    let json = body.map(serde_json::Value::to_string);
     let reply = Transport::new()
         .send(
             method,
             &url,
-            &[("authorization", &auth)],
-            Some(Body::Json(&json)),
+            &[("authorization", &auth), ("accept", "application/json")],
+            json.as_deref().map(Body::Json),
         )
-        .expect("admin write");
-    assert_eq!(reply.status, 204, "{method:?} {path}");
+        .expect("admin call");
+    let value = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
+    (reply.status, value)
 }
 
 /// The realm's client and user `alice`, as Keycloak holds them now.
@@ -784,4 +814,315 @@ fn cli_keycloak_setup_dry_run_changes_nothing_and_prints_the_plan() {
             .expect("read"),
         idp_before
     );
+}
+
+/// The doctor on the client side, against the real server: a wrong secret, a mistyped
+/// client id, realm or subject, a given assertion (not spent unless asked, and then reused),
+/// each with Keycloak's answer predicted and a fix that names the way out.
+#[test]
+fn cli_keycloak_doctor_explains_the_client_side() {
+    let w = World::new("clientside");
+    let (private, public) = w.keygen("keys");
+    let r = w.setup(&["--public-key", &public]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let wrong = w.path("wrong.secret");
+    std::fs::write(&wrong, "not-the-secret\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let doctor = |extra: &[&str]| {
+        let mut args = vec![
+            "keycloak", "doctor", "--key", &private, "--iss", ISSUER, "--sub", SUB,
+        ];
+        args.extend_from_slice(extra);
+        w.run(&args)
+    };
+
+    // A wrong client secret: the failing check is the client's, before Keycloak says 401.
+    let r = doctor(&["--client-id", CLIENT, "--client-secret-file", &wrong]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "  [FAIL] client               the client secret to be sent differs from the one Keycloak holds for client '{CLIENT}'\n"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "keycloak: 401 unauthorized_client: Invalid client or Invalid client credentials\nagreement: Keycloak names the same failing check\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    // The right one compares equal.
+    let r = doctor(&[
+        "--client-id",
+        CLIENT,
+        "--client-secret-file",
+        &w.path("custom-client.secret"),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("exists, and the secret to be sent is the one Keycloak holds"),
+        "{}",
+        r.stdout
+    );
+
+    // A mistyped client id: a rejection with the near match (exit 3, not "unreachable").
+    let r = doctor(&["--client-id", "custom-cleint"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "  [FAIL] client               no client 'custom-cleint' in realm '{}'\n",
+            w.realm
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "fix: use the client id of an existing client (did you mean 'custom-client'?)"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("keycloak: 401 invalid_client: Invalid client or Invalid client credentials\nagreement: Keycloak names the same failing check"), "{}", r.stdout);
+
+    // A mistyped realm: the one check, with the near match, as Keycloak answers it first.
+    let typo = format!("{}x", w.realm);
+    let r = doctor(&["--client-id", CLIENT, "--realm", &typo]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let fails: Vec<&str> = r.stdout.lines().filter(|l| l.contains("[")).collect();
+    assert_eq!(
+        fails,
+        vec![format!(
+            "  [FAIL] realm                no realm '{typo}' at {}",
+            w.base
+        )],
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!("(did you mean '{}'?)", w.realm)),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "keycloak: 404 Realm does not exist\nagreement: Keycloak names the same failing check"
+        ),
+        "{}",
+        r.stdout
+    );
+
+    // An unlinked subject: the fix lists the linked ones, the near match first.
+    let mut args = vec![
+        "keycloak",
+        "doctor",
+        "--client-id",
+        CLIENT,
+        "--key",
+        &private,
+    ];
+    args.extend_from_slice(&["--iss", ISSUER, "--sub", "nodejsuser-1243", "--no-exchange"]);
+    let r = w.run(&args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout.contains(&format!(
+            "with user ID 'nodejsuser-1243' (did you mean '{SUB}'? linked at the provider: '{SUB}')"
+        )),
+        "{}",
+        r.stdout
+    );
+
+    // A given assertion: local checks only, unless it may be spent; spent twice, Keycloak
+    // answers reuse and the doctor explains it.
+    let signed = w.run(&["sign", "--key", &private, "--iss", ISSUER, "--sub", SUB]);
+    assert_eq!(signed.code, 0, "{signed:?}");
+    let given = |spend: bool| {
+        let mut c = w.command();
+        c.args([
+            "keycloak",
+            "doctor",
+            "--client-id",
+            CLIENT,
+            "--assertion",
+            "-",
+        ]);
+        if spend {
+            c.arg("--spend-assertion");
+        }
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(signed.stdout.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let (code, out) = given(false);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.ends_with("keycloak: not asked: the real exchange would spend the given assertion (its jti is single-use); pass --spend-assertion to send it, or let the doctor sign its own with --key, --iss and --sub\n"),
+        "{out}"
+    );
+    let (code, out) = given(true);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("keycloak: issued an access token"), "{out}");
+    let (code, out) = given(true);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.ends_with("keycloak: 400 invalid_grant: Token reuse detected\nagreement: the local checks all passed but Keycloak refused: see its answer and the hint\nhint: an assertion is single-use: sign a fresh one (new jti) for every request, retries included; with jwtgrant: `jwtgrant sign` and `jwtgrant token` put a fresh jti in every assertion\n"),
+        "{out}"
+    );
+}
+
+/// The doctor logs in as the realm's own admins: a service account with realm-admin, and
+/// a user of the realm with realm-admin, through --admin-realm.
+#[test]
+fn cli_keycloak_doctor_logs_in_as_a_realm_admin_or_a_service_account() {
+    use jwtgrant_exchange::Method;
+    let w = World::new("realmadmin");
+    let (private, public) = w.keygen("keys");
+    let r = w.setup(&["--public-key", &public]);
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let secret = "ops-secret-0123456789abcdef";
+    let (status, _) = admin_call(
+        &w,
+        Method::Post,
+        "clients",
+        Some(
+            &serde_json::json!({"clientId": "ops", "publicClient": false,
+            "serviceAccountsEnabled": true, "standardFlowEnabled": false,
+            "clientAuthenticatorType": "client-secret", "secret": secret}),
+        ),
+    );
+    assert_eq!(status, 201);
+    let id_of = |client_id: &str| {
+        let (_, list) = admin_call(
+            &w,
+            Method::Get,
+            &format!("clients?clientId={client_id}"),
+            None,
+        );
+        list[0]["id"].as_str().unwrap().to_owned()
+    };
+    let (ops, management) = (id_of("ops"), id_of("realm-management"));
+    let (_, role) = admin_call(
+        &w,
+        Method::Get,
+        &format!("clients/{management}/roles/realm-admin"),
+        None,
+    );
+    let (_, account) = admin_call(
+        &w,
+        Method::Get,
+        &format!("clients/{ops}/service-account-user"),
+        None,
+    );
+    let grant = |user: &str| {
+        let (status, _) = admin_call(
+            &w,
+            Method::Post,
+            &format!("users/{user}/role-mappings/clients/{management}"),
+            Some(&serde_json::json!([role])),
+        );
+        assert_eq!(status, 204);
+    };
+    grant(account["id"].as_str().unwrap());
+    let (status, _) = admin_call(
+        &w,
+        Method::Post,
+        "users",
+        Some(
+            &serde_json::json!({"username": "ops-admin", "enabled": true,
+            // The user profile's required attributes, or the login says "Account is not
+            // fully set up".
+            "email": "ops@example.com", "emailVerified": true, "firstName": "Ops", "lastName": "Admin",
+            "credentials": [{"type": "password", "value": "ops-password-0123", "temporary": false}]}),
+        ),
+    );
+    assert_eq!(status, 201);
+    let (_, users) = admin_call(&w, Method::Get, "users?username=ops-admin&exact=true", None);
+    grant(users[0]["id"].as_str().unwrap());
+
+    let write = |name: &str, text: &str| {
+        let path = w.path(name);
+        std::fs::write(&path, format!("{text}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    };
+    let ops_secret = write("ops.secret", secret);
+    let ops_password = write("ops.password", "ops-password-0123");
+    let base = [
+        "-v",
+        "keycloak",
+        "doctor",
+        "--client-id",
+        CLIENT,
+        "--key",
+        &private,
+        "--iss",
+        ISSUER,
+        "--sub",
+        SUB,
+        "--admin-realm",
+        &w.realm,
+    ];
+    for (login, said) in [
+        (
+            vec![
+                "--admin-client-id",
+                "ops",
+                "--admin-client-secret-file",
+                &ops_secret,
+            ],
+            "as service account of client 'ops'",
+        ),
+        (
+            vec![
+                "--admin-user",
+                "ops-admin",
+                "--admin-password-file",
+                &ops_password,
+            ],
+            "as admin user 'ops-admin'",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&login);
+        let r = w.run(&args);
+        assert_eq!(r.code, 0, "{said}: {r:?}");
+        assert!(r.stderr.contains(said), "{said}: {}", r.stderr);
+        assert!(
+            r.stdout
+                .contains("keycloak: issued an access token (agrees with the checks)"),
+            "{said}: {}",
+            r.stdout
+        );
+    }
+    // The realm's admin cannot log in to master.
+    let mut args = base.to_vec();
+    args.truncate(args.len() - 2);
+    args.extend_from_slice(&[
+        "--admin-user",
+        "ops-admin",
+        "--admin-password-file",
+        &ops_password,
+    ]);
+    let r = w.run(&args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("--admin-realm"), "{}", r.stderr);
 }

@@ -25,7 +25,9 @@ pub fn for_check(check: Check) -> Option<&'static str> {
         Check::Client => {
             "check --client-id and --client-auth, and pass the secret `jwtgrant keycloak setup` wrote with --client-secret-file <client-id>.secret (a certificate client: --client-auth tls --client-cert FILE --client-key FILE)"
         }
-        Check::Realm => "check --realm (names are case-sensitive)",
+        Check::Realm => {
+            "check --realm (names are case-sensitive) and --keycloak (the base URL, without /auth on Keycloak 17+); `jwtgrant keycloak doctor` names the realms near the one given"
+        }
         Check::AssertionParameter | Check::Jwt => {
             "pass the token itself with --assertion JWT or --assertion -, e.g. from `jwtgrant sign`"
         }

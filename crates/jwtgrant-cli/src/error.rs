@@ -162,6 +162,11 @@ fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
             v.code = UNREACHABLE;
             v.extra.push("  hint: the server did not log the admin in for a reason of its own (a 5xx, or an answer without a token): check --keycloak, that Keycloak is up, and any proxy in front of it".into());
         }
+        // The login URL has no such realm or path: a URL mistake, not a password one.
+        AdminError::Login { status: 404, .. } => {
+            v.code = REJECTED;
+            v.extra.push("  hint: check --keycloak (the base URL, without /auth on Keycloak 17+) and --admin-realm (the realm the admin is in, master by default)".into());
+        }
         AdminError::Login { .. } => {
             v.code = REJECTED;
             v.extra.push("  hint: check --admin-user and the admin password (KEYCLOAK_ADMIN_PASSWORD or --admin-password-file), and --admin-realm (master unless the admin is a realm's own); a service account: --admin-client-id and its secret or key".into());

@@ -689,11 +689,17 @@ impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A failed client authentication is about the client, not the assertion: say so, so
         // nobody goes looking at the identity provider for a wrong secret.
-        let what = match self.error.as_str() {
-            "invalid_client" | "unauthorized_client" => "client",
-            _ => "grant",
-        };
-        write!(f, "token endpoint rejected the {what}: {}", self.error)?;
+        // A 404 is about the URL (a realm or a path the server does not have), not the
+        // grant: say so, so nobody goes looking at the assertion.
+        if self.status == 404 {
+            write!(f, "token endpoint URL not found (HTTP 404): {}", self.error)?;
+        } else {
+            let what = match self.error.as_str() {
+                "invalid_client" | "unauthorized_client" => "client",
+                _ => "grant",
+            };
+            write!(f, "token endpoint rejected the {what}: {}", self.error)?;
+        }
         if let Some(desc) = &self.error_description {
             write!(f, ": {desc}")?;
         }

@@ -722,7 +722,7 @@ mod tests {
         check(
             404,
             r#"{"error":"Realm does not exist"}"#,
-            "token endpoint rejected the grant: Realm does not exist",
+            "token endpoint URL not found (HTTP 404): Realm does not exist",
         );
     }
 

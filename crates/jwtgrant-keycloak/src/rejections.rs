@@ -233,6 +233,10 @@ rejections! {
     /// `Realm does not exist`
     RealmDoesNotExist: Exact "Realm does not exist" => Realm,
         "check the realm name in the URL (it is case-sensitive)";
+    /// `Unable to find matching target resource method` (HTTP 404: a path Keycloak has no
+    /// endpoint for, such as the `/auth` prefix of Keycloak before 17)
+    NoSuchPath: Exact "Unable to find matching target resource method" => Realm,
+        "the URL's path is no Keycloak endpoint: Keycloak 17+ serves {base}/realms/{realm} without the /auth prefix of older releases (and an older one needs it)";
     /// `Invalid client or Invalid client credentials`
     InvalidClient: Exact "Invalid client or Invalid client credentials" => Client,
         "check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak";
@@ -328,7 +332,12 @@ pub fn rejection_hint(rejection: &Rejection) -> Option<&'static str> {
 impl Description {
     /// The row of the table a rejection matches, by its `error_description`, if any.
     pub fn of(rejection: &Rejection) -> Option<Description> {
-        rejection.error_description.as_deref().and_then(Self::find)
+        match rejection.error_description.as_deref() {
+            Some(d) if !d.is_empty() => Self::find(d),
+            // Keycloak's 404s (`Realm does not exist`, a path it has no resource for) carry
+            // their words in `error` alone.
+            _ => Self::find(&rejection.error),
+        }
     }
 
     /// The row matching Keycloak's `error_description`, if the table has one.

@@ -457,12 +457,10 @@ fn render_report(report: &doctor::Report, client_id: &str, realm: &str, base: &s
 fn render_answer(error: Option<&ExchangeError>, agreement: &Agreement) -> String {
     let answer = match error.map(|e| (e, e.rejection())) {
         None => String::new(),
-        Some((_, Some(r))) => format!(
-            "keycloak: {} {}: {}\n",
-            r.status,
-            r.error,
-            r.error_description.as_deref().unwrap_or("")
-        ),
+        Some((_, Some(r))) => match r.error_description.as_deref().filter(|d| !d.is_empty()) {
+            Some(d) => format!("keycloak: {} {}: {d}\n", r.status, r.error),
+            None => format!("keycloak: {} {}\n", r.status, r.error),
+        },
         Some((e, None)) => format!("keycloak: {e}\n"),
     };
     let verdict = match agreement {

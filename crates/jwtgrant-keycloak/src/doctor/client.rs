@@ -56,7 +56,7 @@ pub(super) fn client_authentication(ctx: &Context<'_>) -> Vec<Finding> {
             Description::InvalidClient,
             format!("no client '{id}' in realm '{}'", ctx.snapshot.realm),
             &format!(
-                "use the client id of an existing client{}, or create a confidential client with the JWT Authorization Grant enabled",
+                "use the client id of an existing client{} or create a confidential client with the JWT Authorization Grant enabled",
                 did_you_mean(&ctx.snapshot.near_names)
             ),
         ),
@@ -115,7 +115,7 @@ pub(super) fn realm_missing(snapshot: &Snapshot) -> Finding {
         Description::RealmDoesNotExist,
         format!("no realm '{}' at {base}", snapshot.realm),
         &format!(
-            "use the name of an existing realm (names are case-sensitive){}; the URL is {base}/realms/REALM, with no /auth on Keycloak 17+",
+            "use the name of an existing realm{}: names are case-sensitive, and the URL is {base}/realms/REALM, with no /auth on Keycloak 17+",
             did_you_mean(&snapshot.near_names)
         ),
     )

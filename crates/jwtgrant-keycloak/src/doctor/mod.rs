@@ -728,7 +728,7 @@ mod tests {
         assert_eq!(f.detail, "no client 'custom-cleint' in realm 'acme'");
         assert!(
             f.fix.as_deref().unwrap().starts_with(
-                "use the client id of an existing client; did you mean 'custom-client'?"
+                "use the client id of an existing client (did you mean 'custom-client'?) or create"
             ),
             "{f:?}"
         );
@@ -746,7 +746,9 @@ mod tests {
         );
         assert_eq!(f.detail, "no realm 'acem' at http://localhost:8080");
         assert!(
-            f.fix.as_deref().unwrap().contains("; did you mean 'acme'?"),
+            f.fix.as_deref().unwrap().starts_with(
+                "use the name of an existing realm (did you mean 'acme'?): names are case-sensitive"
+            ),
             "{f:?}"
         );
 
@@ -756,7 +758,7 @@ mod tests {
         let fix = line(&s, Some(&valid())).1.unwrap().fix.unwrap();
         assert!(
             fix.ends_with(
-                "; did you mean 'nodejsuser-1243'? (linked at the provider: 'nodejsuser-1243', 'alice-1')"
+                " (did you mean 'nodejsuser-1243'? linked at the provider: 'nodejsuser-1243', 'alice-1')"
             ),
             "{fix}"
         );

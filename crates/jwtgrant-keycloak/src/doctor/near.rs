@@ -5,7 +5,8 @@
 pub const MAX_NEAR: usize = 3;
 
 /// Up to [`MAX_NEAR`] of `candidates` that `wanted` may be a typo of, nearest first: the
-/// same name in another case, or one within a small edit distance (a third of the longer
+/// same name in another case, or one within a small edit distance (insertions, deletions, substitutions and swaps
+/// of neighbours; a third of the longer
 /// name, at least 1 and at most 3 edits). `wanted` itself is never among them.
 pub fn near_matches<'a>(
     wanted: &str,
@@ -16,7 +17,7 @@ pub fn near_matches<'a>(
         .into_iter()
         .filter(|c| *c != wanted)
         .filter_map(|c| {
-            let distance = strsim::levenshtein(&folded, &c.to_lowercase());
+            let distance = strsim::osa_distance(&folded, &c.to_lowercase());
             let limit = (wanted.chars().count().max(c.chars().count()) / 3).clamp(1, 3);
             (distance <= limit).then_some((distance, c))
         })
@@ -26,14 +27,14 @@ pub fn near_matches<'a>(
     near.into_iter().take(MAX_NEAR).map(|(_, c)| c).collect()
 }
 
-/// `; did you mean 'a' or 'b'?` for a fix, or nothing when there is no near match.
+/// ` (did you mean 'a' or 'b'?)` for a fix, or nothing when there is no near match.
 pub(super) fn did_you_mean(near: &[String]) -> String {
     match near {
         [] => String::new(),
-        [one] => format!("; did you mean '{one}'?"),
+        [one] => format!(" (did you mean '{one}'?)"),
         [rest @ .., last] => {
             let rest: Vec<String> = rest.iter().map(|n| format!("'{n}'")).collect();
-            format!("; did you mean {} or '{last}'?", rest.join(", "))
+            format!(" (did you mean {} or '{last}'?)", rest.join(", "))
         }
     }
 }
@@ -62,15 +63,17 @@ mod tests {
         // Short names allow one edit; the name itself is no suggestion.
         assert_eq!(near_matches("acme", ["acme", "acne", "bcnf"]), vec!["acne"]);
         assert!(near_matches("totally-else", names).is_empty());
+        // Two letters swapped are one edit.
+        assert_eq!(near_matches("tiral", ["trial", "master"]), vec!["trial"]);
     }
 
     #[test]
     fn the_fix_wording() {
         assert_eq!(did_you_mean(&[]), "");
-        assert_eq!(did_you_mean(&["a".into()]), "; did you mean 'a'?");
+        assert_eq!(did_you_mean(&["a".into()]), " (did you mean 'a'?)");
         assert_eq!(
             did_you_mean(&["a".into(), "b".into(), "c".into()]),
-            "; did you mean 'a', 'b' or 'c'?"
+            " (did you mean 'a', 'b' or 'c'?)"
         );
     }
 }

@@ -183,8 +183,8 @@ pub(super) fn lookup_user_by_federated_identity(ctx: &Context<'_>) -> Vec<Findin
     vec![linked, enabled]
 }
 
-/// `; linked at the provider: 'a', 'b'` (the near matches of `sub` first), or `; no
-/// subject is linked at the provider yet`.
+/// ` (linked at the provider: 'a', 'b')`, the near matches of `sub` first and asked about,
+/// or `; no subject is linked at the provider yet`.
 fn linked_subjects(linked: &[String], sub: &str) -> String {
     if linked.is_empty() {
         return "; no subject is linked at the provider yet".to_owned();
@@ -199,11 +199,11 @@ fn linked_subjects(linked: &[String], sub: &str) -> String {
     );
     let quoted: Vec<String> = shown.iter().map(|l| format!("'{l}'")).collect();
     let did_you_mean = match near.first() {
-        Some(n) => format!("; did you mean '{n}'?"),
+        Some(n) => format!("did you mean '{n}'? "),
         None => String::new(),
     };
     format!(
-        "{did_you_mean} (linked at the provider: {})",
+        " ({did_you_mean}linked at the provider: {})",
         quoted.join(", ")
     )
 }
