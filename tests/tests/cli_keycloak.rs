@@ -853,6 +853,30 @@ fn cli_keycloak_doctor_explains_the_client_side() {
         "{}",
         r.stdout
     );
+    // The same as one JSON object: every check, the verdict, the answer, the exit code.
+    let r = doctor(&[
+        "--client-id",
+        CLIENT,
+        "--client-secret-file",
+        &wrong,
+        "--json",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON object");
+    assert_eq!(v["checks"][0]["check"], "client");
+    assert_eq!(v["checks"][0]["status"], "fail");
+    assert_eq!(
+        v["verdict"],
+        serde_json::json!({"rejects": true, "check": "client",
+            "keycloak_error": "Invalid client or Invalid client credentials"})
+    );
+    assert_eq!(
+        v["exchange"]["answer"],
+        serde_json::json!({"status": 401, "error": "unauthorized_client",
+            "error_description": "Invalid client or Invalid client credentials"})
+    );
+    assert_eq!(v["exchange"]["agreement"], "same_rejection");
+    assert_eq!(v["exit_code"], 3);
     // The right one compares equal.
     let r = doctor(&[
         "--client-id",

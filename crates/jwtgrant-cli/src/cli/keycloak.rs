@@ -265,6 +265,11 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub no_exchange: bool,
 
+    /// Print the report as one JSON object on stdout: every check, the verdict, Keycloak's
+    /// answer and the agreement (the exit code is the same as without it).
+    #[arg(long, env = "JWTGRANT_JSON")]
+    pub json: bool,
+
     /// Send the --assertion given to the token endpoint too, spending its single-use jti
     /// (without it, a given assertion gets the local checks only).
     #[arg(

@@ -335,6 +335,7 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
         client_id,
         assertion,
         spend_assertion,
+        json,
         route,
         exchange: credentials,
     } = s;
@@ -359,19 +360,21 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
     );
     // The report and the answer quote the realm's configuration and Keycloak's words:
     // `files::stdout` is the output gate they pass.
-    files::stdout(&render_report(&report, &client_id, &realm, &base))?;
+    let mut out = DoctorOutput::new(json, &report, &client_id, &realm, &base)?;
     let local = report.first_failure().cloned();
     let credentials = match credentials {
         // The real exchange spends the assertion's jti: one the user gave is spent only
         // when asked.
         Some(_) if given && !spend_assertion => {
-            files::stdout(NOT_SPENT)?;
+            out.not_spent()?;
             None
         }
         c => c,
     };
     let Some(credentials) = credentials else {
-        return local.map_or(Ok(()), |c| Err(failing(&c)));
+        let result = local.map_or(Ok(()), |c| Err(failing(&c)));
+        out.finish(&result)?;
+        return result;
     };
 
     // The real exchange, with a secret from the options or read through the admin API (a
@@ -389,12 +392,136 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
         .exchange(&assertion)
         .map(|_| ());
     let agreement = doctor::compare(&report, answer.as_ref().map(|_| ()));
-    files::stdout(&render_answer(answer.as_ref().err(), &agreement))?;
-    match (agreement, local) {
+    out.answer(answer.as_ref().err(), &agreement)?;
+    let result = match (agreement, local) {
         (Agreement::BothAccept | Agreement::UnexpectedToken { .. }, _) => Ok(()),
         (_, Some(c)) => Err(failing(&c)),
         (Agreement::NoAnswer, None) => Err(exchange_failed(UNREACHABLE, answer.err())),
         (_, None) => Err(exchange_failed(REJECTED, answer.err())),
+    };
+    out.finish(&result)?;
+    result
+}
+
+/// Where the doctor's report goes: text as it is made, or one JSON object at the end.
+struct DoctorOutput {
+    /// The JSON object being built; `None` for text.
+    json: Option<serde_json::Value>,
+}
+
+impl DoctorOutput {
+    fn new(
+        json: bool,
+        report: &doctor::Report,
+        client_id: &str,
+        realm: &str,
+        base: &str,
+    ) -> Result<DoctorOutput> {
+        if !json {
+            files::stdout(&render_report(report, client_id, realm, base))?;
+            return Ok(DoctorOutput { json: None });
+        }
+        let checks: Vec<serde_json::Value> = report
+            .checks
+            .iter()
+            .map(|c| {
+                json!({
+                    "check": c.name,
+                    "status": status_name(c.status),
+                    "detail": c.detail,
+                    "fix": c.fix,
+                    "with_jwtgrant": advice::for_check(c.check).filter(|_| c.status == Status::Fail),
+                    "keycloak_error": c.keycloak_error(),
+                })
+            })
+            .collect();
+        let first = report.first_failure();
+        Ok(DoctorOutput {
+            json: Some(json!({
+                "client_id": client_id,
+                "realm": realm,
+                "keycloak": base,
+                "server_version": report.server_version.as_ref().map(ToString::to_string),
+                "order": report.order.releases(),
+                "checks": checks,
+                "verdict": {
+                    "rejects": first.is_some(),
+                    "check": first.map(|c| c.name),
+                    "keycloak_error": first.and_then(doctor::Finding::keycloak_error),
+                },
+                "exchange": {"sent": false},
+            })),
+        })
+    }
+
+    fn not_spent(&mut self) -> Result<()> {
+        match &mut self.json {
+            None => files::stdout(NOT_SPENT),
+            Some(v) => {
+                v["exchange"] = json!({"sent": false, "why": NOT_SPENT.trim_start_matches("keycloak: not asked: ").trim_end()});
+                Ok(())
+            }
+        }
+    }
+
+    fn answer(&mut self, error: Option<&ExchangeError>, agreement: &Agreement) -> Result<()> {
+        let Some(v) = &mut self.json else {
+            return files::stdout(&render_answer(error, agreement));
+        };
+        let rejection = error.and_then(ExchangeError::rejection);
+        v["exchange"] = json!({
+            "sent": true,
+            "token_issued": error.is_none(),
+            "answer": rejection.map(|r| json!({
+                "status": r.status,
+                "error": r.error,
+                "error_description": r.error_description,
+            })),
+            "error": error.filter(|_| rejection.is_none()).map(ToString::to_string),
+            "agreement": agreement_name(agreement),
+            "hint": match agreement {
+                Agreement::UnexpectedRejection { .. } | Agreement::DifferentRejection { .. } => {
+                    error.and_then(answer_hint)
+                }
+                _ => None,
+            },
+        });
+        Ok(())
+    }
+
+    /// Prints the JSON object, with the exit code `result` gives.
+    fn finish(self, result: &Result<()>) -> Result<()> {
+        let Some(mut v) = self.json else {
+            return Ok(());
+        };
+        v["exit_code"] = json!(
+            result
+                .as_ref()
+                .err()
+                .map_or(0, |e| crate::error::classify(e).code)
+        );
+        files::println(&serde_json::to_string(&v)?)
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Fail => "fail",
+        Status::Warn => "warn",
+        Status::Skip => "skip",
+    }
+}
+
+fn agreement_name(a: &Agreement) -> &'static str {
+    match a {
+        Agreement::BothAccept => "both_accept",
+        Agreement::SameRejection { .. } => "same_rejection",
+        Agreement::UnexpectedToken { .. } => "unexpected_token",
+        Agreement::UnexpectedRejection { .. } => "unexpected_rejection",
+        Agreement::DifferentRejection { .. } => "different_rejection",
+        Agreement::NoAnswer => "no_answer",
+        _ => "unknown",
     }
 }
 

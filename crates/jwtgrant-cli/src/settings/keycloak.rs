@@ -116,6 +116,8 @@ pub struct DoctorSettings {
     pub assertion: Assertion,
     /// `--spend-assertion`: the real exchange may spend a given assertion.
     pub spend_assertion: bool,
+    /// `--json`: the report as one JSON object.
+    pub json: bool,
     /// The token endpoint, for the JWKS fetch, the prediction and the real exchange.
     pub route: Route,
     /// The real exchange's client authentication; `None` with `--no-exchange`.
@@ -319,6 +321,7 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<DoctorSettings> {
         client_id,
         assertion,
         spend_assertion: args.spend_assertion,
+        json: args.json,
         route,
         exchange,
     })
