@@ -381,6 +381,28 @@ mod tests {
         ExchangeError::Rejected(Rejection::new(400, error, desc.map(String::from), None))
     }
 
+    /// Keycloak's 404s carry their words in `error` alone (measured on 26.7.3:
+    /// `{"error":"Realm does not exist"}`); the table reads them there.
+    #[test]
+    fn answers_without_a_description_are_read_from_error() {
+        for (error, expected) in [
+            ("Realm does not exist", Description::RealmDoesNotExist),
+            (
+                "Unable to find matching target resource method",
+                Description::NoSuchPath,
+            ),
+        ] {
+            for desc in [None, Some(String::new())] {
+                let r = Rejection::new(404, error, desc, None);
+                assert_eq!(Description::of(&r), Some(expected), "{error}");
+                assert_eq!(Check::of(&r), Some(Check::Realm));
+            }
+        }
+        // A description, when there is one, decides.
+        let r = Rejection::new(400, "invalid_grant", Some("User not found".into()), None);
+        assert_eq!(Description::of(&r), Some(Description::UserNotFound));
+    }
+
     /// An unknown description falls back to the code, in Keycloak's words (the generic
     /// client's own words for the same code are its business).
     #[test]
@@ -440,6 +462,38 @@ mod tests {
             Vec::<&str>::new(),
             "not in docs/troubleshooting.md"
         );
+    }
+
+    /// And the other way round: every Keycloak answer a row of the guide starts with has its
+    /// hint here (a row of the table, or the RFC 6749 code's), so the CLI prints it. Rows
+    /// about jwtgrant's own messages (files, TLS, refusals) are not Keycloak's answers.
+    #[test]
+    fn every_answer_in_the_troubleshooting_guide_has_a_hint() {
+        let doc = include_str!("../../../docs/troubleshooting.md");
+        let ours = [
+            "jwtgrant",
+            "...",
+            "cannot",
+            "refusing",
+            "TLS",
+            "private key",
+            "client secret",
+            "'",
+            "--",
+        ];
+        let answers: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .filter(|a| !ours.iter().any(|o| a.starts_with(o)))
+            .collect();
+        assert!(answers.len() > 40, "{answers:?}");
+        let unexplained: Vec<&str> = answers
+            .iter()
+            .copied()
+            .filter(|a| Description::find(a).is_none() && for_error_code(a).is_none())
+            .collect();
+        assert_eq!(unexplained, Vec::<&str>::new(), "answers without a hint");
     }
 
     #[test]
