@@ -179,10 +179,11 @@ pub(super) fn validate_token_audience(ctx: &Context<'_>) -> Vec<Finding> {
     let auds = audiences(claims);
     let want = expected.first().cloned().unwrap_or_default();
     vec![if !auds.iter().any(|a| expected.iter().any(|e| e == a)) {
-        let got = if auds.is_empty() {
-            "no aud".to_owned()
-        } else {
-            format!("aud {auds:?}")
+        let got = match claims.get("aud") {
+            _ if auds.is_empty() => "no aud".to_owned(),
+            // A string as the string, an array as the array it is.
+            Some(Value::String(one)) => format!("aud '{one}'"),
+            _ => format!("aud {auds:?}"),
         };
         fail(
             Description::InvalidAudience,

@@ -781,6 +781,36 @@ mod tests {
         );
     }
 
+    /// A wrong `aud` is shown as it was sent: a string as a string, an array as an array.
+    #[test]
+    fn a_wrong_aud_is_shown_in_its_own_shape() {
+        for (aud, shown) in [
+            (
+                json!("http://elsewhere/realms/acme"),
+                "aud 'http://elsewhere/realms/acme'",
+            ),
+            (
+                json!(["http://elsewhere/realms/acme"]),
+                r#"aud ["http://elsewhere/realms/acme"]"#,
+            ),
+        ] {
+            let mut c = good_claims();
+            c["aud"] = aud;
+            let r = diagnose(
+                &snapshot(),
+                &jwt(json!({"alg": "RS256"}), c),
+                NOW,
+                Some(&valid()),
+            );
+            assert_eq!(
+                r.first_failure().unwrap().detail,
+                format!(
+                    "{shown}; Keycloak expects 'http://localhost:8080/realms/acme' (or its token endpoint)"
+                )
+            );
+        }
+    }
+
     #[test]
     fn near_miss_issuers_say_how_they_differ() {
         for (iss, how) in [
