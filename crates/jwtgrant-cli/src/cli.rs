@@ -14,6 +14,11 @@ mod keycloak;
 
 pub use keycloak::{AdminArgs, DoctorArgs, KeycloakCmd, SetupArgs, SetupClientAuth};
 
+/// The help heading of the options every command has.
+const GLOBAL: &str = "Global options";
+/// The help heading of the PKCS#11 options (global: any key may be a `pkcs11:` URI).
+const PKCS11: &str = "PKCS#11 keys";
+
 const TOP_AFTER_HELP: &str = "\
 Exit codes:
   0  success
@@ -40,12 +45,12 @@ Examples:
 pub struct Cli {
     /// Log to stderr: -v shows endpoints, claims, timings and retries; -vv more detail.
     /// Secrets are never logged.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// Accept key and secret files that group or others can read, or that another user owns
     /// (refused by default, as ssh does).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_key_permissions: bool,
 
     /// PKCS#11 module (.so) for `pkcs11:` key URIs that have no module-path attribute.
@@ -53,7 +58,8 @@ pub struct Cli {
         long,
         env = "JWTGRANT_PKCS11_MODULE",
         value_name = "FILE",
-        global = true
+        global = true,
+        help_heading = PKCS11
     )]
     pub pkcs11_module: Option<PathBuf>,
 
@@ -63,7 +69,8 @@ pub struct Cli {
         long,
         env = "JWTGRANT_PKCS11_PIN_FILE",
         value_name = "FILE",
-        global = true
+        global = true,
+        help_heading = PKCS11
     )]
     pub pkcs11_pin_file: Option<PathBuf>,
 
@@ -185,6 +192,7 @@ pub struct KeygenArgs {
 
 /// How to reach Keycloak: base URL and realm. Shared by sign, exchange, token and keycloak *.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Keycloak")]
 pub struct KeycloakArgs {
     /// Keycloak base URL, e.g. http://localhost:8080 (with --realm: audience and token endpoint).
     #[arg(long, env = "JWTGRANT_KEYCLOAK", value_name = "URL", value_parser = parse::http_url)]
@@ -197,6 +205,7 @@ pub struct KeycloakArgs {
 
 /// What goes into the assertion.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Assertion")]
 pub struct SignArgs {
     /// Private key file (PEM or DER: PKCS#8, PKCS#1 or SEC1); must not be readable by group or
     /// others. Or a key in an HSM: 'pkcs11:token=...;object=...' (RFC 7512, feature pkcs11).
@@ -224,16 +233,17 @@ pub struct SignArgs {
     pub kid: Option<String>,
 
     /// Set `kid` to the key's RFC 7638 thumbprint (what `jwtgrant jwks` publishes).
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_KID_THUMBPRINT")]
     pub kid_thumbprint: bool,
 
-    /// Assertion lifetime: 60s, 5m, 90 (seconds). Keycloak accepts at most 300 s by default.
+    /// Assertion lifetime (exp - iat): 60s, 5m, 90 (seconds). Keycloak limits how old the
+    /// assertion may be (iat), not how far ahead exp is: see `jwtgrant inspect`.
     #[arg(long, env = "JWTGRANT_LIFETIME", value_name = "DURATION", default_value = "60s",
           value_parser = parse::duration)]
     pub lifetime: Duration,
 
     /// Add `nbf` (not before) = now.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_NBF")]
     pub nbf: bool,
 
     /// Extra claim NAME=VALUE (repeatable); VALUE is JSON if it parses as JSON, else a string.
@@ -247,7 +257,7 @@ pub struct SignArgs {
     /// Sign an ID-JAG (Identity Assertion JWT Authorization Grant): header typ
     /// oauth-id-jag+jwt and a client_id claim (--id-jag-client-id, else --client-id).
     /// Keycloak 26.7+ needs the experimental feature identity-assertion-jwt.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_ID_JAG")]
     pub id_jag: bool,
 
     /// The ID-JAG's client_id claim: the client that will exchange it (default: --client-id).
@@ -262,6 +272,7 @@ pub struct SignArgs {
 
 /// DPoP (RFC 9449) for the token request: the token gets bound to this key.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "DPoP")]
 pub struct DpopArgs {
     /// Private key (PEM or DER, mode 0600) to sign a DPoP proof with on every token request:
     /// the token is then bound to it (token_type DPoP) and every use needs a proof from it
@@ -298,23 +309,24 @@ pub struct DpopProofArgs {
     pub key: PathBuf,
 
     /// Algorithm (default: the key's).
-    #[arg(long, value_name = "ALG", value_parser = parse::algorithm)]
+    #[arg(long, env = "JWTGRANT_DPOP_ALG", value_name = "ALG", value_parser = parse::algorithm)]
     pub alg: Option<crate::parse::Alg>,
 
     /// The request's HTTP method (htm).
-    #[arg(long, default_value = "GET", value_name = "METHOD", value_parser = parse::http_method)]
+    #[arg(long, env = "JWTGRANT_DPOP_METHOD", default_value = "GET", value_name = "METHOD",
+          value_parser = parse::http_method)]
     pub method: String,
 
     /// The request's URL (htu; query and fragment are left out).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "JWTGRANT_DPOP_URL", value_name = "URL")]
     pub url: String,
 
     /// File holding the access token the request carries (adds ath).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "JWTGRANT_ACCESS_TOKEN_FILE", value_name = "FILE")]
     pub access_token_file: Option<PathBuf>,
 
     /// Read the access token from the first line of stdin.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_ACCESS_TOKEN_STDIN")]
     pub access_token_stdin: bool,
 
     /// Not accepted: a token in argv is visible to every user through `ps`.
@@ -322,7 +334,7 @@ pub struct DpopProofArgs {
     pub access_token: Option<Option<String>>,
 
     /// Nonce the server sent in DPoP-Nonce.
-    #[arg(long, value_name = "NONCE")]
+    #[arg(long, env = "JWTGRANT_DPOP_NONCE", value_name = "NONCE")]
     pub nonce: Option<String>,
 }
 
@@ -336,6 +348,7 @@ pub struct SignCmd {
 
 /// Where the token endpoint is. Precedence: --token-endpoint, then --issuer-url, then --keycloak/--realm.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Token endpoint")]
 pub struct EndpointArgs {
     /// Token endpoint URL.
     #[arg(long, env = "JWTGRANT_TOKEN_ENDPOINT", value_name = "URL", value_parser = parse::http_url)]
@@ -351,6 +364,7 @@ pub struct EndpointArgs {
 
 /// How every request reaches Keycloak: token endpoint, discovery, JWKS and admin API alike.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Transport")]
 pub struct TransportArgs {
     /// PEM file of CA certificates to trust, in addition to the built-in roots (a Keycloak
     /// behind a company CA).
@@ -359,7 +373,7 @@ pub struct TransportArgs {
 
     /// Trust only the --ca-file certificates, not the built-in public roots: a server
     /// whose certificate a public CA issued is then refused.
-    #[arg(long, requires = "ca_file")]
+    #[arg(long, env = "JWTGRANT_CA_FILE_ONLY", requires = "ca_file")]
     pub ca_file_only: bool,
 
     /// Time limit: 10s, 1m, 30 (seconds). For `token`/`exchange` it bounds the token request,
@@ -391,6 +405,7 @@ pub enum ClientAuth {
 
 /// How the client authenticates itself to the token endpoint.
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Client authentication")]
 pub struct ClientArgs {
     /// Client id of the confidential Keycloak client.
     #[arg(long, env = "JWTGRANT_CLIENT_ID", value_name = "ID")]
@@ -402,7 +417,7 @@ pub struct ClientArgs {
     pub client_secret_file: Option<PathBuf>,
 
     /// Read the client secret from the first line of stdin.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_CLIENT_SECRET_STDIN")]
     pub client_secret_stdin: bool,
 
     /// Not accepted: a secret in argv is visible to every user through `ps` and in shell history.
@@ -435,13 +450,15 @@ pub struct ClientArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Output")]
 pub struct OutputArgs {
-    /// Print the whole token response as one JSON object instead of the bare access token.
-    #[arg(long)]
+    /// Print the whole token response as one JSON object instead of the bare access token
+    /// (on failure: one error object, see docs/cli.md).
+    #[arg(long, env = "JWTGRANT_JSON")]
     pub json: bool,
 
     /// Decode the access token: header and claims to stderr, or inside the object with --json.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_DECODE")]
     pub decode: bool,
 }
 
@@ -676,7 +693,44 @@ fn secret_file_or_stdin(client: &mut ClientArgs, m: &clap::ArgMatches) -> Result
     if exclusive(m, "client_secret_file", "client_secret_stdin")? == Some("client_secret_file") {
         client.client_secret_file = None;
     }
-    Ok(())
+    let env_secret = std::env::var_os(crate::settings::secrets::CLIENT_SECRET_ENV)
+        .is_some_and(|v| !v.is_empty());
+    secret_against_its_variable(client, m, env_secret)
+}
+
+/// The third source of the client secret, `JWTGRANT_CLIENT_SECRET` (read by jwtgrant, not
+/// clap), against the file or stdin option left: the command line wins over it, another
+/// variable conflicts with it. Only for the methods that use a secret.
+fn secret_against_its_variable(
+    client: &ClientArgs,
+    m: &clap::ArgMatches,
+    env_secret: bool,
+) -> Result<(), String> {
+    use clap::parser::ValueSource::{CommandLine, EnvVariable};
+    if !env_secret || !matches!(client.client_auth, ClientAuth::Post | ClientAuth::Basic) {
+        return Ok(());
+    }
+    let given = if client.client_secret_file.is_some() {
+        "client_secret_file"
+    } else if client.client_secret_stdin {
+        "client_secret_stdin"
+    } else {
+        return Ok(());
+    };
+    let flag = format!("--{}", given.replace('_', "-"));
+    let var = crate::settings::secrets::CLIENT_SECRET_ENV;
+    match m.value_source(given) {
+        Some(EnvVariable) => Err(format!(
+            "{flag} and {var} cannot be used together: both are set in the environment \
+             (JWTGRANT_{} and {var}): unset one, or pass the one you want on the command line",
+            given.to_uppercase()
+        )),
+        Some(CommandLine) => {
+            log::info!("{var} ignored: {flag} is given");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// When both options `a` and `b` are set: which one to drop (the one that came from the
@@ -723,5 +777,128 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Options without a `JWTGRANT_*` variable, on purpose; docs/cli.md says why for each.
+    const NO_VARIABLE: &[&str] = &[
+        "--verbose",
+        "--allow-insecure-key-permissions",
+        "--allow-insecure-http",
+        "--force",
+        "--no-bound-tokens",
+        "--no-require-dpop",
+        "--json-include-secret",
+        "--pkcs11",
+    ];
+
+    /// Every option of every command, as `(command path, --long, env)`; positionals,
+    /// help, version and the hidden refusals of secrets in argv left out.
+    fn options() -> Vec<(String, String, Option<String>)> {
+        fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, Option<String>)>) {
+            let path = format!("{path} {}", cmd.get_name());
+            for arg in cmd.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if arg.is_hide_set() || ["help", "version"].contains(&long) {
+                    continue;
+                }
+                let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+                out.push((path.trim().to_owned(), format!("--{long}"), env));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &path, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&Cli::command(), "", &mut out);
+        out
+    }
+
+    #[test]
+    fn every_option_has_its_variable_or_a_documented_reason() {
+        let options = options();
+        assert!(options.len() > 100, "{}", options.len());
+        let missing: Vec<String> = options
+            .iter()
+            .filter(|(_, long, env)| env.is_none() && !NO_VARIABLE.contains(&long.as_str()))
+            .map(|(cmd, long, _)| format!("{cmd} {long}"))
+            .collect();
+        assert_eq!(missing, Vec::<String>::new(), "options without JWTGRANT_*");
+        let odd: Vec<String> = options
+            .iter()
+            .filter_map(|(cmd, long, env)| {
+                let env = env.as_deref()?;
+                (!env.starts_with("JWTGRANT_")).then(|| format!("{cmd} {long}: {env}"))
+            })
+            .collect();
+        assert_eq!(odd, Vec::<String>::new(), "variables not named JWTGRANT_*");
+        // Each exception is real, and docs/cli.md gives its reason.
+        let docs = include_str!("../../../docs/cli.md");
+        let section = docs
+            .split("### Options without a variable")
+            .nth(1)
+            .expect("docs/cli.md has a section 'Options without a variable'");
+        let section = section.split("\n#").next().unwrap_or_default();
+        for flag in NO_VARIABLE {
+            assert!(
+                options
+                    .iter()
+                    .any(|(_, long, env)| long == flag && env.is_none()),
+                "{flag} is listed but has a variable or does not exist"
+            );
+            assert!(
+                section.contains(&format!("`{flag}`")),
+                "docs/cli.md does not say why {flag} has no variable"
+            );
+        }
+    }
+
+    #[test]
+    fn options_sit_under_help_headings() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let help = cmd
+            .find_subcommand_mut("token")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for heading in [
+            "Global options:",
+            "PKCS#11 keys:",
+            "Assertion:",
+            "Keycloak:",
+            "Token endpoint:",
+            "Transport:",
+            "Client authentication:",
+            "DPoP:",
+            "Output:",
+        ] {
+            assert!(help.contains(heading), "token --help lacks '{heading}'");
+        }
+        // The global options are not mixed into the command's own.
+        let (own, _) = help.split_once("Assertion:").unwrap();
+        assert!(!own.contains("--pkcs11-module"), "{own}");
+    }
+
+    #[test]
+    fn setup_usage_names_the_providers_key() {
+        let err = Cli::try_parse_from([
+            "jwtgrant",
+            "keycloak",
+            "setup",
+            "--keycloak",
+            "http://localhost:8080",
+            "--realm",
+            "acme",
+            "--issuer",
+            "http://localhost:3000",
+            "--client-id",
+            "c",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("<--public-key <FILE>|--jwks-url <URL>>"),
+            "{err}"
+        );
     }
 }

@@ -32,6 +32,9 @@ pub struct PrivateFile {
 impl PrivateFile {
     /// Open `path`, take its metadata from the open handle (fstat), read it.
     pub fn open(path: &Path, what: &str) -> Result<Self> {
+        if path == Path::new("-") {
+            return Self::stdin(what);
+        }
         let fail = || format!("cannot read {what} '{}'", path.display());
         let mut file = fs::File::open(path).with_context(fail)?;
         let meta = file.metadata().with_context(fail)?;
@@ -48,6 +51,21 @@ impl PrivateFile {
         let mut bytes = Zeroizing::new(Vec::new());
         file.read_to_end(&mut bytes).with_context(fail)?;
         Ok(Self { bytes, access })
+    }
+
+    /// All of stdin (`--key -`): a pipe, so no mode or owner to check.
+    fn stdin(what: &str) -> Result<Self> {
+        let mut bytes = Zeroizing::new(Vec::new());
+        io::stdin()
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {what} from stdin"))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            bail!("no {what} on stdin (--key - reads it from there)");
+        }
+        Ok(Self {
+            bytes,
+            access: None,
+        })
     }
 
     pub fn bytes(&self) -> &[u8] {

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         return ExitCode::from(error::USAGE);
     }
     warn_assertion_in_argv(&matches);
+    log_sources(&matches);
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e)),
@@ -86,6 +87,41 @@ fn warn_assertion_in_argv(m: &clap::ArgMatches) {
     let in_argv = sub.value_source(arg) == Some(clap::parser::ValueSource::CommandLine);
     if in_argv && sub.get_one::<String>(arg).is_some_and(|a| a != "-") {
         eprintln!("jwtgrant: {warning}");
+    }
+}
+
+/// With `-v`: where each option that is set got its value (the command line, a variable or
+/// its default), never the value itself, which may be an assertion.
+fn log_sources(m: &clap::ArgMatches) {
+    use clap::parser::ValueSource;
+    if !log::log_enabled!(log::Level::Info) {
+        return;
+    }
+    let mut leaf = m;
+    let mut cmd = cli::Cli::command();
+    while let Some((name, sub)) = leaf.subcommand() {
+        let Some(next) = cmd.find_subcommand(name).cloned() else {
+            break;
+        };
+        (leaf, cmd) = (sub, next);
+    }
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        let (Some(long), Ok(true)) = (arg.get_long(), leaf.try_contains_id(id)) else {
+            continue;
+        };
+        let from = match leaf.value_source(id) {
+            Some(ValueSource::CommandLine) => "the command line".to_owned(),
+            Some(ValueSource::EnvVariable) => arg
+                .get_env()
+                .map_or_else(String::new, |e| e.to_string_lossy().into_owned()),
+            // An unset switch is not worth a line.
+            Some(ValueSource::DefaultValue) if arg.get_action().takes_values() => {
+                "its default".to_owned()
+            }
+            _ => continue,
+        };
+        log::info!("--{long} from {from}");
     }
 }
 

@@ -328,3 +328,191 @@ fn setup_refuses_inconsistent_client_auth_options() {
         );
     }
 }
+
+/// The client secret has three sources; the command line wins over the environment, two
+/// variables are a usage error naming both, and `-v` says which source was used.
+#[test]
+fn the_client_secret_comes_from_one_named_source() {
+    let (d, key, _) = keypair("ES256");
+    let mut args = vec!["sign"];
+    args.extend(sign_args(p(&key)));
+    let jwt = run(&args).stdout.trim().to_owned();
+    let file = d.path().join("secret");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let exchange = |extra: &[&str], env: &[(&str, &str)]| {
+        let stub = TokenStub::start(vec![ok_token("header.payload.sig")]);
+        let mut argv = vec![
+            "exchange",
+            "-v",
+            "--assertion",
+            &jwt,
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+        ];
+        argv.extend(extra);
+        let r = run_with(&argv, env, None);
+        let sent = stub
+            .requests()
+            .first()
+            .and_then(|req| req.form("client_secret"));
+        (r, sent)
+    };
+
+    // Both in the environment: a usage error, nothing sent.
+    let (r, sent) = exchange(
+        &[],
+        &[
+            ("JWTGRANT_CLIENT_SECRET", "from-env"),
+            ("JWTGRANT_CLIENT_SECRET_FILE", p(&file)),
+        ],
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr.lines().last().unwrap(),
+        "jwtgrant: --client-secret-file and JWTGRANT_CLIENT_SECRET cannot be used together: \
+         both are set in the environment (JWTGRANT_CLIENT_SECRET_FILE and JWTGRANT_CLIENT_SECRET): \
+         unset one, or pass the one you want on the command line"
+    );
+    assert_eq!(sent, None);
+
+    // The file on the command line wins over the variable, and -v says so.
+    let (r, sent) = exchange(
+        &["--client-secret-file", p(&file)],
+        &[("JWTGRANT_CLIENT_SECRET", "from-env")],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sent.as_deref(), Some(SECRET));
+    for line in [
+        "jwtgrant: info: JWTGRANT_CLIENT_SECRET ignored: --client-secret-file is given".to_owned(),
+        format!(
+            "jwtgrant: info: client secret from --client-secret-file '{}'",
+            p(&file)
+        ),
+        "jwtgrant: info: --client-secret-file from the command line".to_owned(),
+        "jwtgrant: info: --timeout from its default".to_owned(),
+    ] {
+        assert!(r.stderr.lines().any(|l| l == line), "{line} not in {r:?}");
+    }
+    assert!(
+        !r.stderr.contains(SECRET) && !r.stderr.contains("from-env"),
+        "{r:?}"
+    );
+    // The assertion's value is never logged as a source line's value.
+    assert!(
+        r.stderr
+            .contains("jwtgrant: info: --assertion from the command line"),
+        "{r:?}"
+    );
+
+    // The variable alone, named by -v.
+    let (r, sent) = exchange(&[], &[("JWTGRANT_CLIENT_SECRET", "from-env")]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(sent.as_deref(), Some("from-env"));
+    assert!(
+        r.stderr
+            .contains("jwtgrant: info: client secret from JWTGRANT_CLIENT_SECRET\n"),
+        "{r:?}"
+    );
+}
+
+/// `--assertion` given a file's path says how to pass the file instead of sending the path.
+#[test]
+fn an_assertion_option_naming_a_file_is_refused_with_the_fix() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("a.jwt"), "x.y.z\n").unwrap();
+    let stub = TokenStub::start(vec![ok_token("header.payload.sig")]);
+    let r = common::run_in(
+        d.path(),
+        &[
+            "exchange",
+            "--assertion",
+            "a.jwt",
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+        ],
+        &common::client_env(),
+        None,
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        r.stderr.lines().last().unwrap(),
+        "jwtgrant: --assertion takes the JWT itself, and 'a.jwt' is a file: pass --assertion - < a.jwt"
+    );
+    assert!(stub.requests().is_empty());
+}
+
+/// `--key -` reads the private key from stdin; the audience follows `--token-endpoint` when
+/// nothing names another.
+#[test]
+fn a_key_from_stdin_signs_and_the_audience_follows_the_endpoint() {
+    let (_d, key, public) = keypair("ES256");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let r = run_with(
+        &[
+            "sign",
+            "--key",
+            "-",
+            "--iss",
+            "http://localhost:3000",
+            "--sub",
+            "alice",
+            "--aud",
+            "http://kc/realms/r",
+        ],
+        &[],
+        Some(&pem),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let jwt = r.stdout.trim().to_owned();
+    let r = run_with(&["inspect", &jwt, "--key", p(&public)], &[], None);
+    assert!(r.stdout.contains("signature: valid"), "{r:?}");
+
+    let stub = TokenStub::start(vec![ok_token("header.payload.sig")]);
+    let r = run_with(
+        &[
+            "token",
+            "-v",
+            "--key",
+            "-",
+            "--iss",
+            "http://localhost:3000",
+            "--sub",
+            "alice",
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+        ],
+        &common::client_env(),
+        Some(&pem),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let sent = stub.requests()[0].form("assertion").unwrap();
+    assert_eq!(decode(&sent).1["aud"], stub.url.as_str());
+    assert!(
+        r.stderr.contains(&format!(
+            "jwtgrant: info: aud {} from --token-endpoint\n",
+            stub.url
+        )),
+        "{r:?}"
+    );
+
+    // Nothing on stdin: named, exit 1.
+    let r = run_with(
+        &[
+            "sign", "--key", "-", "--iss", "i", "--sub", "s", "--aud", "a",
+        ],
+        &[],
+        Some(""),
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        "jwtgrant: no private key on stdin (--key - reads it from there)\n"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 
 use super::{ClientArgs, DpopArgs, EndpointArgs, KeycloakArgs, SignArgs, TransportArgs};
 use crate::parse;
@@ -114,12 +114,18 @@ pub struct AdminArgs {
         long,
         env = "JWTGRANT_ADMIN_USER",
         value_name = "USER",
-        default_value = "admin"
+        default_value = "admin",
+        help_heading = "Admin login"
     )]
     pub admin_user: String,
 
     /// File holding the admin password. Alternative: env KEYCLOAK_ADMIN_PASSWORD.
-    #[arg(long, env = "JWTGRANT_ADMIN_PASSWORD_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "JWTGRANT_ADMIN_PASSWORD_FILE",
+        value_name = "FILE",
+        help_heading = "Admin login"
+    )]
     pub admin_password_file: Option<PathBuf>,
 
     /// Not accepted: a password in argv is visible to every user through `ps`.
@@ -128,6 +134,7 @@ pub struct AdminArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = ArgGroup::new("provider_key").args(["public_key", "jwks_url"]).required(true).multiple(true))]
 pub struct SetupArgs {
     #[command(flatten)]
     pub keycloak: KeycloakArgs,
@@ -141,12 +148,7 @@ pub struct SetupArgs {
     pub issuer: String,
 
     /// Public key PEM file Keycloak verifies assertions with (a private key file works too).
-    #[arg(
-        long,
-        env = "JWTGRANT_PUBLIC_KEY",
-        value_name = "FILE",
-        required_unless_present = "jwks_url"
-    )]
+    #[arg(long, env = "JWTGRANT_PUBLIC_KEY", value_name = "FILE")]
     pub public_key: Option<PathBuf>,
 
     /// JWKS URL Keycloak fetches the issuer's keys from (sets useJwksUrl=true): https, or http to loopback.
@@ -178,7 +180,7 @@ pub struct SetupArgs {
     /// (written to --secret-out), or with its TLS client certificate (matched by
     /// --client-cert-dn; no secret). A new client defaults to secret; an existing one keeps
     /// its authenticator unless this is given (secret on a certificate client weakens it).
-    #[arg(long, value_enum)]
+    #[arg(long, env = "JWTGRANT_SETUP_CLIENT_AUTH", value_enum)]
     pub client_auth: Option<SetupClientAuth>,
 
     /// Subject DN of the client certificate, for --client-auth tls: RFC 2253, most specific
@@ -196,7 +198,11 @@ pub struct SetupArgs {
     /// Bind access tokens to the client certificate of the token request (RFC 8705, claim
     /// cnf.x5t#S256): every token request must then present a client certificate, and the
     /// token works only over connections presenting it. Works with secret clients too.
-    #[arg(long, conflicts_with = "no_bound_tokens")]
+    #[arg(
+        long,
+        env = "JWTGRANT_BOUND_TOKENS",
+        conflicts_with = "no_bound_tokens"
+    )]
     pub bound_tokens: bool,
 
     /// Turn certificate-bound tokens off on an existing client. Weakens security: its
@@ -210,7 +216,7 @@ pub struct SetupArgs {
 
     /// Print the changes as one JSON object on stdout (with the secret file's path, not the
     /// secret: CI logs keep stdout).
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_JSON")]
     pub json: bool,
 
     /// With --json, also put the client secret itself into the object.
@@ -219,7 +225,11 @@ pub struct SetupArgs {
 
     /// Require DPoP-bound tokens on the client (attribute dpop.bound.access.tokens): every
     /// token request must carry a DPoP proof (--dpop-key), and tokens are bound to its key.
-    #[arg(long, conflicts_with = "no_require_dpop")]
+    #[arg(
+        long,
+        env = "JWTGRANT_REQUIRE_DPOP",
+        conflicts_with = "no_require_dpop"
+    )]
     pub require_dpop: bool,
 
     /// Turn the DPoP requirement off on an existing client. Weakens security: its tokens
@@ -229,7 +239,7 @@ pub struct SetupArgs {
 
     /// Print the plan (each object, field, old value and new value; secrets redacted) and
     /// write nothing: no Keycloak change, no secret file. With --json the plan is data.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_DRY_RUN")]
     pub dry_run: bool,
 }
 
@@ -262,7 +272,7 @@ pub struct DoctorArgs {
     pub dpop: DpopArgs,
 
     /// Only run the local checks; do not call the token endpoint.
-    #[arg(long)]
+    #[arg(long, env = "JWTGRANT_NO_EXCHANGE")]
     pub no_exchange: bool,
 
     /// Print the report as one JSON object on stdout: every check, the verdict, Keycloak's

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use jwtgrant_signer::{Claims, Signer};
 use serde_json::Value;
 
-use crate::cli::{KeycloakArgs, SignArgs};
+use crate::cli::{EndpointArgs, KeycloakArgs, SignArgs};
 use crate::error::usage;
 use crate::files;
 use crate::globals::Globals;
@@ -23,17 +23,54 @@ pub struct Assertions {
     nbf: bool,
 }
 
-/// `--aud`, else `<keycloak>/realms/<realm>`.
-pub fn audience(sign: &SignArgs, kc: &KeycloakArgs) -> Result<String> {
-    if let Some(aud) = &sign.aud {
-        return Ok(aud.clone());
+/// `--aud`; else the issuer of `--issuer-url` (a Keycloak realm's issuer is the audience it
+/// expects); else `<keycloak>/realms/<realm>`; else `--token-endpoint` (Keycloak accepts its
+/// token endpoint as the audience too). `endpoint` is `None` for `sign`, which has no
+/// endpoint options.
+pub fn audience(
+    sign: &SignArgs,
+    kc: &KeycloakArgs,
+    endpoint: Option<&EndpointArgs>,
+) -> Result<String> {
+    let (aud, from) = if let Some(aud) = &sign.aud {
+        (aud.clone(), "--aud")
+    } else if let Some(issuer) = endpoint.and_then(|e| e.issuer_url.as_deref()) {
+        (issuer.trim_end_matches('/').to_owned(), "--issuer-url")
+    } else if let (Some(base), Some(realm)) = (&kc.keycloak, &kc.realm) {
+        (
+            jwtgrant_keycloak::realm_url(base, realm),
+            "--keycloak and --realm",
+        )
+    } else if let Some(url) = endpoint.and_then(|e| e.token_endpoint.as_deref()) {
+        (url.to_owned(), "--token-endpoint")
+    } else {
+        return Err(usage(match endpoint {
+            None => {
+                "missing audience: pass --aud AUD, or --keycloak URL and --realm REALM (audience <URL>/realms/<REALM>)"
+            }
+            Some(_) => {
+                "missing audience: pass --aud AUD, --issuer-url URL, or --keycloak URL and --realm REALM (audience <URL>/realms/<REALM>)"
+            }
+        }));
+    };
+    log::info!("aud {aud} from {from}");
+    Ok(aud)
+}
+
+/// The assertion of `--assertion JWT|-`: stdin for `-`, else the value, which must not be
+/// the path of a file (a JWT never is; sending the path would only earn a puzzling
+/// rejection).
+pub fn given(value: &str) -> Result<String> {
+    if value == "-" {
+        return files::read_stdin_trimmed("assertion");
     }
-    match (&kc.keycloak, &kc.realm) {
-        (Some(base), Some(realm)) => Ok(jwtgrant_keycloak::realm_url(base, realm)),
-        _ => Err(usage(
-            "missing audience: pass --aud AUD, or --keycloak URL and --realm REALM (audience <URL>/realms/<REALM>)",
-        )),
+    let value = value.trim();
+    if value.split('.').count() != 3 && std::path::Path::new(value).is_file() {
+        return Err(usage(format!(
+            "--assertion takes the JWT itself, and '{value}' is a file: pass --assertion - < {value}"
+        )));
     }
+    Ok(value.to_owned())
 }
 
 impl Assertions {
@@ -42,6 +79,7 @@ impl Assertions {
     pub fn resolve(
         sign: &SignArgs,
         kc: &KeycloakArgs,
+        endpoint: Option<&EndpointArgs>,
         client_id: Option<&str>,
         g: &Globals,
     ) -> Result<Self> {
@@ -57,7 +95,7 @@ impl Assertions {
             .sub
             .clone()
             .ok_or_else(|| usage("missing --sub SUB (the user id linked in Keycloak)"))?;
-        let aud = audience(sign, kc)?;
+        let aud = audience(sign, kc, endpoint)?;
         if sign.lifetime.is_zero() {
             return Err(usage("--lifetime must be more than 0 s"));
         }
@@ -155,6 +193,38 @@ fn id_jag_client_id(sign: &SignArgs, client_id: Option<&str>) -> Result<Option<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// For Keycloak the realm's issuer is the audience: `--issuer-url` gives it, ahead of
+    /// `--keycloak/--realm` and `--token-endpoint`; `--aud` beats them all.
+    #[test]
+    fn the_audience_comes_from_the_most_specific_option() {
+        use clap::Parser as _;
+        let aud = |options: &str| {
+            let line = format!("jwtgrant token {options}");
+            let cli = crate::cli::Cli::try_parse_from(line.split_whitespace()).unwrap();
+            let crate::cli::Command::Token(c) = &cli.command else {
+                unreachable!()
+            };
+            audience(&c.sign, &c.keycloak, Some(&c.endpoint)).map_err(|e| format!("{e:#}"))
+        };
+        let kc = "--keycloak http://kc:8080 --realm r";
+        let issuer = "--issuer-url https://sso/realms/r/";
+        let endpoint = "--token-endpoint https://sso/t";
+        assert_eq!(aud(&format!("--aud a {issuer} {kc}")), Ok("a".into()));
+        assert_eq!(
+            aud(&format!("{endpoint} {kc} {issuer}")),
+            Ok("https://sso/realms/r".into())
+        );
+        assert_eq!(
+            aud(&format!("{endpoint} {kc}")),
+            Ok("http://kc:8080/realms/r".into())
+        );
+        assert_eq!(aud(endpoint), Ok("https://sso/t".into()));
+        assert_eq!(
+            aud("--realm r"),
+            Err("missing audience: pass --aud AUD, --issuer-url URL, or --keycloak URL and --realm REALM (audience <URL>/realms/<REALM>)".into())
+        );
+    }
 
     #[test]
     fn the_logged_claims_are_the_signed_ones() {

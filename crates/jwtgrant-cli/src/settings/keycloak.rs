@@ -271,13 +271,11 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<DoctorSettings> {
         .ok_or_else(|| usage("missing --client-id ID"))?;
     let from_stdin = args.assertion.as_deref() == Some("-");
     let assertion = match &args.assertion {
-        Some(a) if a == "-" => {
-            Assertion::Given(Secret::new(files::read_stdin_trimmed("assertion")?))
-        }
-        Some(a) => Assertion::Given(Secret::new(a.trim())),
+        Some(a) => Assertion::Given(Secret::new(super::assertion::given(a)?)),
         None => Assertion::Sign(Box::new(Assertions::resolve(
             &args.sign,
             &args.keycloak,
+            Some(&args.endpoint),
             Some(&client_id),
             g,
         )?)),

@@ -45,11 +45,13 @@ pub enum Settings<'a> {
 /// The settings of `command`.
 pub fn resolve<'a>(command: &'a Command, g: &Globals) -> Result<Settings<'a>> {
     secrets::refuse_secret_flags(command)?;
+    one_reader_of_stdin(command, g)?;
     Ok(match command {
         Command::Keygen(a) => Settings::Keygen(a),
         Command::Sign(c) => Settings::Sign(Box::new(assertion::Assertions::resolve(
             &c.sign,
             &c.keycloak,
+            None,
             None,
             g,
         )?)),
@@ -70,6 +72,61 @@ pub fn resolve<'a>(command: &'a Command, g: &Globals) -> Result<Settings<'a>> {
         Command::Dpop(DpopCmd::Proof(a)) => Settings::DpopProof(Box::new(dpop::proof(a, g)?)),
         Command::Completions(a) => Settings::Completions(a),
     })
+}
+
+/// The options of `command` that read stdin, in the order they appear in `--help`.
+fn stdin_readers(command: &Command, g: &Globals) -> Vec<&'static str> {
+    use std::path::Path;
+    let dash = |p: Option<&std::path::PathBuf>| p.is_some_and(|p| p == Path::new("-"));
+    let mut readers = Vec::new();
+    let mut add = |on: bool, name: &'static str| {
+        if on {
+            readers.push(name);
+        }
+    };
+    match command {
+        Command::Sign(c) => add(dash(c.sign.key.as_ref()), "--key -"),
+        Command::Token(c) => {
+            add(dash(c.sign.key.as_ref()), "--key -");
+            add(c.client.client_secret_stdin, "--client-secret-stdin");
+        }
+        Command::Exchange(c) => add(c.assertion == "-", "--assertion -"),
+        Command::Keycloak(KeycloakCmd::Doctor(a)) => {
+            add(a.assertion.as_deref() == Some("-"), "--assertion -");
+            add(dash(a.sign.key.as_ref()), "--key -");
+        }
+        Command::Pubkey(a) => add(dash(Some(&a.key)), "--key -"),
+        Command::Jwks(a) => {
+            let keys = match &a.serve {
+                Some(JwksSub::Serve(s)) => &s.keys,
+                None => &a.keys,
+            };
+            add(keys.keys.iter().any(|k| dash(Some(k))), "--key -");
+        }
+        Command::Inspect(a) => {
+            add(a.token == "-", "inspect - (the JWT)");
+            add(dash(a.key.as_ref()), "--key -");
+            add(dash(a.jwks.as_ref()), "--jwks -");
+        }
+        Command::Dpop(DpopCmd::Proof(a)) => {
+            add(dash(Some(&a.key)), "--key -");
+            add(a.access_token_stdin, "--access-token-stdin");
+        }
+        _ => {}
+    }
+    add(dash(g.pkcs11_pin_file.as_ref()), "--pkcs11-pin-file -");
+    readers
+}
+
+/// stdin can be read once: two options that both want it are a usage error naming both.
+/// (`--client-secret-stdin` with `--assertion -` has its own message, in `secrets`.)
+fn one_reader_of_stdin(command: &Command, g: &Globals) -> Result<()> {
+    match stdin_readers(command, g).as_slice() {
+        [first, second, ..] => Err(crate::error::usage(format!(
+            "{first} and {second} both want stdin, which can be read once: give one of them as a file"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +223,43 @@ mod tests {
             ),
             "--client-secret-stdin and --assertion - both want stdin: pass the secret with --client-secret-file FILE or JWTGRANT_CLIENT_SECRET"
         );
+    }
+
+    #[test]
+    fn only_one_option_reads_stdin() {
+        let g = Globals::default().with_env(&[("JWTGRANT_CLIENT_SECRET", SECRET)]);
+        for (line, first, second) in [
+            (
+                TOKEN.replace("/nonexistent/key.pem", "-") + " --client-secret-stdin",
+                "--key -",
+                "--client-secret-stdin",
+            ),
+            (
+                format!("{DOCTOR} --key -").replace("{assertion}", "-"),
+                "--assertion -",
+                "--key -",
+            ),
+            (
+                "inspect --key -".to_owned(),
+                "inspect - (the JWT)",
+                "--key -",
+            ),
+            (
+                "sign --key - --iss i --sub s --aud a --pkcs11-pin-file -".to_owned(),
+                "--key -",
+                "--pkcs11-pin-file -",
+            ),
+        ] {
+            let mut g = g.clone();
+            g.pkcs11_pin_file = cli(&line).pkcs11_pin_file;
+            assert_eq!(
+                usage_error(&line, &g),
+                format!(
+                    "{first} and {second} both want stdin, which can be read once: give one of them as a file"
+                ),
+                "{line}"
+            );
+        }
     }
 
     #[test]

@@ -86,6 +86,10 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: &Globals) -> Resul
         return Ok(Given::NotUsed);
     }
     if let Some(path) = &args.client_secret_file {
+        log::info!(
+            "client secret from --client-secret-file '{}'",
+            path.display()
+        );
         return Ok(Given::Secret(Secret::new(files::read_secret_file(
             path,
             "client secret",
@@ -98,6 +102,7 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: &Globals) -> Resul
                 "--client-secret-stdin and --assertion - both want stdin: pass the secret with --client-secret-file FILE or JWTGRANT_CLIENT_SECRET",
             ));
         }
+        log::info!("client secret from stdin (--client-secret-stdin)");
         return Ok(Given::Secret(Secret::new(files::read_stdin_line(
             "client secret",
         )?)));
@@ -105,6 +110,7 @@ pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: &Globals) -> Resul
     if let Some(s) = g.var(CLIENT_SECRET_ENV) {
         let s = s.trim_end().to_owned();
         if !s.is_empty() {
+            log::info!("client secret from {CLIENT_SECRET_ENV}");
             return Ok(Given::Secret(Secret::new(s)));
         }
     }

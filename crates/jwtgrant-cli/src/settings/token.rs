@@ -6,7 +6,6 @@ use super::assertion::Assertions;
 use super::client::{self, Client};
 use super::secrets::Secret;
 use crate::cli::{ExchangeCmd, OutputArgs, TokenCmd};
-use crate::files;
 use crate::globals::Globals;
 
 /// What `jwtgrant exchange` runs with.
@@ -39,11 +38,7 @@ pub fn exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<ExchangeSettings> {
         from_stdin,
         g,
     )?;
-    let assertion = if from_stdin {
-        files::read_stdin_trimmed("assertion")?
-    } else {
-        cmd.assertion.trim().to_owned()
-    };
+    let assertion = super::assertion::given(&cmd.assertion)?;
     Ok(ExchangeSettings {
         client,
         assertion: Secret::new(assertion),
@@ -52,8 +47,13 @@ pub fn exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<ExchangeSettings> {
 }
 
 pub fn token(cmd: &TokenCmd, g: &Globals) -> Result<TokenSettings> {
-    let assertions =
-        Assertions::resolve(&cmd.sign, &cmd.keycloak, cmd.client.client_id.as_deref(), g)?;
+    let assertions = Assertions::resolve(
+        &cmd.sign,
+        &cmd.keycloak,
+        Some(&cmd.endpoint),
+        cmd.client.client_id.as_deref(),
+        g,
+    )?;
     let client = client::client(
         &cmd.endpoint,
         &cmd.keycloak,
