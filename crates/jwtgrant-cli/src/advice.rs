@@ -4,8 +4,11 @@
 //! how to change it with `jwtgrant`, for the rejection hint of `token`/`exchange` and for
 //! the doctor's failing check alike.
 
+use clap::ValueEnum as _;
 use jwtgrant_exchange::Rejection;
 use jwtgrant_keycloak::Check;
+
+use crate::cli::{ClientAuth, Command};
 
 /// The hint for Keycloak's answer `r`: the table's hint, then how to do it with jwtgrant.
 pub fn for_rejection(r: &Rejection) -> Option<String> {
@@ -69,6 +72,75 @@ pub fn for_check(check: Check) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// The `jwtgrant keycloak doctor` command that diagnoses what a failed `token` or `exchange`
+/// asked Keycloak: the same realm, client, key and claims, and never a secret (the doctor
+/// reads the client's secret through the admin API, or takes the same secret file). `None`
+/// for other commands, and when the options name no Keycloak realm.
+pub fn doctor_command(command: &Command) -> Option<String> {
+    let (kc, endpoint, client, sign) = match command {
+        Command::Token(c) => (&c.keycloak, &c.endpoint, &c.client, Some(&c.sign)),
+        Command::Exchange(c) => (&c.keycloak, &c.endpoint, &c.client, None),
+        _ => return None,
+    };
+    let (base, realm) = match (&kc.keycloak, &kc.realm) {
+        (Some(base), Some(realm)) => (base.clone(), realm.clone()),
+        _ => [&endpoint.issuer_url, &endpoint.token_endpoint]
+            .into_iter()
+            .flatten()
+            .find_map(|url| jwtgrant_keycloak::base_and_realm(url))?,
+    };
+    let mut words: Vec<String> = ["jwtgrant", "keycloak", "doctor", "--keycloak"]
+        .map(str::to_owned)
+        .into();
+    words.push(quoted(&base));
+    let mut add = |flag: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            words.push(flag.to_owned());
+            words.push(quoted(value));
+        }
+    };
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    add("--realm", Some(&realm));
+    add("--client-id", client.client_id.as_deref());
+    if client.client_auth != ClientAuth::Post {
+        let method = client.client_auth.to_possible_value();
+        add("--client-auth", method.as_ref().map(|v| v.get_name()));
+    }
+    add(
+        "--client-secret-file",
+        path(&client.client_secret_file).as_deref(),
+    );
+    add("--client-key", path(&client.client_key).as_deref());
+    add("--client-cert", path(&client.client_cert).as_deref());
+    add("--ca-file", path(&endpoint.transport.ca_file).as_deref());
+    match sign {
+        Some(sign) => {
+            // A key read from stdin has no name to repeat: the doctor needs the file.
+            let key = path(&sign.key).map(|k| if k == "-" { "FILE".to_owned() } else { k });
+            add("--key", key.as_deref());
+            add("--iss", sign.iss.as_deref());
+            add("--sub", sign.sub.as_deref());
+            add("--aud", sign.aud.as_deref());
+            add("--alg", sign.alg.as_ref().map(|a| a.0.as_str()));
+            add("--kid", sign.kid.as_deref());
+        }
+        // The assertion itself stays off the command line.
+        None => add("--assertion", Some("-")),
+    }
+    Some(words.join(" "))
+}
+
+/// `value` as one shell word: as it is when it holds only safe characters, else in single
+/// quotes.
+fn quoted(value: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !value.is_empty() && value.chars().all(safe) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
 }
 
 #[cfg(test)]

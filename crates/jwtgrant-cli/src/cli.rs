@@ -597,6 +597,15 @@ pub struct InspectArgs {
     /// Check the signature with a key from this JWKS file (chosen by `kid`).
     #[arg(long, env = "JWTGRANT_JWKS", value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+
+    /// Exit 1 when there is any warning (for CI: an assertion Keycloak would refuse fails
+    /// the build).
+    #[arg(long, env = "JWTGRANT_STRICT")]
+    pub strict: bool,
+
+    /// Print the report as one JSON object: header, claims, times, warnings, signature.
+    #[arg(long, env = "JWTGRANT_JSON")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

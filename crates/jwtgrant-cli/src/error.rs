@@ -43,6 +43,17 @@ pub struct Coded {
     pub code: u8,
     pub message: String,
     pub hint: Option<String>,
+    /// The command's JSON output on stdout already carries this failure (`doctor --json`
+    /// prints its report with the exit code): no second object.
+    pub in_json_output: bool,
+}
+
+/// `err` marked as already shown in the command's JSON output (see [`Coded`]).
+pub fn shown_in_json(mut err: anyhow::Error) -> anyhow::Error {
+    if let Some(c) = err.downcast_mut::<Coded>() {
+        c.in_json_output = true;
+    }
+    err
 }
 
 impl fmt::Display for Coded {
@@ -71,6 +82,10 @@ pub struct Verdict {
     pub extra: Vec<String>,
     /// Print nothing at all (closed stdout).
     pub quiet: bool,
+    /// Keycloak answered with a rejection, which `jwtgrant keycloak doctor` can explain.
+    pub doctor_explains: bool,
+    /// The command's own JSON output already carries the failure.
+    pub in_json_output: bool,
 }
 
 pub fn classify(err: &anyhow::Error) -> Verdict {
@@ -78,13 +93,15 @@ pub fn classify(err: &anyhow::Error) -> Verdict {
         code: FAILURE,
         extra: Vec::new(),
         quiet: false,
+        doctor_explains: false,
+        in_json_output: false,
     };
     for cause in err.chain() {
         if cause.is::<StdoutClosed>() {
             return Verdict {
                 code: OK,
-                extra: Vec::new(),
                 quiet: true,
+                ..v
             };
         }
         if cause.is::<Usage>() {
@@ -93,6 +110,7 @@ pub fn classify(err: &anyhow::Error) -> Verdict {
         }
         if let Some(c) = cause.downcast_ref::<Coded>() {
             v.code = c.code;
+            v.in_json_output = c.in_json_output;
             if let Some(h) = &c.hint {
                 v.extra.push(format!("  hint: {h}"));
             }
@@ -100,6 +118,7 @@ pub fn classify(err: &anyhow::Error) -> Verdict {
         }
         if let Some(e) = cause.downcast_ref::<ExchangeError>() {
             classify_exchange_error(e, &mut v);
+            v.doctor_explains = matches!(e, ExchangeError::Rejected(_));
             break;
         }
         if let Some(e) = cause.downcast_ref::<AdminError>() {
@@ -192,17 +211,47 @@ fn classify_admin_error(e: &AdminError, v: &mut Verdict) {
     }
 }
 
-/// Print the error the way the CLI promises: one line with the cause chain, then extras.
-pub fn report(err: &anyhow::Error) -> u8 {
-    let v = classify(err);
+/// How a command wants its failure reported, beyond the line on stderr.
+#[derive(Debug, Default)]
+pub struct Reporting {
+    /// `--json`: one error object on stdout too.
+    pub json: bool,
+    /// The `jwtgrant keycloak doctor` command that explains a rejection of this command.
+    pub doctor: Option<String>,
+}
+
+/// Print the error the way the CLI promises: one line with the cause chain, then the hint,
+/// then (for a rejection `doctor` can explain) the doctor command to run. With `--json`, the
+/// same as one object on stdout: `{"error": {"message", "exit_code", "hint", "doctor"}}`.
+pub fn report(err: &anyhow::Error, how: &Reporting) -> u8 {
+    let mut v = classify(err);
     if v.quiet {
         return v.code;
+    }
+    let doctor = how.doctor.as_deref().filter(|_| v.doctor_explains);
+    if let Some(line) = doctor {
+        v.extra.push(format!("  diagnose: {line}"));
     }
     // The chain carries Keycloak's own words (error_description, admin API messages).
     let line = text::terminal_safe(&format!("{err:#}").replace('\n', " "));
     eprintln!("jwtgrant: {line}");
     for extra in &v.extra {
         eprintln!("{}", text::terminal_safe(extra));
+    }
+    if how.json && !v.in_json_output {
+        let hint = v
+            .extra
+            .iter()
+            .find_map(|e| e.strip_prefix("  hint: "))
+            .map(text::terminal_safe);
+        let object = serde_json::json!({"error": {
+            "message": line,
+            "exit_code": v.code,
+            "hint": hint,
+            "doctor": doctor.map(text::terminal_safe),
+        }});
+        // A closed stdout cannot take the object either; the line on stderr stands.
+        let _ = crate::files::println(&object.to_string());
     }
     v.code
 }
@@ -222,13 +271,16 @@ mod tests {
             Verdict {
                 code: OK,
                 extra: vec![],
-                quiet: true
+                quiet: true,
+                doctor_explains: false,
+                in_json_output: false,
             }
         );
         let coded = anyhow::Error::new(Coded {
             code: REJECTED,
             message: "m".into(),
             hint: Some("h".into()),
+            in_json_output: false,
         });
         assert_eq!(classify(&coded).code, REJECTED);
         assert_eq!(classify(&coded).extra, vec!["  hint: h".to_owned()]);

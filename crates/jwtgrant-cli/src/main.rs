@@ -38,14 +38,32 @@ fn main() -> ExitCode {
     };
     logger::init(cli.verbose);
     if let Err(msg) = cli::resolve_exclusive(&mut cli, &matches) {
-        eprintln!("jwtgrant: {msg}");
-        return ExitCode::from(error::USAGE);
+        let e = error::usage(msg);
+        return ExitCode::from(error::report(&e, &reporting(&cli.command)));
     }
     warn_assertion_in_argv(&matches);
     log_sources(&matches);
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => ExitCode::from(error::report(&e)),
+        Err(e) => ExitCode::from(error::report(&e, &reporting(&cli.command))),
+    }
+}
+
+/// How `command` wants a failure reported: `--json` commands add one error object on
+/// stdout; `token` and `exchange` name the doctor command that explains a rejection.
+fn reporting(command: &cli::Command) -> error::Reporting {
+    use cli::{Command, KeycloakCmd};
+    let json = match command {
+        Command::Exchange(c) => c.output.json,
+        Command::Token(c) => c.output.json,
+        Command::Inspect(a) => a.json,
+        Command::Keycloak(KeycloakCmd::Setup(a)) => a.json,
+        Command::Keycloak(KeycloakCmd::Doctor(a)) => a.json,
+        _ => false,
+    };
+    error::Reporting {
+        json,
+        doctor: advice::doctor_command(command),
     }
 }
 

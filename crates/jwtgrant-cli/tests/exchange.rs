@@ -99,12 +99,20 @@ fn exchange_rejection_exits_3_with_description_and_hint() {
                 && !l.starts_with("jwtgrant: warning: --assertion JWT")
         })
         .collect();
-    assert_eq!(last.len(), 2, "{}", r.stderr);
+    assert_eq!(last.len(), 3, "{}", r.stderr);
     assert!(last[0].starts_with("jwtgrant: "), "{}", r.stderr);
     assert!(last[0].contains("invalid_grant"), "{}", r.stderr);
     assert!(last[0].contains("User not found"), "{}", r.stderr);
     assert!(last[1].starts_with("  hint: "), "{}", r.stderr);
     assert!(last[1].contains("link"), "{}", r.stderr);
+    // The doctor command that explains it, from the token endpoint's realm, no secret.
+    let base = stub.url.split("/realms/").next().unwrap();
+    assert_eq!(
+        last[2],
+        format!(
+            "  diagnose: jwtgrant keycloak doctor --keycloak {base} --realm acme --client-id c --assertion -"
+        )
+    );
     assert!(!r.stderr.contains(SECRET), "secret leaked: {}", r.stderr);
     assert!(
         !r.stderr.contains(&assertion),
@@ -268,4 +276,85 @@ fn closed_stdout_is_not_an_error() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stdout, "xxxxx\nstatus=0\n", "stderr: {stderr}");
     assert_eq!(stderr, "");
+}
+
+/// A failing `--json` command prints one error object on stdout (and its line on stderr);
+/// `token` names the doctor command with its own options, secrets left out.
+#[test]
+fn a_failing_json_command_prints_one_error_object() {
+    let (_d, key, _) = common::keypair("ES256");
+    let stub = TokenStub::start(vec![oauth_error(400, "invalid_grant", "Invalid signature")]);
+    let base = stub.url.split("/realms/").next().unwrap().to_owned();
+    let r = run_with(
+        &[
+            "token",
+            "--json",
+            "--key",
+            common::p(&key),
+            "--iss",
+            "http://localhost:3000",
+            "--sub",
+            "alice",
+            "--keycloak",
+            &base,
+            "--realm",
+            "acme",
+            "--client-id",
+            "c",
+            "--client-auth",
+            "basic",
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    let object: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let doctor = format!(
+        "jwtgrant keycloak doctor --keycloak {base} --realm acme --client-id c --client-auth basic --key {} --iss http://localhost:3000 --sub alice",
+        common::p(&key)
+    );
+    assert_eq!(object["error"]["exit_code"], 3);
+    assert_eq!(
+        object["error"]["message"],
+        "token endpoint rejected the grant: invalid_grant: Invalid signature"
+    );
+    assert!(
+        object["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("jwtgrant pubkey"),
+        "{object}"
+    );
+    assert_eq!(object["error"]["doctor"], doctor.as_str());
+    assert_eq!(r.stdout.lines().count(), 1, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!("  diagnose: {doctor}\n")),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains(SECRET) && !r.stderr.contains(SECRET));
+
+    // A usage error is an object too, without a doctor line.
+    let r = run_with(
+        &[
+            "exchange",
+            "--json",
+            "--assertion",
+            "x.y.z",
+            "--client-id",
+            "c",
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    let object: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(object["error"]["exit_code"], 2);
+    assert_eq!(object["error"]["doctor"], serde_json::Value::Null);
+    assert!(
+        object["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("missing token endpoint"),
+        "{object}"
+    );
 }

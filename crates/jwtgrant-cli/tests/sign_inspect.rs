@@ -215,3 +215,74 @@ fn a_token_in_argv_is_warned_about_and_stdin_is_not() {
     let r = run_with(&["inspect"], &[], Some(&jwt));
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
 }
+
+/// `--strict` turns any warning into exit 1 (for CI); `--json` gives the same report as one
+/// object, and a failure under `--json` adds no second object.
+#[test]
+fn inspect_strict_fails_on_a_warning_and_json_is_the_report_as_data() {
+    let (_d, key, public) = keypair("ES256");
+    let mut args = vec!["sign"];
+    args.extend(sign_args(p(&key)));
+    let good = run(&args).stdout;
+    let r = run_with(
+        &["inspect", "--strict", "--key", p(&public)],
+        &[],
+        Some(&good),
+    );
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+
+    let no_jti = unsigned_jwt(
+        json!({"alg": "RS256"}),
+        json!({"iss": "http://i", "sub": "u", "aud": "a", "iat": 4_000_000_000i64 - 60, "exp": 4_000_000_000i64}),
+    );
+    let r = run_with(&["inspect", "--strict"], &[], Some(&no_jti));
+    assert_eq!(r.code, 1, "{r:?}");
+    let warnings: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(
+        r.stderr,
+        format!(
+            "jwtgrant: {} warning{} with --strict\n  hint: fix what each warning names, or drop --strict to only show them\n",
+            warnings.len(),
+            if warnings.len() == 1 { "" } else { "s" }
+        )
+    );
+    assert!(
+        warnings.iter().any(|w| w.starts_with("warning: no jti")),
+        "{r:?}"
+    );
+    // Without --strict the same token only warns.
+    assert_eq!(run_with(&["inspect"], &[], Some(&no_jti)).code, 0);
+
+    let r = run_with(&["inspect", "--json", "--strict"], &[], Some(&no_jti));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stdout.lines().count(), 1, "one object: {r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["claims"]["sub"], "u");
+    assert_eq!(v["header"]["alg"], "RS256");
+    assert_eq!(v["signature"], json!({"checked": false}));
+    let listed: Vec<String> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| format!("warning: {}", w.as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, warnings);
+    assert_eq!(v["times"].as_array().unwrap().len(), 2, "{v}");
+
+    let r = run_with(
+        &["inspect", "--json", "--key", p(&public)],
+        &[],
+        Some(&good),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["signature"],
+        json!({"checked": true, "valid": true, "with": format!("key '{}'", p(&public)), "error": null})
+    );
+    assert_eq!(v["warnings"], json!([]));
+}

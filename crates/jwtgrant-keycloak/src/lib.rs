@@ -44,7 +44,7 @@ mod urls;
 pub mod versions;
 
 pub use rejections::{Check, Description, hint, rejection_hint};
-pub use urls::{realm_url, token_endpoint};
+pub use urls::{base_and_realm, realm_url, token_endpoint};
 pub use versions::{Order, Stage, Version};
 
 use jwtgrant_exchange::{Exchange, ExchangeError};

@@ -34,6 +34,49 @@ pub fn realm_url(base: &str, realm: &str) -> String {
     )
 }
 
+/// The Keycloak base URL and realm name of a realm URL (`{base}/realms/{realm}`) or of any URL
+/// below it (the token endpoint): the inverse of [`realm_url`], the realm name decoded.
+///
+/// ```
+/// assert_eq!(
+///     jwtgrant_keycloak::base_and_realm("https://sso.example/realms/my%20realm/protocol/openid-connect/token"),
+///     Some(("https://sso.example".to_owned(), "my realm".to_owned()))
+/// );
+/// assert_eq!(jwtgrant_keycloak::base_and_realm("https://idp.example/token"), None);
+/// ```
+pub fn base_and_realm(url: &str) -> Option<(String, String)> {
+    let (base, rest) = url.rsplit_once("/realms/")?;
+    let segment = rest.split(['/', '?', '#']).next()?;
+    if base.is_empty() || segment.is_empty() {
+        return None;
+    }
+    Some((base.to_owned(), decode_segment(segment)?))
+}
+
+/// Percent-decodes a path segment; `None` when it is not UTF-8 once decoded.
+fn decode_segment(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Percent-encodes a path segment the way Keycloak writes realm names into its own URLs
 /// (its issuer, the `aud` it compares with): everything but RFC 3986 `pchar` (unreserved,
 /// sub-delims, `:` and `@`) is encoded, so `team a` is `team%20a`, `café` is `caf%C3%A9`,
@@ -77,6 +120,14 @@ mod tests {
             ("a\"b|c<d^e`f", "http://kc/realms/a%22b%7Cc%3Cd%5Ee%60f"),
         ] {
             assert_eq!(realm_url("http://kc/", realm), issuer, "{realm}");
+            // And back, from the issuer and from the token endpoint.
+            let back = Some(("http://kc".to_owned(), realm.to_owned()));
+            assert_eq!(base_and_realm(issuer), back, "{issuer}");
+            assert_eq!(
+                base_and_realm(&token_endpoint("http://kc", realm)),
+                back,
+                "{realm}"
+            );
         }
         // Names Keycloak refuses still cannot escape their path segment.
         assert_eq!(

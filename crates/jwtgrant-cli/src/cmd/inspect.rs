@@ -20,27 +20,69 @@ pub fn run(args: &InspectArgs, g: &Globals) -> Result<()> {
     };
     let (header, claims) = super::decode(&token)?;
     let now = super::sign::unix_now();
-    let mut out = String::new();
-    out.push_str("header:\n");
-    out.push_str(&serde_json::to_string_pretty(&header)?);
-    out.push_str("\nclaims:\n");
-    out.push_str(&serde_json::to_string_pretty(&claims)?);
-    out.push('\n');
     let times = times(&claims, now);
-    if !times.is_empty() {
-        out.push_str("times:\n");
-        for line in times {
-            out.push_str(&format!("  {line}\n"));
+    let warnings = warnings(&token, now);
+    let signature = signature(&token, args, g)?;
+    if args.json {
+        let object = serde_json::json!({
+            "header": header,
+            "claims": claims,
+            "times": times,
+            "warnings": warnings,
+            "signature": match &signature {
+                None => serde_json::json!({"checked": false}),
+                Some((outcome, with)) => serde_json::json!({
+                    "checked": true,
+                    "with": with,
+                    "valid": outcome.is_ok(),
+                    "error": outcome.as_ref().err().map(ToString::to_string),
+                }),
+            },
+        });
+        files::println(&serde_json::to_string(&object)?)?;
+    } else {
+        files::stdout(&render(
+            &header,
+            &claims,
+            &times,
+            &warnings,
+            signature.as_ref(),
+        )?)?;
+    }
+    match signature {
+        Some((Err(e), with)) => Err(Coded {
+            code: FAILURE,
+            message: format!("the signature does not verify with {with}: {e}"),
+            hint: None,
+            in_json_output: args.json,
         }
+        .into()),
+        _ if args.strict && !warnings.is_empty() => Err(Coded {
+            code: FAILURE,
+            message: format!(
+                "{} warning{} with --strict",
+                warnings.len(),
+                if warnings.len() == 1 { "" } else { "s" }
+            ),
+            hint: Some("fix what each warning names, or drop --strict to only show them".into()),
+            in_json_output: args.json,
+        }
+        .into()),
+        _ => Ok(()),
     }
-    for w in warnings(&token, now) {
-        out.push_str(&format!("warning: {w}\n"));
-    }
-    let verdict = match (&args.key, &args.jwks) {
+}
+
+/// The signature check `--key` or `--jwks` asks for, and what it used.
+fn signature(
+    token: &str,
+    args: &InspectArgs,
+    g: &Globals,
+) -> Result<Option<(Result<(), jwtgrant_signer::VerifyError>, String)>> {
+    Ok(match (&args.key, &args.jwks) {
         (Some(path), _) => {
             let key = super::keys::public_key(path, g)?;
             Some((
-                jwtgrant_signer::verify(&token, &key).map(|_| ()),
+                jwtgrant_signer::verify(token, &key).map(|_| ()),
                 format!("key '{}'", path.display()),
             ))
         }
@@ -50,32 +92,43 @@ pub fn run(args: &InspectArgs, g: &Globals) -> Result<()> {
             let jwks = jwtgrant_signer::Jwks::from_json(&text)
                 .map_err(|e| anyhow::anyhow!("cannot read JWKS file '{}': {e}", path.display()))?;
             Some((
-                jwtgrant_signer::verify_with_jwks(&token, &jwks).map(|_| ()),
+                jwtgrant_signer::verify_with_jwks(token, &jwks).map(|_| ()),
                 format!("JWKS '{}'", path.display()),
             ))
         }
         (None, None) => None,
-    };
-    match verdict {
-        None => {
-            out.push_str("signature: not checked (pass --key FILE or --jwks FILE)\n");
-            files::stdout(&out)
-        }
-        Some((Ok(()), with)) => {
-            out.push_str(&format!("signature: valid ({with})\n"));
-            files::stdout(&out)
-        }
-        Some((Err(e), with)) => {
-            out.push_str(&format!("signature: INVALID with {with}: {e}\n"));
-            files::stdout(&out)?;
-            Err(Coded {
-                code: FAILURE,
-                message: format!("the signature does not verify with {with}: {e}"),
-                hint: None,
-            }
-            .into())
+    })
+}
+
+/// The text report: header, claims, times, warnings, signature.
+fn render(
+    header: &Value,
+    claims: &Value,
+    times: &[String],
+    warnings: &[String],
+    signature: Option<&(Result<(), jwtgrant_signer::VerifyError>, String)>,
+) -> Result<String> {
+    let mut out = String::new();
+    out.push_str("header:\n");
+    out.push_str(&serde_json::to_string_pretty(header)?);
+    out.push_str("\nclaims:\n");
+    out.push_str(&serde_json::to_string_pretty(claims)?);
+    out.push('\n');
+    if !times.is_empty() {
+        out.push_str("times:\n");
+        for line in times {
+            out.push_str(&format!("  {line}\n"));
         }
     }
+    for w in warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.push_str(&match signature {
+        None => "signature: not checked (pass --key FILE or --jwks FILE)\n".to_owned(),
+        Some((Ok(()), with)) => format!("signature: valid ({with})\n"),
+        Some((Err(e), with)) => format!("signature: INVALID with {with}: {e}\n"),
+    });
+    Ok(out)
 }
 
 /// A NumericDate (RFC 7519 section 2): seconds since 1970, possibly fractional.

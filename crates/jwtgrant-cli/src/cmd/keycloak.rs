@@ -373,8 +373,7 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
     };
     let Some(credentials) = credentials else {
         let result = local.map_or(Ok(()), |c| Err(failing(&c)));
-        out.finish(&result)?;
-        return result;
+        return out.finish(result);
     };
 
     // The real exchange, with a secret from the options or read through the admin API (a
@@ -399,8 +398,7 @@ pub fn doctor(s: DoctorSettings) -> Result<()> {
         (Agreement::NoAnswer, None) => Err(exchange_failed(UNREACHABLE, answer.err())),
         (_, None) => Err(exchange_failed(REJECTED, answer.err())),
     };
-    out.finish(&result)?;
-    result
+    out.finish(result)
 }
 
 /// Where the doctor's report goes: text as it is made, or one JSON object at the end.
@@ -489,10 +487,11 @@ impl DoctorOutput {
         Ok(())
     }
 
-    /// Prints the JSON object, with the exit code `result` gives.
-    fn finish(self, result: &Result<()>) -> Result<()> {
+    /// Prints the JSON object, with the exit code `result` gives; `result` then counts as
+    /// reported there.
+    fn finish(self, result: Result<()>) -> Result<()> {
         let Some(mut v) = self.json else {
-            return Ok(());
+            return result;
         };
         v["exit_code"] = json!(
             result
@@ -500,7 +499,8 @@ impl DoctorOutput {
                 .err()
                 .map_or(0, |e| crate::error::classify(e).code)
         );
-        files::println(&serde_json::to_string(&v)?)
+        files::println(&serde_json::to_string(&v)?)?;
+        result.map_err(crate::error::shown_in_json)
     }
 }
 
@@ -636,6 +636,7 @@ fn exchange_failed(code: u8, error: Option<ExchangeError>) -> anyhow::Error {
             None => "the exchange failed".into(),
         },
         hint: error.as_ref().and_then(answer_hint),
+        in_json_output: false,
     }
     .into()
 }
@@ -649,6 +650,7 @@ fn failing(c: &doctor::Finding) -> anyhow::Error {
             (Some(fix), Some(a)) => Some(format!("{fix}; with jwtgrant: {a}")),
             (fix, a) => fix.clone().or(a.map(str::to_owned)),
         },
+        in_json_output: false,
     }
     .into()
 }
