@@ -1150,3 +1150,56 @@ fn cli_keycloak_doctor_logs_in_as_a_realm_admin_or_a_service_account() {
     assert_eq!(r.code, 3, "{r:?}");
     assert!(r.stderr.contains("--admin-realm"), "{}", r.stderr);
 }
+
+/// A rejected `token` ends with the doctor command that explains it; that very command,
+/// run as printed (no secret in it: the doctor reads the client's through the admin API),
+/// names the failing check and agrees with Keycloak.
+#[test]
+fn cli_keycloak_a_rejected_token_names_the_doctor_command_that_explains_it() {
+    let w = World::new("diagnose");
+    let (private, public) = w.keygen("keys");
+    let r = w.setup(&["--public-key", &public]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let secret = w.path("custom-client.secret");
+    let mut args = token_args(&private, &secret);
+    let sub = args.iter().position(|a| *a == SUB).unwrap();
+    args[sub] = "nobody-42";
+    let r = w.run(&args);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(r.stdout, "");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        "jwtgrant: token endpoint rejected the grant: invalid_grant: User not found"
+    );
+    assert!(lines[1].starts_with("  hint: "), "{r:?}");
+    let expected = format!(
+        "  diagnose: jwtgrant keycloak doctor --keycloak {} --realm {} --client-id {CLIENT} --client-secret-file {secret} --key {private} --iss {ISSUER} --sub nobody-42",
+        w.base, w.realm
+    );
+    assert_eq!(lines[2], expected);
+    assert_eq!(lines.len(), 3, "{r:?}");
+
+    // Run it as printed: the words are plain (no quoting needed for these values).
+    let printed: Vec<&str> = lines[2]
+        .trim_start()
+        .strip_prefix("diagnose: jwtgrant ")
+        .unwrap()
+        .split(' ')
+        .collect();
+    let r = w.run(&printed);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stdout
+            .contains("  [FAIL] user-linked          no user is linked to"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "keycloak: 400 invalid_grant: User not found\nagreement: Keycloak names the same failing check\n"
+        ),
+        "{}",
+        r.stdout
+    );
+}
