@@ -12,6 +12,14 @@
 //! - 26.7.0 and later (read: 26.7.0, 26.7.3; keycloak PR #49877, fix for #49215): the
 //!   signature is verified right after the algorithm, before `validateTokenActive`; the
 //!   audience moved behind the user lookup (after consent, scopes and client policies).
+//! - Besides the order, two rules changed in 26.7.0 (read in both releases' classes):
+//!   `AbstractBaseJWTValidator.validateSignatureAlgorithm` refuses `none` and symmetric
+//!   algorithms only since 26.7 (26.5 checks just that `alg` is there and, when the
+//!   provider pins one, that it is that one), and
+//!   `DefaultAlternativeLookupProvider.lookupIdentityProviderFromIssuer` skips disabled
+//!   providers (and other provider types) only since 26.7 (26.5 finds a disabled provider
+//!   and `process` answers `Identity Provider is not enabled`). See [`Order::refuses_symmetric_algorithms`]
+//!   and [`Order::finds_disabled_providers`].
 //! - Every release: the certificate binding of RFC 8705 comes last, when the token response
 //!   is built (measured on 26.7.3: a bound client without a certificate and a bad signature
 //!   gets `Invalid signature`).
@@ -111,6 +119,23 @@ impl Order {
         }
     }
 
+    /// Whether `validateSignatureAlgorithm` refuses `none` and symmetric algorithms (`HS*`)
+    /// with `Invalid signature algorithm`: since 26.7. Before, only a missing `alg` or one
+    /// other than the provider's pinned algorithm is refused there, and a `none` or `HS*`
+    /// assertion reaches the signature check, which no public key passes (`Invalid
+    /// signature`).
+    pub fn refuses_symmetric_algorithms(self) -> bool {
+        matches!(self, Order::Since26_7)
+    }
+
+    /// Whether the issuer lookup finds a disabled provider: before 26.7 it matches on the
+    /// issuer alone, and `process` then answers `Identity Provider is not enabled`; since
+    /// 26.7 it matches enabled JWT Authorization Grant providers only, so a disabled one is
+    /// `No Identity Provider for provided issuer`.
+    pub fn finds_disabled_providers(self) -> bool {
+        matches!(self, Order::Before26_7)
+    }
+
     /// The releases this order covers, for messages.
     pub fn releases(self) -> &'static str {
         match self {
@@ -203,6 +228,16 @@ mod tests {
         assert_eq!(order("26.7.3"), Order::Since26_7);
         assert_eq!(order("999.0.0-SNAPSHOT"), Order::Since26_7);
         assert_eq!(Order::of(None), Order::Since26_7);
+    }
+
+    /// The two rules that changed with the order in 26.7.0 (read in the 26.5.6 and 26.7.3
+    /// classes; measured by the e2e sweep in `tests/tests/doctor_order.rs`).
+    #[test]
+    fn rules_per_release() {
+        assert!(!Order::Before26_7.refuses_symmetric_algorithms());
+        assert!(Order::Since26_7.refuses_symmetric_algorithms());
+        assert!(Order::Before26_7.finds_disabled_providers());
+        assert!(!Order::Since26_7.finds_disabled_providers());
     }
 
     #[test]

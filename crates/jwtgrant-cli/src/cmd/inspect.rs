@@ -196,8 +196,7 @@ pub fn findings(token: &str, now: i64) -> Vec<Finding> {
 
 /// [`findings`] in this command's words, one line each: what the token says and what
 /// Keycloak answers, with the values worked out for people (spans, counts). A failure
-/// whose answer an earlier line already gave is left out (an expired assertion fails both
-/// the `active` and the `iat` check with "Token is not active").
+/// whose answer an earlier line already gave is left out.
 pub fn warnings(token: &str, now: i64) -> Vec<String> {
     let (header, claims) = super::decode(token).unwrap_or_default();
     let mut answered = Vec::new();
@@ -229,10 +228,20 @@ fn warning(f: &Finding, header: &Value, claims: &Value, now: i64) -> String {
     };
     let ahead = |t: i64| t.saturating_sub(now);
     match (f.check, f.rejection) {
-        (Check::Algorithm, _) => format!(
-            "alg '{}': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"{}\"",
+        // Since 26.7 the algorithm check refuses it; 26.5 and 26.6 let it through to the
+        // signature check, which no public key passes. A missing alg both refuse here.
+        (Check::Algorithm, _) => match header.get("alg").and_then(Value::as_str) {
+            Some(alg) => format!(
+                "alg '{alg}': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"{}\" (26.5/26.6: \"{}\")",
+                D::InvalidAlgorithm,
+                D::InvalidSignature
+            ),
+            None => format!("no alg: Keycloak answers \"{}\"", D::InvalidAlgorithm),
+        },
+        (Check::Jwt, _) if header.get("alg").is_some_and(Value::is_string) => format!(
+            "alg '{}' is not an algorithm name Keycloak reads (names are case-sensitive, e.g. RS256): Keycloak answers \"{}\"",
             header.get("alg").and_then(Value::as_str).unwrap_or_default(),
-            D::InvalidAlgorithm
+            D::NotAJwt
         ),
         (Check::Issuer, _) => format!("no iss: Keycloak answers \"{}\"", D::MissingIss),
         (Check::IdentityProvider, _) => format!(
@@ -382,9 +391,20 @@ mod tests {
         no_iat["exp"] = json!(now + 301);
         let w = warned(&rs(), &no_iat, now);
         assert!(w.iter().any(|x| x.contains("exp is 301 s ahead")), "{w:?}");
-        let mut with_iat = good.clone();
-        with_iat["exp"] = json!(now + 301);
-        assert_eq!(warned(&rs(), &with_iat, now), Vec::<String>::new());
+        // Measured on 26.5.6 and 26.7.3 (tests/tests/doctor_order.rs): 10-minute, 1-hour and
+        // 720-hour assertions with iat are accepted, and so is one aud in an array.
+        for lifetime in [301, 600, 3600, 720 * 3600] {
+            let mut with_iat = good.clone();
+            with_iat["exp"] = json!(now + lifetime);
+            assert_eq!(
+                warned(&rs(), &with_iat, now),
+                Vec::<String>::new(),
+                "{lifetime}"
+            );
+        }
+        let mut one_aud = good.clone();
+        one_aud["aud"] = json!(["a"]);
+        assert_eq!(warned(&rs(), &one_aud, now), Vec::<String>::new());
         check(rs(), ("exp", json!(now - 10)), "expired 10 s ago");
         check(rs(), ("iat", json!(now + 10)), "issued in the future");
         check(rs(), ("nbf", json!(now + 10)), "nbf is 10 s ahead");
@@ -467,18 +487,18 @@ mod tests {
                     "alg",
                     Fail,
                     Some(D::InvalidAlgorithm),
-                    "alg 'HS256': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"Invalid signature algorithm\"",
+                    "alg 'HS256': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"Invalid signature algorithm\" (26.5/26.6: \"Invalid signature\")",
                 )],
             ),
-            // Keycloak compares the algorithm case-sensitively.
+            // Keycloak reads the algorithm case-sensitively: another name is no JWT to it.
             (
                 &lower,
                 good.clone(),
                 vec![(
-                    "alg",
+                    "jwt",
                     Fail,
-                    Some(D::InvalidAlgorithm),
-                    "alg 'rs256': Keycloak accepts only asymmetric algorithms (RS*, PS*, ES*, EdDSA) and answers \"Invalid signature algorithm\"",
+                    Some(D::NotAJwt),
+                    "alg 'rs256' is not an algorithm name Keycloak reads (names are case-sensitive, e.g. RS256): Keycloak answers \"The provided assertion is not a valid JWT\"",
                 )],
             ),
             (
@@ -550,16 +570,13 @@ mod tests {
             (
                 &rs,
                 edit(&[("exp", json!(NOW - 10))]),
-                vec![
-                    (
-                        "active",
-                        Fail,
-                        Some(D::NotActive),
-                        "expired 10 s ago: Keycloak answers \"Token is not active\"",
-                    ),
-                    // No lifetime left: the same answer, said once.
-                    ("iat", Fail, Some(D::NotActive), ""),
-                ],
+                // One fault, one line: the iat rules never see an expired assertion.
+                vec![(
+                    "active",
+                    Fail,
+                    Some(D::NotActive),
+                    "expired 10 s ago: Keycloak answers \"Token is not active\"",
+                )],
             ),
             (
                 &rs,

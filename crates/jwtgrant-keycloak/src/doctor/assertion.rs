@@ -7,7 +7,7 @@ use super::Context;
 use super::report::{Finding, fail, pass, skips, warn};
 use crate::settings::ID_JAG_FEATURE;
 use crate::settings::idp::SIGNATURE_ALG;
-use crate::{Check, Description};
+use crate::{Check, Description, Order};
 
 /// The decoded assertion the checks look at.
 #[derive(Debug, Clone)]
@@ -18,16 +18,33 @@ pub(super) struct Decoded {
 
 /// Decode a compact JWS without verifying it (the signer's decoder). `Err` says why it is
 /// not a JWT.
+///
+/// Keycloak reads the header's `alg` into its `org.keycloak.jose.jws.Algorithm` enum
+/// ([`KEYCLOAK_ALGORITHMS`], case-sensitive): another name fails the parse, so Keycloak
+/// answers `The provided assertion is not a valid JWT` before any other check.
 pub(super) fn decode(token: &str) -> Result<Decoded, String> {
     match jwtgrant_signer::decode_unverified(token) {
-        Ok(d) => Ok(Decoded {
-            header: d.header().clone(),
-            claims: d.claims().clone(),
-        }),
+        Ok(d) => match d.header().get("alg").and_then(Value::as_str) {
+            Some(alg) if !KEYCLOAK_ALGORITHMS.contains(&alg) => Err(format!(
+                "the header's alg '{alg}' is not an algorithm name Keycloak reads (names are case-sensitive: {})",
+                KEYCLOAK_ALGORITHMS.join(", ")
+            )),
+            _ => Ok(Decoded {
+                header: d.header().clone(),
+                claims: d.claims().clone(),
+            }),
+        },
         Err(jwtgrant_signer::VerifyError::Malformed { reason, .. }) => Err(reason),
         Err(e) => Err(e.to_string()),
     }
 }
+
+/// The names of Keycloak's `org.keycloak.jose.jws.Algorithm` enum (the same in 26.5.6 and
+/// 26.7.3, read from `keycloak-core`): the only `alg` values its JWS parser accepts.
+pub const KEYCLOAK_ALGORITHMS: &[&str] = &[
+    "none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512", "EdDSA", "Ed25519", "Ed448",
+];
 
 /// True when a JWS header says `typ: oauth-id-jag+jwt` (Keycloak compares it exactly).
 pub(super) fn has_id_jag_type(header: Option<&Value>) -> bool {
@@ -140,20 +157,35 @@ pub(super) fn issuer_and_subject(iss: Option<&str>, sub: Option<&str>) -> Vec<Fi
     vec![iss, sub]
 }
 
-/// `validateSignatureAlgorithm`: asymmetric, and the provider's pinned one if set.
+/// `validateSignatureAlgorithm`: `alg` present, asymmetric (since 26.7), and the
+/// provider's pinned one if set.
 pub(super) fn validate_signature_algorithm(ctx: &Context<'_>) -> Vec<Finding> {
     let (Some(p), Some(d)) = (ctx.idp, ctx.decoded) else {
         return skips(&[Check::Algorithm]);
     };
-    vec![algorithm(&d.header, p.pinned_algorithm())]
+    vec![algorithm(&d.header, p.pinned_algorithm(), ctx.order)]
 }
 
-/// The header's `alg` is asymmetric (`RS*`, `PS*`, `ES*` or `EdDSA`, compared as Keycloak
-/// does: case-sensitive) and, when the provider pins one, that one.
-pub(super) fn algorithm(header: &Value, pinned: Option<&str>) -> Finding {
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    let asymmetric = ["RS", "PS", "ES"].iter().any(|x| alg.starts_with(x)) || alg == "EdDSA";
-    if !asymmetric {
+/// True when `alg` names an asymmetric algorithm Keycloak verifies with a public key
+/// (`RS*`, `PS*`, `ES*` or `EdDSA`, compared as Keycloak does: case-sensitive).
+pub(super) fn is_asymmetric(alg: &str) -> bool {
+    ["RS", "PS", "ES"].iter().any(|x| alg.starts_with(x)) || alg == "EdDSA"
+}
+
+/// `AbstractBaseJWTValidator.validateSignatureAlgorithm` of the release `order`: the
+/// header's `alg` is present; since 26.7 it is not `none` and asymmetric (a
+/// `ClientSignatureVerifierProvider` that says so); and, when the provider pins one, it is
+/// that one. Before 26.7 a `none` or symmetric `alg` passes here and fails the signature
+/// check (no public key verifies it): a warning on this line, the failure on that one.
+pub(super) fn algorithm(header: &Value, pinned: Option<&str>, order: Order) -> Finding {
+    let Some(alg) = header.get("alg").and_then(Value::as_str) else {
+        return fail(
+            Description::InvalidAlgorithm,
+            "the header has no alg".into(),
+            "sign with RS256, PS256, ES256, ES384 or EdDSA",
+        );
+    };
+    if !is_asymmetric(alg) && order.refuses_symmetric_algorithms() {
         fail(
             Description::InvalidAlgorithm,
             format!("alg '{alg}' is not asymmetric"),
@@ -164,6 +196,16 @@ pub(super) fn algorithm(header: &Value, pinned: Option<&str>) -> Finding {
             Description::InvalidAlgorithm,
             format!("alg is '{alg}' but the provider only allows '{w}'"),
             &format!("sign with {w}, or clear the provider's {SIGNATURE_ALG}"),
+        )
+    } else if !is_asymmetric(alg) {
+        warn(
+            Check::Algorithm,
+            format!(
+                "alg '{alg}' is not asymmetric: {} lets it pass this check, and no public key verifies it (\"{}\")",
+                order.releases(),
+                Description::InvalidSignature
+            ),
+            "sign with RS256, PS256, ES256, ES384 or EdDSA",
         )
     } else {
         pass(Check::Algorithm, format!("alg '{alg}' is allowed"))

@@ -167,7 +167,7 @@ pub fn diagnose(
         };
     }
     let decoded = decode(assertion);
-    let ctx = Context::new(snapshot, &decoded, now, signature);
+    let ctx = Context::new(snapshot, &decoded, now, signature, order);
     let mut checks = Vec::new();
     for stage in order.stages() {
         checks.extend(match stage {
@@ -209,6 +209,8 @@ pub(super) struct Context<'a> {
     idp: Option<&'a IdpSettings>,
     now: i64,
     signature: Option<&'a SignatureOutcome>,
+    /// The server release's order, and with it the rules that changed between releases.
+    order: Order,
     /// The assertion's header says `typ: oauth-id-jag+jwt` and the server's feature is on
     /// (or its features are unknown): Keycloak's ID-JAG validator applies.
     id_jag: bool,
@@ -220,6 +222,7 @@ impl<'a> Context<'a> {
         decoded: &'a Result<Decoded, String>,
         now: i64,
         signature: Option<&'a SignatureOutcome>,
+        order: Order,
     ) -> Self {
         let decoded = decoded.as_ref().ok();
         let claim = |name: &str| {
@@ -238,6 +241,7 @@ impl<'a> Context<'a> {
             idp: matching_idp.filter(|p| p.is_enabled()),
             now,
             signature,
+            order,
             id_jag: has_id_jag_type(decoded.map(|d| &d.header))
                 && snapshot.id_jag_feature() != Some(false),
         }
@@ -511,6 +515,199 @@ mod tests {
         assert_eq!(
             diagnose(&at_version("26.5.6"), "x", NOW, None).order,
             Order::Before26_7
+        );
+    }
+
+    /// Single faults whose answer or rule differs per release, or that a rule of the doctor
+    /// got wrong before the e2e sweep (`tests/tests/doctor_order.rs`) measured them on
+    /// 26.5.6 and 26.7.3. Each row: the fault, then (first failure, Keycloak's words) on
+    /// 26.5.6 and on 26.7.3.
+    #[test]
+    fn single_faults_per_release() {
+        type Expect = Option<(&'static str, &'static str)>;
+        let sig_ok = valid;
+        let forged = || SignatureOutcome::Invalid("does not verify".into());
+        let disabled = |v: &str| {
+            let mut s = at_version(v);
+            s.idps[1].enabled = Some(false);
+            s
+        };
+        /// (fault, header, claims, realm at a version, signature, 26.5.6, 26.7.3)
+        type Row = (
+            &'static str,
+            Value,
+            Value,
+            fn(&str) -> Snapshot,
+            SignatureOutcome,
+            Expect,
+            Expect,
+        );
+        let rows: Vec<Row> = vec![
+            // `validateSignatureAlgorithm` refuses none and HS* only since 26.7; before, the
+            // signature check does (no public key verifies them).
+            (
+                "alg none",
+                json!({"alg": "none"}),
+                good_claims(),
+                at_version,
+                forged(),
+                Some(("signature", "Invalid signature")),
+                Some(("alg", "Invalid signature algorithm")),
+            ),
+            (
+                "alg HS256",
+                json!({"alg": "HS256", "typ": "JWT"}),
+                good_claims(),
+                at_version,
+                forged(),
+                Some(("signature", "Invalid signature")),
+                Some(("alg", "Invalid signature algorithm")),
+            ),
+            // A missing alg is null to Keycloak: refused by both.
+            (
+                "no alg",
+                json!({"typ": "JWT"}),
+                good_claims(),
+                at_version,
+                forged(),
+                Some(("alg", "Invalid signature algorithm")),
+                Some(("alg", "Invalid signature algorithm")),
+            ),
+            // An alg outside Keycloak's Algorithm enum fails the JWS parse.
+            (
+                "alg es256",
+                json!({"alg": "es256"}),
+                good_claims(),
+                at_version,
+                sig_ok(),
+                Some(("jwt", "The provided assertion is not a valid JWT")),
+                Some(("jwt", "The provided assertion is not a valid JWT")),
+            ),
+            // The issuer lookup finds a disabled provider before 26.7 only.
+            (
+                "provider disabled",
+                json!({"alg": "RS256"}),
+                good_claims(),
+                disabled,
+                sig_ok(),
+                Some(("idp-for-issuer", "Identity Provider is not enabled")),
+                Some(("idp-for-issuer", "No Identity Provider for provided issuer")),
+            ),
+            // With iat, the maximum lifetime limits the age, not exp: both accept.
+            (
+                "10 min with iat",
+                json!({"alg": "RS256"}),
+                with("exp", json!(NOW + 600)),
+                at_version,
+                sig_ok(),
+                None,
+                None,
+            ),
+            (
+                "1 h with iat",
+                json!({"alg": "RS256"}),
+                with("exp", json!(NOW + 3600)),
+                at_version,
+                sig_ok(),
+                None,
+                None,
+            ),
+            (
+                "720 h with iat",
+                json!({"alg": "RS256"}),
+                with("exp", json!(NOW + 720 * 3600)),
+                at_version,
+                sig_ok(),
+                None,
+                None,
+            ),
+            // One aud in an array is one audience.
+            (
+                "one-element aud array",
+                json!({"alg": "RS256"}),
+                with("aud", json!(["http://localhost:8080/realms/acme"])),
+                at_version,
+                sig_ok(),
+                None,
+                None,
+            ),
+        ];
+        for (label, header, claims, snap, sig, v26_5, v26_7) in rows {
+            let token = jwt(header, claims);
+            for (version, expected) in [("26.5.6", v26_5), ("26.7.3", v26_7)] {
+                let r = diagnose(&snap(version), &token, NOW, Some(&sig));
+                let got = r.first_failure().map(|f| (f.name, f.keycloak_error()));
+                assert_eq!(
+                    got,
+                    expected.map(|(n, e)| (n, Some(e))),
+                    "{label} on {version}: {r:#?}"
+                );
+                // A single fault is a single failing line.
+                let failing = r.checks.iter().filter(|c| c.status == Status::Fail).count();
+                assert_eq!(
+                    failing,
+                    usize::from(expected.is_some()),
+                    "{label} on {version}: {r:#?}"
+                );
+            }
+        }
+        // Before 26.7 the symmetric alg is a warning on its own line, saying where it fails.
+        let r = diagnose(
+            &at_version("26.5.6"),
+            &jwt(json!({"alg": "HS256"}), good_claims()),
+            NOW,
+            Some(&forged()),
+        );
+        let alg = r.get("alg").unwrap();
+        assert_eq!(alg.status, Status::Warn);
+        assert_eq!(
+            alg.detail,
+            "alg 'HS256' is not asymmetric: Keycloak 26.5/26.6 lets it pass this check, and no public key verifies it (\"Invalid signature\")"
+        );
+        // Since 26.7 the signature of such an assertion is never checked.
+        let r = diagnose(
+            &at_version("26.7.3"),
+            &jwt(json!({"alg": "HS256"}), good_claims()),
+            NOW,
+            Some(&forged()),
+        );
+        assert_eq!(r.get("signature").unwrap().status, Status::Skip);
+    }
+
+    /// An expired assertion is one failure, the `active` line: Keycloak's `isActive` runs
+    /// before the iat rules, so their "remaining lifetime" arm never sees it. That arm is
+    /// reached only when `exp` is now.
+    #[test]
+    fn an_expired_assertion_is_one_failure() {
+        for version in ["26.5.6", "26.7.3"] {
+            let r = diagnose(
+                &at_version(version),
+                &jwt(json!({"alg": "RS256"}), with("exp", json!(NOW - 10))),
+                NOW,
+                Some(&valid()),
+            );
+            let failing: Vec<_> = r
+                .checks
+                .iter()
+                .filter(|c| c.status == Status::Fail)
+                .map(|c| (c.name, c.keycloak_error(), c.detail.as_str()))
+                .collect();
+            assert_eq!(
+                failing,
+                [(
+                    "active",
+                    Some("Token is not active"),
+                    "the assertion expired 10 s ago"
+                )],
+                "{version}"
+            );
+            assert_eq!(r.get("iat").unwrap().status, Status::Pass, "{version}");
+        }
+        check(
+            snapshot(),
+            with("exp", json!(NOW)),
+            valid(),
+            Some(("iat", "Token is not active")),
         );
     }
 

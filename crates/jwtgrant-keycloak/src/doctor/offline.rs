@@ -38,7 +38,7 @@ pub fn offline(assertion: &str, now: i64) -> Report {
             (Stage::MandatoryClaims, Some(_)) => issuer_and_subject(claim("iss"), claim("sub")),
             (Stage::MandatoryClaims, None) => skips(&[Check::Issuer, Check::Subject]),
             (Stage::IdentityProvider, _) => claim("iss").map(issuer_shape).into_iter().collect(),
-            (Stage::SignatureAlgorithm, Some(d)) => vec![algorithm(&d.header, None)],
+            (Stage::SignatureAlgorithm, Some(d)) => vec![algorithm(&d.header, None, order)],
             (Stage::TokenActive, Some(d)) => token_active(
                 &d.claims,
                 TimeRules::of(&IdpSettings::default()),

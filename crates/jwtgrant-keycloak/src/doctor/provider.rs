@@ -33,11 +33,23 @@ pub(super) fn lookup_identity_provider(ctx: &Context<'_>) -> Vec<Finding> {
                 p.alias_or_unknown()
             ),
         ),
-        Some(p) => fail(
-            Description::NoIdentityProvider,
+        // `lookupIdentityProviderFromIssuer`: before 26.7 it matches the issuer alone and
+        // `process` refuses the disabled provider it found; since 26.7 it matches enabled
+        // providers only.
+        Some(p) if ctx.order.finds_disabled_providers() => fail(
+            Description::IdentityProviderDisabled,
             format!(
                 "identity provider '{}' has issuer '{i}' but is disabled",
                 p.alias_or_unknown()
+            ),
+            &format!("enable identity provider '{}'", p.alias_or_unknown()),
+        ),
+        Some(p) => fail(
+            Description::NoIdentityProvider,
+            format!(
+                "identity provider '{}' has issuer '{i}' but is disabled, and {} looks up enabled providers only",
+                p.alias_or_unknown(),
+                ctx.order.releases()
             ),
             &format!("enable identity provider '{}'", p.alias_or_unknown()),
         ),

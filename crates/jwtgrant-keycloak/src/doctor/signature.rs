@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Context;
-use super::assertion::decode;
+use super::assertion::{decode, is_asymmetric};
 use super::report::{Finding, fail, pass, skip, warn};
 use crate::settings::IdpSettings;
 use crate::settings::idp::{JWKS_URL, PUBLIC_KEY, USE_JWKS_URL};
@@ -24,8 +24,28 @@ pub enum SignatureOutcome {
 }
 
 /// `validateAuthorizationGrantAssertion`: the signature with the provider's key.
+///
+/// An `alg` no public key verifies (`none`, `HS*`, or none at all) is the algorithm's
+/// fault: since 26.7 Keycloak refuses it at the algorithm check and never gets here (the
+/// line is skipped), before 26.7 it gets here and answers `Invalid signature`.
 pub(super) fn validate_authorization_grant_assertion(ctx: &Context<'_>) -> Vec<Finding> {
+    let alg = ctx
+        .decoded
+        .and_then(|d| d.header.get("alg"))
+        .and_then(Value::as_str);
+    let asymmetric = alg.is_some_and(is_asymmetric);
+    if !asymmetric && (alg.is_none() || ctx.order.refuses_symmetric_algorithms()) {
+        return vec![skip(Check::Signature)];
+    }
     vec![match (ctx.idp, ctx.signature) {
+        (Some(_), Some(SignatureOutcome::Invalid(why))) if !asymmetric => fail(
+            Description::InvalidSignature,
+            format!(
+                "alg '{}' is not asymmetric, so no public key of the provider verifies it ({why})",
+                alg.unwrap_or_default()
+            ),
+            "sign with an asymmetric algorithm (RS256, PS256, ES256, ES384 or EdDSA) and the key whose public half the provider holds",
+        ),
         (Some(_), Some(SignatureOutcome::Valid(how))) => pass(
             Check::Signature,
             format!("the signature verifies with {how}"),

@@ -113,7 +113,10 @@ pub(super) fn active_check(exp: i64, nbf: Option<i64>, now: i64, skew: i64) -> F
     }
 }
 
-/// The `iat` rules (or, without `iat`, how far ahead `exp` may be).
+/// The `iat` rules (or, without `iat`, how far ahead `exp` may be), as
+/// `AbstractBaseJWTValidator.validateTokenActive` has them in 26.5 and 26.7 alike: the
+/// provider's maximum limits how far ahead `exp` may be only without `iat`; with `iat` it
+/// limits the assertion's age (`now > iat + max`), and any `exp` ahead is accepted.
 pub(super) fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules) -> Finding {
     let TimeRules { max_exp, skew, .. } = *rules;
     let lifespan = exp.saturating_sub(now);
@@ -141,7 +144,10 @@ pub(super) fn iat_check(iat: Option<i64>, exp: i64, now: i64, rules: &TimeRules)
             ),
             "the signer's clock is ahead of Keycloak's: sync the clocks (NTP) or raise the provider's allowed clock skew",
         ),
-        Some(_) if lifespan.min(max_exp) <= 0 => fail(
+        // Keycloak's `Math.min(exp - now, max) <= 0` arm. It runs after `isActive`, so an
+        // expired assertion has already failed there (the `active` line) and never gets
+        // here: this arm is only `exp == now`, or a provider maximum of 0 or less.
+        Some(_) if now <= exp && lifespan.min(max_exp) <= 0 => fail(
             Description::NotActive,
             "the remaining lifetime is not positive".into(),
             "sign a fresh assertion",
