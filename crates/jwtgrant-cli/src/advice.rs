@@ -80,7 +80,14 @@ pub fn for_check(check: Check) -> Option<&'static str> {
 /// for other commands, and when the options name no Keycloak realm.
 pub fn doctor_command(command: &Command) -> Option<String> {
     let (kc, endpoint, client, sign) = match command {
-        Command::Token(c) => (&c.keycloak, &c.endpoint, &c.client, Some(&c.sign)),
+        Command::Token(c) => {
+            let r = &c.request;
+            (&r.keycloak, &r.endpoint, &r.client, Some(&r.sign))
+        }
+        Command::Exec(c) => {
+            let r = &c.request;
+            (&r.keycloak, &r.endpoint, &r.client, Some(&r.sign))
+        }
         Command::Exchange(c) => (&c.keycloak, &c.endpoint, &c.client, None),
         _ => return None,
     };

@@ -116,6 +116,19 @@ Examples:
   jwtgrant token ... --json --decode | jq .access_token_claims")]
     Token(Box<TokenCmd>),
 
+    /// Run a command with a fresh access token in its environment (never in argv).
+    #[command(after_help = "\
+jwtgrant replaces itself with CMD (exec), so CMD gets stdin, stdout, stderr and signals
+directly, and its exit status is the command's. The token is in ACCESS_TOKEN (or --env-var
+NAME), its type in ACCESS_TOKEN_TYPE (Bearer or DPoP).
+
+Examples:
+  jwtgrant exec --key private.pem --iss http://localhost:3000 --sub nodejsuser-1234 \\
+      --keycloak http://localhost:8080 --realm acme --client-id custom-client \\
+      --client-secret-file custom-client.secret -- ./deploy.sh
+  jwtgrant exec ... --env-var TOKEN -- sh -c 'curl -H \"Authorization: Bearer $TOKEN\" URL'")]
+    Exec(Box<ExecCmd>),
+
     /// Print the public key (SPKI PEM) of a private key.
     #[command(after_help = "\
 Examples:
@@ -449,13 +462,38 @@ pub struct ClientArgs {
     pub scope: Option<String>,
 }
 
+/// What `token` and `exchange` print on success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// The bare access token and a newline.
+    Token,
+    /// The whole token response as one JSON object (as --json).
+    Json,
+    /// `Authorization: <type> <token>`, for `curl -H @-`.
+    Header,
+    /// `export NAME=<token>` (and its type and expiry) for `eval`; NAME from --env-var.
+    Env,
+    /// A kubectl ExecCredential (client.authentication.k8s.io/v1, or v1beta1 when
+    /// KUBERNETES_EXEC_INFO asks for it) for a kubeconfig `exec` credential plugin.
+    ExecCredential,
+}
+
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Print the whole token response as one JSON object instead of the bare access token
-    /// (on failure: one error object, see docs/cli.md).
-    #[arg(long, env = "JWTGRANT_JSON")]
+    /// (on failure: one error object, see docs/cli.md). Same as --output json.
+    #[arg(long, env = "JWTGRANT_JSON", conflicts_with = "output")]
     pub json: bool,
+
+    /// What to print: token (default), json, header, env or exec-credential.
+    #[arg(long, env = "JWTGRANT_OUTPUT", value_enum, value_name = "FORMAT")]
+    pub output: Option<Output>,
+
+    /// The variable --output env exports (default ACCESS_TOKEN).
+    #[arg(long, env = "JWTGRANT_ENV_VAR", value_name = "NAME", default_value = "ACCESS_TOKEN",
+          value_parser = parse::env_var_name)]
+    pub env_var: String,
 
     /// Decode the access token: header and claims to stderr, or inside the object with --json.
     #[arg(long, env = "JWTGRANT_DECODE")]
@@ -484,8 +522,34 @@ pub struct ExchangeCmd {
     pub output: OutputArgs,
 }
 
+/// What `token` and `exec` ask the token endpoint for.
 #[derive(Debug, Args)]
 pub struct TokenCmd {
+    #[command(flatten)]
+    pub request: TokenRequest,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `jwtgrant exec`: a token for a child process, in its environment.
+#[derive(Debug, Args)]
+pub struct ExecCmd {
+    #[command(flatten)]
+    pub request: TokenRequest,
+
+    /// The variable the token is put in (its type goes in NAME_TYPE).
+    #[arg(long, env = "JWTGRANT_ENV_VAR", value_name = "NAME", default_value = "ACCESS_TOKEN",
+          value_parser = parse::env_var_name)]
+    pub env_var: String,
+
+    /// The command to run, and its arguments (after --).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// A signed assertion, the token endpoint and the client: one token request.
+#[derive(Debug, Args)]
+pub struct TokenRequest {
     #[command(flatten)]
     pub sign: SignArgs,
     #[command(flatten)]
@@ -496,8 +560,6 @@ pub struct TokenCmd {
     pub client: ClientArgs,
     #[command(flatten)]
     pub dpop: DpopArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
 
     /// Retries after a transient failure (connection refused or reset, timeouts, HTTP 429,
     /// 502, 503, 504), each with a freshly signed assertion (at most 9; all within --timeout).
@@ -628,8 +690,12 @@ pub fn resolve_exclusive(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<()
     match &mut cli.command {
         Command::Sign(c) => kid_or_thumbprint(&mut c.sign, m),
         Command::Token(c) => {
-            kid_or_thumbprint(&mut c.sign, m)?;
-            secret_file_or_stdin(&mut c.client, m)
+            kid_or_thumbprint(&mut c.request.sign, m)?;
+            secret_file_or_stdin(&mut c.request.client, m)
+        }
+        Command::Exec(c) => {
+            kid_or_thumbprint(&mut c.request.sign, m)?;
+            secret_file_or_stdin(&mut c.request.client, m)
         }
         Command::Exchange(c) => secret_file_or_stdin(&mut c.client, m),
         Command::Inspect(a) => {

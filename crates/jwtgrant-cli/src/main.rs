@@ -54,8 +54,8 @@ fn main() -> ExitCode {
 fn reporting(command: &cli::Command) -> error::Reporting {
     use cli::{Command, KeycloakCmd};
     let json = match command {
-        Command::Exchange(c) => c.output.json,
-        Command::Token(c) => c.output.json,
+        Command::Exchange(c) => c.output.json || c.output.output == Some(cli::Output::Json),
+        Command::Token(c) => c.output.json || c.output.output == Some(cli::Output::Json),
         Command::Inspect(a) => a.json,
         Command::Keycloak(KeycloakCmd::Setup(a)) => a.json,
         Command::Keycloak(KeycloakCmd::Doctor(a)) => a.json,
@@ -76,6 +76,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         Settings::Sign(a) => cmd::sign::run(&a),
         Settings::Exchange(s) => cmd::exchange::run_exchange(*s),
         Settings::Token(s) => cmd::exchange::run_token(*s),
+        Settings::Exec(s) => cmd::exchange::run_exec(*s),
         Settings::Pubkey(a) => cmd::keys::pubkey(a, g),
         Settings::Jwks(a) => cmd::keys::jwks(a, g),
         Settings::JwksServe(a) => cmd::serve::run(a, g),

@@ -358,3 +358,121 @@ fn a_failing_json_command_prints_one_error_object() {
         "{object}"
     );
 }
+
+/// `--output` formats for the programs that consume tokens, and `exec`, which hands the
+/// token to a child in its environment and exits with the child's status.
+#[test]
+fn tokens_in_the_formats_programs_read_and_exec_passes_one_to_a_child() {
+    let (_d, key, _) = common::keypair("ES256");
+    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln";
+    let stub = TokenStub::start(vec![ok_token(token)]);
+    let run_token = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "token",
+            "--key",
+            common::p(&key),
+            "--iss",
+            "http://localhost:3000",
+            "--sub",
+            "alice",
+            "--token-endpoint",
+            &stub.url,
+            "--client-id",
+            "c",
+        ];
+        args.extend(extra);
+        let mut all = client_env();
+        all.extend(env);
+        run_with(&args, &all, None)
+    };
+
+    let r = run_token(&["--output", "header"], &[]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, format!("Authorization: Bearer {token}\n").as_str()),
+        "{r:?}"
+    );
+
+    let r = run_token(&["--output", "env", "--env-var", "KC_TOKEN"], &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            format!("export KC_TOKEN={token}").as_str(),
+            "export KC_TOKEN_TYPE=Bearer"
+        ]
+    );
+    assert!(lines[2].starts_with("export KC_TOKEN_EXPIRES_AT="), "{r:?}");
+    assert_eq!(lines.len(), 3);
+
+    let r = run_token(&["--output", "env", "--env-var", "1BAD"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(r.stderr.contains("'1BAD' is not a variable name"), "{r:?}");
+
+    for (info, version) in [
+        (None, "client.authentication.k8s.io/v1"),
+        (
+            Some(
+                r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+            ),
+            "client.authentication.k8s.io/v1beta1",
+        ),
+    ] {
+        let env: Vec<(&str, &str)> = info
+            .map(|i| ("KUBERNETES_EXEC_INFO", i))
+            .into_iter()
+            .collect();
+        let r = run_token(&["--output", "exec-credential"], &env);
+        assert_eq!(r.code, 0, "{r:?}");
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["apiVersion"], version);
+        assert_eq!(v["kind"], "ExecCredential");
+        assert_eq!(v["status"]["token"], token);
+        let at = v["status"]["expirationTimestamp"].as_str().unwrap();
+        assert!(
+            at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+            "{at}"
+        );
+    }
+
+    // --decode is for people: refused with the formats programs read.
+    let r = run_token(&["--output", "header", "--decode"], &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+
+    // exec: the child sees the token in its environment, not in argv, and its status is ours.
+    let mut args = vec![
+        "exec",
+        "--key",
+        common::p(&key),
+        "--iss",
+        "http://localhost:3000",
+        "--sub",
+        "alice",
+        "--token-endpoint",
+        &stub.url,
+        "--client-id",
+        "c",
+        "--",
+        "/bin/sh",
+        "-c",
+        r#"test "$ACCESS_TOKEN_TYPE" = Bearer && printf '%s' "$ACCESS_TOKEN"; exit 7"#,
+    ];
+    let mut env = client_env();
+    env.push(("PATH", "/usr/bin:/bin"));
+    let r = run_with(&args, &env, None);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (7, token, ""),
+        "{r:?}"
+    );
+    args.truncate(11);
+    args.extend(["--", "/nonexistent/program"]);
+    let r = run_with(&args, &env, None);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .starts_with("jwtgrant: cannot run '/nonexistent/program': "),
+        "{r:?}"
+    );
+}

@@ -7,10 +7,10 @@ use anyhow::{Context as _, Result};
 use jwtgrant_exchange::{ClientAuth, Exchange, RetryPolicy, TokenResponse};
 use serde_json::Value;
 
-use crate::cli::OutputArgs;
+use crate::cli::{Output, OutputArgs};
 use crate::files;
 use crate::settings::client::{Client, Endpoint, Route};
-use crate::settings::token::{ExchangeSettings, TokenSettings};
+use crate::settings::token::{ExchangeSettings, ExecSettings, TokenSettings};
 
 /// The token client of `client`, authenticating as it says, with its scope.
 pub fn connect(client: Client) -> Result<Exchange> {
@@ -60,6 +60,12 @@ pub fn run_exchange(s: ExchangeSettings) -> Result<()> {
 }
 
 pub fn run_token(s: TokenSettings) -> Result<()> {
+    let output = s.output.clone();
+    print_token(&fetch(s)?, &output)
+}
+
+/// Sign and exchange, retrying transient failures with a fresh assertion each time.
+fn fetch(s: TokenSettings) -> Result<TokenResponse> {
     let ex = connect(s.client)?.retries(RetryPolicy::attempts(s.retries.saturating_add(1)));
     let started = Instant::now();
     let token = ex.exchange_with(|| {
@@ -68,7 +74,47 @@ pub fn run_token(s: TokenSettings) -> Result<()> {
             .map_err(|e| DisplayError(format!("{e:#}")))
     })?;
     log::info!("token in {} ms", started.elapsed().as_millis());
-    print_token(&token, &s.output)
+    Ok(token)
+}
+
+/// `exec`: a token as `token` gets it, then this process becomes the command, with the
+/// token in its environment (never in its argv).
+pub fn run_exec(s: ExecSettings) -> Result<()> {
+    let ExecSettings {
+        token: settings,
+        env_var,
+        command,
+    } = s;
+    let token = fetch(settings)?;
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| crate::error::usage("missing the command to run after --"))?;
+    let mut child = std::process::Command::new(program);
+    child
+        .args(args)
+        .env(&env_var, token.access_token.secret())
+        .env(format!("{env_var}_TYPE"), &token.token_type);
+    let shown = program.to_string_lossy().into_owned();
+    log::info!("running {shown} with the token in {env_var}");
+    become_or_run(child, &shown)
+}
+
+/// Replace this process with `cmd` (Unix `exec`: the command gets the signals and its exit
+/// status is the one the caller sees).
+#[cfg(unix)]
+fn become_or_run(mut cmd: std::process::Command, shown: &str) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let e = cmd.exec();
+    Err(anyhow::Error::new(e).context(format!("cannot run '{shown}'")))
+}
+
+/// Elsewhere: run `cmd` and exit with its status.
+#[cfg(not(unix))]
+fn become_or_run(mut cmd: std::process::Command, shown: &str) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run '{shown}'"))?;
+    std::process::exit(status.code().unwrap_or(1))
 }
 
 /// Carries an anyhow message through the library's `Into<BoxError>` bound.
@@ -91,7 +137,42 @@ pub fn print_token(token: &TokenResponse, out: &OutputArgs) -> Result<()> {
     } else {
         None
     };
-    if out.json {
+    let format = match out.output {
+        Some(f) => f,
+        None if out.json => Output::Json,
+        None => Output::Token,
+    };
+    if decoded.is_some() && !matches!(format, Output::Token | Output::Json) {
+        return Err(crate::error::usage(
+            "--decode goes with --output token or json: the other formats are read by programs",
+        ));
+    }
+    let secret = token.access_token.secret();
+    match format {
+        Output::Token | Output::Json => {}
+        Output::Header => {
+            return files::println(&format!("Authorization: {} {secret}", token.token_type));
+        }
+        Output::Env => {
+            let name = &out.env_var;
+            let mut lines = format!(
+                "export {name}={secret}\nexport {name}_TYPE={}\n",
+                shell_word(&token.token_type)
+            );
+            if let Some(at) = unix_seconds(token.expires_at) {
+                lines.push_str(&format!("export {name}_EXPIRES_AT={at}\n"));
+            }
+            return files::stdout(&lines);
+        }
+        Output::ExecCredential => {
+            return files::println(&serde_json::to_string(&exec_credential(
+                secret,
+                unix_seconds(token.expires_at),
+                std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref(),
+            ))?);
+        }
+    }
+    if format == Output::Json {
         let mut v = token.to_json_including_tokens();
         if let (Some((h, c)), Value::Object(map)) = (decoded, &mut v) {
             map.insert("access_token_header".into(), h);
@@ -107,5 +188,87 @@ pub fn print_token(token: &TokenResponse, out: &OutputArgs) -> Result<()> {
             );
         }
         files::println(token.access_token.secret())
+    }
+}
+
+/// kubectl's client-go credential plugin API versions jwtgrant speaks.
+const EXEC_CREDENTIAL_V1: &str = "client.authentication.k8s.io/v1";
+const EXEC_CREDENTIAL_V1BETA1: &str = "client.authentication.k8s.io/v1beta1";
+
+/// The `ExecCredential` for a kubeconfig `exec` plugin: `v1`, or `v1beta1` when kubectl's
+/// `KUBERNETES_EXEC_INFO` names it; the token and, when known, its expiry in RFC 3339.
+fn exec_credential(token: &str, expires_at: Option<u64>, exec_info: Option<&str>) -> Value {
+    let asked = exec_info
+        .and_then(|info| serde_json::from_str::<Value>(info).ok())
+        .and_then(|v| v["apiVersion"].as_str().map(str::to_owned));
+    let api_version = match asked.as_deref() {
+        Some(EXEC_CREDENTIAL_V1BETA1) => EXEC_CREDENTIAL_V1BETA1,
+        _ => EXEC_CREDENTIAL_V1,
+    };
+    let mut status = serde_json::json!({"token": token});
+    if let Some(at) = expires_at.and_then(rfc3339) {
+        status["expirationTimestamp"] = Value::String(at);
+    }
+    serde_json::json!({"apiVersion": api_version, "kind": "ExecCredential", "status": status})
+}
+
+fn unix_seconds(t: Option<std::time::SystemTime>) -> Option<u64> {
+    t?.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// `2026-12-06T21:00:00Z`.
+fn rfc3339(secs: u64) -> Option<String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?)
+        .ok()?
+        .format(&fmt)
+        .ok()
+}
+
+/// `s` as one word for `eval`: as it is when plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_credentials_speak_the_version_kubectl_asks_for() {
+        let v1 = exec_credential("a.b.c", Some(1_796_587_200), None);
+        assert_eq!(
+            v1,
+            serde_json::json!({"apiVersion": EXEC_CREDENTIAL_V1, "kind": "ExecCredential",
+                "status": {"token": "a.b.c", "expirationTimestamp": "2026-12-06T20:00:00Z"}})
+        );
+        let beta = exec_credential(
+            "a.b.c",
+            Some(1_796_587_200),
+            Some(
+                r#"{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","spec":{"interactive":false}}"#,
+            ),
+        );
+        assert_eq!(beta["apiVersion"], EXEC_CREDENTIAL_V1BETA1);
+        // Nonsense in the variable: the current version.
+        assert_eq!(exec_credential("a.b.c", Some(1_796_587_200), Some("{")), v1);
+        // No expiry known: no timestamp (kubectl then asks again every time).
+        assert_eq!(
+            exec_credential("a.b.c", None, None)["status"],
+            serde_json::json!({"token": "a.b.c"})
+        );
+        assert_eq!(
+            rfc3339(1_796_587_200).as_deref(),
+            Some("2026-12-06T20:00:00Z")
+        );
     }
 }

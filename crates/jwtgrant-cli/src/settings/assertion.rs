@@ -205,7 +205,12 @@ mod tests {
             let crate::cli::Command::Token(c) = &cli.command else {
                 unreachable!()
             };
-            audience(&c.sign, &c.keycloak, Some(&c.endpoint)).map_err(|e| format!("{e:#}"))
+            audience(
+                &c.request.sign,
+                &c.request.keycloak,
+                Some(&c.request.endpoint),
+            )
+            .map_err(|e| format!("{e:#}"))
         };
         let kc = "--keycloak http://kc:8080 --realm r";
         let issuer = "--issuer-url https://sso/realms/r/";

@@ -32,6 +32,7 @@ pub enum Settings<'a> {
     Sign(Box<assertion::Assertions>),
     Exchange(Box<token::ExchangeSettings>),
     Token(Box<token::TokenSettings>),
+    Exec(Box<token::ExecSettings>),
     Pubkey(&'a PubkeyArgs),
     Jwks(&'a JwksKeys),
     JwksServe(&'a ServeArgs),
@@ -56,7 +57,8 @@ pub fn resolve<'a>(command: &'a Command, g: &Globals) -> Result<Settings<'a>> {
             g,
         )?)),
         Command::Exchange(c) => Settings::Exchange(Box::new(token::exchange(c, g)?)),
-        Command::Token(c) => Settings::Token(Box::new(token::token(c, g)?)),
+        Command::Token(c) => Settings::Token(Box::new(token::token(&c.request, &c.output, g)?)),
+        Command::Exec(c) => Settings::Exec(Box::new(token::exec(c, g)?)),
         Command::Pubkey(a) => Settings::Pubkey(a),
         Command::Jwks(a) => match &a.serve {
             None => Settings::Jwks(&a.keys),
@@ -87,8 +89,18 @@ fn stdin_readers(command: &Command, g: &Globals) -> Vec<&'static str> {
     match command {
         Command::Sign(c) => add(dash(c.sign.key.as_ref()), "--key -"),
         Command::Token(c) => {
-            add(dash(c.sign.key.as_ref()), "--key -");
-            add(c.client.client_secret_stdin, "--client-secret-stdin");
+            add(dash(c.request.sign.key.as_ref()), "--key -");
+            add(
+                c.request.client.client_secret_stdin,
+                "--client-secret-stdin",
+            );
+        }
+        Command::Exec(c) => {
+            add(dash(c.request.sign.key.as_ref()), "--key -");
+            add(
+                c.request.client.client_secret_stdin,
+                "--client-secret-stdin",
+            );
         }
         Command::Exchange(c) => add(c.assertion == "-", "--assertion -"),
         Command::Keycloak(KeycloakCmd::Doctor(a)) => {

@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::assertion::Assertions;
 use super::client::{self, Client};
 use super::secrets::Secret;
-use crate::cli::{ExchangeCmd, OutputArgs, TokenCmd};
+use crate::cli::{ExchangeCmd, ExecCmd, OutputArgs, TokenRequest};
 use crate::globals::Globals;
 
 /// What `jwtgrant exchange` runs with.
@@ -46,7 +46,31 @@ pub fn exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<ExchangeSettings> {
     })
 }
 
-pub fn token(cmd: &TokenCmd, g: &Globals) -> Result<TokenSettings> {
+/// What `jwtgrant exec` runs with.
+#[derive(Debug)]
+pub struct ExecSettings {
+    pub token: TokenSettings,
+    /// The variable the token goes in.
+    pub env_var: String,
+    /// The program and its arguments.
+    pub command: Vec<std::ffi::OsString>,
+}
+
+pub fn exec(cmd: &ExecCmd, g: &Globals) -> Result<ExecSettings> {
+    let output = OutputArgs {
+        json: false,
+        output: None,
+        env_var: cmd.env_var.clone(),
+        decode: false,
+    };
+    Ok(ExecSettings {
+        token: token(&cmd.request, &output, g)?,
+        env_var: cmd.env_var.clone(),
+        command: cmd.command.clone(),
+    })
+}
+
+pub fn token(cmd: &TokenRequest, output: &OutputArgs, g: &Globals) -> Result<TokenSettings> {
     let assertions = Assertions::resolve(
         &cmd.sign,
         &cmd.keycloak,
@@ -66,6 +90,6 @@ pub fn token(cmd: &TokenCmd, g: &Globals) -> Result<TokenSettings> {
         assertions,
         client,
         retries: cmd.retries,
-        output: cmd.output.clone(),
+        output: output.clone(),
     })
 }
