@@ -457,7 +457,10 @@ impl Shell {
 
     /// Runs `command` (stdin from /dev/null) and returns what it printed.
     fn run(&mut self, command: &str) -> String {
-        let script = format!("{{\n{command}\n}} </dev/null\nprintf '\\n{DONE} %d\\n' \"$?\"\n");
+        // `$?` is the previous command's status again when this one starts (`echo $?`).
+        let script = format!(
+            "(exit ${{docs_rc:-0}})\n{{\n{command}\n}} </dev/null\ndocs_rc=$?\nprintf '\\n{DONE} %d\\n' \"$docs_rc\"\n"
+        );
         let stdin = self.stdin.as_mut().unwrap();
         stdin.write_all(script.as_bytes()).unwrap();
         stdin.flush().unwrap();
