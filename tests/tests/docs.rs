@@ -30,7 +30,15 @@
 //! that still match. Review the diff: a placeholder lost in a changed line must be put back.
 //!
 //! Like the rest of the suite this fails, never skips, without a Keycloak
-//! (`cargo xtask e2e` and `cargo xtask ci` run it).
+//! (`cargo xtask e2e` and `cargo xtask ci` run it). By hand, against running servers (the
+//! binary built with `--features pkcs11` for docs/hsm.md, SoftHSM2 installed):
+//!
+//! ```sh
+//! cargo build -p jwtgrant-cli --features pkcs11
+//! KEYCLOAK_URL=http://127.0.0.1:8080 KEYCLOAK_HTTPS_URL=https://localhost:8443 \
+//!   JWTGRANT_TLS_DIR=target/keycloak/tls KEYCLOAK_ADMIN_USER=admin KEYCLOAK_ADMIN_PASSWORD=admin \
+//!   JWTGRANT_BIN=target/debug/jwtgrant cargo test -p jwtgrant-e2e --test docs
+//! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -242,7 +250,8 @@ impl Target {
             ));
         }
         if doc.contains(TLS_DIR) {
-            map.push((TLS_DIR.to_owned(), required_env("JWTGRANT_TLS_DIR")));
+            let dir = root().join(required_env("JWTGRANT_TLS_DIR"));
+            map.push((TLS_DIR.to_owned(), dir.to_str().unwrap().to_owned()));
         }
         Target {
             keycloak,
