@@ -79,16 +79,16 @@ pub fn for_check(check: Check) -> Option<&'static str> {
 /// reads the client's secret through the admin API, or takes the same secret file). `None`
 /// for other commands, and when the options name no Keycloak realm.
 pub fn doctor_command(command: &Command) -> Option<String> {
-    let (kc, endpoint, client, sign) = match command {
+    let (kc, endpoint, client, dpop, sign) = match command {
         Command::Token(c) => {
             let r = &c.request;
-            (&r.keycloak, &r.endpoint, &r.client, Some(&r.sign))
+            (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
         }
         Command::Exec(c) => {
             let r = &c.request;
-            (&r.keycloak, &r.endpoint, &r.client, Some(&r.sign))
+            (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
         }
-        Command::Exchange(c) => (&c.keycloak, &c.endpoint, &c.client, None),
+        Command::Exchange(c) => (&c.keycloak, &c.endpoint, &c.client, &c.dpop, None),
         _ => return None,
     };
     let (base, realm) = match (&kc.keycloak, &kc.realm) {
@@ -122,6 +122,8 @@ pub fn doctor_command(command: &Command) -> Option<String> {
     add("--client-key", path(&client.client_key).as_deref());
     add("--client-cert", path(&client.client_cert).as_deref());
     add("--ca-file", path(&endpoint.transport.ca_file).as_deref());
+    add("--scope", client.scope.as_deref());
+    add("--dpop-key", path(&dpop.dpop_key).as_deref());
     match sign {
         Some(sign) => {
             // A key read from stdin has no name to repeat: the doctor needs the file.
@@ -132,6 +134,14 @@ pub fn doctor_command(command: &Command) -> Option<String> {
             add("--aud", sign.aud.as_deref());
             add("--alg", sign.alg.as_ref().map(|a| a.0.as_str()));
             add("--kid", sign.kid.as_deref());
+            for (name, value) in &sign.claims {
+                add("--claim", Some(&format!("{name}={value}")));
+            }
+            add("--claims-json", path(&sign.claims_json).as_deref());
+            add("--id-jag-client-id", sign.id_jag_client_id.as_deref());
+            if sign.id_jag {
+                words.push("--id-jag".to_owned());
+            }
         }
         // The assertion itself stays off the command line.
         None => add("--assertion", Some("-")),

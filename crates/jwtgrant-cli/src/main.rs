@@ -109,8 +109,9 @@ fn warn_assertion_in_argv(m: &clap::ArgMatches) {
     }
 }
 
-/// With `-v`: where each option that is set got its value (the command line, a variable or
-/// its default), never the value itself, which may be an assertion.
+/// Where each option that is set got its value, never the value itself (it may be an
+/// assertion): `-v` names the ones that came from a variable (the source a reader of the
+/// command line cannot see), `-vv` also the command line's and the defaults.
 fn log_sources(m: &clap::ArgMatches) {
     use clap::parser::ValueSource;
     if !log::log_enabled!(log::Level::Info) {
@@ -129,18 +130,20 @@ fn log_sources(m: &clap::ArgMatches) {
         let (Some(long), Ok(true)) = (arg.get_long(), leaf.try_contains_id(id)) else {
             continue;
         };
-        let from = match leaf.value_source(id) {
-            Some(ValueSource::CommandLine) => "the command line".to_owned(),
-            Some(ValueSource::EnvVariable) => arg
-                .get_env()
-                .map_or_else(String::new, |e| e.to_string_lossy().into_owned()),
+        match leaf.value_source(id) {
+            Some(ValueSource::EnvVariable) => {
+                let var = arg
+                    .get_env()
+                    .map_or_else(String::new, |e| e.to_string_lossy().into_owned());
+                log::info!("--{long} from {var}");
+            }
+            Some(ValueSource::CommandLine) => log::debug!("--{long} from the command line"),
             // An unset switch is not worth a line.
             Some(ValueSource::DefaultValue) if arg.get_action().takes_values() => {
-                "its default".to_owned()
+                log::debug!("--{long} from its default");
             }
-            _ => continue,
-        };
-        log::info!("--{long} from {from}");
+            _ => {}
+        }
     }
 }
 

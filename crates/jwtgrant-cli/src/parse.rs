@@ -156,6 +156,22 @@ pub fn http_method(s: &str) -> Result<String, String> {
     Ok(m.to_ascii_uppercase())
 }
 
+/// An environment variable name a shell can `export`: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn env_var_name(s: &str) -> Result<String, String> {
+    let mut chars = s.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "'{}' is not a variable name: use letters, digits and _, not starting with a digit",
+            s.escape_debug()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,21 +266,5 @@ mod tests {
         );
         assert_eq!(link("a=b"), Ok(("a".into(), "b".into())));
         assert!(link("a").is_err());
-    }
-}
-
-/// An environment variable name a shell can `export`: `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn env_var_name(s: &str) -> Result<String, String> {
-    let mut chars = s.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Ok(s.to_owned())
-    } else {
-        Err(format!(
-            "'{}' is not a variable name: use letters, digits and _, not starting with a digit",
-            s.escape_debug()
-        ))
     }
 }

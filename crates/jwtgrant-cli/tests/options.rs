@@ -391,8 +391,6 @@ fn the_client_secret_comes_from_one_named_source() {
             "jwtgrant: info: client secret from --client-secret-file '{}'",
             p(&file)
         ),
-        "jwtgrant: info: --client-secret-file from the command line".to_owned(),
-        "jwtgrant: info: --timeout from its default".to_owned(),
     ] {
         assert!(r.stderr.lines().any(|l| l == line), "{line} not in {r:?}");
     }
@@ -400,12 +398,22 @@ fn the_client_secret_comes_from_one_named_source() {
         !r.stderr.contains(SECRET) && !r.stderr.contains("from-env"),
         "{r:?}"
     );
-    // The assertion's value is never logged as a source line's value.
-    assert!(
-        r.stderr
-            .contains("jwtgrant: info: --assertion from the command line"),
-        "{r:?}"
+    // -v names only the sources the command line does not show; -vv all of them.
+    assert!(!r.stderr.contains("from the command line"), "{r:?}");
+    let (r, _) = exchange(
+        &["-vv", "--client-secret-file", p(&file)],
+        &[("JWTGRANT_SCOPE", "email")],
     );
+    assert_eq!(r.code, 0, "{r:?}");
+    for line in [
+        "jwtgrant: info: --scope from JWTGRANT_SCOPE",
+        "jwtgrant: debug: --client-secret-file from the command line",
+        "jwtgrant: debug: --timeout from its default",
+        // The assertion's value is never logged as a source line's value.
+        "jwtgrant: debug: --assertion from the command line",
+    ] {
+        assert!(r.stderr.lines().any(|l| l == line), "{line} not in {r:?}");
+    }
 
     // The variable alone, named by -v.
     let (r, sent) = exchange(&[], &[("JWTGRANT_CLIENT_SECRET", "from-env")]);
