@@ -37,6 +37,11 @@ pub fn run_suite() -> Result<Tally> {
         "pkcs11",
     ]))?;
     let hsm = softhsm::setup()?;
+    // The docs' transcripts (tests/tests/docs.rs) pipe through jq and openssl.
+    crate::packages::ensure(
+        &[("jq", "jq"), ("openssl", "openssl")],
+        "the docs transcripts",
+    )?;
     let t0 = Instant::now();
     let server = keycloak::ensure_running(&StartOptions::default())?;
     eprintln!(

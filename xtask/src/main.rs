@@ -11,6 +11,7 @@ mod e2e;
 mod fuzz;
 mod keycloak;
 mod keygen;
+mod packages;
 mod softhsm;
 mod tls;
 mod util;

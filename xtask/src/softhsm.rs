@@ -6,12 +6,12 @@
 //! machine's. `cargo xtask softhsm` does the same and prints the environment for running
 //! the HSM tests by hand.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{root, run as sh};
+use crate::util::root;
 
 /// The token's label and PINs: test values, on a token that lives for one run.
 pub const TOKEN: &str = "jwtgrant-test";
@@ -78,7 +78,7 @@ pub fn setup() -> Result<SoftHsm> {
             )?
         }
     };
-    let util = which("softhsm2-util").context(
+    let util = crate::packages::which("softhsm2-util").context(
         "softhsm2-util is not on PATH (install the softhsm2 package, which brings the module and the tool)",
     )?;
     let dir = root()
@@ -134,50 +134,9 @@ fn find_module() -> Option<PathBuf> {
     MODULE_PATHS.iter().map(PathBuf::from).find(|p| p.is_file())
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 /// Installs Debian's `softhsm2` when we are root on Debian; otherwise says what to do.
 fn install() -> Result<()> {
-    let debian = Path::new("/etc/debian_version").exists();
-    let root_user = is_root();
-    if !(debian && root_user && which("apt-get").is_some()) {
-        bail!(
-            "SoftHSM2 is not installed and cannot be installed here ({}); install it (Debian/Ubuntu: 'apt-get install softhsm2', Fedora: 'dnf install softhsm') or set JWTGRANT_SOFTHSM_MODULE to libsofthsm2.so",
-            if !debian {
-                "not a Debian system"
-            } else {
-                "not running as root"
-            }
-        );
-    }
-    eprintln!("softhsm: installing Debian's softhsm2 package (apt-get)...");
-    let install = || {
-        sh(Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "softhsm2"])
-            .env("DEBIAN_FRONTEND", "noninteractive"))
-    };
-    if install().is_err() {
-        // A clean machine may have no package lists yet.
-        eprintln!("softhsm: the install failed; updating the package lists and retrying");
-        sh(Command::new("apt-get").arg("update"))?;
-        install().context("apt-get install softhsm2 failed after apt-get update")?;
-    }
-    Ok(())
-}
-
-fn is_root() -> bool {
-    // /proc/self/status has "Uid:\treal\teffective\t..."; the effective uid decides.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
+    crate::packages::install(&["softhsm2"], "the HSM tests").context(
+        "SoftHSM2 is missing (Fedora: 'dnf install softhsm'), or set JWTGRANT_SOFTHSM_MODULE to libsofthsm2.so",
+    )
 }
