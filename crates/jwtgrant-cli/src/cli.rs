@@ -74,6 +74,15 @@ pub struct Cli {
     )]
     pub pkcs11_pin_file: Option<PathBuf>,
 
+    /// Take option defaults from this profile of the config file (flags and JWTGRANT_*
+    /// variables still win).
+    #[arg(long, env = "JWTGRANT_PROFILE", value_name = "NAME", global = true, help_heading = GLOBAL)]
+    pub profile: Option<String>,
+
+    /// The config file with the profiles (default $XDG_CONFIG_HOME/jwtgrant/config.toml).
+    #[arg(long, env = "JWTGRANT_CONFIG", value_name = "FILE", global = true, help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -161,6 +170,10 @@ Examples:
     /// DPoP (RFC 9449): make the proof a resource call with a DPoP-bound token needs.
     #[command(subcommand)]
     Dpop(DpopCmd),
+
+    /// Profiles: show what a profile resolves to.
+    #[command(subcommand)]
+    Config(ConfigCmd),
 
     /// Print a shell completion script.
     #[command(after_help = "\
@@ -668,6 +681,17 @@ pub struct InspectArgs {
     /// Print the report as one JSON object: header, claims, times, warnings, signature.
     #[arg(long, env = "JWTGRANT_JSON")]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the options `token` would run with (from flags, JWTGRANT_* variables, the
+    /// profile and the defaults) and where each came from; secrets redacted.
+    #[command(after_help = "\
+Examples:
+  jwtgrant config show --profile dev
+  JWTGRANT_REALM=other jwtgrant config show --profile dev --config ./config.toml")]
+    Show,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod hsm;
 mod keyfile;
 mod logger;
 mod parse;
+mod profile;
 mod serve;
 mod settings;
 
@@ -19,8 +20,21 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, FromArgMatches as _};
 
 fn main() -> ExitCode {
-    let parsed = cli::Cli::command()
-        .try_get_matches()
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let profile = match selected_profile(&args) {
+        Ok(p) => p,
+        Err(msg) => {
+            eprintln!("jwtgrant: {msg}");
+            return ExitCode::from(error::USAGE);
+        }
+    };
+    let mut command = cli::Cli::command();
+    if let Some(p) = &profile {
+        command = profile::apply(command, p);
+    }
+    let parsed = command
+        .clone()
+        .try_get_matches_from(&args)
         .and_then(|m| cli::Cli::from_arg_matches(&m).map(|cli| (cli, m)));
     let (mut cli, matches) = match parsed {
         Ok(parsed) => parsed,
@@ -42,11 +56,29 @@ fn main() -> ExitCode {
         return ExitCode::from(error::report(&e, &reporting(&cli.command)));
     }
     warn_assertion_in_argv(&matches);
-    log_sources(&matches);
+    log_sources(&matches, profile.as_ref());
+    if matches!(cli.command, cli::Command::Config(_)) {
+        return match cmd::config::show(&command, profile.as_ref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => ExitCode::from(error::report(&e, &error::Reporting::default())),
+        };
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e, &reporting(&cli.command))),
     }
+}
+
+/// The profile `--profile`/`JWTGRANT_PROFILE` selects, loaded from the config file.
+fn selected_profile(args: &[std::ffi::OsString]) -> Result<Option<profile::Profile>, String> {
+    let var = |name: &str| std::env::var(name).ok();
+    let (Some(name), config) = profile::selection(args, var) else {
+        return Ok(None);
+    };
+    let path = config.or_else(|| profile::default_path(var)).ok_or_else(|| {
+        format!("--profile {name}: no config file to read it from (set HOME or XDG_CONFIG_HOME, or pass --config FILE)")
+    })?;
+    profile::load(&path, &name, &cli::Cli::command()).map(Some)
 }
 
 /// How `command` wants a failure reported: `--json` commands add one error object on
@@ -85,6 +117,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         Settings::KeycloakDoctor(s) => cmd::keycloak::doctor(*s),
         Settings::DpopProof(s) => cmd::dpop::proof(&s),
         Settings::Completions(a) => cmd::completions::run(a),
+        Settings::ConfigShow => unreachable!("config show runs before the settings"),
     }
 }
 
@@ -112,7 +145,7 @@ fn warn_assertion_in_argv(m: &clap::ArgMatches) {
 /// Where each option that is set got its value, never the value itself (it may be an
 /// assertion): `-v` names the ones that came from a variable (the source a reader of the
 /// command line cannot see), `-vv` also the command line's and the defaults.
-fn log_sources(m: &clap::ArgMatches) {
+fn log_sources(m: &clap::ArgMatches, profile: Option<&profile::Profile>) {
     use clap::parser::ValueSource;
     if !log::log_enabled!(log::Level::Info) {
         return;
@@ -138,6 +171,11 @@ fn log_sources(m: &clap::ArgMatches) {
                 log::info!("--{long} from {var}");
             }
             Some(ValueSource::CommandLine) => log::debug!("--{long} from the command line"),
+            Some(ValueSource::DefaultValue)
+                if let Some((p, e)) = profile.and_then(|p| Some((p, p.get(long)?))) =>
+            {
+                log::info!("--{long} from {}", p.source(e));
+            }
             // An unset switch is not worth a line.
             Some(ValueSource::DefaultValue) if arg.get_action().takes_values() => {
                 log::debug!("--{long} from its default");

@@ -6,6 +6,7 @@ use anyhow::{Result, anyhow};
 use serde_json::Value;
 
 pub mod completions;
+pub mod config;
 pub mod dpop;
 pub mod exchange;
 pub mod inspect;

@@ -41,6 +41,8 @@ pub enum Settings<'a> {
     KeycloakDoctor(Box<keycloak::DoctorSettings>),
     DpopProof(Box<dpop::ProofSettings>),
     Completions(&'a CompletionsArgs),
+    /// `config show`: reads the parser itself (`main`).
+    ConfigShow,
 }
 
 /// The settings of `command`.
@@ -73,6 +75,7 @@ pub fn resolve<'a>(command: &'a Command, g: &Globals) -> Result<Settings<'a>> {
         }
         Command::Dpop(DpopCmd::Proof(a)) => Settings::DpopProof(Box::new(dpop::proof(a, g)?)),
         Command::Completions(a) => Settings::Completions(a),
+        Command::Config(_) => Settings::ConfigShow,
     })
 }
 
