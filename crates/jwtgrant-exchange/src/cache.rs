@@ -714,6 +714,24 @@ fn io_error(path: &Path, what: &str, e: io::Error) -> ExchangeError {
     }
 }
 
+/// The rule for the directory and its entries, as for key files: owned by the current user
+/// (`me`) or root, no group or other bits (the owner first: a foreign file's mode does not
+/// matter). `None` when `mode` and `owner` pass.
+#[cfg_attr(not(unix), allow(dead_code, reason = "only Unix has modes and owners"))]
+fn access_problem(mode: u32, owner: u32, me: u32) -> Option<String> {
+    if owner != me && owner != 0 {
+        Some(format!(
+            "it is owned by uid {owner}, not by the current user (uid {me}) or root"
+        ))
+    } else if mode & 0o077 != 0 {
+        Some(format!(
+            "it is accessible by group or others (mode {mode:04o})"
+        ))
+    } else {
+        None
+    }
+}
+
 /// [`FileCache::default_dir`] on given values.
 fn default_dir_from(xdg_cache_home: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
     // The XDG base directory spec: a relative path in the variable is to be ignored.
@@ -805,38 +823,25 @@ mod platform {
         if !meta.is_dir() {
             return Err(refuse("it is not a directory".into()));
         }
-        let me = euid();
-        let (owner, mode) = (meta.uid(), meta.mode() & 0o777);
-        if owner != me && owner != 0 {
-            return Err(refuse(format!(
-                "it is owned by uid {owner}, not by the current user (uid {me}) or root: use a directory of your own"
-            )));
-        }
-        if mode & 0o077 != 0 {
-            return Err(refuse(format!(
-                "it is accessible by group or others (mode {mode:04o}): run 'chmod 700 {}'",
-                dir.display()
-            )));
-        }
-        Ok(())
+        let (owner, me) = (meta.uid(), euid());
+        let Some(problem) = super::access_problem(meta.mode() & 0o777, owner, me) else {
+            return Ok(());
+        };
+        let fix = if owner != me && owner != 0 {
+            "use a directory of your own".to_owned()
+        } else {
+            format!("run 'chmod 700 {}'", dir.display())
+        };
+        Err(refuse(format!("{problem}: {fix}")))
     }
 
     /// The owner and mode rule for an entry (as for keys): owned by the current user or
     /// root, no group or other bits.
     pub(super) fn check_private(meta: &fs::Metadata) -> Result<(), String> {
-        let me = euid();
-        let (owner, mode) = (meta.uid(), meta.mode() & 0o777);
-        if owner != me && owner != 0 {
-            return Err(format!(
-                "it is owned by uid {owner}, not by the current user (uid {me}) or root"
-            ));
+        match super::access_problem(meta.mode() & 0o777, meta.uid(), euid()) {
+            Some(problem) => Err(problem),
+            None => Ok(()),
         }
-        if mode & 0o077 != 0 {
-            return Err(format!(
-                "it is accessible by group or others (mode {mode:04o})"
-            ));
-        }
-        Ok(())
     }
 
     /// A new file, mode 0600 from creation; never an existing one or a symlink (`O_EXCL`).
@@ -901,3 +906,193 @@ const _: () = {
     assert_send_sync::<CacheKey>();
     assert_send_sync::<Lookup>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> CacheKey {
+        CacheKey {
+            label: Some("prod".into()),
+            endpoint: "https://sso.example.com/realms/acme/protocol/openid-connect/token".into(),
+            client_id: Some("custom-client".into()),
+            client_auth: "client_secret_post".into(),
+            issuer: "https://idp.example.com".into(),
+            subject: "user-1".into(),
+            audience: "https://sso.example.com/realms/acme".into(),
+            scope: Some("profile".into()),
+            extra_claims: serde_json::from_str(r#"{"tenant":"acme","n":{"b":1,"a":[2,"x"]}}"#)
+                .unwrap(),
+            extra_params: vec![("resource".into(), "https://api".into())],
+            signing_key: "sig-thumb".into(),
+            dpop_key: Some("dpop-thumb".into()),
+            client_certificate: None,
+        }
+    }
+
+    #[test]
+    fn the_hash_is_stable_and_covers_every_field_but_the_label() {
+        let base = key();
+        // A known answer: the names of existing entries must not change by accident.
+        assert_eq!(
+            base.hash_hex(),
+            "c590fe6286216db8d0352532442b3891e01d603d517acae737c2497a864d1269",
+            "change the hashing only together with KEY_DOMAIN"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let mut labelled = base.clone();
+        labelled.label = Some("other profile".into());
+        assert_eq!(
+            labelled.hash_hex(),
+            base.hash_hex(),
+            "the label is not hashed"
+        );
+        let mut reordered = base.clone();
+        reordered
+            .extra_params
+            .insert(0, ("audience".into(), "x".into()));
+        let mut appended = base.clone();
+        appended.extra_params.push(("audience".into(), "x".into()));
+        assert_eq!(
+            reordered.hash_hex(),
+            appended.hash_hex(),
+            "params are a set"
+        );
+        // Every other field changes the hash, `None` and `Some("")` included.
+        type Change = fn(&mut CacheKey);
+        let changes: [(&str, Change); 13] = [
+            ("endpoint", |k| k.endpoint.push('/')),
+            ("client_id", |k| k.client_id = None),
+            ("client_id empty", |k| k.client_id = Some(String::new())),
+            ("client_auth", |k| k.client_auth = "private_key_jwt".into()),
+            ("issuer", |k| k.issuer.push('x')),
+            ("subject", |k| k.subject.push('x')),
+            ("audience", |k| k.audience.push('x')),
+            ("scope", |k| k.scope = None),
+            ("extra_claims", |k| {
+                k.extra_claims.insert("tenant".into(), "other".into());
+            }),
+            ("extra_params", |k| k.extra_params.clear()),
+            ("signing_key", |k| k.signing_key.push('x')),
+            ("dpop_key", |k| k.dpop_key = None),
+            ("client_certificate", |k| {
+                k.client_certificate = Some("c".into())
+            }),
+        ];
+        let mut seen = std::collections::HashSet::from([base.hash_hex()]);
+        for (field, change) in changes {
+            let mut k = base.clone();
+            change(&mut k);
+            assert!(
+                seen.insert(k.hash_hex()),
+                "{field} does not change the hash"
+            );
+        }
+        // Values cannot run into each other's fields.
+        let mut a = base.clone();
+        let mut b = base.clone();
+        (a.issuer, a.subject) = ("ab".into(), "c".into());
+        (b.issuer, b.subject) = ("a".into(), "bc".into());
+        assert_ne!(a.hash_hex(), b.hash_hex());
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let v: Value =
+            serde_json::from_str(r#"{"b":{"z":1,"y":[{"d":1,"c":2}]},"a":"é\"","c":null}"#)
+                .unwrap();
+        let mut out = String::new();
+        write_canonical(&v, &mut out);
+        assert_eq!(
+            out,
+            r#"{"a":"é\"","b":{"y":[{"c":2,"d":1}],"z":1},"c":null}"#
+        );
+    }
+
+    #[test]
+    fn access_rule_is_the_key_files_rule() {
+        let check = |mode, owner, me| access_problem(mode, owner, me);
+        assert_eq!(check(0o600, 1000, 1000), None);
+        assert_eq!(check(0o700, 0, 1000), None, "root may own it");
+        assert_eq!(check(0o400, 1000, 1000), None);
+        assert_eq!(
+            check(0o644, 1000, 1000).as_deref(),
+            Some("it is accessible by group or others (mode 0644)")
+        );
+        assert_eq!(
+            check(0o600, 1001, 1000).as_deref(),
+            Some("it is owned by uid 1001, not by the current user (uid 1000) or root")
+        );
+    }
+
+    #[test]
+    fn default_dir_prefers_an_absolute_xdg_cache_home() {
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(
+            default_dir_from(os("/x/cache"), os("/home/u")),
+            Some(PathBuf::from("/x/cache/jwtgrant"))
+        );
+        assert_eq!(
+            default_dir_from(os("relative"), os("/home/u")),
+            Some(PathBuf::from("/home/u/.cache/jwtgrant"))
+        );
+        assert_eq!(
+            default_dir_from(os(""), os("/home/u")),
+            Some(PathBuf::from("/home/u/.cache/jwtgrant"))
+        );
+        assert_eq!(
+            default_dir_from(None, os("/home/u")),
+            Some(PathBuf::from("/home/u/.cache/jwtgrant"))
+        );
+        assert_eq!(default_dir_from(None, os("")), None);
+        assert_eq!(default_dir_from(None, None), None);
+    }
+
+    #[test]
+    fn binding_is_checked_against_the_key() {
+        let token = |body: &str| {
+            crate::fuzzing::token_response(200, None, None, body.as_bytes(), &[], now()).unwrap()
+        };
+        let bearer = token(r#"{"access_token":"t"}"#);
+        let dpop = token(r#"{"access_token":"t","token_type":"DPoP"}"#);
+        let cnf = |jkt: Option<&str>, x5t: Option<&str>| crate::response::Confirmation {
+            jkt: jkt.map(Into::into),
+            x5t_s256: x5t.map(Into::into),
+        };
+        let mut k = key();
+        assert_eq!(binding_mismatch(&k, None, &bearer), None);
+        assert_eq!(
+            binding_mismatch(&k, Some(&cnf(Some("dpop-thumb"), None)), &dpop),
+            None
+        );
+        assert_eq!(
+            binding_mismatch(&k, Some(&cnf(Some("other"), None)), &dpop).as_deref(),
+            Some("the token is bound to DPoP key other, not to dpop-thumb")
+        );
+        assert_eq!(
+            binding_mismatch(&k, Some(&cnf(None, Some("cert"))), &bearer).as_deref(),
+            Some("the token is bound to client certificate cert, not to none")
+        );
+        k.client_certificate = Some("cert".into());
+        assert_eq!(
+            binding_mismatch(&k, Some(&cnf(None, Some("cert"))), &bearer),
+            None
+        );
+        k.dpop_key = None;
+        assert_eq!(
+            binding_mismatch(&k, None, &dpop).as_deref(),
+            Some("the token is DPoP-bound but the key has no DPoP key")
+        );
+    }
+
+    #[test]
+    fn entry_names_are_64_lowercase_hex() {
+        assert!(is_entry_name(&key().hash_hex()));
+        assert!(!is_entry_name(&format!("{}.lock", key().hash_hex())));
+        assert!(!is_entry_name(&key().hash_hex().to_uppercase()));
+        assert!(!is_entry_name("abc"));
+    }
+}
