@@ -460,11 +460,13 @@ impl FileCache {
     /// renamed over the old entry, the directory synced.
     fn store(&self, key: &CacheKey, hex: &str, token: &TokenResponse) -> io::Result<()> {
         let now = now();
-        let lifetime = token
+        // The server's expiry (counted from the request), or the default lifetime; never
+        // beyond the longest one: a wrong huge `expires_in` must not pin a token for days.
+        let longest = now.checked_add(MAX_LIFETIME).unwrap_or(now);
+        let expires_at = token
             .expires_at
-            .and_then(|at| at.duration_since(now).ok())
-            .unwrap_or(DEFAULT_LIFETIME)
-            .min(MAX_LIFETIME);
+            .unwrap_or_else(|| now.checked_add(DEFAULT_LIFETIME).unwrap_or(now))
+            .min(longest);
         let cnf = token.confirmation().unwrap_or_default();
         let entry = StoredEntry {
             version: ENTRY_VERSION,
@@ -474,7 +476,7 @@ impl FileCache {
             iss: key.issuer.clone(),
             endpoint: key.endpoint.clone(),
             created_at: unix_secs(now),
-            expires_at: unix_secs(now).saturating_add(lifetime.as_secs()),
+            expires_at: unix_secs(expires_at),
             token_type: token.token_type.clone(),
             dpop_jkt: cnf
                 .jkt
@@ -587,14 +589,15 @@ fn read_entry_file(path: &Path, now: SystemTime) -> Result<Option<StoredEntry>, 
     file.read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read it ({e})"))?;
     // serde's messages can quote values (a token in the wrong place): only its position.
-    let entry: StoredEntry = serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "it is corrupt (not a cache entry: {:?} error at line {} column {})",
-            e.classify(),
+    let entry: StoredEntry = serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            "it is corrupt (JSON, but a field is missing or of the wrong type)".to_owned()
+        }
+        _ => format!(
+            "it is corrupt (not JSON: an error at line {} column {})",
             e.line(),
             e.column()
-        )
-        .to_lowercase()
+        ),
     })?;
     if entry.version != ENTRY_VERSION {
         return Err(format!(
