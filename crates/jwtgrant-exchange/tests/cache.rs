@@ -139,6 +139,11 @@ fn a_hit_makes_no_fetch() {
     assert_eq!(again.origin, Origin::Cached);
     assert_eq!(again.token.access_token.secret(), "tok-1");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "one grant for two calls");
+    let debug = format!("{again:?} {cache:?} {:?}", key());
+    assert!(
+        !debug.contains("tok-1"),
+        "the token never reaches Debug: {debug}"
+    );
     // Served with the stored expiry and the seconds left.
     assert_eq!(
         again.token.expires_at.map(secs),
