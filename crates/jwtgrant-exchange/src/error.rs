@@ -248,6 +248,19 @@ pub enum ExchangeError {
         /// The thumbprint the token is bound to.
         bound_to: String,
     },
+
+    /// The token cache's directory cannot be used (see [`crate::cache`]): it cannot be
+    /// created or read, is not a directory, is owned by another user, or is open to group
+    /// or others.
+    #[non_exhaustive]
+    Cache {
+        /// The directory or file.
+        path: std::path::PathBuf,
+        /// What is wrong, with the likely fix.
+        reason: String,
+        /// The I/O error, if one was the cause.
+        source: Option<Source>,
+    },
 }
 
 /// A coarse classification of [`ExchangeError`], for a caller's own outcome classes (a
@@ -294,7 +307,8 @@ impl ExchangeError {
             | E::ReservedParameter { .. }
             | E::ClientAssertion { .. }
             | E::ClientCertificate { .. }
-            | E::DpopProof { .. } => ErrorKind::Config,
+            | E::DpopProof { .. }
+            | E::Cache { .. } => ErrorKind::Config,
             E::Assertion { .. } => ErrorKind::Assertion,
         }
     }
@@ -409,6 +423,8 @@ impl ExchangeError {
                 "the server bound the token to another certificate: check that a TLS-terminating proxy in front of it forwards this client's certificate",
             ),
             E::DpopProof { .. } => Some("check the DPoP private key and its algorithm"),
+            // The reason names the fix already (chmod, another directory).
+            E::Cache { .. } => None,
             E::DpopBinding {
                 presented: None, ..
             } => Some(
@@ -595,6 +611,9 @@ impl fmt::Display for ExchangeError {
                 "extra form parameter '{name}' is set by the client itself and cannot be overridden"
             )?,
             E::Assertion { .. } => write!(f, "cannot make the assertion")?,
+            E::Cache { path, reason, .. } => {
+                write!(f, "token cache '{}': {reason}", path.display())?
+            }
             E::ClientAssertion { .. } => {
                 write!(f, "cannot sign the private_key_jwt client assertion")?
             }
@@ -620,6 +639,10 @@ impl StdError for ExchangeError {
             | E::Assertion { source }
             | E::ClientAssertion { source }
             | E::DpopProof { source } => Some(&**source),
+            E::Cache {
+                source: Some(source),
+                ..
+            } => Some(&**source),
             _ => None,
         }
     }

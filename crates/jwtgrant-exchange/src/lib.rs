@@ -61,10 +61,14 @@
 //! - [`ExchangeError`]: one error to match on, with [`ExchangeError::kind`] for exit codes and
 //!   [`ExchangeError::hint`] for a likely fix in generic terms.
 //! - [`TokenSource`]: a cached token for many threads, refreshed single-flight.
+//! - [`cache::FileCache`]: tokens kept on disk for later and parallel processes of the same
+//!   user, one grant per token lifetime (Unix).
 //!
 //! Logging goes through the `log` facade (endpoint, attempt, status, error code, timings);
 //! secrets, assertions and tokens never appear in logs, `Debug`, `Display` or errors.
-//! The only environment read is the proxy configuration (see [`Exchange`]).
+//! The only environment read is the proxy configuration (see [`Exchange`]), and
+//! `XDG_CACHE_HOME`/`HOME` when asked for [`cache::FileCache::default_dir`]; the only files
+//! touched are the token cache's.
 
 #![warn(missing_docs)]
 #![cfg_attr(
@@ -77,6 +81,7 @@
     )
 )]
 
+pub mod cache;
 mod client;
 mod dpop;
 mod endpoint;

@@ -285,6 +285,29 @@ fn token_response(json: Value, sent_at: SystemTime) -> Result<TokenResponse, Pro
     })
 }
 
+/// A token response read back from [`TokenResponse::to_json_including_tokens`]'s output (the
+/// token cache's entries), checked like a server's answer. `expires_at` is the stored one;
+/// `expires_in` becomes the seconds left at `now`.
+pub(crate) fn from_stored_json(
+    json: Value,
+    expires_at: SystemTime,
+    now: SystemTime,
+) -> Result<TokenResponse, String> {
+    let mut json = json;
+    if let Value::Object(obj) = &mut json {
+        obj.remove("expires_at");
+        obj.remove("expires_in");
+    }
+    let mut response = token_response(json, now).map_err(|problem| match problem {
+        Problem::MissingAccessToken => "the stored response has no access_token".to_owned(),
+        Problem::Invalid(reason) => format!("the stored response is invalid: {reason}"),
+    })?;
+    let left = expires_at.duration_since(now).unwrap_or(Duration::ZERO);
+    response.expires_in = Some(left.as_secs());
+    response.expires_at = Some(expires_at);
+    Ok(response)
+}
+
 fn optional_string(obj: &mut Map<String, Value>, key: &str) -> Result<Option<String>, Problem> {
     match obj.remove(key) {
         None | Some(Value::Null) => Ok(None),
