@@ -175,6 +175,10 @@ Examples:
     #[command(subcommand)]
     Config(ConfigCmd),
 
+    /// The cross-process token cache (`token --cache`): list or clear its entries.
+    #[command(subcommand)]
+    Cache(CacheCmd),
+
     /// Print a shell completion script.
     #[command(after_help = "\
 Examples:
@@ -579,6 +583,59 @@ pub struct TokenRequest {
     #[arg(long, env = "JWTGRANT_RETRIES", value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(0..=9))]
     pub retries: u32,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The cross-process token cache of `token` and `exec`.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cache")]
+pub struct CacheArgs {
+    /// Keep the token in the cache shared by every jwtgrant process of this user and serve
+    /// it while it has more than --min-ttl left: parallel and repeated runs make one grant
+    /// per token lifetime.
+    #[arg(long, env = "JWTGRANT_CACHE")]
+    pub cache: bool,
+
+    /// Do not use the cache, even when --cache, a profile or JWTGRANT_CACHE turns it on.
+    #[arg(long, env = "JWTGRANT_NO_CACHE")]
+    pub no_cache: bool,
+
+    /// Serve a cached token only while it has more than this left: 60s, 2m.
+    #[arg(long, env = "JWTGRANT_MIN_TTL", value_name = "DURATION", default_value = "60s",
+          value_parser = parse::duration)]
+    pub min_ttl: Duration,
+
+    /// The cache directory (default $XDG_CACHE_HOME/jwtgrant, else ~/.cache/jwtgrant;
+    /// mode 0700, owned by you).
+    #[arg(long, env = "JWTGRANT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCmd {
+    /// List the cached tokens: profile, subject, issuer, endpoint, expiry (never the token).
+    List(CacheDirArgs),
+    /// Remove the expired entries, or every entry with --all.
+    Clear(CacheClearArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheDirArgs {
+    /// The cache directory (default $XDG_CACHE_HOME/jwtgrant, else ~/.cache/jwtgrant).
+    #[arg(long, env = "JWTGRANT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheClearArgs {
+    #[command(flatten)]
+    pub dir: CacheDirArgs,
+
+    /// Remove every entry, not only the expired ones.
+    #[arg(long, env = "JWTGRANT_CLEAR_ALL")]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

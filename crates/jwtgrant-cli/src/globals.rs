@@ -25,6 +25,8 @@ pub struct Globals {
     pub pkcs11_module: Option<PathBuf>,
     /// `--pkcs11-pin-file` (`-` is stdin).
     pub pkcs11_pin_file: Option<PathBuf>,
+    /// `--profile`: the profile whose values are the defaults (a label for cached tokens).
+    pub profile: Option<String>,
     /// The PIN read from `--pkcs11-pin-file`, kept so that the file (or stdin, which can be
     /// read only once) is read once per run however many `pkcs11:` keys a command opens.
     #[cfg(feature = "pkcs11")]
@@ -49,6 +51,7 @@ impl Globals {
             allow_insecure_key_permissions: cli.allow_insecure_key_permissions,
             pkcs11_module: cli.pkcs11_module.clone(),
             pkcs11_pin_file: cli.pkcs11_pin_file.clone(),
+            profile: cli.profile.clone(),
             ..Self::default()
         }
     }

@@ -118,6 +118,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         Settings::DpopProof(s) => cmd::dpop::proof(&s),
         Settings::Completions(a) => cmd::completions::run(a),
         Settings::ConfigShow => unreachable!("config show runs before the settings"),
+        Settings::Cache(c) => cmd::exchange::run_cache(c),
     }
 }
 

@@ -7,7 +7,9 @@ use anyhow::{Context as _, Result};
 use jwtgrant_exchange::{ClientAuth, Exchange, RetryPolicy, TokenResponse};
 use serde_json::Value;
 
-use crate::cli::{Output, OutputArgs};
+use jwtgrant_exchange::cache::{CacheKey, FileCache, Origin};
+
+use crate::cli::{CacheCmd, Output, OutputArgs};
 use crate::files;
 use crate::settings::client::{Client, Endpoint, Route};
 use crate::settings::token::{ExchangeSettings, ExecSettings, TokenSettings};
@@ -61,7 +63,115 @@ pub fn run_exchange(s: ExchangeSettings) -> Result<()> {
 
 pub fn run_token(s: TokenSettings) -> Result<()> {
     let output = s.output.clone();
-    print_token(&fetch(s)?, &output)
+    print_token(&obtain(s)?, &output)
+}
+
+/// The token of `s`: from the cache when `--cache` is on and it holds one with more than
+/// `--min-ttl` left, else a fresh grant (stored for the next run).
+fn obtain(mut s: TokenSettings) -> Result<TokenResponse> {
+    let Some(cache) = s.cache.take() else {
+        return fetch(s);
+    };
+    let key = cache_key(&s, cache.label);
+    let store = FileCache::open(&cache.dir)?;
+    let lookup = store.get_or_fetch(&key, cache.min_ttl, || fetch(s))?;
+    let left = lookup.token.expires_in.unwrap_or_default();
+    match lookup.origin {
+        Origin::Cached => log::info!(
+            "token from the cache ({}, {left} s left)",
+            store.entry_path(&key).display()
+        ),
+        Origin::Fetched => log::info!("token cached in {}", store.entry_path(&key).display()),
+        _ => {}
+    }
+    Ok(lookup.token)
+}
+
+/// Everything that changes the token `s` asks for, as the cache keys it.
+fn cache_key(s: &TokenSettings, label: Option<String>) -> CacheKey {
+    let (issuer, subject, audience, extra_claims, signing_key) = s.assertions.identity();
+    let route = &s.client.route;
+    let endpoint = match &route.endpoint {
+        Endpoint::Url(url) => url.clone(),
+        Endpoint::Discover(issuer) => format!("{issuer} (discovery)"),
+        Endpoint::Keycloak { base, realm } => jwtgrant_keycloak::token_endpoint(base, realm),
+    };
+    CacheKey {
+        label,
+        endpoint,
+        client_id: s.client.auth.client_id().map(str::to_owned),
+        client_auth: s.client.auth.method().to_owned(),
+        issuer,
+        subject,
+        audience,
+        scope: s.client.scope.clone(),
+        extra_claims,
+        extra_params: Vec::new(),
+        signing_key,
+        dpop_key: route.dpop.as_ref().map(|d| d.thumbprint().to_owned()),
+        client_certificate: route
+            .transport
+            .client_certificate_thumbprint()
+            .map(str::to_owned),
+    }
+}
+
+/// `cache list` and `cache clear`.
+pub fn run_cache(cmd: &CacheCmd) -> Result<()> {
+    use crate::cmd::inspect::{date, span};
+    let dir = match cmd {
+        CacheCmd::List(a) => a.cache_dir.as_deref(),
+        CacheCmd::Clear(a) => a.dir.cache_dir.as_deref(),
+    };
+    let store = FileCache::open(crate::settings::token::cache_dir(dir)?)?;
+    match cmd {
+        CacheCmd::List(_) => {
+            let now = super::sign::unix_now();
+            let mut out = String::new();
+            for e in store.list()? {
+                let at = unix_seconds(Some(e.expires_at))
+                    .and_then(|t| i64::try_from(t).ok())
+                    .unwrap_or_default();
+                let when = if at > now {
+                    format!("expires {} (in {})", date(at), span(at - now))
+                } else {
+                    format!("expired {} ago", span(now - at))
+                };
+                out.push_str(&format!(
+                    "{}  profile {}  sub {}  iss {}  {}  {when}{}\n",
+                    e.path
+                        .file_name()
+                        .map(|n| n.to_string_lossy())
+                        .unwrap_or_default(),
+                    e.label.as_deref().unwrap_or("-"),
+                    e.subject,
+                    e.issuer,
+                    e.endpoint,
+                    match (&e.dpop_jkt, &e.cert_x5t) {
+                        (Some(_), _) => "  DPoP-bound",
+                        (None, Some(_)) => "  certificate-bound",
+                        _ => "",
+                    }
+                ));
+            }
+            if out.is_empty() {
+                out = format!("no cached tokens in {}\n", store.dir().display());
+            }
+            files::stdout(&out)
+        }
+        CacheCmd::Clear(a) => {
+            let (n, what) = if a.all {
+                (store.clear_all()?, "")
+            } else {
+                (store.clear_expired()?, "expired ")
+            };
+            files::println(&format!(
+                "removed {n} {what}cached token{} from {}",
+                if n == 1 { "" } else { "s" },
+                store.dir().display()
+            ))
+        }
+    }
 }
 
 /// Sign and exchange, retrying transient failures with a fresh assertion each time.
@@ -85,7 +195,7 @@ pub fn run_exec(s: ExecSettings) -> Result<()> {
         env_var,
         command,
     } = s;
-    let token = fetch(settings)?;
+    let token = obtain(settings)?;
     let (program, args) = command
         .split_first()
         .ok_or_else(|| crate::error::usage("missing the command to run after --"))?;

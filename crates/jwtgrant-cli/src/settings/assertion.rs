@@ -142,6 +142,32 @@ impl Assertions {
         })
     }
 
+    /// What every assertion these make says, as the token cache keys it: `iss`, `sub`,
+    /// `aud`, the other claims (not `jti`, `iat`, `exp` or `nbf`, which change per
+    /// assertion) and the signing key's thumbprint.
+    pub fn identity(
+        &self,
+    ) -> (
+        String,
+        String,
+        String,
+        serde_json::Map<String, Value>,
+        String,
+    ) {
+        let extra = self
+            .claims
+            .custom_claims()
+            .map(|(name, value)| (name.to_owned(), value.clone()))
+            .collect();
+        (
+            self.claims.issuer().to_owned(),
+            self.claims.subject().to_owned(),
+            self.claims.audience().to_owned(),
+            extra,
+            self.signer.thumbprint(),
+        )
+    }
+
     /// Sign a fresh assertion now. With `-v` its header and claims are logged first, from
     /// the claims themselves: what was just signed is never decoded again.
     pub fn make(&self) -> Result<String> {

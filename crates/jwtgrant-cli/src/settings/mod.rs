@@ -43,6 +43,7 @@ pub enum Settings<'a> {
     Completions(&'a CompletionsArgs),
     /// `config show`: reads the parser itself (`main`).
     ConfigShow,
+    Cache(&'a crate::cli::CacheCmd),
 }
 
 /// The settings of `command`.
@@ -76,6 +77,7 @@ pub fn resolve<'a>(command: &'a Command, g: &Globals) -> Result<Settings<'a>> {
         Command::Dpop(DpopCmd::Proof(a)) => Settings::DpopProof(Box::new(dpop::proof(a, g)?)),
         Command::Completions(a) => Settings::Completions(a),
         Command::Config(_) => Settings::ConfigShow,
+        Command::Cache(c) => Settings::Cache(c),
     })
 }
 

@@ -26,6 +26,25 @@ pub struct TokenSettings {
     /// `--retries`: attempts after the first one.
     pub retries: u32,
     pub output: OutputArgs,
+    /// `--cache`: where, and how long a cached token must still be valid.
+    pub cache: Option<CacheSettings>,
+}
+
+/// The cache `token --cache` uses.
+#[derive(Debug)]
+pub struct CacheSettings {
+    pub dir: std::path::PathBuf,
+    pub min_ttl: std::time::Duration,
+    /// The profile's name, shown by `cache list`.
+    pub label: Option<String>,
+}
+
+/// The cache directory: `--cache-dir`, else the library's default.
+pub fn cache_dir(dir: Option<&std::path::Path>) -> Result<std::path::PathBuf> {
+    match dir {
+        Some(d) => Ok(d.to_owned()),
+        None => Ok(jwtgrant_exchange::cache::FileCache::default_dir()?),
+    }
 }
 
 pub fn exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<ExchangeSettings> {
@@ -91,5 +110,13 @@ pub fn token(cmd: &TokenRequest, output: &OutputArgs, g: &Globals) -> Result<Tok
         client,
         retries: cmd.retries,
         output: output.clone(),
+        cache: match &cmd.cache {
+            c if c.cache && !c.no_cache => Some(CacheSettings {
+                dir: cache_dir(c.cache_dir.as_deref())?,
+                min_ttl: c.min_ttl,
+                label: g.profile.clone(),
+            }),
+            _ => None,
+        },
     })
 }
