@@ -411,10 +411,17 @@ fn cli_tls_mtls_failures_have_exact_words_and_the_doctor_predicts_them() {
         (
             3,
             "",
-            "jwtgrant: token endpoint rejected the client: invalid_client: Invalid client or Invalid client credentials\n  \
+            &*format!(
+                "jwtgrant: token endpoint rejected the client: invalid_client: Invalid client or Invalid client credentials\n  \
              hint: check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak; \
              with jwtgrant: check --client-id and --client-auth, and pass the secret `jwtgrant keycloak setup` wrote with --client-secret-file <client-id>.secret \
-             (a certificate client: --client-auth tls --client-cert FILE --client-key FILE)\n"
+             (a certificate client: --client-auth tls --client-cert FILE --client-key FILE)\n  \
+             diagnose: jwtgrant keycloak doctor --keycloak {} --realm {} --client-id mtls-client --client-auth none \
+             --ca-file {} --key {private} --iss {ISSUER} --sub {SUB}\n",
+                w.base,
+                w.realm,
+                w.path("ca.pem")
+            )
         )
     );
     let r = w.signed(&["keycloak", "doctor"], &private, "mtls-client", &none);
@@ -547,9 +554,16 @@ fn cli_tls_mtls_failures_have_exact_words_and_the_doctor_predicts_them() {
         (
             3,
             "",
-            "jwtgrant: token endpoint rejected the grant: invalid_request: Client Certification missing for MTLS HoK Token Binding\n  \
+            &*format!(
+                "jwtgrant: token endpoint rejected the grant: invalid_request: Client Certification missing for MTLS HoK Token Binding\n  \
              hint: the client requires certificate-bound tokens (tls.client.certificate.bound.access.tokens): present a client certificate over mutual TLS, or turn the binding off; \
-             with jwtgrant: pass --client-cert FILE and --client-key FILE (mutual TLS); `jwtgrant keycloak setup --client-auth tls --bound-tokens` provisions such a client\n"
+             with jwtgrant: pass --client-cert FILE and --client-key FILE (mutual TLS); `jwtgrant keycloak setup --client-auth tls --bound-tokens` provisions such a client\n  \
+             diagnose: jwtgrant keycloak doctor --keycloak {} --realm {} --client-id hok-client --client-secret-file {secret} \
+             --ca-file {} --key {private} --iss {ISSUER} --sub {SUB}\n",
+                w.base,
+                w.realm,
+                w.path("ca.pem")
+            )
         )
     );
     let r = w.signed(

@@ -88,6 +88,10 @@ pub fn doctor_command(command: &Command) -> Option<String> {
             let r = &c.request;
             (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
         }
+        Command::Agent(c) => {
+            let r = &c.request;
+            (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
+        }
         Command::Exchange(c) => (&c.keycloak, &c.endpoint, &c.client, &c.dpop, None),
         _ => return None,
     };

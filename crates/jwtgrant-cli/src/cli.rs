@@ -138,6 +138,23 @@ Examples:
   jwtgrant exec ... --env-var TOKEN -- sh -c 'curl -H \"Authorization: Bearer $TOKEN\" URL'")]
     Exec(Box<ExecCmd>),
 
+    /// Keep a fresh token in files, for a sidecar or a systemd unit (runs until SIGTERM).
+    #[command(after_help = "\
+Each new token is written to every --sink (a temporary file renamed into place, mode 0600)
+--refresh-margin before the previous one expires; an expired token is never written.
+During an outage the current token stays while it is valid and the refresh is retried with
+backoff; once it has expired, the sinks are removed (so a reader fails clearly rather than
+with a stale token) and written again with the next token. Each refresh is logged on stderr,
+never the token. SIGHUP re-reads the profile and the key; SIGTERM or SIGINT exits 0. A
+rejection of the very first request (a wrong client, say) exits 3.
+
+Examples:
+  jwtgrant agent --profile prod --sink /run/jwtgrant/token
+  jwtgrant agent --key private.pem --iss http://localhost:3000 --sub svc-1 \\
+      --keycloak http://localhost:8080 --realm acme --client-id custom-client \\
+      --client-secret-file custom-client.secret --sink /run/app/token --sink /run/other/token")]
+    Agent(Box<AgentCmd>),
+
     /// Print the public key (SPKI PEM) of a private key.
     #[command(after_help = "\
 Examples:
@@ -564,6 +581,29 @@ pub struct ExecCmd {
     pub command: Vec<std::ffi::OsString>,
 }
 
+/// `jwtgrant agent`: tokens kept fresh in files.
+#[derive(Debug, Args)]
+pub struct AgentCmd {
+    #[command(flatten)]
+    pub request: TokenRequest,
+
+    /// A file to keep the current token in (repeatable): the bare token and a newline,
+    /// mode 0600.
+    #[arg(
+        long = "sink",
+        env = "JWTGRANT_SINK",
+        value_name = "FILE",
+        required = true
+    )]
+    pub sinks: Vec<PathBuf>,
+
+    /// Write the next token this long before the current one expires (at most half the
+    /// token's lifetime).
+    #[arg(long, env = "JWTGRANT_REFRESH_MARGIN", value_name = "DURATION", default_value = "60s",
+          value_parser = parse::duration)]
+    pub refresh_margin: Duration,
+}
+
 /// A signed assertion, the token endpoint and the client: one token request.
 #[derive(Debug, Args)]
 pub struct TokenRequest {
@@ -775,6 +815,10 @@ pub fn resolve_exclusive(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<()
             secret_file_or_stdin(&mut c.request.client, m)
         }
         Command::Exec(c) => {
+            kid_or_thumbprint(&mut c.request.sign, m)?;
+            secret_file_or_stdin(&mut c.request.client, m)
+        }
+        Command::Agent(c) => {
             kid_or_thumbprint(&mut c.request.sign, m)?;
             secret_file_or_stdin(&mut c.request.client, m)
         }

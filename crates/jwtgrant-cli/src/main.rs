@@ -63,7 +63,7 @@ fn main() -> ExitCode {
             Err(e) => ExitCode::from(error::report(&e, &error::Reporting::default())),
         };
     }
-    match run(&cli) {
+    match run(&cli, &args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(error::report(&e, &reporting(&cli.command))),
     }
@@ -79,6 +79,24 @@ fn selected_profile(args: &[std::ffi::OsString]) -> Result<Option<profile::Profi
         format!("--profile {name}: no config file to read it from (set HOME or XDG_CONFIG_HOME, or pass --config FILE)")
     })?;
     profile::load(&path, &name, &cli::Cli::command()).map(Some)
+}
+
+/// `agent`'s settings resolved again from `args`, the config file and the key files, as a
+/// new process would (SIGHUP).
+fn agent_settings(args: &[std::ffi::OsString]) -> anyhow::Result<settings::token::AgentSettings> {
+    let profile = selected_profile(args).map_err(error::usage)?;
+    let mut command = cli::Cli::command();
+    if let Some(p) = &profile {
+        command = profile::apply(command, p);
+    }
+    let matches = command.try_get_matches_from(args)?;
+    let mut cli = cli::Cli::from_arg_matches(&matches)?;
+    cli::resolve_exclusive(&mut cli, &matches).map_err(error::usage)?;
+    let g = globals::Globals::from_cli(&cli);
+    match &cli.command {
+        cli::Command::Agent(c) => settings::token::agent(c, &g),
+        _ => Err(error::usage("not an agent command line")),
+    }
 }
 
 /// How `command` wants a failure reported: `--json` commands add one error object on
@@ -100,7 +118,7 @@ fn reporting(command: &cli::Command) -> error::Reporting {
 }
 
 /// Resolve the command's settings, then run it.
-fn run(cli: &cli::Cli) -> anyhow::Result<()> {
+fn run(cli: &cli::Cli, args: &[std::ffi::OsString]) -> anyhow::Result<()> {
     use settings::Settings;
     let g = &globals::Globals::from_cli(cli);
     match settings::resolve(&cli.command, g)? {
@@ -109,6 +127,7 @@ fn run(cli: &cli::Cli) -> anyhow::Result<()> {
         Settings::Exchange(s) => cmd::exchange::run_exchange(*s),
         Settings::Token(s) => cmd::exchange::run_token(*s),
         Settings::Exec(s) => cmd::exchange::run_exec(*s),
+        Settings::Agent(s) => cmd::agent::run(*s, &|| agent_settings(args)),
         Settings::Pubkey(a) => cmd::keys::pubkey(a, g),
         Settings::Jwks(a) => cmd::keys::jwks(a, g),
         Settings::JwksServe(a) => cmd::serve::run(a, g),

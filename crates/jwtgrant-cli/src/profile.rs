@@ -33,6 +33,7 @@ pub const COMMANDS: &[&[&str]] = &[
     &["exchange"],
     &["token"],
     &["exec"],
+    &["agent"],
     &["keycloak", "doctor"],
 ];
 

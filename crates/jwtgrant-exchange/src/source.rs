@@ -166,6 +166,20 @@ impl TokenSource {
         &self.inner.exchange
     }
 
+    /// [`TokenSource::token`] and the instant (on this source's clock) the token expires,
+    /// for a caller that hands the token on and must know when it goes stale (a sidecar
+    /// writing it to a file). If a refresh replaced the token in between, the expiry given
+    /// is now: the caller asks again at once and gets the new one.
+    pub fn token_until(&self) -> Result<(AccessToken, Instant), ExchangeError> {
+        let token = self.token()?;
+        let state = self.inner.lock();
+        let until = match &state.cached {
+            Some(cached) if cached.token == token => cached.expires_at,
+            _ => (self.inner.clock)(),
+        };
+        Ok((token, until))
+    }
+
     /// A valid access token: the cached one, or a new one from the token endpoint.
     pub fn token(&self) -> Result<AccessToken, ExchangeError> {
         let inner = &*self.inner;

@@ -1026,3 +1026,28 @@ fn refresh_ahead_renews_in_the_background_so_no_caller_waits() {
     thread::sleep(Duration::from_millis(300));
     assert_eq!(stub.count(), 2);
 }
+
+/// `token_until` gives the token and its expiry on the source's clock: the send time plus
+/// `expires_in`, the same until a refresh replaces the token.
+#[test]
+fn token_source_says_until_when_its_token_is_valid() {
+    let stub = Stub::start(|_, i| token_json(&format!("token-{i}"), 120));
+    let (now, clock) = test_clock(5_000);
+    let base = clock();
+    let source = TokenSource::new(exchange(&stub.url("/token")), fake_assertion).clock(clock);
+    let (token, until) = source.token_until().expect("first");
+    assert_eq!(token.secret(), "token-0");
+    assert_eq!(until, base + Duration::from_secs(120));
+    now.fetch_add(50, Ordering::SeqCst);
+    let (token, until) = source.token_until().expect("cached");
+    assert_eq!(
+        (token.secret(), until),
+        ("token-0", base + Duration::from_secs(120))
+    );
+    // Inside the 30 s margin: a new token, with its own expiry.
+    now.fetch_add(45, Ordering::SeqCst);
+    let (token, until) = source.token_until().expect("refreshed");
+    assert_eq!(token.secret(), "token-1");
+    assert_eq!(until, base + Duration::from_secs(95 + 120));
+    assert_eq!(stub.count(), 2);
+}

@@ -229,7 +229,7 @@ fn become_or_run(mut cmd: std::process::Command, shown: &str) -> Result<()> {
 
 /// Carries an anyhow message through the library's `Into<BoxError>` bound.
 #[derive(Debug)]
-struct DisplayError(String);
+pub(crate) struct DisplayError(pub String);
 impl std::fmt::Display for DisplayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)

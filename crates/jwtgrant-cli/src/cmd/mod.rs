@@ -5,6 +5,7 @@
 use anyhow::{Result, anyhow};
 use serde_json::Value;
 
+pub mod agent;
 pub mod completions;
 pub mod config;
 pub mod dpop;

@@ -33,6 +33,7 @@ pub enum Settings<'a> {
     Exchange(Box<token::ExchangeSettings>),
     Token(Box<token::TokenSettings>),
     Exec(Box<token::ExecSettings>),
+    Agent(Box<token::AgentSettings>),
     Pubkey(&'a PubkeyArgs),
     Jwks(&'a JwksKeys),
     JwksServe(&'a ServeArgs),
@@ -62,6 +63,7 @@ pub fn resolve<'a>(command: &'a Command, g: &Globals) -> Result<Settings<'a>> {
         Command::Exchange(c) => Settings::Exchange(Box::new(token::exchange(c, g)?)),
         Command::Token(c) => Settings::Token(Box::new(token::token(&c.request, &c.output, g)?)),
         Command::Exec(c) => Settings::Exec(Box::new(token::exec(c, g)?)),
+        Command::Agent(c) => Settings::Agent(Box::new(token::agent(c, g)?)),
         Command::Pubkey(a) => Settings::Pubkey(a),
         Command::Jwks(a) => match &a.serve {
             None => Settings::Jwks(&a.keys),
@@ -101,6 +103,13 @@ fn stdin_readers(command: &Command, g: &Globals) -> Vec<&'static str> {
             );
         }
         Command::Exec(c) => {
+            add(dash(c.request.sign.key.as_ref()), "--key -");
+            add(
+                c.request.client.client_secret_stdin,
+                "--client-secret-stdin",
+            );
+        }
+        Command::Agent(c) => {
             add(dash(c.request.sign.key.as_ref()), "--key -");
             add(
                 c.request.client.client_secret_stdin,

@@ -30,6 +30,7 @@ pub fn refuse_secret_flags(command: &Command) -> Result<()> {
         Command::Exchange(c) => (Some(&c.client), None, false),
         Command::Token(c) => (Some(&c.request.client), None, false),
         Command::Exec(c) => (Some(&c.request.client), None, false),
+        Command::Agent(c) => (Some(&c.request.client), None, false),
         Command::Keycloak(KeycloakCmd::Setup(a)) => (None, Some(&a.admin), false),
         Command::Keycloak(KeycloakCmd::Doctor(a)) => (Some(&a.client), Some(&a.admin), false),
         Command::Dpop(DpopCmd::Proof(a)) => (None, None, a.access_token.is_some()),

@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::assertion::Assertions;
 use super::client::{self, Client};
 use super::secrets::Secret;
-use crate::cli::{ExchangeCmd, ExecCmd, OutputArgs, TokenRequest};
+use crate::cli::{AgentCmd, ExchangeCmd, ExecCmd, OutputArgs, TokenRequest};
 use crate::globals::Globals;
 
 /// What `jwtgrant exchange` runs with.
@@ -73,6 +73,32 @@ pub struct ExecSettings {
     pub env_var: String,
     /// The program and its arguments.
     pub command: Vec<std::ffi::OsString>,
+}
+
+/// What `jwtgrant agent` runs with.
+#[derive(Debug)]
+pub struct AgentSettings {
+    pub token: TokenSettings,
+    pub sinks: Vec<std::path::PathBuf>,
+    pub refresh_margin: std::time::Duration,
+}
+
+pub fn agent(cmd: &AgentCmd, g: &Globals) -> Result<AgentSettings> {
+    let output = OutputArgs {
+        json: false,
+        output: None,
+        env_var: "ACCESS_TOKEN".into(),
+        decode: false,
+    };
+    let mut token = token(&cmd.request, &output, g)?;
+    if token.cache.take().is_some() {
+        log::warn!("--cache is ignored by agent: it keeps its own token");
+    }
+    Ok(AgentSettings {
+        token,
+        sinks: cmd.sinks.clone(),
+        refresh_margin: cmd.refresh_margin,
+    })
 }
 
 pub fn exec(cmd: &ExecCmd, g: &Globals) -> Result<ExecSettings> {
