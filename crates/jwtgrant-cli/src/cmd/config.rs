@@ -18,15 +18,28 @@ pub fn show(cli: &clap::Command, profile: Option<&Profile>) -> Result<()> {
     let (_, token) = matches
         .subcommand()
         .ok_or_else(|| anyhow::anyhow!("no token command"))?;
+    // The options in the order `token --help` shows them (applying a profile re-adds the
+    // options it sets at the end of the parser's list).
+    let pristine = <crate::cli::Cli as clap::CommandFactory>::command();
+    let order: Vec<&str> = pristine
+        .find_subcommand("token")
+        .map(|t| t.get_arguments().filter_map(clap::Arg::get_long).collect())
+        .unwrap_or_default();
     let command = cli
         .find_subcommand("token")
         .ok_or_else(|| anyhow::anyhow!("no token command"))?;
+    let mut args: Vec<&clap::Arg> = command.get_arguments().collect();
+    args.sort_by_key(|a| {
+        a.get_long()
+            .and_then(|l| order.iter().position(|o| *o == l))
+            .unwrap_or(usize::MAX)
+    });
     let mut out = String::new();
     match profile {
         Some(p) => out.push_str(&format!("profile '{}' from {}\n", p.name, p.path.display())),
         None => out.push_str("no profile selected (--profile NAME or JWTGRANT_PROFILE)\n"),
     }
-    for arg in command.get_arguments() {
+    for arg in args {
         let id = arg.get_id().as_str();
         let Some(long) = arg.get_long() else { continue };
         let Some(raw) = token.get_raw(id) else {
