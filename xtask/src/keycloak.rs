@@ -70,11 +70,18 @@ usage: cargo xtask keycloak <start|stop|status> [options]
         also serves HTTPS on P+363 with the test CA of target/keycloak/tls (generated once)
         and asks for client certificates; --tls is accepted and changes nothing. Reuses a
         running server of the same version, port, features and test CA
+  start --prod [--nodes N] [--version V]
+        Keycloak as production runs it, under target/cluster/: `kc.sh build --db=postgres`
+        once, N nodes (default 2) of `kc.sh start` on a private PostgreSQL (Debian's
+        postgresql, installed when missing), clustered through the database (jdbc-ping),
+        behind Debian's nginx terminating TLS on https://localhost:8543 (the nodes' hostname);
+        every port on loopback; waits until the cache cluster has every node
   stop [--version V]
         end the server of version V recorded in target/keycloak/V/state.json (SIGTERM, then
-        SIGKILL); without --version, every recorded server
+        SIGKILL); without --version, every recorded server and the production cluster
   status
-        say for each recorded server whether it runs, answers, and where
+        say for each recorded server (and the cluster's proxy, nodes and database) whether
+        it runs, answers, and where
 
 environment: KEYCLOAK_URL, KEYCLOAK_ADMIN_USER, KEYCLOAK_ADMIN_PASSWORD point the demo and
 e2e commands at an existing server instead of starting one; KEYCLOAK_URL_26_5 does the same
@@ -221,6 +228,12 @@ pub fn run(args: &[String]) -> Result<()> {
         std::process::exit(2);
     };
     match cmd.as_str() {
+        "start" if rest.iter().any(|a| a == "--prod") => {
+            let (version, nodes) = parse_prod(rest)?;
+            let (cluster, _) = crate::cluster::ensure_running(&version, nodes)?;
+            println!("{}", cluster.proxy_url);
+            Ok(())
+        }
         "start" => {
             let opts = parse_start(rest)?;
             let server = ensure_running(&opts)?;
@@ -231,18 +244,27 @@ pub fn run(args: &[String]) -> Result<()> {
             Some(version) => stop(&version_dir(&version)),
             None => {
                 let dirs = recorded_dirs();
-                if dirs.is_empty() {
+                if dirs.is_empty() && crate::cluster::recorded().is_none() {
                     eprintln!(
                         "keycloak: not running (nothing recorded under {})",
                         dir().display()
                     );
                 }
-                dirs.iter().try_for_each(|d| stop(d))
+                dirs.iter().try_for_each(|d| stop(d))?;
+                if crate::cluster::recorded().is_some() {
+                    crate::cluster::stop()?;
+                }
+                Ok(())
             }
         },
         "status" => {
             no_more_args(rest)?;
-            status()
+            status()?;
+            if crate::cluster::recorded().is_some() {
+                println!();
+                crate::cluster::status();
+            }
+            Ok(())
         }
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -250,6 +272,35 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         other => bail!("unknown keycloak command '{other}'\n\n{USAGE}"),
     }
+}
+
+/// `start --prod [--nodes N] [--version V]`.
+fn parse_prod(args: &[String]) -> Result<(String, usize)> {
+    let mut version = DEFAULT_VERSION.to_owned();
+    let mut nodes = 2;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--prod" => {}
+            "--nodes" => {
+                let v = it.next().with_context(|| format!("--nodes needs a value\n\n{USAGE}"))?;
+                nodes = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=4).contains(n))
+                    .with_context(|| format!("invalid --nodes '{v}' (1-4)"))?;
+            }
+            "--version" => {
+                version = it
+                    .next()
+                    .cloned()
+                    .with_context(|| format!("--version needs a value\n\n{USAGE}"))?;
+            }
+            other => bail!("unknown option '{other}' with --prod\n\n{USAGE}"),
+        }
+    }
+    valid_version(&version)?;
+    Ok((version, nodes))
 }
 
 fn parse_start(args: &[String]) -> Result<StartOptions> {
@@ -766,7 +817,7 @@ fn path_arg(option: &str, path: &Path) -> String {
 
 /// Makes sure `target/keycloak/keycloak-V/` holds the unpacked distribution and
 /// returns it. Skips Maven entirely once unpacked.
-fn install(version: &str) -> Result<PathBuf> {
+pub(crate) fn install(version: &str) -> Result<PathBuf> {
     let home = dir().join(format!("keycloak-{version}"));
     if home.join("bin").join("kc.sh").is_file() {
         return Ok(home);
@@ -859,15 +910,15 @@ fn unzip(zip: &Path, into: &Path) -> Result<()> {
 }
 
 #[derive(Debug)]
-struct Jdk {
-    path: PathBuf,
+pub(crate) struct Jdk {
+    pub(crate) path: PathBuf,
     version: String,
     major: u32,
 }
 
 /// Finds a JDK 17+: `JAVA_HOME`, else the newest under `/usr/lib/jvm`, else the one
 /// behind `java` on PATH.
-fn find_jdk() -> Result<Jdk> {
+pub(crate) fn find_jdk() -> Result<Jdk> {
     let mut looked = Vec::new();
     if let Some(home) = env_nonempty("JAVA_HOME") {
         let home = PathBuf::from(home);
@@ -995,7 +1046,7 @@ fn env_nonempty(name: &str) -> Option<String> {
 /// against the pid having been reused by something else since we recorded it.
 /// Whether any Keycloak process of process group `pgid` still runs: `kc.sh` may be gone
 /// while the java it started lives on, and that java must be stopped too.
-fn group_alive(pgid: u32) -> bool {
+pub(crate) fn group_alive(pgid: u32) -> bool {
     let Ok(entries) = fs::read_dir("/proc") else {
         return keycloak_process(pgid).is_some();
     };
@@ -1023,7 +1074,7 @@ fn keycloak_process(pid: u32) -> Option<u32> {
     (cmdline.contains("kc.sh") || cmdline.contains("keycloak")).then_some(pgrp)
 }
 
-fn signal_group(pgid: u32, signal: &str) -> Result<()> {
+pub(crate) fn signal_group(pgid: u32, signal: &str) -> Result<()> {
     // `kill -SIG -- -PGID` signals the whole group: kc.sh and the java it runs.
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
@@ -1037,12 +1088,12 @@ fn signal_group(pgid: u32, signal: &str) -> Result<()> {
     Ok(())
 }
 
-fn port_in_use(port: u16) -> bool {
+pub(crate) fn port_in_use(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(3)))
@@ -1061,7 +1112,7 @@ fn is_ready(agent: &ureq::Agent, base: &str) -> bool {
         .is_ok_and(|r| r.status() == 200)
 }
 
-fn tail(path: &Path, n: usize) -> String {
+pub(crate) fn tail(path: &Path, n: usize) -> String {
     let Ok(file) = fs::File::open(path) else {
         return format!("(cannot read {})", path.display());
     };

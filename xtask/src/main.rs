@@ -5,6 +5,7 @@
 mod bench;
 mod bench_keycloak;
 mod ci;
+mod cluster;
 mod demo;
 mod deny;
 mod e2e;
