@@ -306,6 +306,14 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<DoctorSettings> {
         given => Some(Authentication::Ready(client::auth(
             &args.client,
             given.required()?,
+            &client::FederatedDefaults::new(
+                &args.endpoint,
+                &args.keycloak,
+                match &assertion {
+                    Assertion::Sign(a) => Some(a),
+                    Assertion::Given(_) => None,
+                },
+            ),
             g,
         )?)),
     }
