@@ -67,6 +67,9 @@ pub fn for_check(check: Check) -> Option<&'static str> {
         Check::Dpop => {
             "pass --dpop-key FILE so every token request carries a DPoP proof; `jwtgrant keycloak setup` without --require-dpop turns the requirement off"
         }
+        Check::ClientAssertion => {
+            "`jwtgrant token --client-auth federated` signs a fresh client assertion per attempt with aud from --keycloak and --realm (or --client-assertion-audience, exactly the realm URL)"
+        }
         Check::IdJagClientId => {
             "`jwtgrant sign --id-jag` sets client_id from --id-jag-client-id (token and doctor: from --client-id)"
         }

@@ -448,6 +448,11 @@ pub enum ClientAuth {
     Tls,
     /// Only client_id (Keycloak refuses public clients for this grant; for other servers).
     None,
+    /// No client secret: a client assertion another issuer vouches for (RFC 7523 section
+    /// 2.2; Keycloak's federated-jwt clients). Signed for every attempt with
+    /// --client-assertion-key (default: --key) as --client-assertion-issuer (default: --iss),
+    /// or read from --client-assertion-file for every attempt.
+    Federated,
 }
 
 /// How the client authenticates itself to the token endpoint.
@@ -490,6 +495,33 @@ pub struct ClientArgs {
         requires = "client_key"
     )]
     pub client_cert: Option<PathBuf>,
+
+    /// --client-auth federated: the private key (PEM, mode 0600) that signs the client
+    /// assertion (default: --key, the grant's own key).
+    #[arg(long, env = "JWTGRANT_CLIENT_ASSERTION_KEY", value_name = "FILE")]
+    pub client_assertion_key: Option<PathBuf>,
+
+    /// --client-auth federated: read the client assertion from this file for every attempt
+    /// (a token another system writes and rotates: a Kubernetes projected service-account
+    /// token, a SPIFFE JWT-SVID). Instead of signing one.
+    #[arg(
+        long,
+        env = "JWTGRANT_CLIENT_ASSERTION_FILE",
+        value_name = "FILE",
+        conflicts_with = "client_assertion_key"
+    )]
+    pub client_assertion_file: Option<PathBuf>,
+
+    /// --client-auth federated: the client assertion's `iss`, the issuer of the identity
+    /// provider that vouches for the client (default: --iss). Its `sub` is --client-id.
+    #[arg(long, env = "JWTGRANT_CLIENT_ASSERTION_ISSUER", value_name = "URL")]
+    pub client_assertion_issuer: Option<String>,
+
+    /// --client-auth federated: the client assertion's `aud` (default: KEYCLOAK/realms/REALM
+    /// from --keycloak and --realm, else --issuer-url; Keycloak refuses its token endpoint
+    /// URL here).
+    #[arg(long, env = "JWTGRANT_CLIENT_ASSERTION_AUDIENCE", value_name = "AUD")]
+    pub client_assertion_audience: Option<String>,
 
     /// Scope to request (space separated), e.g. "openid profile".
     #[arg(long, env = "JWTGRANT_SCOPE", value_name = "SCOPE")]

@@ -167,6 +167,22 @@ impl Exchange {
         })
     }
 
+    /// Authenticates the client with a client assertion another issuer vouches for (RFC 7523
+    /// section 2.2; Keycloak's `federated-jwt` clients): no client secret. The assertion is
+    /// made anew for every attempt (see [`AssertionSource`](crate::AssertionSource)); a file
+    /// that is missing, empty, not a JWT or expired fails the attempt with
+    /// [`ExchangeError::ClientAssertionFile`] before anything is sent.
+    pub fn client_assertion(
+        self,
+        client_id: impl Into<String>,
+        source: crate::AssertionSource,
+    ) -> Self {
+        self.client_auth(ClientAuth::ClientAssertion {
+            client_id: client_id.into(),
+            source,
+        })
+    }
+
     /// Identifies the client by `client_id` only (authentication method `none`; Keycloak
     /// requires a confidential client for this grant, so this suits other servers or tests).
     pub fn client_none(self, client_id: impl Into<String>) -> Self {

@@ -202,11 +202,23 @@ pub enum ExchangeError {
         source: Source,
     },
 
-    /// Signing the `private_key_jwt` client assertion failed.
+    /// Signing the client assertion failed (`private_key_jwt`, or a signed
+    /// [`crate::AssertionSource`]).
     #[non_exhaustive]
     ClientAssertion {
         /// The signer's error.
         source: Source,
+    },
+
+    /// The client assertion file of an [`crate::AssertionSource::File`] cannot be used.
+    #[non_exhaustive]
+    ClientAssertionFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: AssertionFileProblem,
+        /// The I/O or decoding error, if any.
+        source: Option<Source>,
     },
 
     /// The client certificate or its key cannot be used, or `tls_client_auth` was chosen
@@ -306,6 +318,7 @@ impl ExchangeError {
             | E::CaBundle { .. }
             | E::ReservedParameter { .. }
             | E::ClientAssertion { .. }
+            | E::ClientAssertionFile { .. }
             | E::ClientCertificate { .. }
             | E::DpopProof { .. }
             | E::Cache { .. } => ErrorKind::Config,
@@ -411,6 +424,15 @@ impl ExchangeError {
             ),
             E::Assertion { .. } => None,
             E::ClientAssertion { .. } => Some("check the client's private key and algorithm"),
+            E::ClientAssertionFile {
+                problem: AssertionFileProblem::NotJwt,
+                ..
+            } => Some(
+                "the file must hold one compact JWS (header.payload.signature) and nothing else",
+            ),
+            E::ClientAssertionFile { .. } => Some(
+                "the system that writes this token (kubelet, SPIFFE agent, ...) has not written or refreshed it: check that it runs and the path is the one it writes",
+            ),
             E::ClientCertificate { .. } => Some(
                 "give the client certificate chain and its private key as PEM, the key matching the first certificate",
             ),
@@ -614,8 +636,19 @@ impl fmt::Display for ExchangeError {
             E::Cache { path, reason, .. } => {
                 write!(f, "token cache '{}': {reason}", path.display())?
             }
-            E::ClientAssertion { .. } => {
-                write!(f, "cannot sign the private_key_jwt client assertion")?
+            E::ClientAssertion { .. } => write!(f, "cannot sign the client assertion")?,
+            E::ClientAssertionFile { path, problem, .. } => {
+                write!(f, "client assertion file '{}' ", path.display())?;
+                match problem {
+                    AssertionFileProblem::Unreadable => write!(f, "cannot be read")?,
+                    AssertionFileProblem::Empty => write!(f, "is empty")?,
+                    AssertionFileProblem::NotJwt => write!(f, "does not hold a JWT")?,
+                    AssertionFileProblem::Expired { exp, now } => write!(
+                        f,
+                        "holds an expired token (exp {exp}, {} s ago)",
+                        now.saturating_sub(*exp)
+                    )?,
+                }
             }
         }
         if f.alternate()
@@ -642,10 +675,33 @@ impl StdError for ExchangeError {
             E::Cache {
                 source: Some(source),
                 ..
+            }
+            | E::ClientAssertionFile {
+                source: Some(source),
+                ..
             } => Some(&**source),
             _ => None,
         }
     }
+}
+
+/// What is wrong with a client assertion file ([`ExchangeError::ClientAssertionFile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssertionFileProblem {
+    /// It cannot be read (missing, no permission, not UTF-8).
+    Unreadable,
+    /// It holds nothing but whitespace.
+    Empty,
+    /// It does not hold a compact JWS with a JSON header and payload.
+    NotJwt,
+    /// Its `exp` has passed.
+    Expired {
+        /// The token's `exp` (seconds since the epoch).
+        exp: u64,
+        /// The time it was read (seconds since the epoch).
+        now: u64,
+    },
 }
 
 /// The server's "no": an RFC 6749 section 5.2 error response.

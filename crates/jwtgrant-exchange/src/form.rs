@@ -1,5 +1,6 @@
 //! Building the token request: form body and `Authorization` header. Pure functions.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64ct::{Base64, Encoding};
@@ -14,7 +15,8 @@ use crate::secret::Secret;
 /// `grant_type` of the JWT Authorization Grant (RFC 7523 section 2.1).
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
-/// `client_assertion_type` for `private_key_jwt` (RFC 7523 section 2.2).
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 section 2.2): `private_key_jwt`
+/// and [`ClientAuth::ClientAssertion`] alike.
 pub const JWT_BEARER_CLIENT_ASSERTION: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -71,11 +73,93 @@ pub enum ClientAuth {
         /// The client's key.
         signer: jwtgrant_signer::Signer,
     },
+    /// A client assertion from another issuer (RFC 7523 section 2.2): an identity provider
+    /// the server trusts vouches for the client, so the client holds no secret of its own
+    /// (Keycloak's `federated-jwt` authenticator). Made anew for every attempt, signed here
+    /// or read from a file another system rotates.
+    ClientAssertion {
+        /// The client id, sent as `client_id` (the server may find the client by the
+        /// assertion's `iss` and `sub` instead).
+        client_id: String,
+        /// Where the assertion comes from.
+        source: AssertionSource,
+    },
+}
+
+/// Where a [`ClientAuth::ClientAssertion`] comes from; either way a fresh one per attempt.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum AssertionSource {
+    /// Signed here for every attempt: `iss`, `sub` and `aud` as given, `iat` now, a 60 s
+    /// `exp` and a fresh `jti` (Keycloak refuses a reused one).
+    Signed {
+        /// The key of the issuer that vouches for the client.
+        signer: jwtgrant_signer::Signer,
+        /// `iss`: the issuer as the server knows it (for Keycloak, the identity provider's
+        /// issuer).
+        issuer: String,
+        /// `sub`: the client as the issuer names it (for Keycloak, the client's
+        /// `jwt.credential.sub`; usually the client id).
+        subject: String,
+        /// `aud`: the audience the server expects (for Keycloak, the realm URL; its token
+        /// endpoint URL is refused).
+        audience: String,
+    },
+    /// Read from this file for every attempt: a token another system writes and rotates,
+    /// such as a Kubernetes projected service-account token or a SPIFFE JWT-SVID. It is sent
+    /// as it is (surrounding whitespace aside) after a check that it is a JWT that has not
+    /// expired.
+    File(PathBuf),
+}
+
+impl AssertionSource {
+    /// A source that signs with `signer` for every attempt (see [`AssertionSource::Signed`]).
+    pub fn signed(
+        signer: jwtgrant_signer::Signer,
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self::Signed {
+            signer,
+            issuer: issuer.into(),
+            subject: subject.into(),
+            audience: audience.into(),
+        }
+    }
+
+    /// A source that reads the file at `path` for every attempt.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self::File(path.into())
+    }
+}
+
+impl fmt::Debug for AssertionSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Signed {
+                issuer,
+                subject,
+                audience,
+                ..
+            } => f
+                .debug_struct("Signed")
+                .field("issuer", issuer)
+                .field("subject", subject)
+                .field("audience", audience)
+                .finish_non_exhaustive(),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 impl ClientAuth {
     /// The method's registered name (RFC 7591 `token_endpoint_auth_method`), or
-    /// `anonymous`.
+    /// `anonymous`, or `client_assertion` for [`ClientAuth::ClientAssertion`]: the registry
+    /// has no name for a client assertion another issuer signed (`private_key_jwt` is the
+    /// case where the client signs itself, `iss` = `sub` = client id, and a server may treat
+    /// the two apart: Keycloak's `federated-jwt` authenticator skips an assertion whose `iss`
+    /// equals its `sub`), and Keycloak advertises none for it.
     pub fn method(&self) -> &'static str {
         match self {
             Self::Anonymous => "anonymous",
@@ -84,6 +168,7 @@ impl ClientAuth {
             Self::SecretBasic { .. } => "client_secret_basic",
             Self::TlsClientAuth { .. } => "tls_client_auth",
             Self::PrivateKeyJwt { .. } => "private_key_jwt",
+            Self::ClientAssertion { .. } => "client_assertion",
         }
     }
 
@@ -95,7 +180,8 @@ impl ClientAuth {
             | Self::TlsClientAuth { client_id }
             | Self::SecretPost { client_id, .. }
             | Self::SecretBasic { client_id, .. }
-            | Self::PrivateKeyJwt { client_id, .. } => Some(client_id),
+            | Self::PrivateKeyJwt { client_id, .. }
+            | Self::ClientAssertion { client_id, .. } => Some(client_id),
         }
     }
 
@@ -107,8 +193,8 @@ impl ClientAuth {
         }
     }
 
-    /// Appends this method's form fields; `client_assertion` is the signed JWT for
-    /// `private_key_jwt` (signed per request by the caller, so this stays pure).
+    /// Appends this method's form fields; `client_assertion` is the JWT for the two
+    /// assertion methods (made per request by the caller, so this stays pure).
     fn append_to(
         &self,
         form: &mut form_urlencoded::Serializer<'_, String>,
@@ -123,7 +209,7 @@ impl ClientAuth {
                 form.append_pair("client_id", client_id);
                 form.append_pair("client_secret", secret.secret());
             }
-            Self::PrivateKeyJwt { client_id, .. } => {
+            Self::PrivateKeyJwt { client_id, .. } | Self::ClientAssertion { client_id, .. } => {
                 form.append_pair("client_assertion_type", JWT_BEARER_CLIENT_ASSERTION);
                 form.append_pair("client_assertion", client_assertion);
                 form.append_pair("client_id", client_id);
@@ -274,24 +360,54 @@ pub(crate) fn prepare(
     }
 }
 
-/// The signed `private_key_jwt` client assertion for a request to `token_endpoint`, fresh
-/// for every request; `None` for the other methods.
+/// The client assertion for a request to `token_endpoint`, fresh for every request: signed
+/// for `private_key_jwt` and a signed [`AssertionSource`], read for a file one; `None` for
+/// the other methods.
 pub(crate) fn client_assertion(
     auth: &ClientAuth,
     token_endpoint: &str,
 ) -> Result<Option<String>, crate::ExchangeError> {
-    let ClientAuth::PrivateKeyJwt { client_id, signer } = auth else {
-        return Ok(None);
-    };
+    let now = SystemTime::now();
     // Not `Claims`: those are for the grant's assertion and require an http(s) `iss`,
-    // while a client assertion's `iss` is the client id.
-    let payload = client_assertion_payload(
-        client_id,
-        token_endpoint,
-        SystemTime::now(),
-        CLIENT_ASSERTION_LIFETIME,
-        &uuid::Uuid::new_v4().to_string(),
-    );
+    // while a `private_key_jwt` client assertion's `iss` is the client id.
+    let (signer, payload) = match auth {
+        ClientAuth::PrivateKeyJwt { client_id, signer } => (
+            signer,
+            client_assertion_payload(
+                client_id,
+                client_id,
+                token_endpoint,
+                now,
+                CLIENT_ASSERTION_LIFETIME,
+                &uuid::Uuid::new_v4().to_string(),
+            ),
+        ),
+        ClientAuth::ClientAssertion {
+            source:
+                AssertionSource::Signed {
+                    signer,
+                    issuer,
+                    subject,
+                    audience,
+                },
+            ..
+        } => (
+            signer,
+            client_assertion_payload(
+                issuer,
+                subject,
+                audience,
+                now,
+                CLIENT_ASSERTION_LIFETIME,
+                &uuid::Uuid::new_v4().to_string(),
+            ),
+        ),
+        ClientAuth::ClientAssertion {
+            source: AssertionSource::File(path),
+            ..
+        } => return read_assertion_file(path, now).map(Some),
+        _ => return Ok(None),
+    };
     signer
         .sign_jws(signer.header_json().as_bytes(), payload.as_bytes())
         .map(Some)
@@ -300,7 +416,50 @@ pub(crate) fn client_assertion(
         })
 }
 
-/// Lifetime of the `private_key_jwt` client assertion.
+/// Reads a client assertion another system writes: trimmed, and refused when the file is
+/// missing, empty, not a JWT or expired at `now` (sending it would only earn an
+/// `invalid_client` that does not say why).
+pub(crate) fn read_assertion_file(
+    path: &Path,
+    now: SystemTime,
+) -> Result<String, crate::ExchangeError> {
+    use crate::error::AssertionFileProblem as P;
+    let fail =
+        |problem, source: Option<std::io::Error>| crate::ExchangeError::ClientAssertionFile {
+            path: path.to_owned(),
+            problem,
+            source: source.map(|e| std::sync::Arc::new(e) as crate::Source),
+        };
+    // The file's whole text is a credential: wiped when dropped.
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| fail(P::Unreadable, Some(e)))?);
+    let jwt = text.trim();
+    if jwt.is_empty() {
+        return Err(fail(P::Empty, None));
+    }
+    let decoded = jwtgrant_signer::decode_unverified(jwt).map_err(|e| {
+        crate::ExchangeError::ClientAssertionFile {
+            path: path.to_owned(),
+            problem: P::NotJwt,
+            source: Some(std::sync::Arc::new(e)),
+        }
+    })?;
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if let Some(exp) = decoded
+        .claims()
+        .get("exp")
+        .and_then(serde_json::Value::as_u64)
+        && exp <= now
+    {
+        return Err(fail(P::Expired { exp, now }, None));
+    }
+    Ok(jwt.to_owned())
+}
+
+/// Lifetime of a client assertion signed here (Keycloak's federated validator allows 300 s).
 const CLIENT_ASSERTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The `Authorization` header value for `client_secret_basic`.
@@ -316,12 +475,13 @@ pub(crate) fn basic_auth_header(client_id: &str, secret: &Secret) -> String {
     )
 }
 
-/// The JSON payload of a `private_key_jwt` client assertion (RFC 7523 section 3): `iss` and
-/// `sub` are the client id, `aud` the token endpoint, `iat` now, `exp` now plus `lifetime`,
-/// and `jti` unique per request.
+/// The JSON payload of a client assertion (RFC 7523 section 3): `iss`, `sub` and `aud` as
+/// given (for `private_key_jwt`: the client id twice and the token endpoint), `iat` now,
+/// `exp` now plus `lifetime`, and `jti` unique per request.
 pub(crate) fn client_assertion_payload(
-    client_id: &str,
-    token_endpoint: &str,
+    issuer: &str,
+    subject: &str,
+    audience: &str,
     now: SystemTime,
     lifetime: Duration,
     jti: &str,
@@ -331,9 +491,9 @@ pub(crate) fn client_assertion_payload(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     serde_json::json!({
-        "iss": client_id,
-        "sub": client_id,
-        "aud": token_endpoint,
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
         "iat": iat,
         "exp": iat.saturating_add(lifetime.as_secs()),
         "jti": jti,
@@ -488,6 +648,7 @@ MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
     fn client_assertion_claims() {
         let payload = client_assertion_payload(
             "custom-client",
+            "custom-client",
             "https://kc/realms/r/protocol/openid-connect/token",
             UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             Duration::from_secs(60),
@@ -504,6 +665,79 @@ MC4CAQAwBQYDK2VwBCIEIJGskD3TojuF8bQAc854D5AWqmARfRePU+faW+wrF/RM
                 "exp": 1_700_000_060u64,
                 "jti": "6f1c",
             })
+        );
+    }
+
+    #[test]
+    fn a_client_assertion_file_is_checked_before_it_is_sent() {
+        use crate::error::AssertionFileProblem as P;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let jwt = |claims: &str| {
+            format!(
+                "eyJhbGciOiJFUzI1NiJ9.{}.c2ln",
+                base64ct::Base64UrlUnpadded::encode_string(claims.as_bytes())
+            )
+        };
+        let check = |name: &str, text: Option<&str>, expected: Result<&str, P>| {
+            let path = dir.path().join(name);
+            if let Some(text) = text {
+                std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            }
+            let got = read_assertion_file(&path, now);
+            match (got, expected) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{name}"),
+                (Err(crate::ExchangeError::ClientAssertionFile { problem, .. }), Err(want)) => {
+                    assert_eq!(problem, want, "{name}")
+                }
+                (got, want) => panic!("{name}: {got:?}, expected {want:?}"),
+            }
+        };
+        let fresh = jwt(r#"{"iss":"https://k8s","exp":1700000600}"#);
+        check("fresh", Some(&format!("{fresh}\n")), Ok(&fresh));
+        let no_exp = jwt(r#"{"iss":"https://k8s"}"#);
+        check("no-exp", Some(&no_exp), Ok(&no_exp));
+        check("missing", None, Err(P::Unreadable));
+        check("empty", Some(" \n"), Err(P::Empty));
+        check("text", Some("not a token"), Err(P::NotJwt));
+        check(
+            "expired",
+            Some(&jwt(r#"{"exp":1699999940}"#)),
+            Err(P::Expired {
+                exp: 1_699_999_940,
+                now: 1_700_000_000,
+            }),
+        );
+        let Err(err) = read_assertion_file(&dir.path().join("expired"), now) else {
+            panic!("expired")
+        };
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "client assertion file '{}' holds an expired token (exp 1699999940, 60 s ago)",
+                dir.path().join("expired").display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_client_assertion_from_another_issuer_goes_in_the_form_like_private_key_jwt() {
+        let source = AssertionSource::file("/run/secrets/token");
+        let auth = ClientAuth::ClientAssertion {
+            client_id: "billing".into(),
+            source,
+        };
+        assert_eq!(auth.method(), "client_assertion");
+        assert_eq!(auth.client_id(), Some("billing"));
+        let p = prepare(Grant::ClientCredentials, None, &auth, Some("x.y.z"), &[]);
+        assert_eq!(
+            p.body,
+            "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x.y.z&client_id=billing"
+        );
+        assert_eq!(*p.echoed(), ["x.y.z"]);
+        assert_eq!(
+            format!("{auth:?}"),
+            r#"ClientAuth { method: "client_assertion", client_id: Some("billing"), .. }"#
         );
     }
 

@@ -56,6 +56,7 @@
 //!
 //! - [`Exchange`]: where the endpoint is ([`Exchange::new`], [`Exchange::discover`]), client
 //!   authentication (`client_secret_post`, `client_secret_basic`, `private_key_jwt`,
+//!   a client assertion from another issuer ([`AssertionSource`]: no client secret at all),
 //!   `tls_client_auth`, `none`), transport settings, retries; besides the JWT grant, the
 //!   password and client-credentials grants an admin login needs, through the same request.
 //! - [`ExchangeError`]: one error to match on, with [`ExchangeError::kind`] for exit codes and
@@ -68,7 +69,8 @@
 //! secrets, assertions and tokens never appear in logs, `Debug`, `Display` or errors.
 //! The only environment read is the proxy configuration (see [`Exchange`]), and
 //! `XDG_CACHE_HOME`/`HOME` when asked for [`cache::FileCache::default_dir`]; the only files
-//! touched are the token cache's.
+//! touched are the token cache's, and the only file read besides is a client assertion file
+//! ([`AssertionSource::File`]).
 
 #![warn(missing_docs)]
 #![cfg_attr(
@@ -101,8 +103,8 @@ mod x509;
 pub use client::{DEFAULT_CALL_TIMEOUT, Exchange};
 pub use dpop::{DPOP_HEADER, DPOP_PROOF_TYPE, Dpop, USE_DPOP_NONCE, proof_claims};
 pub use endpoint::{parse_url, validate_url};
-pub use error::{BoxError, ErrorKind, ExchangeError, Rejection, Source};
-pub use form::{ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
+pub use error::{AssertionFileProblem, BoxError, ErrorKind, ExchangeError, Rejection, Source};
+pub use form::{AssertionSource, ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
 pub use response::{Confirmation, TokenResponse};
 pub use retry::{MAX_ATTEMPTS, RetryPolicy};
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};

@@ -688,6 +688,151 @@ fn private_key_jwt_client_assertion_is_signed_and_fresh() {
 }
 
 #[test]
+fn a_client_assertion_from_another_issuer_is_signed_per_attempt_with_its_claims() {
+    let public = test_signer().public_key();
+    // First attempt 503, second answered: each attempt carries its own client assertion.
+    let stub = Stub::start(move |req, n| {
+        let ok = req.form("client_assertion_type").as_deref()
+            == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && req.form("client_id").as_deref() == Some("custom-client")
+            && req.form("client_secret").is_none()
+            && req
+                .form("client_assertion")
+                .is_some_and(|jwt| jwtgrant_signer::verify(&jwt, &public).is_ok());
+        match (ok, n) {
+            (false, _) => json(401, r#"{"error":"invalid_client"}"#),
+            (true, 0) => Reply::status(503).body("busy"),
+            (true, _) => token_json("federated", 60),
+        }
+    });
+    let source = jwtgrant_exchange::AssertionSource::signed(
+        test_signer(),
+        "https://issuer.example",
+        "custom-client",
+        "https://kc.example/realms/r",
+    );
+    let x = Exchange::new(&stub.url("/token"))
+        .expect("url")
+        .client_assertion("custom-client", source)
+        .retries(RetryPolicy::attempts(2).base_delay(Duration::from_millis(10)));
+    assert!(!format!("{x:?}").contains("BEGIN"));
+    let token = x.exchange_with(fake_assertion).expect("token");
+    assert_eq!(token.access_token.secret(), "federated");
+    let claims: Vec<serde_json::Value> = stub
+        .requests()
+        .iter()
+        .map(|r| {
+            let jwt = r.form("client_assertion").expect("client assertion");
+            jwtgrant_signer::decode_unverified(&jwt)
+                .expect("decodes")
+                .claims()
+                .clone()
+        })
+        .collect();
+    assert_eq!(claims.len(), 2);
+    for c in &claims {
+        assert_eq!(c["iss"], "https://issuer.example");
+        assert_eq!(c["sub"], "custom-client");
+        assert_eq!(c["aud"], "https://kc.example/realms/r");
+        assert_eq!(
+            c["exp"].as_u64().unwrap_or(0) - c["iat"].as_u64().unwrap_or(0),
+            60
+        );
+    }
+    assert_ne!(
+        claims[0]["jti"], claims[1]["jti"],
+        "a fresh jti per attempt"
+    );
+}
+
+/// A JWT-shaped token as a workload identity system writes it (unsigned: the stub only
+/// reads it).
+fn workload_token(name: &str) -> String {
+    let payload = serde_json::json!({
+        "iss": "https://kubernetes.default.svc",
+        "sub": format!("system:serviceaccount:apps:{name}"),
+        "exp": 4_102_444_800u64,
+    });
+    format!(
+        "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+        Base64UrlUnpadded::encode_string(payload.to_string().as_bytes())
+    )
+}
+
+#[test]
+fn a_client_assertion_file_is_read_again_for_every_attempt() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("token");
+    std::fs::write(&path, format!("{}\n", workload_token("one"))).expect("write");
+    // The stub rotates the file while answering the first attempt, as kubelet would.
+    let rotate = path.clone();
+    let stub = Stub::start(move |_, n| {
+        if n == 0 {
+            std::fs::write(&rotate, workload_token("two")).expect("rotate");
+            Reply::status(503).body("busy")
+        } else {
+            token_json("from-file", 60)
+        }
+    });
+    let x = Exchange::new(&stub.url("/token"))
+        .expect("url")
+        .client_assertion("billing", jwtgrant_exchange::AssertionSource::file(&path))
+        .retries(RetryPolicy::attempts(2).base_delay(Duration::from_millis(10)));
+    let token = x.exchange_with(fake_assertion).expect("token");
+    assert_eq!(token.access_token.secret(), "from-file");
+    let sent: Vec<Option<String>> = stub
+        .requests()
+        .iter()
+        .map(|r| r.form("client_assertion"))
+        .collect();
+    assert_eq!(
+        sent,
+        [Some(workload_token("one")), Some(workload_token("two"))]
+    );
+
+    // A file that went away fails before anything is sent, naming it.
+    std::fs::remove_file(&path).expect("remove");
+    let err = x.exchange("h.p.s").expect_err("no file");
+    let ExchangeError::ClientAssertionFile { problem, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        *problem,
+        jwtgrant_exchange::AssertionFileProblem::Unreadable
+    );
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(
+        err.to_string(),
+        format!("client assertion file '{}' cannot be read", path.display())
+    );
+    assert_eq!(stub.count(), 2);
+}
+
+#[test]
+fn a_server_echoing_the_request_cannot_leak_the_client_assertion() {
+    let stub = Stub::start(|req, _| {
+        Reply::status(403)
+            .header("Content-Type", "text/html")
+            .body(format!(
+                "<p>Request blocked: client_assertion={}</p>",
+                req.form("client_assertion").unwrap_or_default()
+            ))
+    });
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("token");
+    let token = workload_token("billing");
+    std::fs::write(&path, &token).expect("write");
+    let err = Exchange::new(&stub.url("/token"))
+        .expect("url")
+        .client_assertion("billing", jwtgrant_exchange::AssertionSource::file(&path))
+        .exchange("h.p.s")
+        .expect_err("403");
+    let text = format!("{err} {err:#} {err:?}");
+    assert!(!text.contains(&token), "{text}");
+    assert!(text.contains("client_assertion=[redacted]"), "{text}");
+}
+
+#[test]
 fn exchange_signed_signs_anew_for_each_attempt() {
     let stub = Stub::start(keycloak_like_jti_check());
     let signer = test_signer();

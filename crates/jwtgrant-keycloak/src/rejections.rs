@@ -65,6 +65,10 @@ pub enum Check {
     /// An ID-JAG's `client_id` claim equals the authenticated client (part of
     /// `validateClient` when the assertion's `typ` is `oauth-id-jag+jwt`).
     IdJagClientId,
+    /// A `federated-jwt` client's client assertion passes `FederatedJWTClientValidator`
+    /// (`aud` the realm URL, a fresh `jti`, signed by the provider `jwt.credential.issuer`
+    /// names). Runs before the grant, as part of client authentication.
+    ClientAssertion,
 }
 
 impl Check {
@@ -95,6 +99,7 @@ impl Check {
             Check::ClientCertificate => "client-certificate",
             Check::Dpop => "dpop",
             Check::IdJagClientId => "id-jag-client-id",
+            Check::ClientAssertion => "client-assertion",
         }
     }
 
@@ -119,6 +124,9 @@ enum Match {
     Exact,
     /// The description starts with these words (Keycloak appends what was sent).
     Prefix,
+    /// The whole description, exactly, with `error` `invalid_client`: the same words from
+    /// client authentication (a client assertion) rather than from the grant.
+    ClientExact,
 }
 
 /// One row: Keycloak's words, the failing check, our hint.
@@ -158,6 +166,14 @@ macro_rules! rejections {
 }
 
 rejections! {
+    // Client assertions of federated-jwt clients (FederatedJWTClientValidator): the grant's
+    // words with `invalid_client`. Before the grant's rows, which match the words alone.
+    /// `Invalid token audience` (`invalid_client`: the client assertion's `aud`)
+    ClientAssertionAudience: ClientExact "Invalid token audience" => ClientAssertion,
+        "a federated client's client assertion needs aud = {base}/realms/{realm} exactly, the realm URL as Keycloak sees it (its token endpoint URL is refused here)";
+    /// `Token reuse detected` (`invalid_client`: the client assertion's `jti`)
+    ClientAssertionReused: ClientExact "Token reuse detected" => ClientAssertion,
+        "a client assertion is single-use unless its identity provider allows reuse (supportsClientAssertionReuse = \"true\"): make a fresh one (new jti) for every request, or let the file's writer rotate it";
     /// `Missing parameter:assertion`
     MissingAssertion: Exact "Missing parameter:assertion" => AssertionParameter,
         "the form carried no assertion: send the signed JWT as the assertion parameter";
@@ -239,10 +255,10 @@ rejections! {
         "the URL's path is no Keycloak endpoint: Keycloak 17+ serves {base}/realms/{realm} without the /auth prefix of older releases (and an older one needs it)";
     /// `Invalid client or Invalid client credentials`
     InvalidClient: Exact "Invalid client or Invalid client credentials" => Client,
-        "check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak";
+        "check the client id, its credentials (secret, key or certificate) and authenticator; federated-jwt: jwt.credential.issuer must name an OIDC provider with supportsClientAssertions";
     /// `Invalid client credentials`
     InvalidClientCredentials: Exact "Invalid client credentials" => Client,
-        "check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak";
+        "check the client id, its credentials (secret, key or certificate) and authenticator; federated-jwt: jwt.credential.issuer must name an OIDC provider with supportsClientAssertions";
     /// `Client Certification missing for MTLS HoK Token Binding` (`invalid_request`)
     CertificateMissingForBinding: Exact "Client Certification missing for MTLS HoK Token Binding" => ClientCertificate,
         "the client requires certificate-bound tokens (tls.client.certificate.bound.access.tokens): present a client certificate over mutual TLS, or turn the binding off";
@@ -333,20 +349,26 @@ impl Description {
     /// The row of the table a rejection matches, by its `error_description`, if any.
     pub fn of(rejection: &Rejection) -> Option<Description> {
         match rejection.error_description.as_deref() {
-            Some(d) if !d.is_empty() => Self::find(d),
+            Some(d) if !d.is_empty() => Self::matching(Some(&rejection.error), d),
             // Keycloak's 404s (`Realm does not exist`, a path it has no resource for) carry
             // their words in `error` alone.
             _ => Self::find(&rejection.error),
         }
     }
 
-    /// The row matching Keycloak's `error_description`, if the table has one.
+    /// The row matching Keycloak's `error_description`, if the table has one (a grant's
+    /// row: the client assertion rows need the `error` code too, see [`Description::of`]).
     pub fn find(description: &str) -> Option<Description> {
+        Self::matching(None, description)
+    }
+
+    fn matching(error: Option<&str>, description: &str) -> Option<Description> {
         Self::ALL.iter().copied().find(|d| {
             let row = d.row();
             match row.matching {
                 Match::Exact => description == row.text,
                 Match::Prefix => description.starts_with(row.text),
+                Match::ClientExact => error == Some("invalid_client") && description == row.text,
             }
         })
     }
@@ -448,6 +470,40 @@ mod tests {
         check("Token reuse detected", "fresh one (new jti)");
     }
 
+    /// Measured on 26.7.3: a federated-jwt client's client assertion with the token
+    /// endpoint URL as `aud`, and one sent twice, get the grant's words with
+    /// `invalid_client`; the same words with `invalid_grant` stay the grant's rows.
+    #[test]
+    fn client_assertion_answers_are_told_apart_by_their_code() {
+        let of = |error: &str, d: &str| {
+            Description::of(&Rejection::new(400, error, Some(d.to_owned()), None))
+        };
+        assert_eq!(
+            of("invalid_client", "Invalid token audience"),
+            Some(Description::ClientAssertionAudience)
+        );
+        assert_eq!(
+            of("invalid_grant", "Invalid token audience"),
+            Some(Description::InvalidAudience)
+        );
+        assert_eq!(
+            of("invalid_client", "Token reuse detected"),
+            Some(Description::ClientAssertionReused)
+        );
+        assert_eq!(
+            of("invalid_grant", "Token reuse detected"),
+            Some(Description::Reused)
+        );
+        assert_eq!(
+            Description::find("Invalid token audience"),
+            Some(Description::InvalidAudience)
+        );
+        assert_eq!(
+            Description::ClientAssertionAudience.check(),
+            Check::ClientAssertion
+        );
+    }
+
     /// The troubleshooting guide explains every row: a new row without a doc line fails here.
     #[test]
     fn every_description_is_in_the_troubleshooting_guide() {
@@ -521,7 +577,12 @@ mod tests {
         check("Invalid signature ", None);
         check("something new", None);
         for d in Description::ALL {
-            assert_eq!(Description::find(d.text()), Some(*d), "{d}");
+            let r = Rejection::new(400, "invalid_client", Some(d.text().to_owned()), None);
+            let found = match d.row().matching {
+                Match::ClientExact => Description::of(&r),
+                _ => Description::find(d.text()),
+            };
+            assert_eq!(found, Some(*d), "{d}");
         }
     }
 

@@ -73,6 +73,17 @@ pub mod client {
     pub const JWT_AUTHENTICATOR: &str = "client-jwt";
     /// [`AUTHENTICATOR`]: `tls_client_auth`, the client's certificate.
     pub const X509_AUTHENTICATOR: &str = "client-x509";
+    /// [`AUTHENTICATOR`]: a client assertion another issuer signs, verified by the identity
+    /// provider [`CREDENTIAL_ISSUER`] names (`FederatedJWTClientAuthenticator`; feature
+    /// `client-auth-federated`, on by default in 26.x). No secret.
+    pub const FEDERATED_AUTHENTICATOR: &str = "federated-jwt";
+    /// Attribute of a [`FEDERATED_AUTHENTICATOR`] client: the alias of the identity provider
+    /// that vouches for it (not its issuer URL, despite the name).
+    pub const CREDENTIAL_ISSUER: &str = "jwt.credential.issuer";
+    /// Attribute of a [`FEDERATED_AUTHENTICATOR`] client: the client assertion's `sub`.
+    /// Keycloak finds the client by this and [`CREDENTIAL_ISSUER`]
+    /// (`DefaultClientAssertionStrategy.lookup`), not by `client_id`.
+    pub const CREDENTIAL_SUB: &str = "jwt.credential.sub";
 }
 
 /// The names in an `IdentityProviderRepresentation`.
@@ -83,6 +94,15 @@ pub mod idp {
     pub const PROVIDER_ID_FIELD: &str = "providerId";
     /// [`PROVIDER_ID_FIELD`] of a JWT Authorization Grant identity provider.
     pub const PROVIDER_ID: &str = "jwt-authorization-grant";
+    /// [`PROVIDER_ID_FIELD`] of an OpenID Connect provider: the type that verifies client
+    /// assertions with [`SUPPORTS_CLIENT_ASSERTIONS`] (a JWT Authorization Grant provider
+    /// cannot: `federated-jwt` clients it vouches for get 401 `invalid_client`).
+    pub const OIDC_PROVIDER_ID: &str = "oidc";
+    /// Config of an OIDC provider: `"true"` verifies signatures (required with
+    /// [`SUPPORTS_CLIENT_ASSERTIONS`]).
+    pub const VALIDATE_SIGNATURE: &str = "validateSignature";
+    /// Config of an OIDC provider: `"true"` lets it vouch for `federated-jwt` clients.
+    pub const SUPPORTS_CLIENT_ASSERTIONS: &str = "supportsClientAssertions";
     /// Disabled providers match no assertion (absent: enabled).
     pub const ENABLED: &str = "enabled";
     /// The object holding the string settings below.
@@ -177,6 +197,8 @@ pub enum Authenticator {
     Jwt,
     /// `client-x509`.
     X509,
+    /// `federated-jwt`.
+    Federated,
     /// Any other authenticator, by its name.
     Other(String),
 }
@@ -188,6 +210,7 @@ impl Authenticator {
             client::SECRET_AUTHENTICATOR => Authenticator::Secret,
             client::JWT_AUTHENTICATOR => Authenticator::Jwt,
             client::X509_AUTHENTICATOR => Authenticator::X509,
+            client::FEDERATED_AUTHENTICATOR => Authenticator::Federated,
             other => Authenticator::Other(other.to_owned()),
         }
     }
@@ -198,6 +221,7 @@ impl Authenticator {
             Authenticator::Secret => client::SECRET_AUTHENTICATOR,
             Authenticator::Jwt => client::JWT_AUTHENTICATOR,
             Authenticator::X509 => client::X509_AUTHENTICATOR,
+            Authenticator::Federated => client::FEDERATED_AUTHENTICATOR,
             Authenticator::Other(name) => name,
         }
     }

@@ -15,6 +15,9 @@ pub enum SetupClientAuth {
     Secret,
     /// The TLS client certificate (Keycloak's client-x509, tls_client_auth); no secret.
     Tls,
+    /// No secret: a client assertion signed by the issuer's key (Keycloak's federated-jwt,
+    /// vouched for by an OIDC provider --assertion-idp-alias with the same issuer and key).
+    Federated,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,14 +39,20 @@ required actions and attributes are never touched. Every write is read back and 
 writes nothing.
 
 Flags that weaken security on an existing client: --no-bound-tokens and --no-require-dpop
-(tokens become bearer tokens), and --client-auth secret on a certificate client.
+(tokens become bearer tokens), and --client-auth secret on a certificate or federated client.
+
+--client-auth federated provisions a client with no secret at all: an OpenID Connect provider
+--assertion-idp-alias beside the grant's provider (same issuer and key, client assertions on)
+vouches for it, and `jwtgrant token --client-auth federated` signs its client assertion
+with the grant's key. No secret file is written.
 
 Examples:
   export KEYCLOAK_ADMIN_PASSWORD=admin
   jwtgrant keycloak setup --keycloak http://localhost:8080 --realm acme \\
       --issuer http://localhost:3000 --public-key public.pem --client-id custom-client \\
       --link nodejsuser-1234=alice@example.com
-  jwtgrant keycloak setup ... --jwks-url http://localhost:3000/jwks")]
+  jwtgrant keycloak setup ... --jwks-url http://localhost:3000/jwks
+  jwtgrant keycloak setup ... --client-auth federated      # no client secret")]
     Setup(Box<SetupArgs>),
 
     /// Replay Keycloak's checks locally against the realm's real configuration and name the failing one.
@@ -168,6 +177,17 @@ pub struct SetupArgs {
     )]
     pub idp_alias: String,
 
+    /// --client-auth federated: alias of the OpenID Connect identity provider that verifies
+    /// the client's assertions (same issuer and key as --idp-alias, which a client assertion
+    /// cannot use).
+    #[arg(
+        long,
+        env = "JWTGRANT_ASSERTION_IDP_ALIAS",
+        value_name = "ALIAS",
+        default_value = "jwt-client-assertions"
+    )]
+    pub assertion_idp_alias: String,
+
     /// Link external subject SUB to Keycloak user USERNAME (repeatable; the user is created if missing).
     #[arg(long = "link", env = "JWTGRANT_LINK", value_name = "SUB=USERNAME", value_parser = parse::link)]
     pub links: Vec<(String, String)>,
@@ -177,9 +197,11 @@ pub struct SetupArgs {
     pub secret_out: Option<PathBuf>,
 
     /// How the client authenticates at the token endpoint: with a secret Keycloak generates
-    /// (written to --secret-out), or with its TLS client certificate (matched by
-    /// --client-cert-dn; no secret). A new client defaults to secret; an existing one keeps
-    /// its authenticator unless this is given (secret on a certificate client weakens it).
+    /// (written to --secret-out), with its TLS client certificate (matched by
+    /// --client-cert-dn; no secret), or federated: with a client assertion the issuer's key
+    /// signs (no secret; an existing secret client's secret is removed). A new client
+    /// defaults to secret; an existing one keeps its authenticator unless this is given
+    /// (secret on a certificate or federated client weakens it).
     #[arg(long, env = "JWTGRANT_SETUP_CLIENT_AUTH", value_enum)]
     pub client_auth: Option<SetupClientAuth>,
 

@@ -32,6 +32,9 @@ fn login(admin: &Admin) -> Result<AdminSession> {
 const NO_SECRET: &str =
     "no client secret: the client authenticates with its certificate (no secret file written)";
 
+/// What setup says about a federated client.
+const NO_SECRET_FEDERATED: &str = "no client secret: the client authenticates with a client assertion the issuer's key signs (jwtgrant token --client-auth federated; no secret file written)";
+
 /// What `setup --bound-tokens` says callers must do.
 const BOUND_NOTE: &str = "access tokens are bound to the client certificate (cnf x5t#S256): present it (--client-cert, --client-key) on every token request, and use the token only over connections presenting it";
 
@@ -66,8 +69,14 @@ pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
     }
     let client = applied.client.take().expect("provision sets the client");
     let x509 = client.authenticator == Authenticator::X509;
-    // A certificate client has no secret to write, even if Keycloak kept one from before.
-    let secret = client.secret.filter(|_| !x509);
+    let federated = client.authenticator == Authenticator::Federated;
+    let no_secret = match client.authenticator {
+        Authenticator::X509 => Some(NO_SECRET),
+        Authenticator::Federated => Some(NO_SECRET_FEDERATED),
+        _ => None,
+    };
+    // A certificate or federated client has no secret to write, even if Keycloak kept one.
+    let secret = client.secret.filter(|_| no_secret.is_none());
 
     // The secret goes to a 0600 file, written only when it differs from what the file holds.
     let mut secret_note = None;
@@ -97,7 +106,7 @@ pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
             "ca_dn": args.ca_dn,
             "bound_tokens": args.bound_tokens,
             "secret_file": secret_file,
-            "secret_note": x509.then_some(NO_SECRET),
+            "secret_note": no_secret,
             "token_endpoint": jwtgrant_keycloak::token_endpoint(&base, &realm),
             "audience": jwtgrant_keycloak::realm_url(&base, &realm),
         });
@@ -148,6 +157,9 @@ pub fn setup(args: SetupSettings, g: &Globals) -> Result<()> {
         }
         out.push_str(&format!("{NO_SECRET}\n"));
     }
+    if federated {
+        out.push_str(&format!("{NO_SECRET_FEDERATED}\n"));
+    }
     if args.bound_tokens == Some(true) {
         out.push_str(BOUND_NOTE);
         out.push('\n');
@@ -173,6 +185,14 @@ fn provision(
         realm,
         &JwtIdp::new(&args.idp_alias, &args.issuer, args.key.clone()),
     )?);
+    if let Some(ClientAuthenticator::Federated { idp_alias, .. }) = &args.authenticator {
+        // The grant's provider cannot verify client assertions: an OIDC one beside it does,
+        // with the same issuer and key.
+        applied.outcomes.push(session.ensure_jwt_idp(
+            realm,
+            &JwtIdp::client_assertions(idp_alias, &args.issuer, args.key.clone()),
+        )?);
+    }
     let mut wanted = JwtClient::new(
         &args.client_id,
         args.authenticator
@@ -224,20 +244,33 @@ fn stopped(e: anyhow::Error, applied: &Applied, args: &SetupSettings) -> anyhow:
         .iter()
         .map(|o| o.description.clone())
         .collect();
-    let steps = ["realm", "identity provider", "client"];
+    let federated = matches!(
+        args.authenticator,
+        Some(ClientAuthenticator::Federated { .. })
+    );
+    let steps: &[&str] = if federated {
+        &[
+            "realm",
+            "identity provider",
+            "client assertion provider",
+            "client",
+        ]
+    } else {
+        &["realm", "identity provider", "client"]
+    };
     let mut left: Vec<String> = steps
         .iter()
-        .skip(applied.outcomes.len().min(3))
+        .skip(applied.outcomes.len().min(steps.len()))
         .map(|s| s.to_string())
         .collect();
-    let links_done = applied.outcomes.len().saturating_sub(3) / 2;
+    let links_done = applied.outcomes.len().saturating_sub(steps.len()) / 2;
     left.extend(
         args.links
             .iter()
             .skip(links_done)
             .map(|(sub, user)| format!("user '{user}' and its link to '{sub}'")),
     );
-    if !args.dry_run {
+    if !args.dry_run && !federated {
         left.push("the client secret file".into());
     }
     let done = if done.is_empty() {
@@ -289,6 +322,7 @@ fn client_auth_name(a: &Authenticator) -> &'static str {
     match a {
         Authenticator::Secret => "secret",
         Authenticator::X509 => "tls",
+        Authenticator::Federated => "federated",
         Authenticator::Jwt => "private-key-jwt",
         _ => "other",
     }

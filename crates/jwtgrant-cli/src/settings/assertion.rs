@@ -142,6 +142,16 @@ impl Assertions {
         })
     }
 
+    /// The key these assertions are signed with.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Their `iss`.
+    pub fn issuer(&self) -> &str {
+        self.claims.issuer()
+    }
+
     /// What every assertion these make says, as the token cache keys it: `iss`, `sub`,
     /// `aud`, the other claims (not `jti`, `iat`, `exp` or `nbf`, which change per
     /// assertion) and the signing key's thumbprint.

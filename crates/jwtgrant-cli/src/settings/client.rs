@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use jwtgrant_exchange::{ClientAuth as LibAuth, Dpop, Transport};
+use jwtgrant_exchange::{AssertionSource, ClientAuth as LibAuth, Dpop, Transport};
 
+use super::assertion::Assertions;
 use super::secrets::{self, Secret};
 use crate::cli::{ClientArgs, ClientAuth, DpopArgs, EndpointArgs, KeycloakArgs, TransportArgs};
 use crate::error::usage;
@@ -68,18 +69,21 @@ pub struct Client {
 }
 
 /// The token client of `exchange` and `token`. `stdin_taken`: the assertion comes from
-/// stdin. Everything local is read here, before any network traffic (discovery), so a
-/// missing secret or key file fails fast.
+/// stdin; `grant`: the assertions `token` signs (their key and issuer are what
+/// `--client-auth federated` signs with by default). Everything local is read here, before
+/// any network traffic (discovery), so a missing secret or key file fails fast.
 pub fn client(
     endpoint: &EndpointArgs,
     kc: &KeycloakArgs,
     client: &ClientArgs,
     dpop_args: &DpopArgs,
     stdin_taken: bool,
+    grant: Option<&Assertions>,
     g: &Globals,
 ) -> Result<Client> {
     let secret = secrets::client_secret(client, stdin_taken, g)?.required()?;
-    let auth = auth(client, secret, g)?;
+    let defaults = FederatedDefaults::new(endpoint, kc, grant);
+    let auth = auth(client, secret, &defaults, g)?;
     let transport = client_transport(transport(&endpoint.transport)?, client, g)?;
     let route = Route {
         endpoint: Endpoint::resolve(endpoint, kc)?,
@@ -102,8 +106,39 @@ pub fn client_id(client: &ClientArgs) -> Result<String> {
         .ok_or_else(|| usage("missing --client-id ID (the confidential Keycloak client)"))
 }
 
+/// What `--client-auth federated` falls back on when its own options are not given.
+#[derive(Debug, Default)]
+pub struct FederatedDefaults<'a> {
+    /// The grant's assertions (`--key`, `--iss`), for the commands that sign one.
+    pub grant: Option<&'a Assertions>,
+    /// The audience and the options it came from: the realm URL of --keycloak/--realm,
+    /// else --issuer-url.
+    pub audience: Option<(String, &'static str)>,
+}
+
+impl<'a> FederatedDefaults<'a> {
+    /// The defaults these options give.
+    pub fn new(endpoint: &EndpointArgs, kc: &KeycloakArgs, grant: Option<&'a Assertions>) -> Self {
+        // The realm URL first: Keycloak's federated validator expects exactly it.
+        let audience = match (&kc.keycloak, &kc.realm, &endpoint.issuer_url) {
+            (Some(base), Some(realm), _) => Some((
+                jwtgrant_keycloak::realm_url(base, realm),
+                "--keycloak and --realm",
+            )),
+            (_, _, Some(issuer)) => Some((issuer.trim_end_matches('/').to_owned(), "--issuer-url")),
+            _ => None,
+        };
+        Self { grant, audience }
+    }
+}
+
 /// The library's client authentication for these options, with the secret or key loaded.
-pub fn auth(client: &ClientArgs, secret: Option<Secret>, g: &Globals) -> Result<LibAuth> {
+pub fn auth(
+    client: &ClientArgs,
+    secret: Option<Secret>,
+    defaults: &FederatedDefaults<'_>,
+    g: &Globals,
+) -> Result<LibAuth> {
     let client_id = client_id(client)?;
     let auth = match (client.client_auth, secret) {
         (ClientAuth::Post | ClientAuth::Basic, secret) => {
@@ -122,9 +157,63 @@ pub fn auth(client: &ClientArgs, secret: Option<Secret>, g: &Globals) -> Result<
             let signer = keyfile::signer(key, g, None, None, false)?;
             LibAuth::PrivateKeyJwt { client_id, signer }
         }
+        (ClientAuth::Federated, _) => {
+            let source = assertion_source(client, &client_id, defaults, g)?;
+            LibAuth::ClientAssertion { client_id, source }
+        }
         (ClientAuth::None, _) => LibAuth::None { client_id },
     };
     Ok(auth)
+}
+
+/// Where `--client-auth federated` gets its client assertion: the file, or signed with
+/// --client-assertion-key (else --key) as --client-assertion-issuer (else --iss), `sub` the
+/// client id, `aud` --client-assertion-audience (else the realm URL, else --issuer-url).
+fn assertion_source(
+    client: &ClientArgs,
+    client_id: &str,
+    defaults: &FederatedDefaults<'_>,
+    g: &Globals,
+) -> Result<AssertionSource> {
+    if let Some(path) = &client.client_assertion_file {
+        log::info!(
+            "client assertion from --client-assertion-file '{}', read for every attempt",
+            path.display()
+        );
+        return Ok(AssertionSource::file(path));
+    }
+    let signer = match (&client.client_assertion_key, defaults.grant) {
+        (Some(key), _) => keyfile::signer(key, g, None, None, false)
+            .with_context(|| format!("cannot use client assertion key '{}'", key.display()))?,
+        (None, Some(grant)) => grant.signer().clone(),
+        (None, None) => {
+            return Err(usage(
+                "--client-auth federated needs --client-assertion-key FILE (the key of the issuer that vouches for the client) or --client-assertion-file FILE",
+            ));
+        }
+    };
+    let issuer = match (&client.client_assertion_issuer, defaults.grant) {
+        (Some(issuer), _) => issuer.clone(),
+        (None, Some(grant)) => grant.issuer().to_owned(),
+        (None, None) => {
+            return Err(usage(
+                "--client-auth federated needs --client-assertion-issuer URL (the issuer of the identity provider that vouches for the client)",
+            ));
+        }
+    };
+    let (audience, from) = match (&client.client_assertion_audience, &defaults.audience) {
+        (Some(aud), _) => (aud.clone(), "--client-assertion-audience"),
+        (None, Some((aud, from))) => (aud.clone(), *from),
+        (None, None) => {
+            return Err(usage(
+                "--client-auth federated needs the client assertion's audience: pass --keycloak URL and --realm REALM (audience <URL>/realms/<REALM>), --issuer-url URL, or --client-assertion-audience AUD",
+            ));
+        }
+    };
+    log::info!(
+        "client assertion signed for every attempt: iss {issuer}, sub {client_id}, aud {audience} from {from}"
+    );
+    Ok(AssertionSource::signed(signer, issuer, client_id, audience))
 }
 
 /// `client_secret_basic` or `client_secret_post` with `secret`; only the client id

@@ -240,6 +240,19 @@ fn switch(on: bool, off: bool) -> Option<bool> {
 /// combinations that make no sense are usage errors naming the fix.
 fn setup_authenticator(args: &SetupArgs) -> Result<Option<ClientAuthenticator>> {
     let tls = args.client_auth == Some(SetupClientAuth::Tls);
+    if args.client_auth == Some(SetupClientAuth::Federated) {
+        if args.secret_out.is_some() {
+            return Err(usage(
+                "--secret-out has nothing to write: a federated client (--client-auth federated) has no secret; drop --secret-out",
+            ));
+        }
+        if args.assertion_idp_alias == args.idp_alias {
+            return Err(usage(format!(
+                "--assertion-idp-alias must differ from --idp-alias ('{}'): a JWT Authorization Grant provider cannot verify client assertions, so the client assertions need a provider of their own",
+                args.idp_alias
+            )));
+        }
+    }
     match (&args.client_cert_dn, &args.ca_dn) {
         (Some(_), _) if !tls => Err(usage(
             "--client-cert-dn is for a certificate client: add --client-auth tls, or drop --client-cert-dn for a secret client",
@@ -257,6 +270,12 @@ fn setup_authenticator(args: &SetupArgs) -> Result<Option<ClientAuthenticator>> 
             subject_dn: dn.trim().to_owned(),
             ca_subject_dn: ca.as_ref().map(|c| c.trim().to_owned()),
         })),
+        (None, _) if args.client_auth == Some(SetupClientAuth::Federated) => {
+            Ok(Some(ClientAuthenticator::Federated {
+                idp_alias: args.assertion_idp_alias.clone(),
+                subject: args.client_id.clone(),
+            }))
+        }
         (None, _) if args.client_auth.is_some() => Ok(Some(ClientAuthenticator::Secret(None))),
         (None, _) => Ok(None),
     }
@@ -306,6 +325,14 @@ pub fn doctor(args: &DoctorArgs, g: &Globals) -> Result<DoctorSettings> {
         given => Some(Authentication::Ready(client::auth(
             &args.client,
             given.required()?,
+            &client::FederatedDefaults::new(
+                &args.endpoint,
+                &args.keycloak,
+                match &assertion {
+                    Assertion::Sign(a) => Some(a),
+                    Assertion::Given(_) => None,
+                },
+            ),
             g,
         )?)),
     }

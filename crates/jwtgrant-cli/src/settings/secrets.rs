@@ -80,7 +80,7 @@ impl Given {
 pub fn client_secret(args: &ClientArgs, stdin_taken: bool, g: &Globals) -> Result<Given> {
     if matches!(
         args.client_auth,
-        ClientAuth::PrivateKeyJwt | ClientAuth::None | ClientAuth::Tls
+        ClientAuth::PrivateKeyJwt | ClientAuth::None | ClientAuth::Tls | ClientAuth::Federated
     ) {
         if args.client_secret_file.is_some() || args.client_secret_stdin {
             log::warn!("a client secret was given but --client-auth does not use one; ignoring it");

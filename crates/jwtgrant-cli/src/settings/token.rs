@@ -55,6 +55,7 @@ pub fn exchange(cmd: &ExchangeCmd, g: &Globals) -> Result<ExchangeSettings> {
         &cmd.client,
         &cmd.dpop,
         from_stdin,
+        None,
         g,
     )?;
     let assertion = super::assertion::given(&cmd.assertion)?;
@@ -129,6 +130,7 @@ pub fn token(cmd: &TokenRequest, output: &OutputArgs, g: &Globals) -> Result<Tok
         &cmd.client,
         &cmd.dpop,
         false,
+        Some(&assertions),
         g,
     )?;
     Ok(TokenSettings {

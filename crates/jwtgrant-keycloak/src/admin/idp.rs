@@ -7,8 +7,8 @@ use jwtgrant_exchange::Method;
 use super::AdminSession;
 use super::error::AdminError;
 use super::spec::{
-    Change, Field, IdpKey, JWT_IDP_PROVIDER_ID, JwtIdp, Outcome, changes, idp_create_body,
-    idp_fields, verify, with_fields,
+    Change, Field, IdpKey, JwtIdp, Outcome, changes, idp_create_body, idp_fields, verify,
+    with_fields,
 };
 
 impl AdminSession {
@@ -31,7 +31,8 @@ impl AdminSession {
         self.get_optional(&op, &idp_path(realm, alias), &[])
     }
 
-    /// Makes sure the realm has this JWT Authorization Grant identity provider.
+    /// Makes sure the realm has this identity provider (of [`JwtIdp::kind`]: the grant's, or
+    /// one for client assertions).
     /// Only the fields [`JwtIdp`] describes are compared and changed; other config
     /// keys are kept.
     pub fn ensure_jwt_idp(&self, realm: &str, idp: &JwtIdp) -> Result<Outcome, AdminError> {
@@ -63,11 +64,12 @@ impl AdminSession {
             .unwrap_or_default();
         // The server's text, through the output gate before it can reach an error.
         let provider = &jwtgrant_exchange::text::sanitize(provider, 100);
-        if provider != JWT_IDP_PROVIDER_ID {
+        let want_provider = idp.kind.provider_id();
+        if provider != want_provider {
             return Err(AdminError::Conflict {
                 operation: format!("updating {what}"),
                 detail: format!(
-                    "the alias is taken by a '{provider}' provider, not '{JWT_IDP_PROVIDER_ID}' \
+                    "the alias is taken by a '{provider}' provider, not '{want_provider}' \
                      (delete it or choose another alias)"
                 ),
             });

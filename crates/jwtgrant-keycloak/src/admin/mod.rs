@@ -46,7 +46,7 @@ pub use error::AdminError;
 pub use session::{AdminLogin, AdminSession, DEFAULT_ADMIN_TIMEOUT};
 // Keycloak's attribute names are in `crate::settings`, written once.
 pub use spec::{
-    Change, ClientAuthenticator, FieldChange, IdpKey, JWT_IDP_PROVIDER_ID, JwtClient, JwtIdp,
-    Outcome, REDACTED, Secret, UserSpec,
+    Change, ClientAuthenticator, FieldChange, IdpKey, IdpKind, JWT_IDP_PROVIDER_ID, JwtClient,
+    JwtIdp, Outcome, REDACTED, Secret, UserSpec,
 };
 pub use user::EnsuredUser;

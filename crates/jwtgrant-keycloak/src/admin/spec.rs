@@ -153,12 +153,51 @@ pub struct JwtIdp {
     pub limit_access_token_exp: Option<bool>,
     /// Disabled providers match no assertion.
     pub enabled: bool,
+    /// What the provider verifies: the grant's assertions, or client assertions.
+    pub kind: IdpKind,
+}
+
+/// What a [`JwtIdp`] verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdpKind {
+    /// The grant's assertions (`providerId` `jwt-authorization-grant`).
+    JwtAuthorizationGrant,
+    /// Client assertions of `federated-jwt` clients: an OpenID Connect provider (`oidc`)
+    /// with `validateSignature` and `supportsClientAssertions` on. The grant type cannot
+    /// vouch for a client, and an `oidc` provider cannot be the grant's provider: a
+    /// secretless client needs both, with the same issuer.
+    ClientAssertions,
+}
+
+impl IdpKind {
+    /// Keycloak's `providerId` for it.
+    pub fn provider_id(self) -> &'static str {
+        match self {
+            IdpKind::JwtAuthorizationGrant => JWT_IDP_PROVIDER_ID,
+            IdpKind::ClientAssertions => idp_names::OIDC_PROVIDER_ID,
+        }
+    }
 }
 
 impl JwtIdp {
+    /// A provider for client assertions (see [`IdpKind::ClientAssertions`]), enabled. The
+    /// grant options ([`JwtIdp::max_assertion_lifetime`] ...) do not apply to it.
+    pub fn client_assertions(
+        alias: impl Into<String>,
+        issuer: impl Into<String>,
+        key: IdpKey,
+    ) -> JwtIdp {
+        JwtIdp {
+            kind: IdpKind::ClientAssertions,
+            ..JwtIdp::new(alias, issuer, key)
+        }
+    }
+
     /// An enabled provider with Keycloak's defaults for everything optional.
     pub fn new(alias: impl Into<String>, issuer: impl Into<String>, key: IdpKey) -> JwtIdp {
         JwtIdp {
+            kind: IdpKind::JwtAuthorizationGrant,
             alias: alias.into(),
             issuer: issuer.into(),
             key,
@@ -322,6 +361,14 @@ pub enum ClientAuthenticator {
         /// The issuing CA's subject DN, when the client should accept only that CA.
         ca_subject_dn: Option<String>,
     },
+    /// A client assertion another issuer signs (Keycloak's `federated-jwt`), verified by the
+    /// identity provider `idp_alias` (an [`IdpKind::ClientAssertions`] one); no secret.
+    Federated {
+        /// The alias of the provider that vouches for the client (`jwt.credential.issuer`).
+        idp_alias: String,
+        /// The client assertion's `sub` (`jwt.credential.sub`), usually the client id.
+        subject: String,
+    },
 }
 
 impl ClientAuthenticator {
@@ -332,6 +379,7 @@ impl ClientAuthenticator {
             ClientAuthenticator::Secret(_) => Authenticator::Secret,
             ClientAuthenticator::PrivateKeyJwt { .. } => Authenticator::Jwt,
             ClientAuthenticator::X509 { .. } => Authenticator::X509,
+            ClientAuthenticator::Federated { .. } => Authenticator::Federated,
         }
     }
 }
@@ -531,6 +579,10 @@ pub(crate) fn idp_fields(idp: &JwtIdp) -> Vec<Field> {
         Field::eq(&[idp_names::ENABLED], idp.enabled),
         cfg(idp_names::ISSUER, idp.issuer.clone()),
     ];
+    if idp.kind == IdpKind::ClientAssertions {
+        f.push(flag(idp_names::VALIDATE_SIGNATURE, true));
+        f.push(flag(idp_names::SUPPORTS_CLIENT_ASSERTIONS, true));
+    }
     match &idp.key {
         IdpKey::Static { public_key, key_id } => {
             // `useJwksUrl` must be explicit: absent reads as false, but a provider first
@@ -576,7 +628,7 @@ pub(crate) fn idp_fields(idp: &JwtIdp) -> Vec<Field> {
 pub(crate) fn idp_create_body(idp: &JwtIdp) -> Value {
     let base = IdpSettings {
         alias: Some(idp.alias.clone()),
-        provider_id: Some(JWT_IDP_PROVIDER_ID.to_owned()),
+        provider_id: Some(idp.kind.provider_id().to_owned()),
         ..IdpSettings::default()
     };
     with_fields(base.to_json(), &idp_fields(idp))
@@ -663,6 +715,11 @@ fn auth_fields(auth: &ClientAuthenticator) -> Vec<Field> {
             }
             f
         }
+        ClientAuthenticator::Federated { idp_alias, subject } => vec![
+            authenticator(client::FEDERATED_AUTHENTICATOR),
+            attr(client::CREDENTIAL_ISSUER, idp_alias.clone()),
+            attr(client::CREDENTIAL_SUB, subject.clone()),
+        ],
     }
 }
 
