@@ -80,8 +80,10 @@ pub fn recorded() -> Option<Cluster> {
 /// Returns it and whether this call started it.
 pub fn ensure_running(version: &str, nodes: usize) -> Result<(Cluster, bool)> {
     if let Some(c) = recorded() {
-        if c.nodes.iter().all(|n| keycloak::group_alive(n.pid))
-            && keycloak::group_alive(c.nginx_pid)
+        if c.nodes
+            .iter()
+            .all(|n| alive(current_pid(n)))
+            && alive(c.nginx_pid)
             && c.nodes.len() == nodes
             && c.version == version
         {
@@ -128,7 +130,9 @@ fn start(version: &str, nodes: usize) -> Result<Cluster> {
         ]);
     }
     if let Some(busy) = ports.iter().find(|p| keycloak::port_in_use(**p)) {
-        bail!("127.0.0.1:{busy} is in use by something this xtask did not start (the cluster needs ports {ports:?})");
+        bail!(
+            "127.0.0.1:{busy} is in use by something this xtask did not start (the cluster needs ports {ports:?})"
+        );
     }
     let dir = dir();
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -171,21 +175,24 @@ pub fn stop() -> Result<()> {
         eprintln!("cluster: not running (no {})", state_path().display());
         return Ok(());
     };
-    if c.nginx_pid != 0 && keycloak::group_alive(c.nginx_pid) {
+    if c.nginx_pid != 0 && alive(c.nginx_pid) {
         eprintln!("cluster: stopping nginx (process group {})", c.nginx_pid);
         end_group(c.nginx_pid)?;
     }
     for node in &c.nodes {
-        if keycloak::group_alive(node.pid) {
-            eprintln!("cluster: stopping node {} (process group {})", node.url, node.pid);
-            end_group(node.pid)?;
+        let pid = current_pid(node);
+        if alive(pid) {
+            eprintln!("cluster: stopping node {} (process group {pid})", node.url);
+            end_group(pid)?;
         }
     }
     if c.pg_dir.join("postmaster.pid").exists() {
         eprintln!("cluster: stopping PostgreSQL ({})", c.pg_dir.display());
         let pg_bin = postgres_bin()?;
         let mut cmd = as_postgres_user(&pg_bin.join("pg_ctl"));
-        cmd.arg("-D").arg(&c.pg_dir).args(["-m", "fast", "-w", "stop"]);
+        cmd.arg("-D")
+            .arg(&c.pg_dir)
+            .args(["-m", "fast", "-w", "stop"]);
         run_quiet(&mut cmd, "pg_ctl stop")?;
     }
     let _ = fs::remove_file(state_path());
@@ -199,21 +206,61 @@ pub fn status() {
         println!("cluster: not running");
         return;
     };
-    let alive = |pid: u32| if keycloak::group_alive(pid) { "running" } else { "gone" };
+    let alive = |pid: u32| {
+        if alive(pid) {
+            "running"
+        } else {
+            "gone"
+        }
+    };
     println!("cluster: Keycloak {} behind {}", c.version, c.proxy_url);
     println!("proxy: nginx, {} (pid {})", alive(c.nginx_pid), c.nginx_pid);
     for node in &c.nodes {
         println!(
-            "node: {} {} (pid {}, health http://127.0.0.1:{}/health/ready, log {})",
+            "node: {} {} (pid {}, health https://localhost:{}/health/ready, log {})",
             node.url,
-            alive(node.pid),
-            node.pid,
+            alive(current_pid(node)),
+            current_pid(node),
             node.management_port,
             node.log.display()
         );
     }
-    let db = if c.pg_dir.join("postmaster.pid").exists() { "running" } else { "stopped" };
-    println!("database: PostgreSQL on 127.0.0.1:{}, {db} ({})", c.pg_port, c.pg_dir.display());
+    let db = if c.pg_dir.join("postmaster.pid").exists() {
+        "running"
+    } else {
+        "stopped"
+    };
+    println!(
+        "database: PostgreSQL on 127.0.0.1:{}, {db} ({})",
+        c.pg_port,
+        c.pg_dir.display()
+    );
+}
+
+/// Whether any process of process group `pgid` runs (nginx's command line names no
+/// Keycloak, so [`keycloak::group_alive`]'s filter does not fit here).
+fn alive(pgid: u32) -> bool {
+    if pgid == 0 {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let mut rest = stat
+                    .rsplit_once(')')
+                    .map(|(_, r)| r.split_whitespace())
+                    .into_iter()
+                    .flatten();
+                let state = rest.next();
+                let pgrp = rest.nth(1).and_then(|p| p.parse::<u32>().ok());
+                !matches!(state, Some("Z" | "X")) && pgrp == Some(pgid)
+            })
+        })
 }
 
 fn write_state(c: &Cluster) -> Result<()> {
@@ -225,10 +272,10 @@ fn write_state(c: &Cluster) -> Result<()> {
 fn end_group(pgid: u32) -> Result<()> {
     keycloak::signal_group(pgid, "TERM")?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while keycloak::group_alive(pgid) && Instant::now() < deadline {
+    while alive(pgid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    if keycloak::group_alive(pgid) {
+    if alive(pgid) {
         keycloak::signal_group(pgid, "KILL")?;
     }
     Ok(())
@@ -296,12 +343,18 @@ fn run_quiet(cmd: &mut Command, what: &str) -> Result<()> {
 /// only and holds nothing but this test's Keycloak), started, with database `keycloak`.
 fn start_postgres(bin: &Path, pg_dir: &Path) -> Result<()> {
     if pg_dir.exists() {
-        fs::remove_dir_all(pg_dir).with_context(|| format!("cannot remove {}", pg_dir.display()))?;
+        fs::remove_dir_all(pg_dir)
+            .with_context(|| format!("cannot remove {}", pg_dir.display()))?;
     }
     fs::create_dir_all(pg_dir)?;
     if is_root() {
         // The data directory and its parents must be reachable by the postgres user.
-        run_quiet(Command::new("chown").args(["postgres:postgres"]).arg(pg_dir), "chown")?;
+        run_quiet(
+            Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(pg_dir),
+            "chown",
+        )?;
         let mut p = pg_dir.parent();
         while let Some(d) = p {
             use std::os::unix::fs::PermissionsExt as _;
@@ -314,9 +367,14 @@ fn start_postgres(bin: &Path, pg_dir: &Path) -> Result<()> {
             p = d.parent();
         }
     }
-    eprintln!("cluster: PostgreSQL in {} on 127.0.0.1:{PG_PORT}", pg_dir.display());
+    eprintln!(
+        "cluster: PostgreSQL in {} on 127.0.0.1:{PG_PORT}",
+        pg_dir.display()
+    );
     let mut init = as_postgres_user(&bin.join("initdb"));
-    init.arg("-D").arg(pg_dir).args(["-U", "keycloak", "--auth=trust", "-E", "UTF8"]);
+    init.arg("-D")
+        .arg(pg_dir)
+        .args(["-U", "keycloak", "--auth=trust", "-E", "UTF8"]);
     run_quiet(&mut init, "initdb")?;
     let mut start = as_postgres_user(&bin.join("pg_ctl"));
     start
@@ -332,7 +390,15 @@ fn start_postgres(bin: &Path, pg_dir: &Path) -> Result<()> {
         .args(["-w", "start"]);
     run_quiet(&mut start, "pg_ctl start")?;
     let mut create = Command::new(bin.join("createdb"));
-    create.args(["-h", "127.0.0.1", "-p", &PG_PORT.to_string(), "-U", "keycloak", "keycloak"]);
+    create.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &PG_PORT.to_string(),
+        "-U",
+        "keycloak",
+        "keycloak",
+    ]);
     run_quiet(&mut create, "createdb keycloak")
 }
 
@@ -350,18 +416,43 @@ fn built_distribution(version: &str) -> Result<PathBuf> {
     if home.exists() {
         fs::remove_dir_all(&home)?;
     }
-    eprintln!("cluster: copying {} for the production build", source.display());
-    run_quiet(Command::new("cp").arg("-a").arg(&source).arg(&home), "cp -a")?;
+    eprintln!(
+        "cluster: copying {} for the production build",
+        source.display()
+    );
+    run_quiet(
+        Command::new("cp").arg("-a").arg(&source).arg(&home),
+        "cp -a",
+    )?;
     let jdk = keycloak::find_jdk()?;
     eprintln!("cluster: kc.sh build --db=postgres --health-enabled=true --metrics-enabled=true");
     let mut build = Command::new(home.join("bin").join("kc.sh"));
     build
-        .args(["build", "--db=postgres", "--health-enabled=true", "--metrics-enabled=true"])
+        .args([
+            "build",
+            "--db=postgres",
+            "--health-enabled=true",
+            "--metrics-enabled=true",
+        ])
         .env("JAVA_HOME", &jdk.path)
         .current_dir(&home);
     run_quiet(&mut build, "kc.sh build")?;
     fs::write(&marker, b"")?;
     Ok(home)
+}
+
+/// The file a node's script writes its pid into (`node-N.pid`): the node's current
+/// process group, also after the crash test restarted it.
+fn pid_file(script: &Path) -> PathBuf {
+    script.with_extension("pid")
+}
+
+/// The node's current process group: its script's pid file, else the recorded one.
+fn current_pid(node: &Node) -> u32 {
+    fs::read_to_string(pid_file(&node.script))
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(node.pid)
 }
 
 /// Starts node `n` through its script and returns it (not waited for).
@@ -385,6 +476,7 @@ fn start_node(home: &Path, java_home: &Path, n: u16, tls: &crate::tls::Material)
            --truststore-paths={ca} \\\n  \
            --cache-embedded-network-bind-address=127.0.0.1 --cache-embedded-network-bind-port={cluster} \\\n  \
            >>{log} 2>&1 </dev/null &\n\
+         echo $! > {pid_file}\n\
          echo $!\n",
         java = q(java_home),
         home = q(home),
@@ -395,6 +487,7 @@ fn start_node(home: &Path, java_home: &Path, n: u16, tls: &crate::tls::Material)
         ca = q(&tls.ca_cert()),
         cluster = CLUSTER_PORT + n,
         log = q(&log),
+        pid_file = q(&pid_file(&script)),
     );
     fs::write(&script, text)?;
     let _ = fs::remove_file(&log);
@@ -407,7 +500,10 @@ fn start_node(home: &Path, java_home: &Path, n: u16, tls: &crate::tls::Material)
         .trim()
         .parse()
         .with_context(|| format!("{} printed no pid", script.display()))?;
-    eprintln!("cluster: node {n} on 127.0.0.1:{port} (pid {pid}, log {})", log.display());
+    eprintln!(
+        "cluster: node {n} on 127.0.0.1:{port} (pid {pid}, log {})",
+        log.display()
+    );
     Ok(Node {
         url: format!("http://127.0.0.1:{port}"),
         pid,
@@ -417,14 +513,15 @@ fn start_node(home: &Path, java_home: &Path, n: u16, tls: &crate::tls::Material)
     })
 }
 
+/// Waits until the node answers the master realm's discovery on its own HTTP port (its
+/// management interface inherits HTTPS from the main one, so health is not plain HTTP).
 fn wait_node_ready(node: &Node, deadline: Instant) -> Result<()> {
     let agent = keycloak::agent();
-    let health = format!("http://127.0.0.1:{}/health/ready", node.management_port);
     while Instant::now() < deadline {
-        if agent.get(&health).call().is_ok_and(|r| r.status() == 200) {
+        if keycloak::is_ready(&agent, &node.url) {
             return Ok(());
         }
-        if !keycloak::group_alive(node.pid) {
+        if !alive(node.pid) {
             bail!(
                 "node {} exited while starting; last lines of {}:\n{}",
                 node.url,
@@ -462,7 +559,11 @@ fn wait_cluster_formed(c: &Cluster, deadline: Instant) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    bail!("the nodes did not form one cache cluster of {} in time (see their logs under {})", c.nodes.len(), dir().display())
+    bail!(
+        "the nodes did not form one cache cluster of {} in time (see their logs under {})",
+        c.nodes.len(),
+        dir().display()
+    )
 }
 
 // ------------------------------------------------------------------------------ nginx
@@ -538,7 +639,11 @@ fn start_nginx(nginx: &Path, c: &Cluster, tls: &crate::tls::Material) -> Result<
     let conf_path = ndir.join("nginx.conf");
     fs::write(&conf_path, conf)?;
     let mut test = Command::new(nginx);
-    test.arg("-t").arg("-c").arg(&conf_path).arg("-p").arg(&ndir);
+    test.arg("-t")
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-p")
+        .arg(&ndir);
     run_quiet(&mut test, "nginx -t")?;
     let log = fs::File::create(ndir.join("nginx.out"))?;
     use std::os::unix::process::CommandExt as _;
@@ -553,7 +658,10 @@ fn start_nginx(nginx: &Path, c: &Cluster, tls: &crate::tls::Material) -> Result<
         .process_group(0)
         .spawn()
         .context("cannot start nginx")?;
-    eprintln!("cluster: nginx on https://localhost:{PROXY_PORT} (pid {})", child.id());
+    eprintln!(
+        "cluster: nginx on https://localhost:{PROXY_PORT} (pid {})",
+        child.id()
+    );
     Ok(child.id())
 }
 
@@ -564,7 +672,10 @@ fn wait_proxy(c: &Cluster, ca: &Path, deadline: Instant) -> Result<()> {
         .ca_bundle_pem(&pem)
         .context("test CA")?
         .timeout(Duration::from_secs(3));
-    let url = format!("{}/realms/master/.well-known/openid-configuration", c.proxy_url);
+    let url = format!(
+        "{}/realms/master/.well-known/openid-configuration",
+        c.proxy_url
+    );
     let want = format!("\"issuer\":\"{}/realms/master\"", c.proxy_url);
     let parsed = transport.check_url(&url)?;
     let mut last = String::new();
@@ -581,5 +692,8 @@ fn wait_proxy(c: &Cluster, ca: &Path, deadline: Instant) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    bail!("the proxy {url} did not answer with issuer {}/realms/master in time (last: {last})", c.proxy_url)
+    bail!(
+        "the proxy {url} did not answer with issuer {}/realms/master in time (last: {last})",
+        c.proxy_url
+    )
 }

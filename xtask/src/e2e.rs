@@ -67,6 +67,16 @@ pub fn run_suite() -> Result<Tally> {
         t0.elapsed()
     );
 
+    // The production-shaped cluster (tests/cluster.rs): PostgreSQL, two nodes, nginx.
+    let cluster = match crate::cluster::ensure_running(keycloak::DEFAULT_VERSION, 2) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = server.stop_if_started();
+            let _ = legacy.stop_if_started();
+            return Err(e.context("starting the production-mode cluster"));
+        }
+    };
+
     let t1 = Instant::now();
     let mut tests = cargo();
     // Every test file runs even when one fails, so a run reports all failures at once.
@@ -88,6 +98,21 @@ pub fn run_suite() -> Result<Tally> {
     if let Some(dir) = &server.tls_dir {
         tests.env("JWTGRANT_TLS_DIR", dir);
     }
+    let (c, _) = &cluster;
+    tests
+        .env("KEYCLOAK_CLUSTER_URL", &c.proxy_url)
+        .env(
+            "KEYCLOAK_CLUSTER_NODES",
+            c.nodes.iter().map(|n| n.url.as_str()).collect::<Vec<_>>().join(","),
+        )
+        .env(
+            "KEYCLOAK_CLUSTER_SCRIPTS",
+            c.nodes
+                .iter()
+                .map(|n| n.script.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
     // The fault tests pause and resume this process group (SIGSTOP/SIGCONT).
     if let Some(pid) = server.pid {
         tests.env("KEYCLOAK_PID", pid.to_string());
@@ -105,9 +130,11 @@ pub fn run_suite() -> Result<Tally> {
     // Stop what we started even when the suite failed; report the suite's failure first.
     let stopped = server.stop_if_started();
     let stopped_legacy = legacy.stop_if_started();
+    let stopped_cluster = if cluster.1 { crate::cluster::stop() } else { Ok(()) };
     let tally = result.context("the end-to-end suite failed")?;
     stopped?;
     stopped_legacy?;
+    stopped_cluster?;
     eprintln!(
         "e2e: {} passed, {} failed against Keycloak",
         tally.passed, tally.failed

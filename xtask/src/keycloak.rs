@@ -283,7 +283,9 @@ fn parse_prod(args: &[String]) -> Result<(String, usize)> {
         match arg.as_str() {
             "--prod" => {}
             "--nodes" => {
-                let v = it.next().with_context(|| format!("--nodes needs a value\n\n{USAGE}"))?;
+                let v = it
+                    .next()
+                    .with_context(|| format!("--nodes needs a value\n\n{USAGE}"))?;
                 nodes = v
                     .parse()
                     .ok()
@@ -1105,7 +1107,7 @@ fn discovery_url(base: &str) -> String {
     format!("{base}/realms/master/.well-known/openid-configuration")
 }
 
-fn is_ready(agent: &ureq::Agent, base: &str) -> bool {
+pub(crate) fn is_ready(agent: &ureq::Agent, base: &str) -> bool {
     agent
         .get(&discovery_url(base))
         .call()
