@@ -80,9 +80,7 @@ pub fn recorded() -> Option<Cluster> {
 /// Returns it and whether this call started it.
 pub fn ensure_running(version: &str, nodes: usize) -> Result<(Cluster, bool)> {
     if let Some(c) = recorded() {
-        if c.nodes
-            .iter()
-            .all(|n| alive(current_pid(n)))
+        if c.nodes.iter().all(|n| alive(current_pid(n)))
             && alive(c.nginx_pid)
             && c.nodes.len() == nodes
             && c.version == version
@@ -207,11 +205,7 @@ pub fn status() {
         return;
     };
     let alive = |pid: u32| {
-        if alive(pid) {
-            "running"
-        } else {
-            "gone"
-        }
+        if alive(pid) { "running" } else { "gone" }
     };
     println!("cluster: Keycloak {} behind {}", c.version, c.proxy_url);
     println!("proxy: nginx, {} (pid {})", alive(c.nginx_pid), c.nginx_pid);

@@ -103,7 +103,11 @@ pub fn run_suite() -> Result<Tally> {
         .env("KEYCLOAK_CLUSTER_URL", &c.proxy_url)
         .env(
             "KEYCLOAK_CLUSTER_NODES",
-            c.nodes.iter().map(|n| n.url.as_str()).collect::<Vec<_>>().join(","),
+            c.nodes
+                .iter()
+                .map(|n| n.url.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
         )
         .env(
             "KEYCLOAK_CLUSTER_SCRIPTS",
@@ -130,7 +134,11 @@ pub fn run_suite() -> Result<Tally> {
     // Stop what we started even when the suite failed; report the suite's failure first.
     let stopped = server.stop_if_started();
     let stopped_legacy = legacy.stop_if_started();
-    let stopped_cluster = if cluster.1 { crate::cluster::stop() } else { Ok(()) };
+    let stopped_cluster = if cluster.1 {
+        crate::cluster::stop()
+    } else {
+        Ok(())
+    };
     let tally = result.context("the end-to-end suite failed")?;
     stopped?;
     stopped_legacy?;

@@ -46,6 +46,10 @@ pub fn install(packages: &[&str], why: &str) -> Result<()> {
         );
     }
     eprintln!("packages: installing Debian's {list} for {why} (apt-get)...");
+    // A package's own service (nginx on 0.0.0.0:80, PostgreSQL's default cluster) must not
+    // start: the suite starts its own, on loopback. policy-rc.d exit 101 is Debian's way to
+    // say so to every maintainer script for the length of the install.
+    let _no_services = NoServices::install();
     let install = || {
         sh(Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends"])
@@ -59,6 +63,36 @@ pub fn install(packages: &[&str], why: &str) -> Result<()> {
         install().with_context(|| format!("apt-get install {list} failed after apt-get update"))?;
     }
     Ok(())
+}
+
+/// `/usr/sbin/policy-rc.d` refusing every service start while it lives (only when none is
+/// there already; an existing one is the machine's own and stays).
+struct NoServices(Option<PathBuf>);
+
+impl NoServices {
+    fn install() -> NoServices {
+        let path = PathBuf::from("/usr/sbin/policy-rc.d");
+        if path.exists() {
+            return NoServices(None);
+        }
+        let written = std::fs::write(
+            &path,
+            "#!/bin/sh\n# jwtgrant xtask: no service starts during its apt-get install\nexit 101\n",
+        )
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        });
+        NoServices(written.is_ok().then_some(path))
+    }
+}
+
+impl Drop for NoServices {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 fn is_root() -> bool {
