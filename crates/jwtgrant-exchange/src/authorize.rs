@@ -286,6 +286,18 @@ fn challenges(value: &str) -> Vec<Challenge> {
     }
 }
 
+impl Authorized {
+    /// The scheme the request was sent with: `"Bearer"` or `"DPoP"`. Only a DPoP request can
+    /// meet a nonce challenge, so only its body needs keeping for a retry.
+    pub fn scheme(&self) -> &'static str {
+        if self.dpop_url.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
+}
+
 impl fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authorizer")
@@ -303,7 +315,7 @@ impl fmt::Debug for Authorized {
             .and_then(|u| url::Url::parse(u).ok())
             .map(|u| u.origin().ascii_serialization());
         f.debug_struct("Authorized")
-            .field("scheme", &if origin.is_some() { "DPoP" } else { "Bearer" })
+            .field("scheme", &self.scheme())
             .field("origin", &origin)
             .field("nonce_sent", &self.sent_nonce.is_some())
             .finish()

@@ -5,12 +5,11 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::task::Context;
 use std::time::{Duration, Instant};
 
 use jwtgrant_exchange::{Exchange, RetryPolicy, TokenSource};
-use jwtgrant_test_support::{Reply, Stub};
+use jwtgrant_test_support::{ParkWaker, Reply, Stub, block_on};
 
 fn exchange(url: &str) -> Exchange {
     Exchange::new(url)
@@ -30,33 +29,6 @@ fn token_json(token: &str, expires_in: u64) -> Reply {
     )
 }
 
-/// Wakes by unparking the thread that polls.
-struct Unpark(Thread, AtomicU64);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.unpark();
-    }
-}
-
-/// The smallest executor: polls on this thread, parks until woken. Returns the output and
-/// how many polls answered `Pending`, and how many wakes came.
-fn block_on<F: Future>(future: F) -> (F::Output, u32, u64) {
-    let waker = Arc::new(Unpark(thread::current(), AtomicU64::new(0)));
-    let task = Waker::from(Arc::clone(&waker));
-    let mut cx = Context::from_waker(&task);
-    let mut future = pin!(future);
-    let mut pending = 0;
-    loop {
-        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return (out, pending, waker.1.load(Ordering::SeqCst));
-        }
-        pending += 1;
-        thread::park();
-    }
-}
-
 #[test]
 fn ready_waits_for_the_first_fill_on_another_thread() {
     // The grant hangs at the stub until the test lets it go: a `ready()` that blocked its
@@ -72,8 +44,7 @@ fn ready_waits_for_the_first_fill_on_another_thread() {
     });
     let source = TokenSource::new(exchange(&stub.url("/token")), assertion).refresh_ahead();
     let mut ready = pin!(source.ready());
-    let waker = Arc::new(Unpark(thread::current(), AtomicU64::new(0)));
-    let task = Waker::from(Arc::clone(&waker));
+    let (waker, task) = ParkWaker::current();
     let mut cx = Context::from_waker(&task);
     assert!(
         ready.as_mut().poll(&mut cx).is_pending(),
@@ -87,23 +58,15 @@ fn ready_waits_for_the_first_fill_on_another_thread() {
         ready.as_mut().poll(&mut cx).is_pending(),
         "still waiting for the grant"
     );
-    assert_eq!(
-        waker.1.load(Ordering::SeqCst),
-        0,
-        "not woken before the grant ends"
-    );
+    assert_eq!(waker.wakes(), 0, "not woken before the grant ends");
     release_tx.send(()).expect("release");
-    let (out, _, wakes) = block_on(ready);
+    let (out, polls) = block_on(ready);
     out.expect("filled");
-    assert_eq!(
-        waker.1.load(Ordering::SeqCst) + wakes,
-        1,
-        "woken exactly once"
-    );
+    assert_eq!(waker.wakes() + polls.wakes, 1, "woken exactly once");
     // Filled: `token()` reads the cache, and another `ready()` resolves at its first poll.
     assert_eq!(source.token().expect("cached").secret(), "first");
-    let (out, pending, _) = block_on(source.ready());
-    assert_eq!((out.is_ok(), pending), (true, 0));
+    let (out, polls) = block_on(source.ready());
+    assert_eq!((out.is_ok(), polls.pending), (true, 0));
     assert_eq!(stub.count(), 1);
 }
 
@@ -116,13 +79,13 @@ fn ready_reports_the_grant_error() {
         )
     });
     let source = TokenSource::new(exchange(&stub.url("/token")), assertion);
-    let (out, pending, _) = block_on(source.ready());
+    let (out, polls) = block_on(source.ready());
     assert_eq!(
         out.expect_err("no token").to_string(),
         "token endpoint rejected the grant: invalid_grant: Invalid token issuer"
     );
-    assert_eq!(
-        pending, 1,
+    assert!(
+        polls.pending >= 1,
         "the error came through the thread, not the poller"
     );
     let stats = source.stats();
@@ -221,7 +184,7 @@ fn invalidation_makes_the_background_refresher_renew_at_once() {
         stub.wait_for(2, Duration::from_secs(5)),
         "renewed in the background"
     );
-    let (out, _, _) = block_on(source.ready());
+    let (out, _) = block_on(source.ready());
     out.expect("ready");
     assert_eq!(source.token().expect("renewed").secret(), "token-1");
     assert_eq!(stub.count(), 2);
