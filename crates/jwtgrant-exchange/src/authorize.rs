@@ -116,8 +116,8 @@ impl Authorizer {
         let (scheme, dpop_url, sent_nonce, proof) = match dpop {
             Some(dpop) => {
                 let url = request.uri().to_string();
-                let nonce = dpop.nonce_for(&url);
-                let proof = dpop.resource_proof(request.method().as_str(), &url, token.secret())?;
+                let (proof, nonce) =
+                    dpop.resource_proof_and_nonce(request.method().as_str(), &url, token.secret())?;
                 ("DPoP", Some(url), nonce, Some(proof))
             }
             None => ("Bearer", None, None, None),
