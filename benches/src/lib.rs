@@ -1,7 +1,7 @@
 //! What the bench programs (`src/bin/`) report, and how it travels to `cargo xtask bench`.
 //!
 //! Each program prints its report on stdout as one line of JSON: a [`SignReport`], a
-//! [`TokenSourceReport`], or for `bench_keycloak` one of [`SequentialReport`],
+//! [`TokenSourceReport`], a [`TowerReport`], or for `bench_keycloak` one of [`SequentialReport`],
 //! [`ConcurrencyReport`] and [`FleetReport`] by mode. The xtask reads it back with [`parse`]
 //! into the same type, so a field renamed here is renamed on both sides or fails to build.
 //!
@@ -90,6 +90,40 @@ pub struct TokenSourceReport {
     pub hit_assertions: u64,
     /// The process's peak resident set size; `None` off Linux.
     pub peak_rss_kib: Option<u64>,
+}
+
+/// `bench_tower`: the tower layer's overhead per request, next to a bare request to a
+/// loopback server and one ES256 signature, all from one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TowerReport {
+    /// One GET to a loopback stub (keep-alive) through the exchange crate's transport: what
+    /// a cheap real request costs here.
+    pub bare_request_us: f64,
+    /// One request to an in-process service that answers at once, without the layer: the
+    /// floor (request building, `poll_ready`, `call`, the executor's poll).
+    pub unlayered_ns: f64,
+    /// The same through the layer with a Bearer token.
+    pub bearer_ns: f64,
+    /// The same through the layer with a DPoP-bound token (ES256 proof per request).
+    pub dpop_ns: f64,
+    /// One ES256 JWS signature of a proof-sized header and payload, with the same key.
+    pub es256_sign_ns: f64,
+    /// Grants the two token sources made over the whole run: exactly 2 (one fill each).
+    pub grants: u64,
+    /// The process's peak resident set size; `None` off Linux.
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl TowerReport {
+    /// The layer's own cost per Bearer request.
+    pub fn bearer_overhead_ns(&self) -> f64 {
+        self.bearer_ns - self.unlayered_ns
+    }
+
+    /// The layer's own cost per DPoP request.
+    pub fn dpop_overhead_ns(&self) -> f64 {
+        self.dpop_ns - self.unlayered_ns
+    }
 }
 
 /// Cache hits on some number of threads.

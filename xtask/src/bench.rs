@@ -4,8 +4,8 @@
 //! What runs, in order:
 //! 1. Release builds of two programs of the bench package (`benches/`, `jwtgrant-bench`):
 //!    `bench_sign` twice (ring in `target/bench-ring`, aws-lc-rs in `target/bench-awslc`:
-//!    separate target dirs, so the two feature sets never overwrite each other's binary) and
-//!    `bench_token_source` (ring).
+//!    separate target dirs, so the two feature sets never overwrite each other's binary),
+//!    `bench_token_source` and `bench_tower` (ring).
 //! 2. `bench_sign` on each backend: RS256 (2048-bit key), ES256 and EdDSA, sign and verify;
 //!    the ring build (feature `pkcs11`) also signs RS256 and ES256 through a fresh SoftHSM2
 //!    token (`softhsm::setup`), on one thread and on four sharing one `Signer`.
@@ -14,6 +14,8 @@
 //!    `node_modules` is missing), N picked for about S seconds; skipped when node is missing.
 //! 5. `bench_token_source`: `TokenSource::token()` hits on 1 and N threads against one
 //!    exchange with a loopback stub token endpoint.
+//! 6. `bench_tower`: the tower layer's overhead per request (Bearer, DPoP) over an
+//!    in-process service, next to a bare loopback request and one ES256 signature.
 //!
 //! Each bench program prints its report as one line of JSON, a type of `jwtgrant_bench`
 //! (`benches/src/lib.rs`), which [`report`] reads back into that type.
@@ -28,7 +30,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use jwtgrant_bench::{SignReport, TokenSourceReport};
+use jwtgrant_bench::{SignReport, TokenSourceReport, TowerReport};
 use serde::de::DeserializeOwned;
 
 use crate::bench_keycloak;
@@ -162,9 +164,16 @@ fn signing(seconds: f64, build: bool) -> Result<()> {
         &["--seconds", &secs],
         |_| {},
     )?;
+    eprintln!("bench: the tower layer's overhead per request");
+    let tower: TowerReport = run_program(
+        &ring_dir.join("release/bench_tower"),
+        &["--seconds", &secs],
+        |_| {},
+    )?;
     let elapsed = started.elapsed();
 
-    let rows = rows(&ring, &awslc, &openssl, &node, &source);
+    let mut rows = rows(&ring, &awslc, &openssl, &node, &source);
+    rows.extend(tower_rows(&tower));
     let loadavg_after = fs::read_to_string("/proc/loadavg").unwrap_or_default();
     print!("{}", text_table(&rows));
     let report = markdown(
@@ -226,6 +235,19 @@ fn build_programs(ring_dir: &Path, awslc_dir: &Path) -> Result<()> {
         "--no-default-features",
         "--features",
         "exchange",
+        "--target-dir",
+        &target(ring_dir),
+    ]))?;
+    run_cmd(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "jwtgrant-bench",
+        "--bin",
+        "bench_tower",
+        "--no-default-features",
+        "--features",
+        "tower",
         "--target-dir",
         &target(ring_dir),
     ]))
@@ -696,6 +718,77 @@ fn rows(
     rows
 }
 
+/// The tower layer's rows: its overhead per request, against the issue's targets (Bearer
+/// under 2 µs; DPoP within 1.2× one ES256 signature), read as ratios of the same run.
+fn tower_rows(t: &TowerReport) -> Vec<Row> {
+    const TOWER: &str = "Tower layer (in-process service; loopback stub for the bare request)";
+    let bare_ns = t.bare_request_us * 1000.0;
+    let share = |ns: f64| {
+        if bare_ns > 0.0 {
+            format!("{:.1}% of a bare request", ns / bare_ns * 100.0)
+        } else {
+            String::new()
+        }
+    };
+    let bearer = t.bearer_overhead_ns();
+    let dpop = t.dpop_overhead_ns();
+    let verdict = |ok: bool| if ok { "within target" } else { "OVER target" };
+    vec![
+        row(
+            TOWER,
+            "bare GET to a loopback stub (keep-alive)",
+            Some(t.bare_request_us),
+            "µs",
+            "baseline".into(),
+        ),
+        row(
+            TOWER,
+            "request to the in-process service, no layer",
+            Some(t.unlayered_ns),
+            "ns",
+            share(t.unlayered_ns),
+        ),
+        row(
+            TOWER,
+            "Bearer: the layer's overhead per request",
+            Some(bearer),
+            "ns",
+            join(&[
+                share(bearer),
+                format!("{} (< 2 µs)", verdict(bearer < 2000.0)),
+            ]),
+        ),
+        row(
+            TOWER,
+            "DPoP: the layer's overhead per request",
+            Some(dpop),
+            "ns",
+            join(&[
+                times(Some(dpop), Some(t.es256_sign_ns), "one ES256 signature"),
+                format!("{} (≤ 1.2×)", verdict(dpop <= 1.2 * t.es256_sign_ns)),
+            ]),
+        ),
+        row(
+            TOWER,
+            "one ES256 signature (proof-sized JWS)",
+            Some(t.es256_sign_ns),
+            "ns",
+            "baseline".into(),
+        ),
+        row(
+            TOWER,
+            "grants over the whole run (two sources)",
+            Some(t.grants as f64),
+            "requests",
+            if t.grants == 2 {
+                "ok (expected exactly 2: one fill each)".into()
+            } else {
+                "UNEXPECTED: expected exactly 2".into()
+            },
+        ),
+    ]
+}
+
 /// `12345.6` as `12,346`.
 fn group(v: f64) -> String {
     let digits = format!("{:.0}", v.max(0.0));
@@ -944,6 +1037,61 @@ mod tests {
             cell(&table, "RS256 sign, SoftHSM2, 1 thread"),
             ("missing".into(), String::new())
         );
+    }
+
+    #[test]
+    fn the_tower_rows_read_the_overheads_as_ratios() {
+        let line = r#"{"bare_request_us":40.0,"unlayered_ns":100.0,"bearer_ns":900.0,"dpop_ns":26500.0,"es256_sign_ns":22000.0,"grants":2,"peak_rss_kib":9000}"#;
+        let tower: TowerReport = jwtgrant_bench::parse(line.as_bytes()).expect("bench_tower");
+        let table = tower_rows(&tower);
+        let cells: Vec<(String, String, String)> = table
+            .iter()
+            .map(|r| (r.name.clone(), format_value(r), r.ratio.clone()))
+            .collect();
+        let want = [
+            ("bare GET to a loopback stub (keep-alive)", "40", "baseline"),
+            (
+                "request to the in-process service, no layer",
+                "100",
+                "0.2% of a bare request",
+            ),
+            (
+                "Bearer: the layer's overhead per request",
+                "800",
+                "2.0% of a bare request, within target (< 2 µs)",
+            ),
+            (
+                "DPoP: the layer's overhead per request",
+                "26,400",
+                "1.20× one ES256 signature, within target (≤ 1.2×)",
+            ),
+            (
+                "one ES256 signature (proof-sized JWS)",
+                "22,000",
+                "baseline",
+            ),
+            (
+                "grants over the whole run (two sources)",
+                "2",
+                "ok (expected exactly 2: one fill each)",
+            ),
+        ];
+        let want: Vec<(String, String, String)> = want
+            .iter()
+            .map(|(a, b, c)| ((*a).into(), (*b).into(), (*c).into()))
+            .collect();
+        assert_eq!(cells, want);
+        let slow = TowerReport {
+            bearer_ns: 2200.0,
+            grants: 3,
+            ..tower
+        };
+        let table = tower_rows(&slow);
+        assert_eq!(
+            table[2].ratio,
+            "5.2% of a bare request, OVER target (< 2 µs)"
+        );
+        assert_eq!(table[5].ratio, "UNEXPECTED: expected exactly 2");
     }
 
     #[test]

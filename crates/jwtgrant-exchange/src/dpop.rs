@@ -39,8 +39,9 @@ pub const USE_DPOP_NONCE: &str = "use_dpop_nonce";
 #[derive(Clone)]
 pub struct Dpop {
     signer: jwtgrant_signer::Signer,
-    /// The public key as a JWK, without `kid`, `use` or `alg` (RFC 9449 needs only the key).
-    jwk: Value,
+    /// The proofs' JWS header (`typ`, `alg`, the public key as a JWK without `kid`, `use`
+    /// or `alg`: RFC 9449 needs only the key), serialized once: it is the same in every proof.
+    header: Arc<str>,
     thumbprint: String,
     /// Origin (`https://host:port`) to its latest nonce; at most [`MAX_NONCE_ORIGINS`].
     nonces: Arc<Mutex<HashMap<String, String>>>,
@@ -59,9 +60,16 @@ impl Dpop {
             obj.remove("use");
         }
         let thumbprint = signer.thumbprint();
+        let header = json!({
+            "typ": DPOP_PROOF_TYPE,
+            "alg": signer.algorithm().as_str(),
+            "jwk": jwk,
+        })
+        .to_string()
+        .into();
         Self {
             signer,
-            jwk,
+            header,
             thumbprint,
             nonces: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -103,7 +111,7 @@ impl Dpop {
     /// without query and fragment, a new `jti`, `iat` = now, and the latest nonce of that
     /// origin if any.
     pub fn proof(&self, method: &str, url: &str) -> Result<Secret, ExchangeError> {
-        self.sign(method, url, None)
+        self.sign(method, url, None).map(|(proof, _)| proof)
     }
 
     /// A fresh proof for a call to a resource server with `access_token`: like
@@ -116,6 +124,18 @@ impl Dpop {
         access_token: &str,
     ) -> Result<Secret, ExchangeError> {
         self.sign(method, url, Some(access_token))
+            .map(|(proof, _)| proof)
+    }
+
+    /// [`Dpop::resource_proof`] and the nonce it carries, for the caller that must tell a
+    /// new nonce from the one it sent ([`crate::Authorizer`]).
+    pub(crate) fn resource_proof_and_nonce(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: &str,
+    ) -> Result<(Secret, Option<String>), ExchangeError> {
+        self.sign(method, url, Some(access_token))
     }
 
     fn sign(
@@ -123,21 +143,16 @@ impl Dpop {
         method: &str,
         url: &str,
         access_token: Option<&str>,
-    ) -> Result<Secret, ExchangeError> {
+    ) -> Result<(Secret, Option<String>), ExchangeError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let jti = uuid::Uuid::new_v4().to_string();
         let nonce = self.nonce_for(url);
         let claims = proof_claims(method, url, access_token, nonce.as_deref(), now, &jti)?;
-        let header = json!({
-            "typ": DPOP_PROOF_TYPE,
-            "alg": self.signer.algorithm().as_str(),
-            "jwk": self.jwk,
-        });
         self.signer
-            .sign_jws(header.to_string().as_bytes(), claims.to_string().as_bytes())
-            .map(Secret::new)
+            .sign_jws(self.header.as_bytes(), claims.to_string().as_bytes())
+            .map(|proof| (Secret::new(proof), nonce))
             .map_err(|e| ExchangeError::DpopProof {
                 source: Source::from(Box::new(e) as crate::BoxError),
             })

@@ -61,7 +61,12 @@
 //!   password and client-credentials grants an admin login needs, through the same request.
 //! - [`ExchangeError`]: one error to match on, with [`ExchangeError::kind`] for exit codes and
 //!   [`ExchangeError::hint`] for a likely fix in generic terms.
-//! - [`TokenSource`]: a cached token for many threads, refreshed single-flight.
+//! - [`TokenSource`]: a cached token for many threads, refreshed single-flight (or ahead of
+//!   expiry in the background); [`TokenSource::ready`] awaits it from async code without a
+//!   runtime, [`TokenSource::stats`] is a snapshot for metrics.
+//! - [`Authorizer`]: puts the token (Bearer, or DPoP with a fresh proof) on an
+//!   [`http::Request`] and reads the resource server's answer (a DPoP nonce challenge, a
+//!   rejected token). `jwtgrant-tower` wraps it in a tower layer.
 //! - [`cache::FileCache`]: tokens kept on disk for later and parallel processes of the same
 //!   user, one grant per token lifetime (Unix).
 //!
@@ -83,6 +88,7 @@
     )
 )]
 
+mod authorize;
 pub mod cache;
 mod client;
 mod dpop;
@@ -92,6 +98,7 @@ mod form;
 // Not API: the crate-private parsers for the fuzz targets in `fuzz/` (see the module).
 #[doc(hidden)]
 pub mod fuzzing;
+mod ready;
 mod response;
 mod retry;
 mod secret;
@@ -100,16 +107,18 @@ pub mod text;
 mod transport;
 mod x509;
 
+pub use authorize::{Authorized, Authorizer, DPOP_NONCE_HEADER, INVALID_TOKEN, Verdict};
 pub use client::{DEFAULT_CALL_TIMEOUT, Exchange};
 pub use dpop::{DPOP_HEADER, DPOP_PROOF_TYPE, Dpop, USE_DPOP_NONCE, proof_claims};
 pub use endpoint::{parse_url, validate_url};
 pub use error::{AssertionFileProblem, BoxError, ErrorKind, ExchangeError, Rejection, Source};
 pub use form::{AssertionSource, ClientAuth, JWT_BEARER_CLIENT_ASSERTION, JWT_BEARER_GRANT};
+pub use ready::Ready;
 pub use response::{Confirmation, TokenResponse};
 pub use retry::{MAX_ATTEMPTS, RetryPolicy};
 pub use secret::{AccessToken, ClientSecret, IdToken, RefreshToken, Secret};
 pub use source::{
-    DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, TokenSource,
+    DEFAULT_LIFETIME, DEFAULT_REFRESH_MARGIN, MAX_LIFETIME, MIN_LIFETIME, SourceStats, TokenSource,
 };
 pub use transport::{
     Body, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, MAX_TIMEOUT, Method, Reply, Transport,

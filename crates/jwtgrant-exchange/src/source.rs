@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::client::Exchange;
 use crate::error::{BoxError, ExchangeError, Source};
@@ -93,12 +93,63 @@ struct State {
     quiet_until: Option<Instant>,
     /// Failed refreshes in a row, for the backoff.
     failures: u32,
+    /// Counters and times for [`TokenSource::stats`].
+    counts: Counts,
+}
+
+#[derive(Default)]
+struct Counts {
+    grants: u64,
+    failures: u64,
+    invalidations: u64,
+    last_refresh: Option<(Instant, SystemTime)>,
 }
 
 struct Cached {
     token: AccessToken,
+    /// Issued as `token_type` `DPoP` (RFC 9449): used with a proof, under the DPoP scheme.
+    dpop: bool,
     refresh_at: Instant,
     expires_at: Instant,
+}
+
+impl State {
+    /// The cached token if [`TokenSource::token`] would return it without a request: before
+    /// its refresh time, or while valid when someone else renews it (another caller, the
+    /// background thread) or a failed refresh is still in its backoff.
+    fn serveable(&self, now: Instant, background: bool) -> Option<&Cached> {
+        let cached = self.cached.as_ref()?;
+        let quiet = self.quiet_until.is_some_and(|t| now < t);
+        let valid = now < cached.expires_at;
+        (now < cached.refresh_at || (valid && (self.refreshing || quiet || background)))
+            .then_some(cached)
+    }
+}
+
+/// A snapshot of a [`TokenSource`]'s state for metrics and health checks
+/// ([`TokenSource::stats`]). It holds no token text, so it is safe to log whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceStats {
+    /// Successful refreshes (grants that produced a token) since the source was made.
+    pub grants: u64,
+    /// Failed refreshes since the source was made (a refresh is all its retries together).
+    pub failures: u64,
+    /// Failed refreshes since the last successful one: 0 when healthy.
+    pub consecutive_failures: u32,
+    /// Tokens dropped through [`TokenSource::invalidate`] (a resource server rejected them).
+    pub invalidations: u64,
+    /// The wall-clock time of the last successful refresh.
+    pub last_refresh: Option<SystemTime>,
+    /// How long ago (on the source's monotonic clock) the last successful refresh was.
+    pub since_last_refresh: Option<Duration>,
+    /// How long the cached token stays valid; `None` without one, zero once it expired.
+    pub remaining: Option<Duration>,
+    /// True when the cached token is past its refresh time (inside the refresh margin or
+    /// expired) or there is none: a refresh is due. Staying stale means refreshes fail.
+    pub stale: bool,
+    /// True while a refresh is in flight.
+    pub refreshing: bool,
 }
 
 impl TokenSource {
@@ -187,16 +238,8 @@ impl TokenSource {
         loop {
             let now = (inner.clock)();
             let quiet = state.quiet_until.is_some_and(|t| now < t);
-            if let Some(cached) = &state.cached {
-                let valid = now < cached.expires_at;
-                if now < cached.refresh_at {
-                    return Ok(cached.token.clone());
-                }
-                // In the background mode the refresher thread renews; callers only read.
-                let background = inner.ahead && inner.refresher_alive.load(Ordering::Acquire);
-                if valid && (state.refreshing || quiet || background) {
-                    return Ok(cached.token.clone());
-                }
+            if let Some(cached) = state.serveable(now, inner.background()) {
+                return Ok(cached.token.clone());
             }
             // No valid token, and the last refresh failed moments ago: its error, at once.
             if quiet
@@ -230,6 +273,108 @@ impl TokenSource {
             start_refresher(&self.inner);
         }
         result
+    }
+}
+
+impl TokenSource {
+    /// Drops the cached token if it is still `token`, so that the next [`TokenSource::token`]
+    /// fetches a new one; for a token a resource server rejected (`401` with
+    /// `error="invalid_token"`: revoked, or the server's keys changed). Returns whether it
+    /// was dropped: a token that a refresh already replaced stays, so many requests failing
+    /// with the same old token cost one new grant, not one each.
+    ///
+    /// The failure backoff still applies; a resource server that rejects every token gets a
+    /// new grant per rejected token, so count them ([`SourceStats::invalidations`]).
+    pub fn invalidate(&self, token: &AccessToken) -> bool {
+        let mut state = self.inner.lock();
+        let current = state.cached.as_ref().is_some_and(|c| &c.token == token);
+        if current {
+            state.cached = None;
+            state.counts.invalidations = state.counts.invalidations.saturating_add(1);
+            // A waiter must not be handed the dropped token as a refresh's result.
+            if matches!(&state.last, Some(Ok(last)) if last == token) {
+                state.last = None;
+            }
+        }
+        drop(state);
+        if current {
+            // The background refresher, if any, renews at once instead of at its next round.
+            if let Some(thread) = &*self
+                .inner
+                .refresher
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+            {
+                thread.unpark();
+            }
+            log::info!(
+                "token source: a resource server rejected the token from {}; the next call fetches a new one",
+                self.inner.exchange.token_endpoint()
+            );
+        }
+        current
+    }
+
+    /// A snapshot of the source: counters, the last refresh, the cached token's remaining
+    /// lifetime. Takes the state lock briefly and never blocks on a refresh.
+    pub fn stats(&self) -> SourceStats {
+        let inner = &*self.inner;
+        let state = inner.lock();
+        let now = (inner.clock)();
+        SourceStats {
+            grants: state.counts.grants,
+            failures: state.counts.failures,
+            consecutive_failures: state.failures,
+            invalidations: state.counts.invalidations,
+            last_refresh: state.counts.last_refresh.map(|(_, wall)| wall),
+            since_last_refresh: state
+                .counts
+                .last_refresh
+                .map(|(at, _)| now.saturating_duration_since(at)),
+            remaining: state
+                .cached
+                .as_ref()
+                .map(|c| c.expires_at.saturating_duration_since(now)),
+            stale: state.cached.as_ref().is_none_or(|c| now >= c.refresh_at),
+            refreshing: state.refreshing,
+        }
+    }
+
+    /// The cached token and whether it is DPoP-bound, if [`TokenSource::token`] would
+    /// return it at once (no request, no wait).
+    pub(crate) fn cached_now(&self) -> Option<(AccessToken, bool)> {
+        let inner = &*self.inner;
+        let state = inner.lock();
+        state
+            .serveable((inner.clock)(), inner.background())
+            .map(|c| (c.token.clone(), c.dpop))
+    }
+
+    /// [`TokenSource::token`] and whether it is DPoP-bound (`token_type` `DPoP`).
+    pub(crate) fn token_bound(&self) -> Result<(AccessToken, bool), ExchangeError> {
+        let token = self.token()?;
+        let state = self.inner.lock();
+        let dpop = match &state.cached {
+            Some(cached) if cached.token == token => cached.dpop,
+            // Replaced or dropped in between: the exchange proves possession of a key when
+            // it has one, and the server binds to it then.
+            _ => self.inner.exchange.dpop_ref().is_some(),
+        };
+        Ok((token, dpop))
+    }
+}
+
+#[cfg(test)]
+impl TokenSource {
+    /// Caches `token` as if a grant just returned it, for unit tests without a server.
+    pub(crate) fn fill_for_tests(&self, token: &str, dpop: bool, lifetime: Duration) {
+        let now = (self.inner.clock)();
+        self.inner.lock().cached = Some(Cached {
+            token: AccessToken::new(token),
+            dpop,
+            refresh_at: now + effective_margin(lifetime, self.inner.margin),
+            expires_at: now + lifetime,
+        });
     }
 }
 
@@ -286,10 +431,13 @@ fn refresh_ahead_loop(weak: &Weak<Inner>) {
         let wait = {
             let mut state = inner.lock();
             let now = (inner.clock)();
-            let Some(cached) = &state.cached else { return };
-            let due = cached
-                .refresh_at
-                .max(state.quiet_until.unwrap_or(cached.refresh_at));
+            let due = match &state.cached {
+                Some(cached) => cached
+                    .refresh_at
+                    .max(state.quiet_until.unwrap_or(cached.refresh_at)),
+                // Dropped by `invalidate`: renew now (after a failure's backoff, if any).
+                None => state.quiet_until.unwrap_or(now),
+            };
             if now >= due && !state.refreshing {
                 state.refreshing = true;
                 None
@@ -341,11 +489,14 @@ impl Inner {
                 ));
                 state.cached = Some(Cached {
                     token: response.access_token.clone(),
+                    dpop: response.is_dpop(),
                     refresh_at,
                     expires_at,
                 });
                 state.quiet_until = None;
                 state.failures = 0;
+                state.counts.grants = state.counts.grants.saturating_add(1);
+                state.counts.last_refresh = Some(((inner.clock)(), SystemTime::now()));
                 Ok(response.access_token)
             }
             Ok(Err(err)) => Err(err),
@@ -363,6 +514,7 @@ impl Inner {
             Err(err) => {
                 let now = (inner.clock)();
                 state.failures = state.failures.saturating_add(1);
+                state.counts.failures = state.counts.failures.saturating_add(1);
                 state.quiet_until = now.checked_add(failure_backoff(state.failures));
                 let still_valid = state
                     .cached
@@ -416,6 +568,11 @@ impl TokenSource {
 }
 
 impl Inner {
+    /// In the background mode the refresher thread renews; callers only read.
+    fn background(&self) -> bool {
+        self.ahead && self.refresher_alive.load(Ordering::Acquire)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent even if a holder panicked: every write is a whole field.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)

@@ -20,17 +20,22 @@
 //! assert_eq!(stub.count(), 0);
 //! ```
 //!
+//! [`block_on`] is the smallest executor (poll, park, poll), for the tests of futures that
+//! must work without a runtime.
+//!
 //! Every stub has a bounded lifetime (30 s unless [`StubBuilder::lifetime`] says otherwise):
 //! when it ends, or when the [`Stub`] is dropped, every connection is shut down and the
 //! listener stops, so a test can fail but never hang on the stub.
 
 #![warn(missing_docs)]
 
+mod executor;
 mod http;
 mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use executor::{ParkWaker, Polls, block_on};
 pub use proxy::{Fault, FaultProxy};
 
 use std::fmt;
