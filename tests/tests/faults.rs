@@ -199,3 +199,110 @@ fn a_restart_between_two_calls_on_one_pooled_connection_is_survived() {
         "one new connection after the restart"
     );
 }
+
+/// `jwtgrant agent` over three and more token lifetimes (10 s tokens) with Keycloak paused
+/// once (SIGSTOP for 3 s): the sink always holds a token that has not expired, and each
+/// lifetime brings about one new token, not a flood.
+#[test]
+fn the_agent_keeps_an_unexpired_token_in_its_sink_through_a_paused_keycloak() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let w = jwtgrant_e2e::CliWorld::new(
+        "fault",
+        "agent",
+        &jwtgrant_e2e::required_env("KEYCLOAK_URL"),
+    );
+    let r = w.run(&["keygen", "--out-dir", "keys"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let link = format!("{SUB}=alice");
+    let r = w.run(&[
+        "keycloak",
+        "setup",
+        "--issuer",
+        ISSUER,
+        "--client-id",
+        CLIENT_ID,
+        "--public-key",
+        &w.path("keys/public.pem"),
+        "--link",
+        &link,
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    jwtgrant_e2e::Keycloak::from_env()
+        .admin()
+        .set_access_token_lifespan(&w.realm, Duration::from_secs(10))
+        .unwrap();
+    let sink = w.path("token");
+    let mut agent = w
+        .command()
+        .args([
+            "agent",
+            "--key",
+            "keys/private.pem",
+            "--iss",
+            ISSUER,
+            "--sub",
+            SUB,
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret-file",
+            "custom-client.secret",
+            "--sink",
+            &sink,
+            "--refresh-margin",
+            "4s",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let started = Instant::now();
+    let mut tokens = std::collections::HashSet::new();
+    let mut expired_seen = Vec::new();
+    let mut missing_after_first = 0;
+    let mut paused: Option<Paused> = None;
+    while started.elapsed() < Duration::from_secs(34) {
+        let t = started.elapsed();
+        if t >= Duration::from_secs(13) && t < Duration::from_secs(16) {
+            paused.get_or_insert_with(Paused::new);
+        } else if t >= Duration::from_secs(16) {
+            paused = None;
+        }
+        match std::fs::read_to_string(&sink) {
+            Ok(text) => {
+                let token = text.trim().to_owned();
+                let exp = jwtgrant_signer::decode_unverified(&token).unwrap().claims()["exp"]
+                    .as_u64()
+                    .unwrap();
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                if exp <= now {
+                    expired_seen.push((t, exp, now));
+                }
+                tokens.insert(token);
+            }
+            Err(_) if tokens.is_empty() => {}
+            Err(_) => missing_after_first += 1,
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(paused);
+    let _ = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status();
+    let status = agent.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut agent.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(expired_seen, Vec::new(), "an expired token in the sink");
+    assert_eq!(missing_after_first, 0, "the sink went missing: {stderr}");
+    // 34 s of 10 s tokens renewed 4 s early: one new token every ~6 s, so 5 to 7.
+    assert!(
+        (4..=8).contains(&tokens.len()),
+        "{} tokens: {stderr}",
+        tokens.len()
+    );
+}
