@@ -42,6 +42,8 @@ pub fn run_suite() -> Result<Tally> {
         &[("jq", "jq"), ("openssl", "openssl")],
         "the docs transcripts",
     )?;
+    // tests/token_delivery.rs runs the real kubectl with jwtgrant as its credential plugin.
+    crate::packages::ensure(&[("kubectl", "kubernetes-client")], "the kubectl test")?;
     let t0 = Instant::now();
     let server = keycloak::ensure_running(&StartOptions::default())?;
     eprintln!(
