@@ -93,7 +93,7 @@ pub fn agent(cmd: &AgentCmd, g: &Globals) -> Result<AgentSettings> {
     };
     let mut token = token(&cmd.request, &output, g)?;
     if token.cache.take().is_some() {
-        log::warn!("--cache is ignored by agent: it keeps its own token");
+        log::info!("--cache does not apply to agent: it keeps its own token");
     }
     Ok(AgentSettings {
         token,
