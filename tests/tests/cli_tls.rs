@@ -413,7 +413,8 @@ fn cli_tls_mtls_failures_have_exact_words_and_the_doctor_predicts_them() {
             "",
             &*format!(
                 "jwtgrant: token endpoint rejected the client: invalid_client: Invalid client or Invalid client credentials\n  \
-             hint: check the client id and its credentials (secret, key or certificate) and the client's authenticator in Keycloak; \
+             hint: check the client id, its credentials (secret, key or certificate) and authenticator; \
+             federated-jwt: jwt.credential.issuer must name an OIDC provider with supportsClientAssertions; \
              with jwtgrant: check --client-id and --client-auth, and pass the secret `jwtgrant keycloak setup` wrote with --client-secret-file <client-id>.secret \
              (a certificate client: --client-auth tls --client-cert FILE --client-key FILE)\n  \
              diagnose: jwtgrant keycloak doctor --keycloak {} --realm {} --client-id mtls-client --client-auth none \
