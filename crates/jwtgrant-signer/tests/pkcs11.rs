@@ -44,8 +44,17 @@ fn uri(hsm: &Hsm, label: &str) -> Pkcs11Uri {
         .with_object(format!("{label}-{}", uuid::Uuid::new_v4()))
 }
 
+/// One key generation at a time: SoftHSM2 answered `C_GenerateKeyPair` with
+/// CKR_GENERAL_ERROR once in a CI run where these tests generated keys in parallel on a
+/// loaded machine (its token objects are files it writes under a lock). The tests are about
+/// the keys, not about concurrent generation, so they take turns.
+static GENERATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn generate(hsm: &Hsm, key_type: KeyType) -> Pkcs11Key {
     let uri = uri(hsm, &format!("{key_type:?}"));
+    let _turn = GENERATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Pkcs11Key::generate(&uri, Some(&hsm.module), &Pin::new(&hsm.pin), key_type, 2048).unwrap()
 }
 
