@@ -159,12 +159,7 @@ pub fn doctor_command(command: &Command) -> Option<String> {
 /// `value` as one shell word: as it is when it holds only safe characters, else in single
 /// quotes.
 fn quoted(value: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
-    if !value.is_empty() && value.chars().all(safe) {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
+    crate::files::shell_word(value)
 }
 
 #[cfg(test)]

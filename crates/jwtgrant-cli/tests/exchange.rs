@@ -406,6 +406,33 @@ fn tokens_in_the_formats_programs_read_and_exec_passes_one_to_a_child() {
     assert!(lines[2].starts_with("export KC_TOKEN_EXPIRES_AT="), "{r:?}");
     assert_eq!(lines.len(), 3);
 
+    // A token the server chose to be a shell command stays one quoted word for `eval`.
+    let hostile = TokenStub::start(vec![ok_token("x; touch pwned")]);
+    let r = run_with(
+        &[
+            "token",
+            "--key",
+            common::p(&key),
+            "--iss",
+            "http://localhost:3000",
+            "--sub",
+            "alice",
+            "--token-endpoint",
+            &hostile.url,
+            "--client-id",
+            "c",
+            "--output",
+            "env",
+        ],
+        &client_env(),
+        None,
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.stdout.lines().next(),
+        Some("export ACCESS_TOKEN='x; touch pwned'")
+    );
+
     let r = run_token(&["--output", "env", "--env-var", "1BAD"], &[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("'1BAD' is not a variable name"), "{r:?}");

@@ -36,8 +36,11 @@ pub fn run(first: AgentSettings, reload: &dyn Fn() -> Result<AgentSettings>) -> 
 
     let mut sinks = first.sinks.clone();
     let mut source = source(first)?;
-    let mut written: Option<AccessToken> = None;
+    // The token in the sinks, and when it expires.
+    let mut written: Option<(AccessToken, Instant)> = None;
     let mut last_error: Option<String> = None;
+    // Until the first token: a refusal means the settings are wrong.
+    let mut never_granted = true;
     log::info!("agent: keeping a token in {}", shown(&sinks));
     while !stop.load(Ordering::Relaxed) {
         if hup.swap(false, Ordering::Relaxed) {
@@ -53,23 +56,39 @@ pub fn run(first: AgentSettings, reload: &dyn Fn() -> Result<AgentSettings>) -> 
                 Err(e) => log::warn!("agent: SIGHUP: {e:#}; keeping the current settings"),
             }
         }
+        // Expired in the sinks: out before anything else, since asking the source for a new
+        // token may now block on the network for up to --timeout.
+        if written
+            .as_ref()
+            .is_some_and(|(_, until)| Instant::now() >= *until)
+        {
+            written = None;
+            for sink in &sinks {
+                remove(sink);
+            }
+            log::warn!(
+                "agent: the token in {} expired before a new one came: removed (written again with the next token)",
+                shown(&sinks)
+            );
+        }
         match source.token_until() {
             Ok((token, until)) if until > Instant::now() => {
                 last_error = None;
-                if written.as_ref() != Some(&token) {
+                never_granted = false;
+                if written.as_ref().map(|(t, _)| t) != Some(&token) {
                     let left = until.saturating_duration_since(Instant::now()).as_secs();
                     write_all(&sinks, &token)?;
                     log::info!(
                         "agent: wrote a new token to {} (valid for {left} s)",
                         shown(&sinks)
                     );
-                    written = Some(token);
+                    written = Some((token, until));
                 }
             }
             Ok(_) => {}
             Err(e) => {
                 let transient = matches!(e.kind(), ErrorKind::Unreachable | ErrorKind::BadResponse);
-                if written.is_none() && last_error.is_none() && !transient {
+                if never_granted && last_error.is_none() && !transient {
                     // The very first request refused, or no assertion could be made: the
                     // settings are wrong, not the network. Waiting would not fix them.
                     return Err(e.into());
@@ -79,15 +98,8 @@ pub fn run(first: AgentSettings, reload: &dyn Fn() -> Result<AgentSettings>) -> 
                     log::warn!("agent: refresh failed: {message}; retrying with backoff");
                 }
                 last_error = Some(message);
-                if written.take().is_some() {
-                    for sink in &sinks {
-                        remove(sink);
-                    }
-                    log::warn!(
-                        "agent: the token in {} expired during the outage: removed (written again with the next token)",
-                        shown(&sinks)
-                    );
-                }
+                // A failure while the written token is still valid changes nothing in the
+                // sinks; its expiry is handled at the top of the loop.
             }
         }
         std::thread::sleep(TICK);

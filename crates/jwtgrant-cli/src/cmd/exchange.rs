@@ -265,9 +265,11 @@ pub fn print_token(token: &TokenResponse, out: &OutputArgs) -> Result<()> {
         }
         Output::Env => {
             let name = &out.env_var;
+            // Both quoted: the server chose these bytes, and the lines are meant for `eval`.
             let mut lines = format!(
-                "export {name}={secret}\nexport {name}_TYPE={}\n",
-                shell_word(&token.token_type)
+                "export {name}={}\nexport {name}_TYPE={}\n",
+                files::shell_word(secret),
+                files::shell_word(&token.token_type)
             );
             if let Some(at) = unix_seconds(token.expires_at) {
                 lines.push_str(&format!("export {name}_EXPIRES_AT={at}\n"));
@@ -338,16 +340,6 @@ fn rfc3339(secs: u64) -> Option<String> {
 }
 
 /// `s` as one word for `eval`: as it is when plain, else single-quoted.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
 
 #[cfg(test)]
 mod tests {
