@@ -339,8 +339,6 @@ fn rfc3339(secs: u64) -> Option<String> {
         .ok()
 }
 
-/// `s` as one word for `eval`: as it is when plain, else single-quoted.
-
 #[cfg(test)]
 mod tests {
     use super::*;
