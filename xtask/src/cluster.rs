@@ -80,8 +80,8 @@ pub fn recorded() -> Option<Cluster> {
 /// Returns it and whether this call started it.
 pub fn ensure_running(version: &str, nodes: usize) -> Result<(Cluster, bool)> {
     if let Some(c) = recorded() {
-        if c.nodes.iter().all(|n| alive(current_pid(n)))
-            && alive(c.nginx_pid)
+        if c.nodes.iter().all(|n| node_alive(current_pid(n)))
+            && nginx_alive(c.nginx_pid)
             && c.nodes.len() == nodes
             && c.version == version
         {
@@ -137,16 +137,18 @@ fn start(version: &str, nodes: usize) -> Result<Cluster> {
     let material = keycloak::tls_material()?;
 
     let pg_dir = dir.join("postgres");
-    start_postgres(&pg_bin, &pg_dir)?;
     let mut cluster = Cluster {
         version: version.to_owned(),
         proxy_url: format!("https://localhost:{PROXY_PORT}"),
         nodes: Vec::new(),
         nginx_pid: 0,
         pg_port: PG_PORT,
-        pg_dir,
+        pg_dir: pg_dir.clone(),
     };
+    // Recorded before the database starts: a failure from here on is cleaned up by `stop`,
+    // which ends PostgreSQL by its postmaster.pid.
     write_state(&cluster)?;
+    start_postgres(&pg_bin, &pg_dir)?;
 
     let home = built_distribution(version)?;
     let jdk = keycloak::find_jdk()?;
@@ -173,13 +175,13 @@ pub fn stop() -> Result<()> {
         eprintln!("cluster: not running (no {})", state_path().display());
         return Ok(());
     };
-    if c.nginx_pid != 0 && alive(c.nginx_pid) {
+    if c.nginx_pid != 0 && nginx_alive(c.nginx_pid) {
         eprintln!("cluster: stopping nginx (process group {})", c.nginx_pid);
         end_group(c.nginx_pid)?;
     }
     for node in &c.nodes {
         let pid = current_pid(node);
-        if alive(pid) {
+        if node_alive(pid) {
             eprintln!("cluster: stopping node {} (process group {pid})", node.url);
             end_group(pid)?;
         }
@@ -204,16 +206,18 @@ pub fn status() {
         println!("cluster: not running");
         return;
     };
-    let alive = |pid: u32| {
-        if alive(pid) { "running" } else { "gone" }
-    };
+    let state = |up: bool| if up { "running" } else { "gone" };
     println!("cluster: Keycloak {} behind {}", c.version, c.proxy_url);
-    println!("proxy: nginx, {} (pid {})", alive(c.nginx_pid), c.nginx_pid);
+    println!(
+        "proxy: nginx, {} (pid {})",
+        state(nginx_alive(c.nginx_pid)),
+        c.nginx_pid
+    );
     for node in &c.nodes {
         println!(
             "node: {} {} (pid {}, health https://localhost:{}/health/ready, log {})",
             node.url,
-            alive(current_pid(node)),
+            state(node_alive(current_pid(node))),
             current_pid(node),
             node.management_port,
             node.log.display()
@@ -231,9 +235,10 @@ pub fn status() {
     );
 }
 
-/// Whether any process of process group `pgid` runs (nginx's command line names no
-/// Keycloak, so [`keycloak::group_alive`]'s filter does not fit here).
-fn alive(pgid: u32) -> bool {
+/// Whether process group `pgid` still runs *what this xtask started*: a process of that
+/// group whose command line names `what` (a recorded number alone could be anyone's group by
+/// now: the state file outlives a reboot).
+fn ours(pgid: u32, what: &str) -> bool {
     if pgid == 0 {
         return false;
     }
@@ -244,7 +249,7 @@ fn alive(pgid: u32) -> bool {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
         .any(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            let in_group = fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
                 let mut rest = stat
                     .rsplit_once(')')
                     .map(|(_, r)| r.split_whitespace())
@@ -253,8 +258,21 @@ fn alive(pgid: u32) -> bool {
                 let state = rest.next();
                 let pgrp = rest.nth(1).and_then(|p| p.parse::<u32>().ok());
                 !matches!(state, Some("Z" | "X")) && pgrp == Some(pgid)
-            })
+            });
+            in_group
+                && fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(what))
         })
+}
+
+/// The cluster's nginx: its command line names our configuration.
+fn nginx_alive(pgid: u32) -> bool {
+    ours(pgid, "cluster/nginx/nginx.conf")
+}
+
+/// A node: its kc.sh or java runs from the cluster's copy of the distribution.
+fn node_alive(pgid: u32) -> bool {
+    ours(pgid, "target/cluster/keycloak-")
 }
 
 fn write_state(c: &Cluster) -> Result<()> {
@@ -266,10 +284,11 @@ fn write_state(c: &Cluster) -> Result<()> {
 fn end_group(pgid: u32) -> Result<()> {
     keycloak::signal_group(pgid, "TERM")?;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while alive(pgid) && Instant::now() < deadline {
+    // Checked as ours by the caller: now any process left in the group counts.
+    while ours(pgid, "") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(200));
     }
-    if alive(pgid) {
+    if ours(pgid, "") {
         keycloak::signal_group(pgid, "KILL")?;
     }
     Ok(())
@@ -298,17 +317,10 @@ fn postgres_bin() -> Result<PathBuf> {
     find().context("postgresql is installed but no /usr/lib/postgresql/*/bin/initdb was found")
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 /// `program` as the `postgres` user when we are root (PostgreSQL refuses to run as root),
 /// else as ourselves.
 fn as_postgres_user(program: &Path) -> Command {
-    if is_root() {
+    if crate::packages::is_root() {
         let mut cmd = Command::new("runuser");
         cmd.args(["-u", "postgres", "--"]).arg(program);
         cmd
@@ -341,7 +353,7 @@ fn start_postgres(bin: &Path, pg_dir: &Path) -> Result<()> {
             .with_context(|| format!("cannot remove {}", pg_dir.display()))?;
     }
     fs::create_dir_all(pg_dir)?;
-    if is_root() {
+    if crate::packages::is_root() {
         // The data directory and its parents must be reachable by the postgres user.
         run_quiet(
             Command::new("chown")
@@ -515,7 +527,7 @@ fn wait_node_ready(node: &Node, deadline: Instant) -> Result<()> {
         if keycloak::is_ready(&agent, &node.url) {
             return Ok(());
         }
-        if !alive(node.pid) {
+        if !node_alive(node.pid) {
             bail!(
                 "node {} exited while starting; last lines of {}:\n{}",
                 node.url,

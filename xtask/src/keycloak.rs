@@ -888,10 +888,10 @@ pub(crate) fn install(version: &str) -> Result<PathBuf> {
 /// Unpacks with whatever this machine has: `unzip`, else Python's `zipfile`, else the
 /// JDK's `jar`.
 fn unzip(zip: &Path, into: &Path) -> Result<()> {
-    if which("unzip").is_some() {
+    if crate::packages::which("unzip").is_some() {
         return util::run(Command::new("unzip").arg("-q").arg(zip).arg("-d").arg(into));
     }
-    if which("python3").is_some() {
+    if crate::packages::which("python3").is_some() {
         return util::run(
             Command::new("python3")
                 .args([
@@ -902,7 +902,7 @@ fn unzip(zip: &Path, into: &Path) -> Result<()> {
                 .arg(into),
         );
     }
-    if which("jar").is_some() {
+    if crate::packages::which("jar").is_some() {
         return util::run(Command::new("jar").arg("xf").arg(zip).current_dir(into));
     }
     bail!(
@@ -957,7 +957,7 @@ pub(crate) fn find_jdk() -> Result<Jdk> {
         None => looked.push(format!("{}/* (no JDK 17+)", jvm.display())),
     }
 
-    if let Some(java) = which("java") {
+    if let Some(java) = crate::packages::which("java") {
         // Resolve alternatives symlinks: .../jdk/bin/java -> .../jdk.
         let real = fs::canonicalize(&java).unwrap_or(java.clone());
         if let Some(home) = real.parent().and_then(Path::parent)
@@ -1031,13 +1031,6 @@ fn java_major(version: &str) -> Option<u32> {
     } else {
         Some(first)
     }
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

@@ -95,7 +95,8 @@ impl Drop for NoServices {
     }
 }
 
-fn is_root() -> bool {
+/// Whether we run as root (the effective uid).
+pub fn is_root() -> bool {
     // /proc/self/status has "Uid:\treal\teffective\t..."; the effective uid decides.
     std::fs::read_to_string("/proc/self/status")
         .ok()
