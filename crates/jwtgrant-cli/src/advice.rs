@@ -128,6 +128,22 @@ pub fn doctor_command(command: &Command) -> Option<String> {
     );
     add("--client-key", path(&client.client_key).as_deref());
     add("--client-cert", path(&client.client_cert).as_deref());
+    add(
+        "--client-assertion-key",
+        path(&client.client_assertion_key).as_deref(),
+    );
+    add(
+        "--client-assertion-file",
+        path(&client.client_assertion_file).as_deref(),
+    );
+    add(
+        "--client-assertion-issuer",
+        client.client_assertion_issuer.as_deref(),
+    );
+    add(
+        "--client-assertion-audience",
+        client.client_assertion_audience.as_deref(),
+    );
     add("--ca-file", path(&endpoint.transport.ca_file).as_deref());
     add("--scope", client.scope.as_deref());
     add("--dpop-key", path(&dpop.dpop_key).as_deref());
@@ -165,6 +181,42 @@ fn quoted(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The printed doctor line repeats the request's own options (a federated client's
+    /// assertion file among them), quotes what needs quoting, and holds no secret.
+    #[test]
+    fn the_doctor_command_repeats_the_request() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from([
+            "jwtgrant",
+            "token",
+            "--keycloak",
+            "https://sso.example",
+            "--realm",
+            "my realm",
+            "--client-id",
+            "c",
+            "--client-auth",
+            "federated",
+            "--client-assertion-file",
+            "/run/sa/token",
+            "--key",
+            "k.pem",
+            "--iss",
+            "http://localhost:3000",
+            "--sub",
+            "u",
+            "--claim",
+            "tenant=a b",
+        ])
+        .unwrap();
+        assert_eq!(
+            doctor_command(&cli.command).unwrap(),
+            "jwtgrant keycloak doctor --keycloak https://sso.example --realm 'my realm' --client-id c \
+             --client-auth federated --client-assertion-file /run/sa/token --key k.pem \
+             --iss http://localhost:3000 --sub u --claim 'tenant=\"a b\"'"
+        );
+    }
 
     #[test]
     fn the_common_failures_have_flag_advice() {

@@ -24,8 +24,9 @@ fn main() -> ExitCode {
     let profile = match selected_profile(&args) {
         Ok(p) => p,
         Err(msg) => {
-            eprintln!("jwtgrant: {msg}");
-            return ExitCode::from(error::USAGE);
+            // The file's own words (keys, profile names): through the output gate.
+            let e = error::usage(msg);
+            return ExitCode::from(error::report(&e, &error::Reporting::default()));
         }
     };
     let mut command = cli::Cli::command();
@@ -75,6 +76,9 @@ fn selected_profile(args: &[std::ffi::OsString]) -> Result<Option<profile::Profi
     let (Some(name), config) = profile::selection(args, var) else {
         return Ok(None);
     };
+    if !profile::applies(args) {
+        return Ok(None);
+    }
     let path = config.or_else(|| profile::default_path(var)).ok_or_else(|| {
         format!("--profile {name}: no config file to read it from (set HOME or XDG_CONFIG_HOME, or pass --config FILE)")
     })?;

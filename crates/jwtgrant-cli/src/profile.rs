@@ -15,7 +15,7 @@
 //! The file is `--config FILE`, else `JWTGRANT_CONFIG`, else
 //! `$XDG_CONFIG_HOME/jwtgrant/config.toml` (`~/.config/jwtgrant/config.toml`). A profile
 //! applies only when selected (`--profile NAME` or `JWTGRANT_PROFILE`). Its keys are the long
-//! names of the options of `sign`, `exchange`, `token`, `exec` and `keycloak doctor` that
+//! names of the options of `sign`, `exchange`, `token`, `exec`, `agent` and `keycloak doctor` that
 //! have a `JWTGRANT_*` variable; a profile value becomes the option's default, so the
 //! precedence is flag, then variable, then profile, then the built-in default. Secrets never
 //! sit in the file: the options that would hold one are refused, and so is a value that
@@ -111,6 +111,44 @@ pub fn selection(
     (profile, config)
 }
 
+/// Whether argv runs a command a profile applies to ([`COMMANDS`]): only those load one, so
+/// an exported `JWTGRANT_PROFILE` never breaks `--version`, `keygen` or `cache list`.
+pub fn applies(args: &[OsString]) -> bool {
+    // The first words that are no option (nor an option's value) name the command.
+    const WITH_VALUE: &[&str] = &[
+        "--profile",
+        "--config",
+        "--pkcs11-module",
+        "--pkcs11-pin-file",
+    ];
+    let mut words = Vec::new();
+    let mut skip = false;
+    for arg in args.iter().skip(1).map(|a| a.to_string_lossy()) {
+        if skip {
+            skip = false;
+        } else if arg == "--" {
+            break;
+        } else if WITH_VALUE.contains(&arg.as_ref()) {
+            skip = true;
+        } else if !arg.starts_with('-') {
+            words.push(arg.into_owned());
+            if words.len() == 2 {
+                break;
+            }
+        }
+    }
+    // `config show` prints what the profile resolves to.
+    let shown = [&["config", "show"][..]];
+    COMMANDS.iter().chain(shown.iter()).any(|path| match path {
+        [one] => words.first().map(String::as_str) == Some(*one),
+        [a, b] => {
+            words.first().map(String::as_str) == Some(*a)
+                && words.get(1).map(String::as_str) == Some(*b)
+        }
+        _ => false,
+    })
+}
+
 /// The default config file: `$XDG_CONFIG_HOME/jwtgrant/config.toml`, else
 /// `$HOME/.config/jwtgrant/config.toml`.
 pub fn default_path(var: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
@@ -136,9 +174,9 @@ pub fn load(path: &Path, name: &str, cli: &clap::Command) -> Result<Profile, Str
 /// [`load`] on the file's text.
 pub fn parse(text: &str, path: &Path, name: &str, cli: &clap::Command) -> Result<Profile, String> {
     let at = |span: Option<std::ops::Range<usize>>| {
-        let line = span.map_or(1, |s| {
-            text[..s.start.min(text.len())].matches('\n').count() + 1
-        });
+        let line = span
+            .and_then(|s| text.get(..s.start))
+            .map_or(1, |before| before.matches('\n').count() + 1);
         format!("{}:{line}", path.display())
     };
     let doc: toml::Spanned<toml::Table> = toml::from_str(text).map_err(|e: toml::de::Error| {
@@ -272,7 +310,7 @@ fn check_key<'a>(key: &str, options: &'a [clap::Arg]) -> Result<&'a clap::Arg, S
             Err(match near {
                 Some(n) => format!("unknown key '{key}' (did you mean '{n}'?)"),
                 None => format!(
-                    "unknown key '{key}': keys are the long option names of sign, exchange, token, exec and keycloak doctor"
+                    "unknown key '{key}': keys are the long option names of sign, exchange, token, exec, agent and keycloak doctor"
                 ),
             })
         }

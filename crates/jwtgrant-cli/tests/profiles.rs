@@ -139,3 +139,27 @@ fn a_bad_profile_is_a_usage_error_naming_the_file_line_and_key() {
         "{r:?}"
     );
 }
+
+/// An exported JWTGRANT_PROFILE applies to the commands a profile can set options for; the
+/// others (`--version`, `keygen`, `cache list`) run as if it were not there.
+#[test]
+fn a_profile_variable_does_not_break_the_commands_it_does_not_apply_to() {
+    let d = tempfile::tempdir().unwrap();
+    let env = [
+        ("JWTGRANT_PROFILE", "nowhere"),
+        ("JWTGRANT_CONFIG", "/nonexistent/config.toml"),
+    ];
+    let r = run_with(&["--version"], &env, None);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = run_with(&["keygen", "--out-dir", p(d.path())], &env, None);
+    assert_eq!(r.code, 0, "{r:?}");
+    // token is one it applies to: the missing file is named.
+    let r = run_with(&["token"], &env, None);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert!(
+        r.stderr.starts_with(
+            "jwtgrant: cannot read the config file '/nonexistent/config.toml' for --profile nowhere: "
+        ),
+        "{r:?}"
+    );
+}
