@@ -482,6 +482,41 @@ impl CliWorld {
         c
     }
 
+    /// One admin API call below `/admin/realms/REALM/` of this world's realm, as the master
+    /// admin (a fresh `admin-cli` password grant): the status and the JSON answer (`null`
+    /// when there is none). For a test that sets up what `keycloak setup` must then respect.
+    pub fn admin_call(
+        &self,
+        method: jwtgrant_exchange::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        use jwtgrant_exchange::{Body, Exchange, Secret, Transport};
+        let token = Exchange::new(&jwtgrant_keycloak::token_endpoint(&self.base, "master"))
+            .expect("token url")
+            .client_none("admin-cli")
+            .password_grant(&self.admin_user, &Secret::new(self.admin_password.as_str()))
+            .expect("admin login");
+        let url = jwtgrant_exchange::parse_url(&format!(
+            "{}/admin/realms/{}/{path}",
+            self.base.trim_end_matches('/'),
+            self.realm
+        ))
+        .expect("admin url");
+        let auth = format!("Bearer {}", token.access_token.secret());
+        let json = body.map(serde_json::Value::to_string);
+        let reply = Transport::new()
+            .send(
+                method,
+                &url,
+                &[("authorization", &auth), ("accept", "application/json")],
+                json.as_deref().map(Body::Json),
+            )
+            .expect("admin call");
+        let value = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
+        (reply.status, value)
+    }
+
     /// Runs the binary with `args` and no stdin.
     pub fn run(&self, args: &[&str]) -> Run {
         let out = self

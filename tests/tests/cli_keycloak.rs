@@ -576,38 +576,14 @@ fn admin_write(w: &World, method: jwtgrant_exchange::Method, path: &str, body: &
     assert_eq!(status, 204, "{method:?} {path}");
 }
 
-/// One admin API call below `/admin/realms/REALM/` as the master admin: the status and
-/// the JSON answer (`null` when there is none).
+/// One admin API call below `/admin/realms/REALM/` as the master admin.
 fn admin_call(
     w: &World,
     method: jwtgrant_exchange::Method,
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
-    use jwtgrant_exchange::{Body, Exchange, Secret, Transport};
-    let token = Exchange::new(&jwtgrant_keycloak::token_endpoint(&w.base, "master"))
-        .expect("token url")
-        .client_none("admin-cli")
-        .password_grant(&w.admin_user, &Secret::new(w.admin_password.as_str()))
-        .expect("admin login");
-    let url = jwtgrant_exchange::parse_url(&format!(
-        "{}/admin/realms/{}/{path}",
-        w.base.trim_end_matches('/'),
-        w.realm
-    ))
-    .expect("admin url");
-    let auth = format!("Bearer {}", token.access_token.secret());
-    let json = body.map(serde_json::Value::to_string);
-    let reply = Transport::new()
-        .send(
-            method,
-            &url,
-            &[("authorization", &auth), ("accept", "application/json")],
-            json.as_deref().map(Body::Json),
-        )
-        .expect("admin call");
-    let value = serde_json::from_slice(&reply.body).unwrap_or(serde_json::Value::Null);
-    (reply.status, value)
+    w.admin_call(method, path, body)
 }
 
 /// The realm's client and user `alice`, as Keycloak holds them now.

@@ -130,6 +130,15 @@ fn federated_setup_then_a_secretless_token() {
         )
     );
     assert_eq!(files_in(&w.cli.dir), ["keys"], "no secret file written");
+    // The provider that only vouches for the client is no button on the login page.
+    let (status, idp) = w.cli.admin_call(
+        jwtgrant_exchange::Method::Get,
+        "identity-provider/instances/jwt-client-assertions",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(idp["hideOnLogin"], true, "{idp}");
+    assert_eq!(idp["config"]["supportsClientAssertions"], "true", "{idp}");
 
     // Idempotent.
     let again = w.setup(&["--client-auth", "federated"]);
@@ -265,4 +274,48 @@ fn a_secret_client_becomes_federated_only_when_asked() {
     let token = w.token(&[]);
     assert_eq!(token.code, 0, "{token:?}");
     assert_eq!(claims_of(&token.stdout)["azp"], CLIENT);
+}
+
+/// An OIDC provider that already holds the alias and does not vouch for clients is someone's
+/// login provider: setup refuses to rewrite it, names the conflict, and leaves it as it was.
+#[test]
+fn a_login_provider_at_the_assertion_alias_is_not_taken_over() {
+    let w = World::new("takeover");
+    // The realm and a login provider at the default alias, made as an admin would.
+    let r = w.setup(&[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let login = serde_json::json!({
+        "alias": "jwt-client-assertions", "providerId": "oidc", "enabled": true,
+        "config": {"issuer": "https://login.example", "clientId": "kc",
+                   "authorizationUrl": "https://login.example/auth",
+                   "tokenUrl": "https://login.example/token", "clientSecret": "x"}
+    });
+    let (status, _) = w.cli.admin_call(
+        jwtgrant_exchange::Method::Post,
+        "identity-provider/instances",
+        Some(&login),
+    );
+    assert_eq!(status, 201);
+    let r = w.setup(&["--client-auth", "federated"]);
+    // Exit 1, like every conflict setup finds, with what was applied and what was not.
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr
+            .contains("not applied: client assertion provider, client"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr.contains(
+            "the alias is taken by an OIDC provider that does not verify client assertions"
+        ),
+        "{r:?}"
+    );
+    let (status, after) = w.cli.admin_call(
+        jwtgrant_exchange::Method::Get,
+        "identity-provider/instances/jwt-client-assertions",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(after["config"]["issuer"], "https://login.example");
+    assert_ne!(after["config"]["supportsClientAssertions"], "true");
 }

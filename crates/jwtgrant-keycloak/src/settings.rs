@@ -103,6 +103,10 @@ pub mod idp {
     pub const VALIDATE_SIGNATURE: &str = "validateSignature";
     /// Config of an OIDC provider: `"true"` lets it vouch for `federated-jwt` clients.
     pub const SUPPORTS_CLIENT_ASSERTIONS: &str = "supportsClientAssertions";
+    /// Top-level (26.x): `true` keeps the provider off the realm's login page, where a
+    /// provider that only vouches for clients would be a button that cannot log anyone in
+    /// (read back as set on 26.7.3).
+    pub const HIDE_ON_LOGIN: &str = "hideOnLogin";
     /// Disabled providers match no assertion (absent: enabled).
     pub const ENABLED: &str = "enabled";
     /// The object holding the string settings below.

@@ -7,7 +7,7 @@ use jwtgrant_exchange::Method;
 use super::AdminSession;
 use super::error::AdminError;
 use super::spec::{
-    Change, Field, IdpKey, JwtIdp, Outcome, changes, idp_create_body, idp_fields, verify,
+    Change, Field, IdpKey, IdpKind, JwtIdp, Outcome, changes, idp_create_body, idp_fields, verify,
     with_fields,
 };
 
@@ -72,6 +72,21 @@ impl AdminSession {
                     "the alias is taken by a '{provider}' provider, not '{want_provider}' \
                      (delete it or choose another alias)"
                 ),
+            });
+        }
+        // An OIDC provider that does not vouch for clients already is someone's login
+        // provider: taking it over would rewrite its issuer and keys.
+        let vouches = existing[crate::settings::idp::CONFIG]
+            [crate::settings::idp::SUPPORTS_CLIENT_ASSERTIONS]
+            .as_str()
+            == Some("true");
+        if idp.kind == IdpKind::ClientAssertions && !vouches {
+            return Err(AdminError::Conflict {
+                operation: format!("updating {what}"),
+                detail: "the alias is taken by an OIDC provider that does not verify client \
+                         assertions (supportsClientAssertions is off: a login provider, \
+                         most likely); choose another alias for the client assertions' provider"
+                    .to_owned(),
             });
         }
         let outcome = Outcome::update(&what, changes(Some(&existing), &fields));

@@ -582,6 +582,7 @@ pub(crate) fn idp_fields(idp: &JwtIdp) -> Vec<Field> {
     if idp.kind == IdpKind::ClientAssertions {
         f.push(flag(idp_names::VALIDATE_SIGNATURE, true));
         f.push(flag(idp_names::SUPPORTS_CLIENT_ASSERTIONS, true));
+        f.push(Field::eq(&[idp_names::HIDE_ON_LOGIN], true));
     }
     match &idp.key {
         IdpKey::Static { public_key, key_id } => {
