@@ -299,9 +299,10 @@ fn the_agent_keeps_an_unexpired_token_in_its_sink_through_a_paused_keycloak() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(expired_seen, Vec::new(), "an expired token in the sink");
     assert_eq!(missing_after_first, 0, "the sink went missing: {stderr}");
-    // 34 s of 10 s tokens renewed 4 s early: one new token every ~6 s, so 5 to 7.
+    // 34 s of 10 s tokens renewed 4 s early: about one new token every 6 s. More than a
+    // handful per lifetime would be a flood; fewer than three, no renewal through the pause.
     assert!(
-        (4..=8).contains(&tokens.len()),
+        (3..=10).contains(&tokens.len()),
         "{} tokens: {stderr}",
         tokens.len()
     );
