@@ -4,7 +4,7 @@
 //! through a real node crash (SIGKILL of the JVM, then a restart).
 //!
 //! Needs, from the environment `cargo xtask e2e` sets (the tests fail, never skip, without
-//! them): `KEYCLOAK_CLUSTER_URL` (the proxy, `https://localhost:8543`), `KEYCLOAK_CLUSTER_NODES`
+//! them): `KEYCLOAK_CLUSTER_URL` (the proxy, `https://localhost:8643`), `KEYCLOAK_CLUSTER_NODES`
 //! (the nodes' own URLs, comma-separated), `KEYCLOAK_CLUSTER_SCRIPTS` (each node's start
 //! script, same order), `JWTGRANT_TLS_DIR` (the test CA), `KEYCLOAK_ADMIN_USER`,
 //! `KEYCLOAK_ADMIN_PASSWORD` and `JWTGRANT_BIN`.

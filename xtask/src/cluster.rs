@@ -24,8 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::keycloak::{self, LOCAL_ADMIN_PASSWORD, LOCAL_ADMIN_USER};
 use crate::util::root;
 
-/// The proxy's port: `https://localhost:8543` is the cluster's public URL.
-pub const PROXY_PORT: u16 = 8543;
+/// The proxy's port: `https://localhost:8643` is the cluster's public URL. Clear of the dev
+/// servers the suite starts beside it (8080 and 8180, HTTPS on 8443 and 8543).
+pub const PROXY_PORT: u16 = 8643;
 /// Node N (from 1) serves HTTP on `NODE_PORT + N`, management on `+1000`, and its cache
 /// cluster (JGroups) on `CLUSTER_PORT + N`.
 const NODE_PORT: u16 = 8590;
@@ -40,7 +41,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(420);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cluster {
     pub version: String,
-    /// `https://localhost:8543`.
+    /// `https://localhost:8643`.
     pub proxy_url: String,
     pub nodes: Vec<Node>,
     pub nginx_pid: u32,
@@ -119,14 +120,7 @@ fn start(version: &str, nodes: usize) -> Result<Cluster> {
     }
     let nginx = nginx_binary()?;
     let pg_bin = postgres_bin()?;
-    let mut ports = vec![PROXY_PORT, PG_PORT];
-    for n in 1..=nodes as u16 {
-        ports.extend([
-            NODE_PORT + n,
-            NODE_PORT + n + MANAGEMENT_OFFSET,
-            CLUSTER_PORT + n,
-        ]);
-    }
+    let ports = ports(nodes);
     if let Some(busy) = ports.iter().find(|p| keycloak::port_in_use(**p)) {
         bail!(
             "127.0.0.1:{busy} is in use by something this xtask did not start (the cluster needs ports {ports:?})"
@@ -167,6 +161,20 @@ fn start(version: &str, nodes: usize) -> Result<Cluster> {
     wait_cluster_formed(&cluster, deadline)?;
     wait_proxy(&cluster, &material.ca_cert(), deadline)?;
     Ok(cluster)
+}
+
+/// Every port a cluster of `nodes` listens on (all on 127.0.0.1).
+fn ports(nodes: usize) -> Vec<u16> {
+    let mut ports = vec![PROXY_PORT, PG_PORT];
+    for n in 1..=nodes as u16 {
+        ports.extend([
+            NODE_PORT + n,
+            NODE_PORT + n + 10,
+            NODE_PORT + n + MANAGEMENT_OFFSET,
+            CLUSTER_PORT + n,
+        ]);
+    }
+    ports
 }
 
 /// `stop`: the proxy, the nodes, the database; the state file last.
@@ -589,7 +597,7 @@ fn nginx_binary() -> Result<PathBuf> {
     find().context("nginx is installed but not found")
 }
 
-/// nginx on `127.0.0.1:8543`: TLS with the test CA's `localhost` certificate, the nodes as
+/// nginx on `127.0.0.1:8643`: TLS with the test CA's `localhost` certificate, the nodes as
 /// one upstream, a dead node skipped (`proxy_next_upstream` on connection errors, which
 /// nginx retries only before a request was sent: a grant is never sent twice).
 fn start_nginx(nginx: &Path, c: &Cluster, tls: &crate::tls::Material) -> Result<u32> {
@@ -702,4 +710,38 @@ fn wait_proxy(c: &Cluster, ca: &Path, deadline: Instant) -> Result<()> {
         "the proxy {url} did not answer with issuer {}/realms/master in time (last: {last})",
         c.proxy_url
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask e2e` runs the cluster beside the two dev servers: no port may be theirs
+    /// (the proxy once sat on 8543, the 26.5 server's HTTPS port).
+    #[test]
+    fn the_cluster_needs_no_port_of_the_dev_servers() {
+        let mut dev = Vec::new();
+        for p in [keycloak::DEFAULT_PORT, keycloak::LEGACY_PORT] {
+            dev.extend([
+                p,
+                keycloak::https_port(p),
+                p + keycloak::MANAGEMENT_PORT_OFFSET,
+            ]);
+        }
+        let cluster = ports(4);
+        let shared: Vec<u16> = cluster
+            .iter()
+            .copied()
+            .filter(|p| dev.contains(p))
+            .collect();
+        assert_eq!(
+            shared,
+            Vec::<u16>::new(),
+            "dev {dev:?}, cluster {cluster:?}"
+        );
+        let mut unique = cluster.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), cluster.len(), "{cluster:?}");
+    }
 }

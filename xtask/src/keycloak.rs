@@ -57,7 +57,7 @@ pub const LOCAL_ADMIN_PASSWORD: &str = "admin";
 const HTTPS_PORT_OFFSET: u16 = 363;
 /// The management interface (health, metrics) listens this far above the HTTP port, so
 /// that two servers on different ports do not both claim Keycloak's default 9000.
-const MANAGEMENT_PORT_OFFSET: u16 = 1000;
+pub(crate) const MANAGEMENT_PORT_OFFSET: u16 = 1000;
 
 const USAGE: &str = "\
 usage: cargo xtask keycloak <start|stop|status> [options]
@@ -74,7 +74,7 @@ usage: cargo xtask keycloak <start|stop|status> [options]
         Keycloak as production runs it, under target/cluster/: `kc.sh build --db=postgres`
         once, N nodes (default 2) of `kc.sh start` on a private PostgreSQL (Debian's
         postgresql, installed when missing), clustered through the database (jdbc-ping),
-        behind Debian's nginx terminating TLS on https://localhost:8543 (the nodes' hostname);
+        behind Debian's nginx terminating TLS on https://localhost:8643 (the nodes' hostname);
         every port on loopback; waits until the cache cluster has every node
   stop [--version V]
         end the server of version V recorded in target/keycloak/V/state.json (SIGTERM, then
@@ -466,7 +466,7 @@ pub fn tls_material() -> Result<tls::Material> {
 }
 
 /// The HTTPS port of a server whose HTTP port is `port` (8080 -> 8443).
-fn https_port(port: u16) -> u16 {
+pub(crate) fn https_port(port: u16) -> u16 {
     port + HTTPS_PORT_OFFSET
 }
 
