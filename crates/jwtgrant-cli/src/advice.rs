@@ -83,16 +83,7 @@ pub fn for_check(check: Check) -> Option<&'static str> {
 /// for other commands, and when the options name no Keycloak realm.
 pub fn doctor_command(command: &Command) -> Option<String> {
     let (kc, endpoint, client, dpop, sign) = match command {
-        Command::Token(c) => {
-            let r = &c.request;
-            (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
-        }
-        Command::Exec(c) => {
-            let r = &c.request;
-            (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
-        }
-        Command::Agent(c) => {
-            let r = &c.request;
+        _ if let Some(r) = command.token_request() => {
             (&r.keycloak, &r.endpoint, &r.client, &r.dpop, Some(&r.sign))
         }
         Command::Exchange(c) => (&c.keycloak, &c.endpoint, &c.client, &c.dpop, None),

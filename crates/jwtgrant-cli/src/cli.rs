@@ -207,6 +207,29 @@ Examples:
     Completions(CompletionsArgs),
 }
 
+impl Command {
+    /// The one token request of `token`, `exec` and `agent` (the commands that sign and
+    /// exchange their own assertion), for the checks they share.
+    pub fn token_request(&self) -> Option<&TokenRequest> {
+        match self {
+            Command::Token(c) => Some(&c.request),
+            Command::Exec(c) => Some(&c.request),
+            Command::Agent(c) => Some(&c.request),
+            _ => None,
+        }
+    }
+
+    /// [`Command::token_request`], to change.
+    pub fn token_request_mut(&mut self) -> Option<&mut TokenRequest> {
+        match self {
+            Command::Token(c) => Some(&mut c.request),
+            Command::Exec(c) => Some(&mut c.request),
+            Command::Agent(c) => Some(&mut c.request),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct KeygenArgs {
     /// Algorithm the key is for: RS256 | PS256 | ES256 | ES384 | EdDSA.

@@ -13,20 +13,12 @@ pub fn resolve_exclusive(cli: &mut Cli, matches: &clap::ArgMatches) -> Result<()
     while let Some((_, sub)) = m.subcommand() {
         m = sub;
     }
+    if let Some(r) = cli.command.token_request_mut() {
+        kid_or_thumbprint(&mut r.sign, m)?;
+        return secret_file_or_stdin(&mut r.client, m);
+    }
     match &mut cli.command {
         Command::Sign(c) => kid_or_thumbprint(&mut c.sign, m),
-        Command::Token(c) => {
-            kid_or_thumbprint(&mut c.request.sign, m)?;
-            secret_file_or_stdin(&mut c.request.client, m)
-        }
-        Command::Exec(c) => {
-            kid_or_thumbprint(&mut c.request.sign, m)?;
-            secret_file_or_stdin(&mut c.request.client, m)
-        }
-        Command::Agent(c) => {
-            kid_or_thumbprint(&mut c.request.sign, m)?;
-            secret_file_or_stdin(&mut c.request.client, m)
-        }
         Command::Exchange(c) => secret_file_or_stdin(&mut c.client, m),
         Command::Inspect(a) => {
             if exclusive(m, "key", "jwks")? == Some("key") {

@@ -93,29 +93,12 @@ fn stdin_readers(command: &Command, g: &Globals) -> Vec<&'static str> {
             readers.push(name);
         }
     };
+    if let Some(r) = command.token_request() {
+        add(dash(r.sign.key.as_ref()), "--key -");
+        add(r.client.client_secret_stdin, "--client-secret-stdin");
+    }
     match command {
         Command::Sign(c) => add(dash(c.sign.key.as_ref()), "--key -"),
-        Command::Token(c) => {
-            add(dash(c.request.sign.key.as_ref()), "--key -");
-            add(
-                c.request.client.client_secret_stdin,
-                "--client-secret-stdin",
-            );
-        }
-        Command::Exec(c) => {
-            add(dash(c.request.sign.key.as_ref()), "--key -");
-            add(
-                c.request.client.client_secret_stdin,
-                "--client-secret-stdin",
-            );
-        }
-        Command::Agent(c) => {
-            add(dash(c.request.sign.key.as_ref()), "--key -");
-            add(
-                c.request.client.client_secret_stdin,
-                "--client-secret-stdin",
-            );
-        }
         Command::Exchange(c) => add(c.assertion == "-", "--assertion -"),
         Command::Keycloak(KeycloakCmd::Doctor(a)) => {
             add(a.assertion.as_deref() == Some("-"), "--assertion -");

@@ -27,10 +27,8 @@ const ACCESS_TOKEN_REFUSED: &str = "--access-token is not accepted: a token in a
 /// password, then the access token.
 pub fn refuse_secret_flags(command: &Command) -> Result<()> {
     let (client, admin, access_token) = match command {
+        _ if let Some(r) = command.token_request() => (Some(&r.client), None, false),
         Command::Exchange(c) => (Some(&c.client), None, false),
-        Command::Token(c) => (Some(&c.request.client), None, false),
-        Command::Exec(c) => (Some(&c.request.client), None, false),
-        Command::Agent(c) => (Some(&c.request.client), None, false),
         Command::Keycloak(KeycloakCmd::Setup(a)) => (None, Some(&a.admin), false),
         Command::Keycloak(KeycloakCmd::Doctor(a)) => (Some(&a.client), Some(&a.admin), false),
         Command::Dpop(DpopCmd::Proof(a)) => (None, None, a.access_token.is_some()),
